@@ -1,0 +1,25 @@
+// GET /health and /v1/health: public. 503 while a startup model is loading, so orchestrators
+// wait; 200 afterwards, "degraded" when a model could not be loaded.
+import Router, { type RouterMiddleware } from '@koa/router';
+import type { GatewayState } from '../../server/gateway-state.js';
+import { toHealthView } from '../model-view.js';
+
+export function healthRoutes(state: GatewayState): Router {
+  const router = new Router();
+  const handler: RouterMiddleware = (ctx) => {
+    const entries = state.registry().list();
+    const models = Object.fromEntries(entries.map((entry) => [entry.id, toHealthView(entry)]));
+    const loading = entries.filter((entry) => entry.config.load === 'startup' && (entry.status === 'loading' || entry.status === 'unloaded'));
+    if (loading.length > 0) {
+      ctx.status = 503;
+      ctx.set('retry-after', '5');
+      ctx.body = { error: { message: 'Loading model', type: 'service_unavailable_error', param: null, code: 'model_loading' }, status: 'loading', models };
+      return;
+    }
+    const unavailable = entries.some((entry) => entry.status === 'unavailable');
+    ctx.body = { status: unavailable ? 'degraded' : 'ok', models };
+  };
+  router.get('/health', handler);
+  router.get('/v1/health', handler);
+  return router;
+}

@@ -1,0 +1,60 @@
+// POST /v1/chat/completions
+import type { Context } from 'koa';
+import { errors } from '../../errors.js';
+import { toChatMessages } from '../../openai/chat-messages.js';
+import { chatCompletionRequestSchema } from '../../openai/generation-request.js';
+import { samplingOptions } from '../../openai/generation-options.js';
+import { chatCompletionWire } from '../../openai/generation-wire.js';
+import { parseRequest } from '../../openai/validation.js';
+import { clientAbortSignal } from '../../server/client-abort.js';
+import type { GatewayState } from '../../server/gateway-state.js';
+import type { AccessDetails } from '../../server/middleware/access-log.js';
+import { resolveModel } from '../resolve-model.js';
+import { resolveMaxTokens } from './context-budget.js';
+import { respondWithGeneration } from './generation-runner.js';
+
+export async function chatCompletions(ctx: Context, state: GatewayState): Promise<void> {
+  const request = parseRequest(chatCompletionRequestSchema, ctx.request.body);
+  if (request.tools && request.tools.length > 0) throw errors.invalidRequest("'tools' are not supported by this server.", 'tools', 'unsupported_parameter');
+  if (request.max_tokens != null && request.max_completion_tokens != null && request.max_tokens !== request.max_completion_tokens) {
+    throw errors.invalidRequest("Set either 'max_tokens' or 'max_completion_tokens', not both with different values.", 'max_completion_tokens');
+  }
+  if (request.top_logprobs != null && !request.logprobs) {
+    throw errors.invalidRequest("'top_logprobs' requires 'logprobs' to be true.", 'top_logprobs');
+  }
+  const messages = toChatMessages(request.messages);
+  const { entry, model, scheduler } = await resolveModel(state, request.model, ['chat'], '/v1/chat/completions');
+  (ctx.state.access as AccessDetails).model = entry.id;
+  const chat = model.chat;
+  if (!chat) throw errors.invalidRequest(`Model '${entry.id}' cannot chat.`, 'model', 'model_type_mismatch');
+
+  const sampling = samplingOptions(request, entry.config.default_temperature);
+  const promptTokens = await chat.countChatPromptTokens(messages);
+  const requested = request.max_completion_tokens ?? request.max_tokens ?? undefined;
+  const maxTokens = resolveMaxTokens({
+    promptTokens,
+    requested,
+    defaultMaxTokens: entry.config.default_max_tokens,
+    contextLength: model.info.contextLength,
+    param: request.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens',
+    promptParam: 'messages',
+  });
+  const choices = request.n ?? 1;
+  const includeUsage = request.stream_options?.include_usage === true;
+  await respondWithGeneration(ctx, {
+    jobs: Array.from({ length: choices }, (_, index) => ({
+      index,
+      prefix: '',
+      // n choices from one seed would be n copies: each choice gets its own seed.
+      generate: (options) => chat.generateChat(messages, { ...options, seed: options.seed === undefined ? undefined : options.seed + index }),
+    })),
+    scheduler,
+    wire: chatCompletionWire(entry.id, request.stream === true && includeUsage),
+    stream: request.stream === true,
+    includeUsage,
+    promptTokens,
+    options: { ...sampling, maxTokens, topLogprobs: request.logprobs ? (request.top_logprobs ?? 0) : undefined },
+    signal: clientAbortSignal(ctx),
+    logger: state.logger,
+  });
+}

@@ -1,0 +1,46 @@
+// POST /v1/embeddings
+import type { Context } from 'koa';
+import { errors } from '../../errors.js';
+import { embeddingInputs, embeddingRequestSchema } from '../../openai/embedding-request.js';
+import { shortenVector, toBase64 } from '../../openai/embedding-encoding.js';
+import { parseRequest } from '../../openai/validation.js';
+import { clientAbortSignal, isAbortError } from '../../server/client-abort.js';
+import type { GatewayState } from '../../server/gateway-state.js';
+import type { AccessDetails } from '../../server/middleware/access-log.js';
+import { toGatewayError } from '../engine-errors.js';
+import { resolveModel } from '../resolve-model.js';
+
+export async function embeddings(ctx: Context, state: GatewayState): Promise<void> {
+  const request = parseRequest(embeddingRequestSchema, ctx.request.body);
+  const { entry, model } = await resolveModel(state, request.model, ['embedding'], '/v1/embeddings');
+  (ctx.state.access as AccessDetails).model = entry.id;
+  const embedding = model.embedding;
+  const batcher = entry.embeddingBatcher;
+  if (!embedding || !batcher) throw errors.invalidRequest(`Model '${entry.id}' cannot embed.`, 'model', 'model_type_mismatch');
+  const inputs = embeddingInputs(request.input, entry.config.max_inputs);
+  const dimensions = request.dimensions ?? undefined;
+  if (dimensions !== undefined && dimensions > embedding.dimensions) {
+    throw errors.invalidRequest(`Invalid 'dimensions': ${dimensions} is larger than the model's ${embedding.dimensions}.`, 'dimensions');
+  }
+  const signal = clientAbortSignal(ctx);
+  let result;
+  try {
+    result = await batcher.submit(inputs, { truncate: entry.config.truncate, signal });
+  } catch (error) {
+    if (signal.aborted && isAbortError(error)) return;
+    throw toGatewayError(error);
+  }
+  const base64 = request.encoding_format === 'base64';
+  const promptTokens = result.tokenCounts.reduce((sum, count) => sum + count, 0);
+  (ctx.state.access as AccessDetails).promptTokens = promptTokens;
+  ctx.state.usage = { prompt_tokens: promptTokens, completion_tokens: 0, total_tokens: promptTokens };
+  ctx.body = {
+    object: 'list',
+    data: result.vectors.map((vector, index) => {
+      const shaped = dimensions !== undefined && dimensions < vector.length ? shortenVector(vector, dimensions) : vector;
+      return { object: 'embedding', index, embedding: base64 ? toBase64(shaped) : Array.from(shaped) };
+    }),
+    model: entry.id,
+    usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
+  };
+}

@@ -1,0 +1,18 @@
+// The OpenAI routes that take a JSON body: chat, completions, embeddings, rerank.
+import Router from '@koa/router';
+import type { GatewayState } from '../../server/gateway-state.js';
+import { jsonBody } from '../../server/middleware/json-body.js';
+import { chatCompletions } from './chat-completions.js';
+import { completions } from './completions.js';
+import { embeddings } from './embeddings.js';
+import { rerank } from './rerank.js';
+
+export function openAiGenerationRoutes(state: GatewayState): Router {
+  const router = new Router();
+  const body = jsonBody(() => state.config().api.max_body_bytes);
+  router.post('/v1/chat/completions', body, (ctx) => chatCompletions(ctx, state));
+  router.post('/v1/completions', body, (ctx) => completions(ctx, state));
+  router.post('/v1/embeddings', body, (ctx) => embeddings(ctx, state));
+  for (const path of ['/v1/rerank', '/rerank']) router.post(path, body, (ctx) => rerank(ctx, state));
+  return router;
+}

@@ -1,0 +1,119 @@
+// Runs the choices of a chat or text completion request through the model's scheduler and
+// answers with one JSON body or an SSE stream. Shared by both endpoints; the wire format decides
+// the shapes.
+import type { Context } from 'koa';
+import type { GenerationOptions, GenerationResult } from '../../backends/types.js';
+import { errors, GatewayError } from '../../errors.js';
+import type { GenerationWire } from '../../openai/generation-wire.js';
+import { usageOf } from '../../openai/generation-wire.js';
+import type { SlotScheduler } from '../../scheduler/slot-scheduler.js';
+import { isAbortError } from '../../server/client-abort.js';
+import { SseStream } from '../../server/sse-stream.js';
+import type { AccessDetails } from '../../server/middleware/access-log.js';
+import { toGatewayError } from '../engine-errors.js';
+import type { Logger } from '../../logger.js';
+
+export interface GenerationJob {
+  /** The choice's index in the response. */
+  index: number;
+  /** Text the choice's output starts with (the prompt, for `echo`). */
+  prefix: string;
+  generate(options: GenerationOptions): Promise<GenerationResult>;
+}
+
+export interface GenerationRun {
+  jobs: GenerationJob[];
+  scheduler: SlotScheduler;
+  wire: GenerationWire;
+  stream: boolean;
+  includeUsage: boolean;
+  /** Prompt tokens billed once per distinct prompt (n choices of one prompt share it). */
+  promptTokens: number;
+  options: Omit<GenerationOptions, 'signal' | 'onText'>;
+  signal: AbortSignal;
+  logger: Logger;
+}
+
+export async function respondWithGeneration(ctx: Context, run: GenerationRun): Promise<void> {
+  const access = ctx.state.access as AccessDetails;
+  access.stream = run.stream;
+  // One failing choice stops its siblings: the response cannot be completed anyway.
+  const siblings = new AbortController();
+  const signal = AbortSignal.any([run.signal, siblings.signal]);
+  const sse = run.stream ? new SseStream(ctx) : undefined;
+  let firstAdmission = true;
+
+  const runJob = (job: GenerationJob) =>
+    run.scheduler.run(
+      signal,
+      async () => {
+        if (sse && !sse.isOpen && !signal.aborted) {
+          sse.start();
+          sse.startKeepAlive();
+        }
+        const start = sse ? run.wire.streamStart(job.index) : undefined;
+        if (sse && start !== undefined) sse.send(start);
+        if (sse && job.prefix !== '') sse.send(run.wire.streamDelta(job.index, job.prefix));
+        const result = await job.generate({
+          ...run.options,
+          signal,
+          onText: sse
+            ? (text) => {
+                sse.stopKeepAlive();
+                sse.send(run.wire.streamDelta(job.index, text));
+              }
+            : undefined,
+        });
+        if (sse) sse.send(run.wire.streamFinish(job.index, result.finishReason, result.logprobs));
+        return result;
+      },
+      (waitedMs) => {
+        if (firstAdmission) access.queueWaitMs = waitedMs;
+        firstAdmission = false;
+      },
+    );
+
+  let results: GenerationResult[];
+  try {
+    results = await Promise.all(
+      run.jobs.map((job) =>
+        runJob(job).catch((error: unknown) => {
+          siblings.abort();
+          throw error;
+        }),
+      ),
+    );
+  } catch (error) {
+    if (run.signal.aborted && isAbortError(error)) {
+      sse?.end();
+      return;
+    }
+    const gatewayError = error instanceof GatewayError ? error : toGatewayError(error);
+    if (sse?.isOpen) {
+      if (gatewayError.status >= 500) run.logger.error({ requestId: ctx.state.requestId, err: error }, 'generation failed mid-stream');
+      sse.fail(gatewayError.type === 'api_error' ? errors.internal() : gatewayError);
+      return;
+    }
+    if (gatewayError.type === 'api_error') run.logger.error({ requestId: ctx.state.requestId, err: error }, 'generation failed');
+    throw gatewayError;
+  }
+  if (run.signal.aborted) {
+    sse?.end();
+    return;
+  }
+
+  const completionTokens = results.reduce((sum, result) => sum + result.completionTokens, 0);
+  const usage = usageOf(run.promptTokens, completionTokens);
+  access.promptTokens = usage.prompt_tokens;
+  access.completionTokens = usage.completion_tokens;
+  ctx.state.usage = usage;
+  if (sse) {
+    if (run.includeUsage) sse.send(run.wire.usageChunk(usage));
+    sse.done();
+    return;
+  }
+  ctx.body = run.wire.response(
+    run.jobs.map((job, position) => ({ index: job.index, text: job.prefix + results[position].text, result: results[position] })),
+    usage,
+  );
+}

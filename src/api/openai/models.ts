@@ -1,0 +1,26 @@
+// GET /v1/models and /v1/models/{id}: the OpenAI list shape; aliases resolve to their model.
+import Router from '@koa/router';
+import { errors } from '../../errors.js';
+import type { GatewayState } from '../../server/gateway-state.js';
+import { toModelObject } from '../model-view.js';
+
+export function modelRoutes(state: GatewayState): Router {
+  const router = new Router();
+  router.get('/v1/models', (ctx) => {
+    ctx.body = { object: 'list', data: state.registry().list().map(toModelObject) };
+  });
+  // Model ids may contain slashes ("org/model"), as OpenAI's fine-tuned ids contain colons.
+  router.get(/^\/v1\/models\/.+$/, (ctx) => {
+    const raw = ctx.path.slice('/v1/models/'.length);
+    let name = raw;
+    try {
+      name = decodeURIComponent(raw);
+    } catch {
+      // A malformed %-escape is just a name that matches no model.
+    }
+    const entry = state.registry().find(name);
+    if (!entry) throw errors.modelNotFound(name);
+    ctx.body = toModelObject(entry);
+  });
+  return router;
+}

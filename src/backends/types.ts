@@ -1,0 +1,161 @@
+// The contract between the model registry and the engines. An adapter implements one small
+// interface per capability and knows nothing of HTTP: routes speak OpenAI wire types, convert
+// them (src/openai/) into these engine-level types, and never import an engine.
+import type { ModelConfig } from '../config/schema.js';
+import type { Logger } from '../logger.js';
+
+export type ModelType = 'chat' | 'completion' | 'embedding' | 'rerank';
+
+/** A message after wire validation: text only, roles already checked. */
+export interface ChatMessage {
+  role: 'system' | 'developer' | 'user' | 'assistant' | 'tool';
+  content: string;
+  name?: string;
+}
+
+/** How the output is constrained; adapters compile it to a grammar. */
+export type OutputConstraint =
+  | { kind: 'json_object' }
+  | { kind: 'json_schema'; schema: Record<string, unknown> }
+  | { kind: 'gbnf'; grammar: string };
+
+/** One options object per generation call; every field has a documented default. */
+export interface GenerationOptions {
+  /** Tokens to generate at most (the route resolves the default from the context left). */
+  maxTokens: number;
+  /** Default: the model's `default_temperature`, resolved by the route. */
+  temperature: number;
+  topP?: number;
+  topK?: number;
+  minP?: number;
+  /** Same seed, same output. Undefined: a random seed. */
+  seed?: number;
+  /** Generation ends before any of these strings; they are not part of the output. */
+  stop: string[];
+  presencePenalty?: number;
+  frequencyPenalty?: number;
+  repeatPenalty?: number;
+  /** Token id → bias added to its logit; -100 bans it. */
+  logitBias?: Record<number, number>;
+  constraint?: OutputConstraint;
+  /** Number of alternatives per position to report (0 = only the chosen token). Undefined: none. */
+  topLogprobs?: number;
+  /** Aborted when the client leaves: the engine stops within a token or two. */
+  signal: AbortSignal;
+  /** Called with each piece of text as soon as it is final (stop strings already held back). */
+  onText?: (text: string) => void;
+}
+
+export interface TokenLogprob {
+  token: string;
+  logprob: number;
+  topLogprobs: Array<{ token: string; logprob: number }>;
+}
+
+export type FinishReason = 'stop' | 'length';
+
+export interface GenerationResult {
+  text: string;
+  finishReason: FinishReason;
+  promptTokens: number;
+  completionTokens: number;
+  logprobs?: TokenLogprob[];
+}
+
+export interface ChatCapability {
+  /** Renders the messages with the model's template and counts the prompt's tokens. */
+  countChatPromptTokens(messages: ChatMessage[]): Promise<number>;
+  generateChat(messages: ChatMessage[], options: GenerationOptions): Promise<GenerationResult>;
+}
+
+export interface TextCompletionCapability {
+  countTextTokens(text: string): Promise<number>;
+  /** `suffix` asks for fill-in-the-middle; adapters without it throw UnsupportedFeatureError. */
+  generateText(prompt: string, options: GenerationOptions & { suffix?: string }): Promise<GenerationResult>;
+}
+
+/** One input of an embedding request: text, or token ids the client already made. */
+export type EmbeddingInput = string | number[];
+
+export interface EmbeddingCapability {
+  /** Length of each vector before any `dimensions` shortening. */
+  readonly dimensions: number;
+  /** Longest input in tokens the model accepts. */
+  readonly maxInputTokens: number;
+  /** Token count of each input after truncation, without running the model. */
+  countEmbeddingTokens(inputs: EmbeddingInput[], truncate: boolean): Promise<number[]>;
+  /** One vector per input, in order. Inputs are already checked by the route. */
+  embed(inputs: EmbeddingInput[], options: { truncate: boolean; signal?: AbortSignal }): Promise<EmbeddingBatchResult>;
+}
+
+export interface EmbeddingBatchResult {
+  vectors: Float32Array[];
+  tokenCounts: number[];
+}
+
+export interface RerankCapability {
+  readonly maxInputTokens: number;
+  /** One raw relevance score per document, in the documents' order. */
+  rerank(query: string, documents: string[], options: { truncate: boolean; signal?: AbortSignal }): Promise<RerankResult>;
+}
+
+export interface RerankResult {
+  scores: number[];
+  promptTokens: number;
+}
+
+export interface TokenizeCapability {
+  tokenize(text: string, options?: { addSpecialTokens?: boolean }): Promise<number[]>;
+  detokenize(tokens: number[]): Promise<string>;
+}
+
+/** What a loaded model reports about itself (shown in /v1/models metadata and the log). */
+export interface LoadedModelInfo {
+  /** e.g. "cpu", "cuda", "vulkan" — the device the engine actually uses. */
+  device: string;
+  contextLength?: number;
+  dimensions?: number;
+  /** Anything else worth showing to an operator (chat template name, threads, providers). */
+  details?: Record<string, unknown>;
+}
+
+/** A model instance held by the registry. Capabilities it lacks are undefined. */
+export interface LoadedModel {
+  readonly info: LoadedModelInfo;
+  readonly chat?: ChatCapability;
+  readonly textCompletion?: TextCompletionCapability;
+  readonly embedding?: EmbeddingCapability;
+  readonly rerank?: RerankCapability;
+  readonly tokenizer?: TokenizeCapability;
+  /** How many generations may run at once on this instance (the scheduler's slot count). */
+  readonly parallelism: number;
+  dispose(): Promise<void>;
+}
+
+export interface BackendLoadContext {
+  id: string;
+  config: ModelConfig;
+  /** `path` resolved against the config file's folder. */
+  resolvedPath: string;
+  logger: Logger;
+  signal?: AbortSignal;
+}
+
+/** An async factory: loads a model, or throws with a reason an operator can act on. */
+export type BackendFactory = (context: BackendLoadContext) => Promise<LoadedModel>;
+
+/** Thrown by an adapter for a request feature its engine cannot honour (becomes a 400). */
+export class UnsupportedFeatureError extends Error {
+  constructor(message: string, readonly param?: string) {
+    super(message);
+    this.name = 'UnsupportedFeatureError';
+  }
+}
+
+/** Thrown by an adapter when an input is too long for the model and truncation is off (a 400). */
+export class InputTooLongError extends Error {
+  constructor(message: string, readonly param?: string) {
+    super(message);
+    this.name = 'InputTooLongError';
+  }
+}

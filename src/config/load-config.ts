@@ -1,0 +1,185 @@
+// Reads config.toml, validates it against the one schema, resolves secrets from the environment,
+// and turns every problem into a message naming the file, the line and the key path.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import TOML from '@iarna/toml';
+import { closest } from 'fastest-levenshtein';
+import { z } from 'zod';
+import { readSecret } from '../environment.js';
+import { locateKey } from './key-location.js';
+import { configSchema, type Config } from './schema.js';
+
+export interface ConfigProblem {
+  /** Dotted key path, e.g. `api.models.my-chat-model.context_length`; empty for syntax errors. */
+  keyPath: string;
+  line?: number;
+  column?: number;
+  message: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly file: string, readonly problems: ConfigProblem[]) {
+    super(problems.map((problem) => formatProblem(file, problem)).join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+export interface LoadedConfig {
+  config: Config;
+  /** Absolute path of the file; relative model paths resolve against its folder. */
+  file: string;
+  /** The API key after `api_key_env` is resolved (never logged). */
+  apiKey?: string;
+}
+
+function formatProblem(file: string, problem: ConfigProblem): string {
+  const where = problem.line === undefined ? file : `${file}:${problem.line}${problem.column === undefined ? '' : `:${problem.column}`}`;
+  return problem.keyPath ? `${where}: ${problem.keyPath}: ${problem.message}` : `${where}: ${problem.message}`;
+}
+
+/** Describes a found value the way an operator wrote it. */
+function describeValue(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return `an array (${JSON.stringify(value).slice(0, 60)})`;
+  if (value instanceof Date) return `a date (${value.toISOString()})`;
+  if (typeof value === 'object') return 'a table';
+  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value)}`;
+  if (typeof value === 'number') return Number.isInteger(value) ? `the integer ${value}` : `the number ${value}`;
+  return `${typeof value} ${String(value)}`;
+}
+
+/** Walks the schema to the object at `path` to list the keys it allows (for did-you-mean). */
+function allowedKeysAt(path: readonly PropertyKey[]): string[] {
+  let schema: z.core.$ZodType | undefined = configSchema;
+  const unwrap = (candidate: z.core.$ZodType): z.core.$ZodType => {
+    let current = candidate;
+    for (;;) {
+      const def = current._zod.def as { type: string; innerType?: z.core.$ZodType };
+      if ((def.type === 'default' || def.type === 'optional' || def.type === 'prefault') && def.innerType) current = def.innerType;
+      else return current;
+    }
+  };
+  for (const part of path) {
+    if (!schema) return [];
+    const def = unwrap(schema)._zod.def as { type: string; shape?: Record<string, z.core.$ZodType>; valueType?: z.core.$ZodType; element?: z.core.$ZodType };
+    if (def.type === 'object' && def.shape) schema = def.shape[String(part)];
+    else if (def.type === 'record') schema = def.valueType;
+    else if (def.type === 'array') schema = def.element;
+    else return [];
+  }
+  if (!schema) return [];
+  const def = unwrap(schema)._zod.def as { type: string; shape?: Record<string, unknown> };
+  return def.type === 'object' && def.shape ? Object.keys(def.shape) : [];
+}
+
+function expectedOf(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'invalid_type':
+      return issue.expected === 'int' ? 'an integer' : `${/^[aeiou]/.test(issue.expected) ? 'an' : 'a'} ${issue.expected}`;
+    case 'invalid_value':
+      return `one of ${issue.values.map((value) => JSON.stringify(value)).join(', ')}`;
+    case 'too_small':
+      return issue.origin === 'array' ? `at least ${String(issue.minimum)} item(s)` : issue.origin === 'string' ? 'a non-empty string' : `a value ${issue.inclusive ? '>=' : '>'} ${String(issue.minimum)}`;
+    case 'too_big':
+      return issue.origin === 'array' ? `at most ${String(issue.maximum)} item(s)` : `a value ${issue.inclusive ? '<=' : '<'} ${String(issue.maximum)}`;
+    case 'invalid_format':
+      return issue.message.replace(/^Invalid string: /, '');
+    case 'invalid_union':
+      return 'one of the allowed forms (see the README)';
+    default:
+      return issue.message;
+  }
+}
+
+function problemsFromIssues(source: string, issues: z.core.$ZodIssue[]): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  for (const issue of issues) {
+    if (issue.code === 'unrecognized_keys') {
+      const allowed = allowedKeysAt(issue.path);
+      for (const key of issue.keys) {
+        const keyPath = [...issue.path, key];
+        const suggestion = allowed.length > 0 ? closest(key, allowed) : undefined;
+        const hint = suggestion ? ` (did you mean "${suggestion}"?)` : '';
+        problems.push({
+          keyPath: keyPath.map(String).join('.'),
+          line: locateKey(source, keyPath.map(String)),
+          message: `unknown key "${key}"${hint}; allowed here: ${allowed.join(', ')}`,
+        });
+      }
+      continue;
+    }
+    const keyPath = issue.path.map(String);
+    const found = 'input' in issue ? describeValue(issue.input) : 'an invalid value';
+    problems.push({
+      keyPath: keyPath.join('.'),
+      line: locateKey(source, keyPath),
+      message: issue.code === 'custom' ? issue.message : `expected ${expectedOf(issue)}, found ${found}`,
+    });
+  }
+  return problems;
+}
+
+/** Checks that hold across keys, which the per-key schema cannot express. */
+function crossKeyProblems(source: string, config: Config): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const seen = new Map<string, string>();
+  for (const [id, model] of Object.entries(config.api.models)) {
+    for (const name of [id, ...model.aliases]) {
+      const owner = seen.get(name);
+      if (owner !== undefined && owner !== id) {
+        const keyPath = ['api', 'models', id, 'aliases'];
+        problems.push({ keyPath: keyPath.join('.'), line: locateKey(source, keyPath), message: `the name "${name}" is already used by model "${owner}"` });
+      }
+      seen.set(name, id);
+    }
+  }
+  if (config.api.api_key !== undefined && config.api.api_key_env !== undefined) {
+    const keyPath = ['api', 'api_key_env'];
+    problems.push({ keyPath: keyPath.join('.'), line: locateKey(source, keyPath), message: 'set either api_key or api_key_env, not both' });
+  }
+  return problems;
+}
+
+/** Parses and validates config text; `file` is only used in messages and to resolve paths. */
+export function parseConfig(source: string, file: string): LoadedConfig {
+  let data: unknown;
+  try {
+    data = TOML.parse(source);
+  } catch (error) {
+    const syntax = error as { line?: number; col?: number; message?: string };
+    // @iarna/toml positions are 0-based; editors count from 1.
+    const message = (syntax.message ?? String(error)).split('\n')[0].replace(/ at row \d+, col \d+, pos \d+:?$/, '');
+    throw new ConfigError(file, [{ keyPath: '', line: syntax.line === undefined ? undefined : syntax.line + 1, column: syntax.col === undefined ? undefined : syntax.col + 1, message: `invalid TOML: ${message}` }]);
+  }
+  const result = configSchema.safeParse(data, { reportInput: true });
+  if (!result.success) throw new ConfigError(file, problemsFromIssues(source, result.error.issues));
+  const config = result.data;
+  const problems = crossKeyProblems(source, config);
+  let apiKey = config.api.api_key;
+  if (config.api.api_key_env !== undefined) {
+    apiKey = readSecret(config.api.api_key_env);
+    if (apiKey === undefined) {
+      const keyPath = ['api', 'api_key_env'];
+      problems.push({ keyPath: keyPath.join('.'), line: locateKey(source, keyPath), message: `expected the environment variable ${config.api.api_key_env} to hold the API key, found it unset or empty` });
+    }
+  }
+  if (config.api.require_auth && apiKey === undefined && problems.length === 0) {
+    const keyPath = ['api', 'require_auth'];
+    problems.push({ keyPath: keyPath.join('.'), line: locateKey(source, keyPath), message: 'require_auth is true but no key is configured: set api_key or api_key_env' });
+  }
+  if (problems.length > 0) throw new ConfigError(file, problems);
+  return { config, file: path.resolve(file), apiKey };
+}
+
+export async function loadConfigFile(file: string): Promise<LoadedConfig> {
+  let source: string;
+  try {
+    source = await readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory, expected a file' : String(error);
+    throw new ConfigError(file, [{ keyPath: '', message: `cannot read the config file: ${reason}` }]);
+  }
+  return parseConfig(source, file);
+}

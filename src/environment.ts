@@ -1,0 +1,15 @@
+// Every environment variable switchyard reads, read here and nowhere else.
+export const environment = {
+  /** Default for `--config`. */
+  configPath: process.env.SWITCHYARD_CONFIG,
+  /** Overrides `[logging] level`. */
+  logLevel: process.env.SWITCHYARD_LOG_LEVEL,
+  /** Overrides `[api] address`, as `--address` does. */
+  address: process.env.SWITCHYARD_ADDRESS,
+} as const;
+
+/** Secrets named in the config (`api_key_env`) are looked up through this one function. */
+export function readSecret(name: string): string | undefined {
+  const value = process.env[name];
+  return value === undefined || value === '' ? undefined : value;
+}

@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+// The switchyard command line: serve, validate.
+import { Command } from 'commander';
+import { backendFactories } from './backends/index.js';
+import { ConfigError, loadConfigFile } from './config/load-config.js';
+import { environment } from './environment.js';
+import { createLogger, createSilentLogger } from './logger.js';
+import { ModelRegistry } from './registry/model-registry.js';
+import { startGateway } from './server/gateway.js';
+import path from 'node:path';
+
+const DEFAULT_CONFIG = 'config.toml';
+
+function configPath(option: string | undefined): string {
+  return option ?? environment.configPath ?? DEFAULT_CONFIG;
+}
+
+async function loadOrExit(file: string) {
+  try {
+    return await loadConfigFile(file);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`config error${error.problems.length > 1 ? 's' : ''}:\n${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+}
+
+function printTable(rows: string[][]): void {
+  const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
+  for (const row of rows) process.stdout.write(`${row.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd()}\n`);
+}
+
+const program = new Command()
+  .name('switchyard')
+  .description('Local models behind one OpenAI-compatible API.')
+  .showHelpAfterError();
+
+program
+  .command('serve')
+  .description('Start the gateway.')
+  .option('-c, --config <path>', `config file (default: $SWITCHYARD_CONFIG or ./${DEFAULT_CONFIG})`)
+  .option('-a, --address <host:port>', 'listen address, overriding [api] address and $SWITCHYARD_ADDRESS')
+  .action(async (options: { config?: string; address?: string }) => {
+    const loaded = await loadOrExit(configPath(options.config));
+    const logger = createLogger({ level: loaded.config.logging.level, format: loaded.config.logging.format });
+    const gateway = await startGateway({ loaded, logger, address: options.address ?? environment.address }).catch((error: unknown) => {
+      logger.fatal({ err: error }, 'cannot start');
+      process.exit(1);
+    });
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, 'shutting down');
+      gateway.close().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+
+program
+  .command('validate')
+  .description('Check a config file and print the models it resolves to; exits non-zero on errors.')
+  .option('-c, --config <path>', `config file (default: $SWITCHYARD_CONFIG or ./${DEFAULT_CONFIG})`)
+  .action(async (options: { config?: string }) => {
+    const file = configPath(options.config);
+    const loaded = await loadOrExit(file);
+    const registry = await ModelRegistry.create({
+      config: loaded.config,
+      baseDirectory: path.dirname(loaded.file),
+      logger: createSilentLogger(),
+      factories: backendFactories,
+    });
+    process.stdout.write(`${file}: valid; listening address ${loaded.config.api.address}\n\n`);
+    const rows = [['ID', 'TYPE', 'BACKEND', 'PATH', 'FILE']];
+    for (const entry of registry.list()) {
+      rows.push([entry.id, entry.type, entry.backend ?? '-', entry.resolvedPath, entry.status === 'unavailable' ? `missing: ${entry.reason}` : 'ok']);
+    }
+    if (rows.length === 1) process.stdout.write('no models configured\n');
+    else printTable(rows);
+  });
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,54 @@
+// Wire schema and checks of POST /v1/embeddings. `input` is checked by hand so that each
+// problem names the index of the offending item, as OpenAI's own errors do.
+import { z } from 'zod';
+import type { EmbeddingInput } from '../backends/types.js';
+import { errors } from '../errors.js';
+
+export const embeddingRequestSchema = z.looseObject({
+  model: z.string().min(1).max(256).optional(),
+  input: z.unknown(),
+  encoding_format: z.enum(['float', 'base64']).nullish(),
+  dimensions: z.number().int().positive().nullish(),
+  user: z.string().max(256).nullish(),
+});
+
+export type EmbeddingRequest = z.infer<typeof embeddingRequestSchema>;
+
+function isTokenArray(value: unknown): value is number[] {
+  return Array.isArray(value) && value.length > 0 && value.every((item) => typeof item === 'number');
+}
+
+function checkTokens(tokens: number[], param: string): void {
+  const bad = tokens.findIndex((token) => !Number.isInteger(token) || token < 0 || token > 2 ** 31);
+  if (bad >= 0) throw errors.invalidRequest(`Invalid '${param}[${bad}]': expected a token id (a non-negative integer).`, `${param}[${bad}]`);
+}
+
+/** The inputs of a request, checked: strings non-empty, token arrays of ids, at most `maxInputs`. */
+export function embeddingInputs(input: unknown, maxInputs: number): EmbeddingInput[] {
+  if (input === undefined || input === null) throw errors.invalidRequest("Missing required parameter: 'input'.", 'input');
+  if (typeof input === 'string') {
+    if (input === '') throw errors.invalidRequest("Invalid 'input': the string must not be empty.", 'input');
+    return [input];
+  }
+  if (!Array.isArray(input)) throw errors.invalidRequest("Invalid type for 'input': expected a string, an array of strings, an array of token ids, or an array of arrays of token ids.", 'input');
+  if (input.length === 0) throw errors.invalidRequest("Invalid 'input': the array must not be empty.", 'input');
+  if (isTokenArray(input)) {
+    checkTokens(input, 'input');
+    return [input];
+  }
+  if (input.length > maxInputs) throw errors.invalidRequest(`Invalid 'input': at most ${maxInputs} inputs per request, found ${input.length}.`, 'input');
+  return input.map((item: unknown, index) => {
+    const param = `input[${index}]`;
+    if (typeof item === 'string') {
+      if (item === '') throw errors.invalidRequest(`Invalid '${param}': the string must not be empty.`, param);
+      return item;
+    }
+    if (Array.isArray(item)) {
+      if (item.length === 0) throw errors.invalidRequest(`Invalid '${param}': the token array must not be empty.`, param);
+      if (!isTokenArray(item)) throw errors.invalidRequest(`Invalid type for '${param}': expected an array of token ids.`, param);
+      checkTokens(item, param);
+      return item;
+    }
+    throw errors.invalidRequest(`Invalid type for '${param}': expected a string or an array of token ids, found ${item === null ? 'null' : typeof item}.`, param);
+  });
+}

@@ -1,0 +1,33 @@
+// Starts a real listening gateway on an ephemeral loopback port from TOML text, for end-to-end
+// tests driven by the official openai SDK and raw HTTP.
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import OpenAI from 'openai';
+import type { BackendFactories } from '../../src/backends/index.js';
+import { parseConfig } from '../../src/config/load-config.js';
+import { createSilentLogger } from '../../src/logger.js';
+import { startGateway, type Gateway } from '../../src/server/gateway.js';
+
+export interface TestGateway {
+  gateway: Gateway;
+  url: string;
+  client: OpenAI;
+  close(): Promise<void>;
+}
+
+export async function startTestGateway(toml: string, options: { factories?: BackendFactories; apiKey?: string; waitForModels?: boolean } = {}): Promise<TestGateway> {
+  const directory = await mkdtemp(path.join(os.tmpdir(), 'switchyard-test-'));
+  const file = path.join(directory, 'config.toml');
+  await writeFile(file, toml);
+  const loaded = parseConfig(toml, file);
+  const gateway = await startGateway({
+    loaded,
+    logger: createSilentLogger(),
+    address: '127.0.0.1:0',
+    factories: options.factories,
+    waitForModels: options.waitForModels ?? true,
+  });
+  const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: options.apiKey ?? 'sk-test', maxRetries: 0, timeout: 60_000 });
+  return { gateway, url: gateway.url, client, close: () => gateway.close() };
+}

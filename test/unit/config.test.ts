@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { describe, test } from 'node:test';
+import { ConfigError, loadConfigFile, parseConfig } from '../../src/config/load-config.js';
+import { locateKey } from '../../src/config/key-location.js';
+
+// The example from the design notes: operators already use this format, so it must load verbatim.
+const DESIGN_EXAMPLE = `[api]
+enabled = true
+address = "127.0.0.1:8080"
+# address = "0.0.0.0:8080"      # for external access
+api_key = "sk-your-secret-key"
+require_auth = true
+max_requests_per_minute = 60
+max_tokens_per_minute = 100000
+cors_enabled = true
+cors_origins = ["http://localhost:3000"]
+
+[api.models.my-chat-model]
+path = "/models/chat-model-v1"
+type = "chat"
+context_length = 4096
+default_temperature = 0.7
+
+[api.models.my-embedding-model]
+path = "/models/embedding-model-v1"
+type = "embedding"
+dimensions = 768
+
+[api.models.my-completion-model]
+path = "/models/completion-model-v1"
+type = "completion"
+context_length = 2048
+`;
+
+function problemOf(source: string): string {
+  try {
+    parseConfig(source, 'config.toml');
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
+    return error.message;
+  }
+  assert.fail('expected the config to be rejected');
+}
+
+describe('config loading', () => {
+  test('the design example loads verbatim, with defaults filled in', () => {
+    const { config, apiKey } = parseConfig(DESIGN_EXAMPLE, 'config.toml');
+    assert.deepEqual(Object.keys(config.api.models), ['my-chat-model', 'my-embedding-model', 'my-completion-model']);
+    assert.equal(config.api.models['my-chat-model'].context_length, 4096);
+    assert.equal(config.api.models['my-embedding-model'].dimensions, 768);
+    assert.equal(config.api.models['my-embedding-model'].normalize, true);
+    assert.equal(config.api.models['my-completion-model'].load, 'startup');
+    assert.equal(config.api.cors_origins[0], 'http://localhost:3000');
+    assert.equal(apiKey, 'sk-your-secret-key');
+    assert.equal(config.logging.level, 'info');
+  });
+
+  test('the shipped config.toml is valid', async () => {
+    const loaded = await loadConfigFile('config.toml');
+    assert.ok(Object.keys(loaded.config.api.models).length > 0);
+    assert.equal(loaded.config.api.address, '127.0.0.1:8080');
+  });
+
+  test('an empty file gives a working default config', () => {
+    const { config } = parseConfig('', 'empty.toml');
+    assert.equal(config.api.address, '127.0.0.1:8080');
+    assert.deepEqual(config.api.models, {});
+  });
+
+  test('a wrong type names file, line, key path, expected and found', () => {
+    const message = problemOf(DESIGN_EXAMPLE.replace('context_length = 4096', 'context_length = "4096"'));
+    assert.equal(message, 'config.toml:15: api.models.my-chat-model.context_length: expected a number, found the string "4096"');
+  });
+
+  test('a value out of range', () => {
+    const message = problemOf(DESIGN_EXAMPLE.replace('context_length = 2048', 'context_length = 0'));
+    assert.equal(message, 'config.toml:26: api.models.my-completion-model.context_length: expected a value > 0, found the integer 0');
+  });
+
+  test('a wrong enum value lists the allowed ones', () => {
+    const message = problemOf(DESIGN_EXAMPLE.replace('type = "embedding"', 'type = "embeddings"'));
+    assert.match(message, /^config\.toml:20: api\.models\.my-embedding-model\.type: expected one of "chat", "completion", "embedding", "rerank", found the string "embeddings"$/);
+  });
+
+  test('an unknown key is an error with a did-you-mean hint', () => {
+    const message = problemOf(DESIGN_EXAMPLE.replace('default_temperature = 0.7', 'default_temprature = 0.7'));
+    assert.match(message, /^config\.toml:16: api\.models\.my-chat-model\.default_temprature: unknown key "default_temprature" \(did you mean "default_temperature"\?\)/);
+  });
+
+  test('an unknown top-level table and an unknown [api] key', () => {
+    assert.match(problemOf('[apii]\nenabled = true\n'), /^config\.toml:1: apii: unknown key "apii" \(did you mean "api"\?\)/);
+    assert.match(problemOf('[api]\nadress = "127.0.0.1:1"\n'), /^config\.toml:2: api\.adress: unknown key "adress" \(did you mean "address"\?\)/);
+  });
+
+  test('a TOML syntax error gives line and column', () => {
+    const message = problemOf('[api]\nenabled = yes\n');
+    assert.match(message, /^config\.toml:2:11: invalid TOML: /);
+  });
+
+  test('a missing required key', () => {
+    const message = problemOf('[api.models.x]\ntype = "chat"\n');
+    assert.equal(message, 'config.toml:1: api.models.x.path: expected a string, found nothing');
+  });
+
+  test('a malformed address', () => {
+    assert.match(problemOf('[api]\naddress = "localhost"\n'), /^config\.toml:2: api\.address: expected an address such as "127\.0\.0\.1:8080", found the string "localhost"$/);
+  });
+
+  test('several problems are all reported', () => {
+    const message = problemOf('[api]\nrequire_auth = "yes"\n[api.models.a]\npath = 3\ntype = "chat"\n');
+    assert.equal(message.split('\n').length, 2);
+  });
+
+  test('an alias that collides with another model id', () => {
+    const message = problemOf('[api.models.a]\npath = "a.gguf"\ntype = "chat"\n[api.models.b]\npath = "b.gguf"\ntype = "chat"\naliases = ["a"]\n');
+    assert.match(message, /^config\.toml:7: api\.models\.b\.aliases: the name "a" is already used by model "a"$/);
+  });
+
+  test('api_key_env reads the key from the environment', () => {
+    process.env.SWITCHYARD_TEST_KEY = 'sk-from-env';
+    const { apiKey } = parseConfig('[api]\nrequire_auth = true\napi_key_env = "SWITCHYARD_TEST_KEY"\n', 'config.toml');
+    assert.equal(apiKey, 'sk-from-env');
+    delete process.env.SWITCHYARD_TEST_KEY;
+    assert.match(problemOf('[api]\napi_key_env = "SWITCHYARD_TEST_KEY"\n'), /api\.api_key_env: expected the environment variable SWITCHYARD_TEST_KEY to hold the API key, found it unset or empty/);
+  });
+
+  test('require_auth without any key is an error', () => {
+    assert.match(problemOf('[api]\nrequire_auth = true\n'), /api\.require_auth: require_auth is true but no key is configured/);
+  });
+
+  test('a missing file is a config error naming it', async () => {
+    await assert.rejects(loadConfigFile('/nonexistent/config.toml'), (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.equal(error.message, '/nonexistent/config.toml: cannot read the config file: file not found');
+      return true;
+    });
+  });
+
+  test('locateKey handles quoted keys and dotted keys', () => {
+    const source = '[api]\n[api.models."my.model"]\npath = "x"\ntype = "chat"\n';
+    assert.equal(locateKey(source, ['api', 'models', 'my.model', 'type']), 4);
+    assert.equal(locateKey('api.address = 1\n', ['api', 'address']), 1);
+  });
+
+  test('the shipped config.toml documents every model and api key in its comments', async () => {
+    const source = await readFile('config.toml', 'utf8');
+    const { modelSchema, apiSchema } = await import('../../src/config/schema.js');
+    for (const key of [...Object.keys(modelSchema.shape), ...Object.keys(apiSchema.shape)]) {
+      if (key === 'models') continue;
+      assert.ok(source.includes(key), `config.toml should mention ${key}`);
+    }
+  });
+});
