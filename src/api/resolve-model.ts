@@ -3,6 +3,13 @@
 import type { ModelType } from '../backends/types.js';
 import { errors } from '../errors.js';
 import type { GatewayState } from '../server/gateway-state.js';
+import type { Principal } from '../server/middleware/auth.js';
+import type { ModelEntry } from '../registry/model-registry.js';
+
+/** Whether a request's key may use a model (no key and no auth: every model). */
+export function mayUse(principal: Principal | undefined, entry: ModelEntry): boolean {
+  return principal === undefined || principal.mayUse([entry.id, ...entry.config.aliases]);
+}
 
 const ENDPOINT_FOR_TYPE: Record<ModelType, string> = {
   chat: '/v1/chat/completions',
@@ -11,11 +18,11 @@ const ENDPOINT_FOR_TYPE: Record<ModelType, string> = {
   rerank: '/v1/rerank',
 };
 
-export async function resolveModel(state: GatewayState, requested: string | undefined, accepted: readonly ModelType[], endpoint: string) {
+export async function resolveModel(state: GatewayState, principal: Principal | undefined, requested: string | undefined, accepted: readonly ModelType[], endpoint: string) {
   const registry = state.registry();
   let name = requested;
   if (name === undefined) {
-    const candidates = registry.list().filter((entry) => accepted.includes(entry.type));
+    const candidates = registry.list().filter((entry) => accepted.includes(entry.type) && mayUse(principal, entry));
     if (candidates.length !== 1) {
       throw errors.invalidRequest(
         `Missing required parameter: 'model'. It may be omitted only when exactly one model can serve ${endpoint}; configured: ${candidates.map((entry) => entry.id).join(', ') || 'none'}.`,
@@ -27,6 +34,7 @@ export async function resolveModel(state: GatewayState, requested: string | unde
   }
   const entry = registry.find(name);
   if (!entry) throw errors.modelNotFound(name);
+  if (!mayUse(principal, entry)) throw errors.permissionDenied(`This API key may not use model '${name}'.`);
   if (!accepted.includes(entry.type)) {
     throw errors.invalidRequest(
       `Model '${entry.id}' is a${entry.type === 'embedding' ? 'n' : ''} ${entry.type} model and cannot serve ${endpoint}; use ${ENDPOINT_FOR_TYPE[entry.type]}.`,

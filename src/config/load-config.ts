@@ -1,5 +1,6 @@
 // Reads config.toml, validates it against the one schema, resolves secrets from the environment,
 // and turns every problem into a message naming the file, the line and the key path.
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import TOML from '@iarna/toml';
@@ -24,12 +25,28 @@ export class ConfigError extends Error {
   }
 }
 
+/** A client key as the gateway holds it: only its SHA-256, never the key itself. */
+export interface ResolvedKey {
+  name: string;
+  sha256: Buffer;
+  /** Model ids, aliases or globs. */
+  models: string[];
+  role: 'user' | 'admin';
+  maxRequestsPerMinute: number;
+  maxTokensPerMinute: number;
+  maxConcurrentRequests: number;
+}
+
 export interface LoadedConfig {
   config: Config;
   /** Absolute path of the file; relative model paths resolve against its folder. */
   file: string;
-  /** The API key after `api_key_env` is resolved (never logged). */
-  apiKey?: string;
+  /** Every key: `api_key`/`api_key_env` (named "default", an admin key) and each [[api.keys]]. */
+  keys: ResolvedKey[];
+}
+
+export function sha256Of(secret: string): Buffer {
+  return createHash('sha256').update(secret, 'utf8').digest();
 }
 
 function formatProblem(file: string, problem: ConfigProblem): string {
@@ -141,6 +158,57 @@ function crossKeyProblems(source: string, config: Config): ConfigProblem[] {
   return problems;
 }
 
+/** Turns the configured keys into digests, reading secrets from the environment. */
+function resolveKeys(source: string, config: Config, problems: ConfigProblem[]): ResolvedKey[] {
+  const api = config.api;
+  const keys: ResolvedKey[] = [];
+  const problem = (keyPath: (string | number)[], message: string) =>
+    problems.push({ keyPath: keyPath.join('.'), line: locateKey(source, keyPath.map(String)), message });
+  const defaults = { maxRequestsPerMinute: api.max_requests_per_minute, maxTokensPerMinute: api.max_tokens_per_minute, maxConcurrentRequests: api.max_concurrent_requests };
+  let single = api.api_key;
+  if (api.api_key_env !== undefined) {
+    single = readSecret(api.api_key_env);
+    if (single === undefined) problem(['api', 'api_key_env'], `expected the environment variable ${api.api_key_env} to hold the API key, found it unset or empty`);
+  }
+  if (single !== undefined) keys.push({ name: 'default', sha256: sha256Of(single), models: ['*'], role: 'admin', ...defaults });
+  const names = new Set(keys.map((key) => key.name));
+  api.keys.forEach((key, index) => {
+    const at = ['api', 'keys', index];
+    const given = [key.key !== undefined && 'key', key.key_env !== undefined && 'key_env', key.key_sha256 !== undefined && 'key_sha256'].filter(Boolean);
+    if (given.length !== 1) {
+      problem([...at, 'name'], given.length === 0 ? 'expected one of key, key_env or key_sha256, found none' : `expected one of key, key_env or key_sha256, found ${given.join(' and ')}`);
+      return;
+    }
+    if (names.has(key.name)) problem([...at, 'name'], `the key name "${key.name}" is used twice`);
+    names.add(key.name);
+    let sha256: Buffer | undefined;
+    if (key.key !== undefined) sha256 = sha256Of(key.key);
+    else if (key.key_sha256 !== undefined) sha256 = Buffer.from(key.key_sha256, 'hex');
+    else if (key.key_env !== undefined) {
+      const secret = readSecret(key.key_env);
+      if (secret === undefined) problem([...at, 'key_env'], `expected the environment variable ${key.key_env} to hold the key, found it unset or empty`);
+      else sha256 = sha256Of(secret);
+    }
+    if (!sha256) return;
+    keys.push({
+      name: key.name,
+      sha256,
+      models: key.models,
+      role: key.role,
+      maxRequestsPerMinute: key.max_requests_per_minute ?? defaults.maxRequestsPerMinute,
+      maxTokensPerMinute: key.max_tokens_per_minute ?? defaults.maxTokensPerMinute,
+      maxConcurrentRequests: key.max_concurrent_requests ?? defaults.maxConcurrentRequests,
+    });
+  });
+  if (api.require_auth && keys.length === 0 && problems.length === 0) {
+    problem(['api', 'require_auth'], 'require_auth is true but no key is configured: set api_key, api_key_env or [[api.keys]]');
+  }
+  if (api.rate_limit.store === 'redis' && api.rate_limit.redis_url === undefined) {
+    problem(['api', 'rate_limit', 'store'], 'store = "redis" needs redis_url');
+  }
+  return keys;
+}
+
 /** Parses and validates config text; `file` is only used in messages and to resolve paths. */
 export function parseConfig(source: string, file: string): LoadedConfig {
   let data: unknown;
@@ -156,20 +224,9 @@ export function parseConfig(source: string, file: string): LoadedConfig {
   if (!result.success) throw new ConfigError(file, problemsFromIssues(source, result.error.issues));
   const config = result.data;
   const problems = crossKeyProblems(source, config);
-  let apiKey = config.api.api_key;
-  if (config.api.api_key_env !== undefined) {
-    apiKey = readSecret(config.api.api_key_env);
-    if (apiKey === undefined) {
-      const keyPath = ['api', 'api_key_env'];
-      problems.push({ keyPath: keyPath.join('.'), line: locateKey(source, keyPath), message: `expected the environment variable ${config.api.api_key_env} to hold the API key, found it unset or empty` });
-    }
-  }
-  if (config.api.require_auth && apiKey === undefined && problems.length === 0) {
-    const keyPath = ['api', 'require_auth'];
-    problems.push({ keyPath: keyPath.join('.'), line: locateKey(source, keyPath), message: 'require_auth is true but no key is configured: set api_key or api_key_env' });
-  }
+  const keys = resolveKeys(source, config, problems);
   if (problems.length > 0) throw new ConfigError(file, problems);
-  return { config, file: path.resolve(file), apiKey };
+  return { config, file: path.resolve(file), keys };
 }
 
 export async function loadConfigFile(file: string): Promise<LoadedConfig> {

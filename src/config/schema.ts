@@ -66,6 +66,34 @@ export const modelSchema = z.strictObject({
   sigmoid: z.boolean().default(true),
 });
 
+/** One client key: its secret (literal, from the environment, or only its SHA-256), models and limits. */
+export const keySchema = z.strictObject({
+  /** Shown in logs and metrics instead of the key. */
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a name of letters, digits and . _ -'),
+  key: z.string().min(8).optional(),
+  key_env: z.string().min(1).optional(),
+  /** Hex SHA-256 of the key (`printf %s "$KEY" | sha256sum`), so the config holds no secret. */
+  key_sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, '64 hexadecimal digits').optional(),
+  /** Model ids, aliases or globs ("stories-*") this key may use. */
+  models: z.array(z.string().min(1)).default(['*']),
+  /** Overrides of the [api] defaults; 0 = unlimited. */
+  max_requests_per_minute: nonNegativeInt.optional(),
+  max_tokens_per_minute: nonNegativeInt.optional(),
+  max_concurrent_requests: nonNegativeInt.optional(),
+  /** "admin" keys may also call the admin endpoints. */
+  role: z.enum(['user', 'admin']).default('user'),
+});
+
+export const rateLimitSchema = z.strictObject({
+  /** "redis" shares limits across replicas; "memory" keeps them per process. */
+  store: z.enum(['memory', 'redis']).default('memory'),
+  redis_url: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
+  /** Prefix of every Redis key switchyard writes. */
+  key_prefix: z.string().min(1).default('switchyard'),
+  /** Completion tokens reserved up front when a request's max_tokens is larger (the rest is charged after the run). */
+  max_reserved_completion_tokens: positiveInt.default(4096),
+});
+
 export const apiSchema = z.strictObject({
   enabled: z.boolean().default(true),
   address: addressSchema.default('127.0.0.1:8080'),
@@ -73,8 +101,16 @@ export const apiSchema = z.strictObject({
   /** Name of an environment variable holding the key, so a config can be committed. */
   api_key_env: z.string().min(1).optional(),
   require_auth: z.boolean().default(false),
+  /** Accept the key as ?api_key= (it ends up in proxy logs: off by default). */
+  allow_query_key: z.boolean().default(false),
+  /** Required to listen on a non-loopback address with require_auth = false. */
+  allow_unauthenticated: z.boolean().default(false),
   max_requests_per_minute: nonNegativeInt.default(0),
   max_tokens_per_minute: nonNegativeInt.default(0),
+  /** Requests one key (or client address) may have running at once; 0 = unlimited. */
+  max_concurrent_requests: nonNegativeInt.default(0),
+  keys: z.array(keySchema).default([]),
+  rate_limit: rateLimitSchema.default(() => rateLimitSchema.parse({})),
   cors_enabled: z.boolean().default(false),
   cors_origins: z.array(z.string().min(1)).default([]),
   /** Largest request body in bytes. */
@@ -96,4 +132,6 @@ export const configSchema = z.strictObject({
 export type Config = z.infer<typeof configSchema>;
 export type ApiConfig = Config['api'];
 export type ModelConfig = z.infer<typeof modelSchema>;
+export type KeyConfig = z.infer<typeof keySchema>;
+export type RateLimitConfig = z.infer<typeof rateLimitSchema>;
 export type BackendName = (typeof backendNames)[number];

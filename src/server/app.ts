@@ -10,6 +10,7 @@ import { corsPolicy } from './middleware/cors.js';
 import { errorEnvelope } from './middleware/error-envelope.js';
 import { requestId } from './middleware/request-id.js';
 import { accessLog } from './middleware/access-log.js';
+import { rateLimit } from '../limits/rate-limit.js';
 import type { GatewayState } from './gateway-state.js';
 
 export function createApp(state: GatewayState): Koa {
@@ -31,6 +32,12 @@ export function createApp(state: GatewayState): Koa {
     await next();
   });
   app.use(authenticate(() => state.keyRing()));
+  app.use(
+    rateLimit(
+      () => ({ store: state.limiterStore(), keyRing: state.keyRing(), maxReservedCompletion: state.config().api.rate_limit.max_reserved_completion_tokens }),
+      state.logger,
+    ),
+  );
   app.use(apiRouter.routes());
   app.use(async function unmatchedRoute(ctx) {
     // A path that exists under another method is a 405 naming the methods it takes.

@@ -7,7 +7,8 @@ import { backendFactories, type BackendFactories } from '../backends/index.js';
 import type { LoadedConfig } from '../config/load-config.js';
 import type { Logger } from '../logger.js';
 import { ModelRegistry } from '../registry/model-registry.js';
-import { parseAddress } from './address.js';
+import { isLoopback, parseAddress } from './address.js';
+import { createLimiterStore } from '../limits/limiter-store.js';
 import { createApp } from './app.js';
 import { createKeyRing } from './middleware/auth.js';
 import type { GatewayState } from './gateway-state.js';
@@ -41,8 +42,21 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     logger,
     factories: options.factories ?? backendFactories,
   });
-  const keyRing = createKeyRing({ requireAuth: loaded.config.api.require_auth, apiKey: loaded.apiKey });
-  const state: GatewayState = { config: () => loaded.config, registry: () => registry, keyRing: () => keyRing, logger };
+  const api = loaded.config.api;
+  const { host, port } = parseAddress(options.address ?? api.address);
+  if (!isLoopback(host) && !api.require_auth && !api.allow_unauthenticated) {
+    throw new Error(
+      `refusing to listen on ${host} without authentication: set require_auth = true with a key, or allow_unauthenticated = true to serve anyone who can reach this address`,
+    );
+  }
+  const keyRing = createKeyRing({
+    requireAuth: api.require_auth,
+    allowQueryKey: api.allow_query_key,
+    keys: loaded.keys,
+    anonymousLimits: { maxRequestsPerMinute: api.max_requests_per_minute, maxTokensPerMinute: api.max_tokens_per_minute, maxConcurrentRequests: api.max_concurrent_requests },
+  });
+  const limiterStore = createLimiterStore(api.rate_limit, logger);
+  const state: GatewayState = { config: () => loaded.config, registry: () => registry, keyRing: () => keyRing, limiterStore: () => limiterStore, logger };
   const app = createApp(state);
   const server = http.createServer(app.callback());
   // Slow clients may not hold a socket forever while sending headers or a body.
@@ -50,7 +64,6 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   server.requestTimeout = 120_000;
   server.keepAliveTimeout = 65_000;
 
-  const { host, port } = parseAddress(options.address ?? loaded.config.api.address);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -81,6 +94,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         });
         await modelsSettled;
         await registry.dispose();
+        await limiterStore.dispose();
       })();
       return closing;
     },

@@ -6,13 +6,15 @@ import path from 'node:path';
 import OpenAI from 'openai';
 import type { BackendFactories } from '../../src/backends/index.js';
 import { parseConfig } from '../../src/config/load-config.js';
-import { createSilentLogger } from '../../src/logger.js';
+import { pino } from 'pino';
 import { startGateway, type Gateway } from '../../src/server/gateway.js';
 
 export interface TestGateway {
   gateway: Gateway;
   url: string;
   client: OpenAI;
+  /** Every log record the gateway wrote (access lines included), parsed. */
+  logs: Array<Record<string, unknown>>;
   close(): Promise<void>;
 }
 
@@ -21,13 +23,15 @@ export async function startTestGateway(toml: string, options: { factories?: Back
   const file = path.join(directory, 'config.toml');
   await writeFile(file, toml);
   const loaded = parseConfig(toml, file);
+  const logs: Array<Record<string, unknown>> = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
   const gateway = await startGateway({
     loaded,
-    logger: createSilentLogger(),
+    logger,
     address: '127.0.0.1:0',
     factories: options.factories,
     waitForModels: options.waitForModels ?? true,
   });
   const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: options.apiKey ?? 'sk-test', maxRetries: 0, timeout: 60_000 });
-  return { gateway, url: gateway.url, client, close: () => gateway.close() };
+  return { gateway, url: gateway.url, client, logs, close: () => gateway.close() };
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
-import { ConfigError, loadConfigFile, parseConfig } from '../../src/config/load-config.js';
+import { ConfigError, loadConfigFile, parseConfig, sha256Of } from '../../src/config/load-config.js';
 import { locateKey } from '../../src/config/key-location.js';
 
 // The example from the design notes: operators already use this format, so it must load verbatim.
@@ -45,14 +45,18 @@ function problemOf(source: string): string {
 
 describe('config loading', () => {
   test('the design example loads verbatim, with defaults filled in', () => {
-    const { config, apiKey } = parseConfig(DESIGN_EXAMPLE, 'config.toml');
+    const { config, keys } = parseConfig(DESIGN_EXAMPLE, 'config.toml');
     assert.deepEqual(Object.keys(config.api.models), ['my-chat-model', 'my-embedding-model', 'my-completion-model']);
     assert.equal(config.api.models['my-chat-model'].context_length, 4096);
     assert.equal(config.api.models['my-embedding-model'].dimensions, 768);
     assert.equal(config.api.models['my-embedding-model'].normalize, true);
     assert.equal(config.api.models['my-completion-model'].load, 'startup');
     assert.equal(config.api.cors_origins[0], 'http://localhost:3000');
-    assert.equal(apiKey, 'sk-your-secret-key');
+    assert.equal(keys.length, 1);
+    assert.equal(keys[0].name, 'default');
+    assert.deepEqual(keys[0].sha256, sha256Of('sk-your-secret-key'));
+    assert.equal(keys[0].maxRequestsPerMinute, 60);
+    assert.equal(keys[0].maxTokensPerMinute, 100000);
     assert.equal(config.logging.level, 'info');
   });
 
@@ -119,14 +123,39 @@ describe('config loading', () => {
 
   test('api_key_env reads the key from the environment', () => {
     process.env.SWITCHYARD_TEST_KEY = 'sk-from-env';
-    const { apiKey } = parseConfig('[api]\nrequire_auth = true\napi_key_env = "SWITCHYARD_TEST_KEY"\n', 'config.toml');
-    assert.equal(apiKey, 'sk-from-env');
+    const { keys } = parseConfig('[api]\nrequire_auth = true\napi_key_env = "SWITCHYARD_TEST_KEY"\n', 'config.toml');
+    assert.deepEqual(keys[0].sha256, sha256Of('sk-from-env'));
     delete process.env.SWITCHYARD_TEST_KEY;
     assert.match(problemOf('[api]\napi_key_env = "SWITCHYARD_TEST_KEY"\n'), /api\.api_key_env: expected the environment variable SWITCHYARD_TEST_KEY to hold the API key, found it unset or empty/);
   });
 
   test('require_auth without any key is an error', () => {
     assert.match(problemOf('[api]\nrequire_auth = true\n'), /api\.require_auth: require_auth is true but no key is configured/);
+  });
+
+  test('[[api.keys]]: literal, env and sha256 keys with their own limits', () => {
+    process.env.SWITCHYARD_TEAM_KEY = 'sk-team-secret';
+    const digest = sha256Of('sk-hashed-secret').toString('hex');
+    const { keys } = parseConfig(
+      `[api]\nrequire_auth = true\nmax_requests_per_minute = 5\n[[api.keys]]\nname = "literal"\nkey = "sk-literal-key"\nmodels = ["chat-*"]\n[[api.keys]]\nname = "team"\nkey_env = "SWITCHYARD_TEAM_KEY"\nmax_requests_per_minute = 50\nrole = "admin"\n[[api.keys]]\nname = "hashed"\nkey_sha256 = "${digest}"\n`,
+      'config.toml',
+    );
+    delete process.env.SWITCHYARD_TEAM_KEY;
+    assert.deepEqual(keys.map((key) => [key.name, key.maxRequestsPerMinute, key.role]), [['literal', 5, 'user'], ['team', 50, 'admin'], ['hashed', 5, 'user']]);
+    assert.deepEqual(keys[1].sha256, sha256Of('sk-team-secret'));
+    assert.deepEqual(keys[2].sha256, sha256Of('sk-hashed-secret'));
+    assert.deepEqual(keys[0].models, ['chat-*']);
+  });
+
+  test('a key needs exactly one of key, key_env, key_sha256, and a unique name', () => {
+    assert.match(problemOf('[[api.keys]]\nname = "a"\n'), /^config\.toml:2: api\.keys\.0\.name: expected one of key, key_env or key_sha256, found none$/);
+    assert.match(problemOf('[[api.keys]]\nname = "a"\nkey = "sk-12345678"\nkey_env = "X"\n'), /found key and key_env/);
+    assert.match(problemOf('[[api.keys]]\nname = "a"\nkey = "sk-12345678"\n[[api.keys]]\nname = "a"\nkey = "sk-87654321"\n'), /^config\.toml:5: api\.keys\.1\.name: the key name "a" is used twice$/);
+    assert.match(problemOf('[[api.keys]]\nname = "a"\nkey_sha256 = "abc"\n'), /api\.keys\.0\.key_sha256: expected 64 hexadecimal digits/);
+  });
+
+  test('store = "redis" needs redis_url', () => {
+    assert.match(problemOf('[api.rate_limit]\nstore = "redis"\n'), /^config\.toml:2: api\.rate_limit\.store: store = "redis" needs redis_url$/);
   });
 
   test('a missing file is a config error naming it', async () => {

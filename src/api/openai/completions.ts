@@ -9,6 +9,8 @@ import { clientAbortSignal } from '../../server/client-abort.js';
 import type { GatewayState } from '../../server/gateway-state.js';
 import type { AccessDetails } from '../../server/middleware/access-log.js';
 import { resolveModel } from '../resolve-model.js';
+import { principalOf } from '../../server/middleware/auth.js';
+import { tokenBudgetOf } from '../../limits/token-budget.js';
 import { resolveMaxTokens } from './context-budget.js';
 import { respondWithGeneration } from './generation-runner.js';
 
@@ -24,7 +26,7 @@ export async function completions(ctx: Context, state: GatewayState): Promise<vo
     throw errors.invalidRequest("'best_of' is not supported unless it equals 'n'.", 'best_of', 'unsupported_parameter');
   }
   if (request.echo && request.suffix) throw errors.invalidRequest("'echo' and 'suffix' cannot be used together.", 'suffix');
-  const { entry, model, scheduler } = await resolveModel(state, request.model, ['chat', 'completion'], '/v1/completions');
+  const { entry, model, scheduler } = await resolveModel(state, principalOf(ctx), request.model, ['chat', 'completion'], '/v1/completions');
   (ctx.state.access as AccessDetails).model = entry.id;
   const completion = model.textCompletion;
   if (!completion) throw errors.invalidRequest(`Model '${entry.id}' cannot complete text.`, 'model', 'model_type_mismatch');
@@ -41,6 +43,8 @@ export async function completions(ctx: Context, state: GatewayState): Promise<vo
     param: 'max_tokens',
     promptParam: 'prompt',
   });
+  const totalPromptTokens = promptTokenCounts.reduce((sum, count) => sum + count, 0);
+  await tokenBudgetOf(ctx)?.reserve(totalPromptTokens, maxTokens * texts.length * choicesPerPrompt);
   const includeUsage = request.stream_options?.include_usage === true;
   const suffix = request.suffix ?? undefined;
   const jobs = texts.flatMap((text, promptIndex) =>
@@ -57,7 +61,7 @@ export async function completions(ctx: Context, state: GatewayState): Promise<vo
     wire: textCompletionWire(entry.id, request.stream === true && includeUsage, (index) => (request.echo ? 0 : texts[Math.floor(index / choicesPerPrompt)].length)),
     stream: request.stream === true,
     includeUsage,
-    promptTokens: promptTokenCounts.reduce((sum, count) => sum + count, 0),
+    promptTokens: totalPromptTokens,
     options: { ...sampling, maxTokens, topLogprobs: request.logprobs ?? undefined },
     signal: clientAbortSignal(ctx),
     logger: state.logger,

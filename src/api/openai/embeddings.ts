@@ -9,10 +9,12 @@ import type { GatewayState } from '../../server/gateway-state.js';
 import type { AccessDetails } from '../../server/middleware/access-log.js';
 import { toGatewayError } from '../engine-errors.js';
 import { resolveModel } from '../resolve-model.js';
+import { principalOf } from '../../server/middleware/auth.js';
+import { tokenBudgetOf } from '../../limits/token-budget.js';
 
 export async function embeddings(ctx: Context, state: GatewayState): Promise<void> {
   const request = parseRequest(embeddingRequestSchema, ctx.request.body);
-  const { entry, model } = await resolveModel(state, request.model, ['embedding'], '/v1/embeddings');
+  const { entry, model } = await resolveModel(state, principalOf(ctx), request.model, ['embedding'], '/v1/embeddings');
   (ctx.state.access as AccessDetails).model = entry.id;
   const embedding = model.embedding;
   const batcher = entry.embeddingBatcher;
@@ -22,6 +24,10 @@ export async function embeddings(ctx: Context, state: GatewayState): Promise<voi
   if (dimensions !== undefined && dimensions > embedding.dimensions) {
     throw errors.invalidRequest(`Invalid 'dimensions': ${dimensions} is larger than the model's ${embedding.dimensions}.`, 'dimensions');
   }
+  const expectedTokens = await embedding.countEmbeddingTokens(inputs, entry.config.truncate).catch((error: unknown) => {
+    throw toGatewayError(error);
+  });
+  await tokenBudgetOf(ctx)?.reserve(expectedTokens.reduce((sum, count) => sum + count, 0), 0);
   const signal = clientAbortSignal(ctx);
   let result;
   try {

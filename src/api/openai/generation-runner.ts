@@ -85,6 +85,8 @@ export async function respondWithGeneration(ctx: Context, run: GenerationRun): P
     );
   } catch (error) {
     if (run.signal.aborted && isAbortError(error)) {
+      // The prompt was processed for a client that left: that much is charged.
+      ctx.state.usage = usageOf(run.promptTokens, 0);
       sse?.end();
       return;
     }
@@ -97,16 +99,16 @@ export async function respondWithGeneration(ctx: Context, run: GenerationRun): P
     if (gatewayError.type === 'api_error') run.logger.error({ requestId: ctx.state.requestId, err: error }, 'generation failed');
     throw gatewayError;
   }
-  if (run.signal.aborted) {
-    sse?.end();
-    return;
-  }
-
   const completionTokens = results.reduce((sum, result) => sum + result.completionTokens, 0);
   const usage = usageOf(run.promptTokens, completionTokens);
   access.promptTokens = usage.prompt_tokens;
   access.completionTokens = usage.completion_tokens;
   ctx.state.usage = usage;
+  if (run.signal.aborted) {
+    // The engine stopped early for a client that left; its partial usage is logged and charged.
+    sse?.end();
+    return;
+  }
   if (sse) {
     if (run.includeUsage) sse.send(run.wire.usageChunk(usage));
     sse.done();

@@ -3,11 +3,14 @@ import Router from '@koa/router';
 import { errors } from '../../errors.js';
 import type { GatewayState } from '../../server/gateway-state.js';
 import { toModelObject } from '../model-view.js';
+import { mayUse } from '../resolve-model.js';
+import { principalOf } from '../../server/middleware/auth.js';
 
 export function modelRoutes(state: GatewayState): Router {
   const router = new Router();
   router.get('/v1/models', (ctx) => {
-    ctx.body = { object: 'list', data: state.registry().list().map(toModelObject) };
+    const principal = principalOf(ctx);
+    ctx.body = { object: 'list', data: state.registry().list().filter((entry) => mayUse(principal, entry)).map(toModelObject) };
   });
   // Model ids may contain slashes ("org/model"), as OpenAI's fine-tuned ids contain colons.
   router.get(/^\/v1\/models\/.+$/, (ctx) => {
@@ -19,7 +22,7 @@ export function modelRoutes(state: GatewayState): Router {
       // A malformed %-escape is just a name that matches no model.
     }
     const entry = state.registry().find(name);
-    if (!entry) throw errors.modelNotFound(name);
+    if (!entry || !mayUse(principalOf(ctx), entry)) throw errors.modelNotFound(name);
     ctx.body = toModelObject(entry);
   });
   return router;
