@@ -36,7 +36,7 @@ function issueMessage(issue: z.core.$ZodIssue, name: string): string {
       if (issue.origin === 'string') return `Invalid '${name}': expected a string of at most ${String(issue.maximum)} character(s).`;
       return `Invalid '${name}': expected a value ${issue.inclusive ? '<=' : '<'} ${String(issue.maximum)}${found}.`;
     case 'invalid_union':
-      return `Invalid type for '${name}'${found}: ${issue.message}.`;
+      return `Invalid value for '${name}': ${issue.message}.`;
     default:
       return `Invalid '${name}': ${issue.message}${found}.`;
   }

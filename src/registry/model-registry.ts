@@ -138,6 +138,13 @@ export class ModelRegistry {
         maxQueue: entry.config.max_queue,
         queueTimeoutMs: entry.config.queue_timeout * 1000,
       });
+      if (loaded.embedding) {
+        entry.embeddingBatcher = new EmbeddingBatcher(loaded.embedding, {
+          maxBatchSize: entry.config.max_batch_size,
+          maxBatchTokens: entry.config.max_batch_tokens,
+          enabled: entry.config.batching,
+        });
+      }
       entry.loadSeconds = (performance.now() - started) / 1000;
       entry.status = 'ready';
       entry.reason = undefined;
@@ -167,6 +174,8 @@ export class ModelRegistry {
     for (const entry of [...this.entries.values()].reverse()) {
       await entry.loading?.catch(() => undefined);
       entry.scheduler?.close();
+      await entry.embeddingBatcher?.dispose?.();
+      entry.embeddingBatcher = undefined;
       const loaded = entry.loaded;
       entry.loaded = undefined;
       entry.scheduler = undefined;

@@ -183,7 +183,7 @@ describe('startup states', () => {
       await gateway.gateway.modelsSettled;
       const ready = await fetch(`${gateway.url}/health`);
       assert.equal(ready.status, 200);
-      assert.deepEqual(await ready.json(), { status: 'ok', models: { slow: { type: 'chat', status: 'ready' } } });
+      assert.deepEqual(await ready.json(), { status: 'ok', models: { slow: { type: 'chat', status: 'ready' } }, rate_limit: { store: 'memory', healthy: true } });
     } finally {
       await gateway.close();
     }

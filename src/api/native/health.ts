@@ -13,11 +13,12 @@ export function healthRoutes(state: GatewayState): Router {
     if (loading.length > 0) {
       ctx.status = 503;
       ctx.set('retry-after', '5');
-      ctx.body = { error: { message: 'Loading model', type: 'service_unavailable_error', param: null, code: 'model_loading' }, status: 'loading', models };
+      ctx.body = { error: { message: 'Loading model', type: 'service_unavailable_error', param: null, code: 'model_loading' }, status: 'loading', models, rate_limit: state.limiterStore().status() };
       return;
     }
     const unavailable = entries.some((entry) => entry.status === 'unavailable');
-    ctx.body = { status: unavailable ? 'degraded' : 'ok', models };
+    const store = state.limiterStore().status();
+    ctx.body = { status: unavailable || !store.healthy ? 'degraded' : 'ok', models, rate_limit: store };
   };
   router.get('/health', handler);
   router.get('/v1/health', handler);

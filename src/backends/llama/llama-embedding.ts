@@ -1,0 +1,72 @@
+// Embeddings from a GGUF embedding model (pooling as the GGUF declares it, e.g. BERT mean pooling).
+// llama.cpp returns the pooled vector as is, so it is L2-normalised here unless the config says not.
+import type { LlamaEmbeddingContext, LlamaModel, Token } from 'node-llama-cpp';
+import { InputTooLongError, type EmbeddingCapability, type EmbeddingInput } from '../types.js';
+import { assertTokensInVocabulary } from './sampling.js';
+import { beginningToken, endToken } from './special-tokens.js';
+
+export function l2Normalize(vector: Float32Array): Float32Array {
+  let sum = 0;
+  for (const value of vector) sum += value * value;
+  const norm = Math.sqrt(sum);
+  if (norm === 0) return vector;
+  for (let index = 0; index < vector.length; index++) vector[index] /= norm;
+  return vector;
+}
+
+export interface LlamaEmbeddingSettings {
+  normalize: boolean;
+  /** Tokens one input may have, special tokens included. */
+  maxInputTokens: number;
+  vocabularySize: number;
+}
+
+export function createLlamaEmbedding(model: LlamaModel, context: LlamaEmbeddingContext, settings: LlamaEmbeddingSettings): EmbeddingCapability {
+  const first = beginningToken(model);
+  const last = endToken(model);
+
+  /** The tokens the model will see for one input: content cut to fit, then CLS/SEP (or BOS/EOS). */
+  const prepare = (input: EmbeddingInput, index: number, truncate: boolean): Token[] => {
+    let content: Token[];
+    if (typeof input === 'string') content = model.tokenize(input, false);
+    else {
+      assertTokensInVocabulary(input, settings.vocabularySize, 'input');
+      content = input as Token[];
+      // Token inputs that already carry the special tokens keep them, once.
+      if (first !== null && content[0] === first) content = content.slice(1);
+      if (last !== null && content.at(-1) === last) content = content.slice(0, -1);
+    }
+    const specials = (first === null ? 0 : 1) + (last === null ? 0 : 1);
+    const total = content.length + specials;
+    if (total > settings.maxInputTokens) {
+      if (!truncate) {
+        throw new InputTooLongError(`input ${index} is ${total} tokens long, but this model accepts at most ${settings.maxInputTokens} tokens per input`, 'input');
+      }
+      content = content.slice(0, settings.maxInputTokens - specials);
+    }
+    return [...(first === null ? [] : [first]), ...content, ...(last === null ? [] : [last])];
+  };
+
+  return {
+    dimensions: model.embeddingVectorSize,
+    maxInputTokens: settings.maxInputTokens,
+    async countEmbeddingTokens(inputs, truncate) {
+      return inputs.map((input, index) => prepare(input, index, truncate).length);
+    },
+    async embed(inputs, options) {
+      // All inputs are checked before any is run, so a long one fails the request at no cost.
+      const prepared = inputs.map((input, index) => prepare(input, index, options.truncate));
+      const vectors: Float32Array[] = [];
+      // The embedding context has one sequence; node-llama-cpp runs its inputs one after another.
+      for (const tokens of prepared) {
+        options.signal?.throwIfAborted();
+        // No tokens at all (an empty text on a vocabulary without special tokens) has no meaning to pool.
+        const vector = tokens.length === 0
+          ? new Float32Array(model.embeddingVectorSize)
+          : Float32Array.from((await context.getEmbeddingFor(tokens)).vector);
+        vectors.push(settings.normalize ? l2Normalize(vector) : vector);
+      }
+      return { vectors, tokenCounts: prepared.map((tokens) => tokens.length) };
+    },
+  };
+}

@@ -1,0 +1,43 @@
+// Reranking with a GGUF reranker (a cross-encoder whose GGUF declares rank pooling), through
+// node-llama-cpp's ranking context. No reranker GGUF is among the test fixtures, so this follows
+// node-llama-cpp's documentation and is exercised only by the load-failure path.
+import type { LlamaModel, LlamaRankingContext, Token } from 'node-llama-cpp';
+import { InputTooLongError, type RerankCapability } from '../types.js';
+
+/** node-llama-cpp returns sigmoid(logit) (a probability); the contract wants the raw score back. */
+function probabilityToLogit(probability: number): number {
+  const clamped = Math.min(Math.max(probability, 1e-7), 1 - 1e-7);
+  return Math.log(clamped / (1 - clamped));
+}
+
+export function createLlamaRerank(model: LlamaModel, context: LlamaRankingContext): RerankCapability {
+  // The ranking context refuses inputs of contextSize tokens or more.
+  const maxInputTokens = context.contextSize - 1;
+  const tokenize = (text: string): Token[] => model.tokenize(text, false, 'trimLeadingSpace');
+
+  return {
+    maxInputTokens,
+    async rerank(query, documents, options) {
+      const queryTokens = tokenize(query);
+      const overhead = context.calculateInputLength(queryTokens, []) - queryTokens.length;
+      const room = maxInputTokens - overhead - queryTokens.length;
+      const documentTokens = documents.map((document, index) => {
+        const tokens = tokenize(document);
+        if (tokens.length <= room) return tokens;
+        if (!options.truncate || room <= 0) {
+          throw new InputTooLongError(
+            `document ${index} with the query is ${tokens.length + queryTokens.length + overhead} tokens long, but this model accepts at most ${maxInputTokens}`,
+            room <= 0 ? 'query' : 'documents',
+          );
+        }
+        return tokens.slice(0, room);
+      });
+      options.signal?.throwIfAborted();
+      const probabilities = await context.rankAll(queryTokens, documentTokens);
+      return {
+        scores: probabilities.map(probabilityToLogit),
+        promptTokens: documentTokens.reduce((sum, tokens) => sum + context.calculateInputLength(queryTokens, tokens), 0),
+      };
+    },
+  };
+}

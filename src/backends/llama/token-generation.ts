@@ -1,0 +1,191 @@
+// The generation loop shared by chat and text completion: one prompt of tokens in, text out, on a
+// sequence lent from the pool. It works token by token on the sequence rather than through
+// LlamaChat/LlamaCompletion so that prompt and completion token counts are exact, stop strings are
+// held back while streaming, and token probabilities are at hand for logprobs.
+//
+// Abort: a call aborted before it holds a sequence rejects with the signal's reason. Once
+// generation has started it resolves promptly (after the token in flight) with what was generated
+// so far and finishReason "stop"; the caller tells the two apart by `signal.aborted`, and can still
+// charge the tokens that were spent.
+import { LlamaGrammarEvaluationState, type LlamaGrammar, type LlamaContextSequence, type LlamaModel, type Token } from 'node-llama-cpp';
+import { InputTooLongError, type FinishReason, type GenerationOptions, type GenerationResult, type TokenLogprob } from '../types.js';
+import type { GrammarCompiler } from './grammar.js';
+import { samplerOptions } from './sampling.js';
+import type { SequencePool } from './sequence-pool.js';
+import { StopStringHoldback } from './stop-string-holdback.js';
+import { TokenTextDecoder } from './token-text-decoder.js';
+
+export interface GenerationEngine {
+  model: LlamaModel;
+  pool: SequencePool;
+  grammars: GrammarCompiler;
+  /** Tokens one sequence holds: prompt plus completion. */
+  contextSize: number;
+  vocabularySize: number;
+}
+
+export interface PreparedPrompt {
+  tokens: Token[];
+  /** Stop strings of the chat template, besides the request's own. */
+  templateStops: readonly string[];
+  /** Special tokens that end the reply without being end-of-generation tokens of the vocabulary. */
+  stopTokens: ReadonlySet<Token>;
+  /** Chat replies start at the first non-blank character; raw completions keep every character. */
+  trimLeadingWhitespace: boolean;
+  /** The request field the prompt came from, for error messages. */
+  param: string;
+}
+
+interface GeneratedStep {
+  token: Token;
+  probabilities?: Map<Token, number>;
+  confidence?: number;
+}
+
+/** Fails before any work when the prompt leaves no room for a single generated token. */
+export function assertPromptFits(promptLength: number, contextSize: number, param: string): void {
+  if (promptLength >= contextSize) {
+    throw new InputTooLongError(`the prompt is ${promptLength} tokens long, but this model's context holds ${contextSize} tokens (prompt and completion together)`, param);
+  }
+}
+
+export async function generateFromPrompt(engine: GenerationEngine, prompt: PreparedPrompt, options: GenerationOptions): Promise<GenerationResult> {
+  options.signal.throwIfAborted();
+  assertPromptFits(prompt.tokens.length, engine.contextSize, prompt.param);
+  if (options.maxTokens <= 0) return { text: '', finishReason: 'length', promptTokens: prompt.tokens.length, completionTokens: 0 };
+  // Compiled before taking a sequence, so that a bad grammar costs no slot.
+  const grammar = options.constraint === undefined ? undefined : await engine.grammars.compile(options.constraint);
+  const lease = await engine.pool.acquire(prompt.tokens, options.signal);
+  try {
+    return await runOnSequence(engine, lease.sequence, prompt, options, grammar);
+  } catch (error) {
+    // The sequence's cached state may be half-written; the next user starts clean.
+    await lease.sequence.clearHistory().catch(() => undefined);
+    throw error;
+  } finally {
+    lease.release();
+  }
+}
+
+/** Keeps the cached prefix the prompt shares with the sequence's state, erases the rest. */
+async function reuseCachedPrefix(sequence: LlamaContextSequence, promptTokens: Token[]): Promise<Token[]> {
+  if (promptTokens.length <= 1) {
+    if (sequence.nextTokenIndex > 0) await sequence.clearHistory();
+    return promptTokens;
+  }
+  // The last prompt token is always evaluated again: its logits give the first generated token.
+  await sequence.adaptStateToTokens(promptTokens.slice(0, -1), false);
+  return promptTokens.slice(sequence.nextTokenIndex);
+}
+
+async function runOnSequence(
+  engine: GenerationEngine,
+  sequence: LlamaContextSequence,
+  prompt: PreparedPrompt,
+  options: GenerationOptions,
+  grammar: LlamaGrammar | undefined,
+): Promise<GenerationResult> {
+  const { model } = engine;
+  const generated: Token[] = [];
+  const budget = Math.min(options.maxTokens, engine.contextSize - prompt.tokens.length);
+  const grammarStops = (grammar?.stopGenerationTriggers ?? []).map((trigger) => (typeof trigger === 'string' ? trigger : trigger.toString()));
+  const holdback = new StopStringHoldback([...options.stop, ...prompt.templateStops, ...grammarStops], {
+    trimLeadingWhitespace: prompt.trimLeadingWhitespace,
+    trimTrailingWhitespace: grammar?.trimWhitespaceSuffix ?? false,
+  });
+  const decoder = new TokenTextDecoder(model, prompt.tokens);
+  const logprobs = options.topLogprobs === undefined ? undefined : new LogprobRecorder(model, prompt.tokens, options.topLogprobs);
+
+  let text = '';
+  const emit = (piece: string): void => {
+    if (piece === '') return;
+    text += piece;
+    options.onText?.(piece);
+  };
+
+  const evaluateOptions = samplerOptions(options, {
+    model,
+    vocabularySize: engine.vocabularySize,
+    grammarState: grammar === undefined ? undefined : new LlamaGrammarEvaluationState({ model, grammar }),
+    recentTokens: () => (generated.length >= 64 ? generated : [...prompt.tokens.slice(-64), ...generated]),
+  });
+  const input = await reuseCachedPrefix(sequence, prompt.tokens);
+  const steps: AsyncGenerator<GeneratedStep, void, void> = logprobs === undefined
+    ? tokensOnly(sequence.evaluate(input, evaluateOptions))
+    : sequence.evaluateWithMetadata(input, options.topLogprobs === 0 ? { confidence: true } : { probabilities: true }, evaluateOptions);
+
+  let finishReason: FinishReason = 'stop';
+  let stoppedByString = false;
+  for await (const step of steps) {
+    if (options.signal.aborted || prompt.stopTokens.has(step.token)) break;
+    generated.push(step.token);
+    logprobs?.record(step, decoder.decodedLength);
+    const output = holdback.push(decoder.push(step.token));
+    emit(output.text);
+    if (output.stopped) {
+      stoppedByString = true;
+      break;
+    }
+    if (generated.length >= budget) {
+      finishReason = 'length';
+      break;
+    }
+  }
+  if (!stoppedByString) {
+    const output = holdback.finish(decoder.flush());
+    emit(output.text);
+    if (output.stopped) finishReason = 'stop';
+  }
+
+  return {
+    text,
+    finishReason,
+    promptTokens: prompt.tokens.length,
+    completionTokens: generated.length,
+    logprobs: logprobs?.entriesWithin(holdback.leadingTrimmed, holdback.leadingTrimmed + text.length),
+  };
+}
+
+async function* tokensOnly(tokens: AsyncGenerator<Token, void, void | Token | Token[]>): AsyncGenerator<GeneratedStep, void, void> {
+  for await (const token of tokens) yield { token };
+}
+
+/**
+ * Logprobs from the probabilities the sampler drew from (after temperature, top-k/p and biases),
+ * as llama.cpp's server reports them; at temperature 0 that is the model's full distribution.
+ */
+class LogprobRecorder {
+  readonly #model: LlamaModel;
+  readonly #top: number;
+  #previous: Token[];
+  readonly #entries: Array<{ offset: number; entry: TokenLogprob }> = [];
+
+  constructor(model: LlamaModel, promptTokens: readonly Token[], top: number) {
+    this.#model = model;
+    this.#top = Math.max(0, Math.floor(top));
+    this.#previous = promptTokens.slice(-4);
+  }
+
+  record(step: GeneratedStep, textOffset: number): void {
+    const chosen = step.probabilities?.get(step.token) ?? step.confidence ?? 0;
+    const topLogprobs: TokenLogprob['topLogprobs'] = [];
+    if (step.probabilities !== undefined) {
+      for (const [token, probability] of step.probabilities) {
+        if (topLogprobs.length >= this.#top) break;
+        topLogprobs.push({ token: this.#pieceOf(token), logprob: Math.log(probability) });
+      }
+    }
+    this.#entries.push({ offset: textOffset, entry: { token: this.#pieceOf(step.token), logprob: Math.log(chosen), topLogprobs } });
+    this.#previous = [...this.#previous, step.token].slice(-4);
+  }
+
+  /** Entries of the tokens whose text starts inside the returned text (not in a stop string). */
+  entriesWithin(start: number, end: number): TokenLogprob[] {
+    if (end <= start) return [];
+    return this.#entries.filter(({ offset }) => offset < end).map(({ entry }) => entry);
+  }
+
+  #pieceOf(token: Token): string {
+    return this.#model.detokenize([token], true, this.#previous);
+  }
+}

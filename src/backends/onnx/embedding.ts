@@ -1,0 +1,95 @@
+// EmbeddingCapability over an ONNX encoder.
+import type { EmbeddingBatchResult, EmbeddingCapability, EmbeddingInput } from '../types.js';
+import { buildInputTensors, type InputFeed } from './input-tensors.js';
+import type { InputPreparation } from './input-preparation.js';
+import { runLengthSorted, type BatchLimits } from './length-sorted-runs.js';
+import { normalizeInPlace, poolTokenEmbeddings, splitRows, type PoolingMode } from './pooling.js';
+import type { OnnxSessionClient } from './session-client.js';
+import type { TokenSequence } from './sequence-layout.js';
+import type { ValueDescription } from './session-protocol.js';
+
+/** Which output holds the embedding: one vector per input already, or one per token. */
+export interface EmbeddingOutput {
+  name: string;
+  perToken: boolean;
+}
+
+/**
+ * `sentence_embedding` (a sentence-transformers export, pooling included) wins; then per-token
+ * states pooled as configured; a 2-D output only as a last resort. BERT's `pooler_output` is
+ * tanh(W·h[CLS]) from the next-sentence head, not the vector sentence-transformers models were
+ * trained to produce, so a graph exposing both it and `last_hidden_state` is pooled from the latter.
+ */
+export function chooseEmbeddingOutput(outputs: readonly ValueDescription[]): EmbeddingOutput {
+  const floats = outputs.filter((output) => output.type === 'float32');
+  const named = (name: string) => floats.find((output) => output.name === name);
+  const ofRank = (rank: number) => floats.find((output) => output.shape?.length === rank);
+  const pooled = named('sentence_embedding');
+  if (pooled !== undefined) return { name: pooled.name, perToken: false };
+  const perToken = named('last_hidden_state') ?? named('token_embeddings') ?? ofRank(3);
+  if (perToken !== undefined) return { name: perToken.name, perToken: true };
+  const anyPooled = named('pooler_output') ?? ofRank(2);
+  if (anyPooled !== undefined) return { name: anyPooled.name, perToken: false };
+  const described = outputs.map((output) => `${output.name} ${output.type ?? '?'} [${output.shape?.join(', ') ?? '?'}]`).join('; ');
+  throw new Error(`the ONNX graph has no float32 embedding output (outputs: ${described})`);
+}
+
+export interface OnnxEmbeddingSettings extends BatchLimits {
+  output: EmbeddingOutput;
+  pooling: PoolingMode;
+  normalize: boolean;
+  maxInputTokens: number;
+  padTokenId: number;
+}
+
+export class OnnxEmbedding implements EmbeddingCapability {
+  readonly maxInputTokens: number;
+  readonly #session: OnnxSessionClient;
+  readonly #feeds: readonly InputFeed[];
+  readonly #preparation: InputPreparation;
+  readonly #settings: OnnxEmbeddingSettings;
+  #dimensions = 0;
+
+  private constructor(session: OnnxSessionClient, feeds: readonly InputFeed[], preparation: InputPreparation, settings: OnnxEmbeddingSettings) {
+    this.#session = session;
+    this.#feeds = feeds;
+    this.#preparation = preparation;
+    this.#settings = settings;
+    this.maxInputTokens = settings.maxInputTokens;
+  }
+
+  /** Runs one probe input, which checks the graph end to end and reads the vector width. */
+  static async create(session: OnnxSessionClient, feeds: readonly InputFeed[], preparation: InputPreparation, settings: OnnxEmbeddingSettings): Promise<OnnxEmbedding> {
+    const embedding = new OnnxEmbedding(session, feeds, preparation, settings);
+    const [probe] = await embedding.#run([preparation.single('hello world', true)]);
+    embedding.#dimensions = probe.length;
+    return embedding;
+  }
+
+  get dimensions(): number {
+    return this.#dimensions;
+  }
+
+  async countEmbeddingTokens(inputs: EmbeddingInput[], truncate: boolean): Promise<number[]> {
+    return inputs.map((input) => this.#preparation.singleLength(input, truncate));
+  }
+
+  async embed(inputs: EmbeddingInput[], options: { truncate: boolean; signal?: AbortSignal }): Promise<EmbeddingBatchResult> {
+    options.signal?.throwIfAborted();
+    const sequences = inputs.map((input) => this.#preparation.single(input, options.truncate));
+    const vectors = await runLengthSorted(sequences, this.#settings, options.signal, (group) => this.#run(group));
+    return { vectors, tokenCounts: sequences.map((sequence) => sequence.ids.length) };
+  }
+
+  async #run(sequences: TokenSequence[]): Promise<Float32Array[]> {
+    const { output, pooling, normalize, padTokenId } = this.#settings;
+    const outputs = await this.#session.run(buildInputTensors(sequences, this.#feeds, padTokenId), [output.name]);
+    const { data, dims } = outputs[output.name];
+    const values = data as Float32Array;
+    const vectors = output.perToken
+      ? poolTokenEmbeddings(values, dims, sequences.map((sequence) => sequence.ids.length), pooling)
+      : splitRows(values, dims);
+    if (normalize) for (const vector of vectors) normalizeInPlace(vector);
+    return vectors;
+  }
+}

@@ -1,0 +1,71 @@
+// Turns request inputs into the exact token sequences the model runs: special tokens added,
+// over-long inputs cut or refused, client token ids checked.
+import { InputTooLongError, UnsupportedFeatureError, type EmbeddingInput } from '../types.js';
+import { keepTokens, longestFirstLengths, type TokenSequence } from './sequence-layout.js';
+import type { ModelTokenizer } from './tokenizer.js';
+
+export class InputPreparation {
+  readonly #tokenizer: ModelTokenizer;
+  readonly #maxTokens: number;
+
+  constructor(tokenizer: ModelTokenizer, maxInputTokens: number) {
+    this.#tokenizer = tokenizer;
+    this.#maxTokens = maxInputTokens;
+  }
+
+  /**
+   * Tokens the model runs for `input`. With `truncate` false an over-long input reports its full
+   * length (the caller decides to refuse it); `single` then throws.
+   */
+  singleLength(input: EmbeddingInput, truncate: boolean): number {
+    const length = typeof input === 'string' ? this.#tokenizer.encodeContent(input).length + this.#tokenizer.single.specialCount : input.length;
+    return truncate ? Math.min(length, this.#maxTokens) : length;
+  }
+
+  /**
+   * Token-id inputs are taken as the complete sequence, as given: nothing is added (as TEI and
+   * OpenAI treat pre-tokenized input), so a client that wants [CLS]/[SEP] includes them.
+   */
+  single(input: EmbeddingInput, truncate: boolean): TokenSequence {
+    if (typeof input !== 'string') return { ids: this.#checkTokenIds(input, truncate) };
+    const { single, truncationSide } = this.#tokenizer;
+    const content = this.#tokenizer.encodeContent(input);
+    const length = content.length + single.specialCount;
+    if (length > this.#maxTokens && !truncate) throw this.#tooLong(length);
+    return single.assemble(keepTokens(content, this.#maxTokens - single.specialCount, truncationSide));
+  }
+
+  /** A (query, document) pair for a cross-encoder, cut longest side first when too long. */
+  pair(query: string, document: string, truncate: boolean): TokenSequence {
+    const layout = this.#tokenizer.pair;
+    if (layout === undefined) throw new Error('this tokenizer cannot encode text pairs');
+    const first = this.#tokenizer.encodeContent(query);
+    const second = this.#tokenizer.encodeContent(document);
+    const length = first.length + second.length + layout.specialCount;
+    if (length <= this.#maxTokens) return layout.assemble(first, second);
+    if (!truncate) throw this.#tooLong(length, 'query and document together are');
+    const [firstKeep, secondKeep] = longestFirstLengths(first.length, second.length, this.#maxTokens - layout.specialCount);
+    const side = this.#tokenizer.truncationSide;
+    return layout.assemble(keepTokens(first, firstKeep, side), keepTokens(second, secondKeep, side));
+  }
+
+  #checkTokenIds(input: readonly number[], truncate: boolean): Int32Array {
+    if (input.length === 0) throw new UnsupportedFeatureError('an empty token array cannot be embedded', 'input');
+    if (input.length > this.#maxTokens && !truncate) throw this.#tooLong(input.length);
+    const kept = Math.min(input.length, this.#maxTokens);
+    const ids = new Int32Array(kept);
+    const limit = this.#tokenizer.vocabularySize;
+    for (let i = 0; i < kept; i++) {
+      const id = input[i];
+      if (!Number.isInteger(id) || id < 0 || id >= limit) {
+        throw new UnsupportedFeatureError(`token id ${id} is outside this model's vocabulary (0 to ${limit - 1})`, 'input');
+      }
+      ids[i] = id;
+    }
+    return ids;
+  }
+
+  #tooLong(length: number, subject = 'an input is'): InputTooLongError {
+    return new InputTooLongError(`${subject} ${length} tokens long, more than the ${this.#maxTokens} tokens this model accepts`, 'input');
+  }
+}

@@ -1,0 +1,79 @@
+// Limits shared through a real redis-server by two gateway processes, and what happens when
+// Redis goes away and comes back.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process.js';
+import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+
+async function statusOf(url: string): Promise<number> {
+  return (await fetch(`${url}/v1/models`, { headers: { authorization: 'Bearer sk-shared-key-1' } })).status;
+}
+
+async function healthOf(url: string): Promise<{ status: string; rate_limit?: { store: string; healthy: boolean } }> {
+  return (await (await fetch(`${url}/health`)).json()) as { status: string; rate_limit?: { store: string; healthy: boolean } };
+}
+
+async function waitFor(condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error('condition not met in time');
+}
+
+describe('limits shared through Redis', () => {
+  let redis: RedisServer;
+  let replicas: GatewayProcess[];
+  before(async () => {
+    redis = await startRedisServer();
+    const toml = `
+[api]
+require_auth = true
+
+[[api.keys]]
+name = "shared"
+key = "sk-shared-key-1"
+max_requests_per_minute = 10
+
+[api.rate_limit]
+store = "redis"
+redis_url = "${redis.url}"
+key_prefix = "test-${process.pid}"
+`;
+    replicas = await Promise.all([startGatewayProcess(toml), startGatewayProcess(toml)]);
+    await Promise.all(replicas.map((replica) => waitFor(async () => (await healthOf(replica.url)).rate_limit?.healthy === true, 10_000)));
+  });
+  after(async () => {
+    await Promise.all(replicas.map((replica) => replica.stop()));
+    await redis.stop();
+  });
+
+  test('a key allowed 10 requests per minute gets exactly 10 across both replicas', async () => {
+    const statuses: number[] = [];
+    for (let index = 0; index < 20; index++) statuses.push(await statusOf(replicas[index % 2].url));
+    assert.equal(statuses.filter((status) => status === 200).length, 10);
+    assert.equal(statuses.filter((status) => status === 429).length, 10);
+  });
+
+  test('with Redis stopped, the gateway keeps answering and limiting per replica; /health says degraded', async () => {
+    await redis.stop();
+    const [replica] = replicas;
+    await waitFor(async () => (await healthOf(replica.url)).status === 'degraded', 10_000);
+    const health = await healthOf(replica.url);
+    assert.equal(health.rate_limit?.store, 'redis');
+    assert.equal(health.rate_limit?.healthy, false);
+    const statuses: number[] = [];
+    for (let index = 0; index < 15; index++) statuses.push(await statusOf(replica.url));
+    assert.ok(statuses.every((status) => status === 200 || status === 429), `statuses ${statuses}`);
+    // The insurance limiter of this replica allows 10 in its own window, then refuses.
+    assert.equal(statuses.filter((status) => status === 200).length, 10);
+    assert.ok(replica.logs.some((record) => /rate-limit store unreachable/.test(String(record.msg))));
+  });
+
+  test('when Redis returns, it is used again', async () => {
+    await redis.start();
+    await Promise.all(replicas.map((replica) => waitFor(async () => (await healthOf(replica.url)).rate_limit?.healthy === true, 15_000)));
+    assert.equal((await healthOf(replicas[0].url)).status, 'ok');
+  });
+});
