@@ -152,6 +152,14 @@ export class UnsupportedFeatureError extends Error {
   }
 }
 
+/** Thrown by an adapter for an input it cannot take (a token id outside the vocabulary, an empty token array): a 400. */
+export class InvalidInputError extends Error {
+  constructor(message: string, readonly param?: string) {
+    super(message);
+    this.name = 'InvalidInputError';
+  }
+}
+
 /** Thrown by an adapter when an input is too long for the model and truncation is off (a 400). */
 export class InputTooLongError extends Error {
   constructor(message: string, readonly param?: string) {

@@ -1,5 +1,6 @@
 // Decides which engine runs a model from its path, so operators need not say it.
 import { readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
 import type { BackendName, ModelConfig } from '../config/schema.js';
 
 export interface BackendInference {
@@ -19,7 +20,9 @@ export async function inferBackend(config: ModelConfig, resolvedPath: string): P
   }
   if (info.isDirectory()) {
     const names = await readdir(resolvedPath).catch(() => [] as string[]);
-    const hasOnnx = names.some((name) => name.endsWith('.onnx')) || (config.file !== undefined && names.includes(config.file));
+    // Hugging Face exports keep their graphs in an onnx/ subfolder.
+    const nested = names.includes('onnx') ? await readdir(path.join(resolvedPath, 'onnx')).catch(() => [] as string[]) : [];
+    const hasOnnx = names.some((name) => name.endsWith('.onnx')) || nested.some((name) => name.endsWith('.onnx')) || config.file !== undefined;
     const hasTokenizer = names.includes('tokenizer.json');
     if (config.backend) return { backend: config.backend };
     if (hasOnnx && hasTokenizer) return { backend: 'onnx' };

@@ -15,7 +15,8 @@ export interface EmbeddingOutput {
 }
 
 /**
- * `sentence_embedding` (a sentence-transformers export, pooling included) wins; then per-token
+ * `sentence_embedding` (a sentence-transformers export, pooling included; CLIP-style text
+ * encoders call it `text_embeds`) wins; then per-token
  * states pooled as configured; a 2-D output only as a last resort. BERT's `pooler_output` is
  * tanh(W·h[CLS]) from the next-sentence head, not the vector sentence-transformers models were
  * trained to produce, so a graph exposing both it and `last_hidden_state` is pooled from the latter.
@@ -24,7 +25,7 @@ export function chooseEmbeddingOutput(outputs: readonly ValueDescription[]): Emb
   const floats = outputs.filter((output) => output.type === 'float32');
   const named = (name: string) => floats.find((output) => output.name === name);
   const ofRank = (rank: number) => floats.find((output) => output.shape?.length === rank);
-  const pooled = named('sentence_embedding');
+  const pooled = named('sentence_embedding') ?? named('sentence_embeddings') ?? named('text_embeds');
   if (pooled !== undefined) return { name: pooled.name, perToken: false };
   const perToken = named('last_hidden_state') ?? named('token_embeddings') ?? ofRank(3);
   if (perToken !== undefined) return { name: perToken.name, perToken: true };

@@ -11,7 +11,8 @@ import { OnnxSessionClient } from './session-client.js';
 import { loadModelTokenizer, type ModelTokenizer } from './tokenizer.js';
 
 export const loadOnnxModel: BackendFactory = async ({ id, config, resolvedPath, logger, signal }) => {
-  const log = logger.child({ model: id, backend: 'onnx' });
+  // The registry's logger already carries the model id and backend.
+  const log = logger;
   if (config.type !== 'embedding' && config.type !== 'rerank') {
     throw new Error(`model "${id}": the ONNX backend serves embedding and rerank models, not type "${config.type}"`);
   }

@@ -1,6 +1,6 @@
 // Turns request inputs into the exact token sequences the model runs: special tokens added,
 // over-long inputs cut or refused, client token ids checked.
-import { InputTooLongError, UnsupportedFeatureError, type EmbeddingInput } from '../types.js';
+import { InputTooLongError, InvalidInputError, type EmbeddingInput } from '../types.js';
 import { keepTokens, longestFirstLengths, type TokenSequence } from './sequence-layout.js';
 import type { ModelTokenizer } from './tokenizer.js';
 
@@ -50,7 +50,7 @@ export class InputPreparation {
   }
 
   #checkTokenIds(input: readonly number[], truncate: boolean): Int32Array {
-    if (input.length === 0) throw new UnsupportedFeatureError('an empty token array cannot be embedded', 'input');
+    if (input.length === 0) throw new InvalidInputError('an empty token array cannot be embedded', 'input');
     if (input.length > this.#maxTokens && !truncate) throw this.#tooLong(input.length);
     const kept = Math.min(input.length, this.#maxTokens);
     const ids = new Int32Array(kept);
@@ -58,7 +58,7 @@ export class InputPreparation {
     for (let i = 0; i < kept; i++) {
       const id = input[i];
       if (!Number.isInteger(id) || id < 0 || id >= limit) {
-        throw new UnsupportedFeatureError(`token id ${id} is outside this model's vocabulary (0 to ${limit - 1})`, 'input');
+        throw new InvalidInputError(`token id ${id} is outside this model's vocabulary (0 to ${limit - 1})`, 'input');
       }
       ids[i] = id;
     }

@@ -94,18 +94,19 @@ export function keepTokens(ids: Int32Array, keep: number, side: 'left' | 'right'
 }
 
 /**
- * Lengths of a pair after `longest_first` truncation to `budget` content tokens, as the Rust
- * `tokenizers` library does it: one token at a time from the longer side, from the second on a
- * tie — computed in closed form so a 100k-token document costs nothing.
+ * Lengths of a pair after `longest_first` truncation to `budget` content tokens, exactly as the
+ * Rust `tokenizers` library computes them (TEI and sentence-transformers use it): the shorter
+ * side stays whole when cutting the longer is enough; otherwise each gets half, the longer side
+ * (or, on a tie, the second) the odd token.
  */
 export function longestFirstLengths(first: number, second: number, budget: number): [number, number] {
-  let excess = first + second - budget;
-  if (excess <= 0) return [first, second];
-  const evenOut = Math.min(Math.abs(first - second), excess);
-  if (first > second) first -= evenOut;
-  else second -= evenOut;
-  excess -= evenOut;
-  second -= Math.ceil(excess / 2);
-  first -= Math.floor(excess / 2);
-  return [Math.max(first, 0), Math.max(second, 0)];
+  if (first + second <= budget) return [first, second];
+  const swapped = first > second;
+  let shorter = swapped ? second : first;
+  let longer = shorter > budget ? shorter : Math.max(shorter, budget - shorter);
+  if (shorter + longer > budget) {
+    shorter = Math.floor(budget / 2);
+    longer = shorter + (budget % 2);
+  }
+  return swapped ? [longer, shorter] : [shorter, longer];
 }

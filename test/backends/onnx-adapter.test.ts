@@ -1,0 +1,259 @@
+// The ONNX embedding adapter against a direct computation: the model's own tokenizer, a plain
+// onnxruntime-node session, masked mean pooling and L2 normalisation written out here.
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { AutoTokenizer, env, type PreTrainedTokenizer } from '@huggingface/transformers';
+import * as ort from 'onnxruntime-node';
+import { loadOnnxModel } from '../../src/backends/onnx/index.js';
+import { InputTooLongError, InvalidInputError, type LoadedModel } from '../../src/backends/types.js';
+import { modelSchema } from '../../src/config/schema.js';
+import { createSilentLogger } from '../../src/logger.js';
+import { models } from '../helpers/paths.js';
+
+const TOLERANCE = 1e-5;
+const SENTENCES = ['Hello world!', 'A somewhat longer sentence, so that the batch needs padding.', 'Short one.'];
+
+function load(settings: Record<string, unknown> = {}, folder = models.embedOnnx): Promise<LoadedModel> {
+  const config = modelSchema.parse({ path: folder, type: 'embedding', intra_op_threads: 1, ...settings });
+  return loadOnnxModel({ id: 'tiny-bert-embed', config, resolvedPath: folder, logger: createSilentLogger() });
+}
+
+/** [CLS] content [SEP] rows, right-padded, through a plain session: last_hidden_state and lengths. */
+class Reference {
+  private constructor(
+    readonly tokenizer: PreTrainedTokenizer,
+    private readonly session: ort.InferenceSession,
+  ) {}
+
+  static async create(): Promise<Reference> {
+    env.allowRemoteModels = false;
+    const tokenizer = await AutoTokenizer.from_pretrained(models.embedOnnx, { local_files_only: true });
+    const session = await ort.InferenceSession.create(path.join(models.embedOnnx, 'model.onnx'), { executionProviders: ['cpu'], intraOpNumThreads: 1 });
+    return new Reference(tokenizer, session);
+  }
+
+  ids(text: string): number[] {
+    return this.tokenizer(text, { return_tensor: false }).input_ids;
+  }
+
+  async hidden(rows: number[][]): Promise<{ hidden: Float32Array; width: number; longest: number }> {
+    const longest = Math.max(...rows.map((row) => row.length));
+    const ids = new BigInt64Array(rows.length * longest);
+    const mask = new BigInt64Array(rows.length * longest);
+    rows.forEach((row, r) => row.forEach((id, j) => {
+      ids[r * longest + j] = BigInt(id);
+      mask[r * longest + j] = 1n;
+    }));
+    const dims = [rows.length, longest];
+    const output = await this.session.run({
+      input_ids: new ort.Tensor('int64', ids, dims),
+      attention_mask: new ort.Tensor('int64', mask, dims),
+      token_type_ids: new ort.Tensor('int64', new BigInt64Array(rows.length * longest), dims),
+    });
+    const state = output.last_hidden_state;
+    return { hidden: state.data as Float32Array, width: state.dims[2], longest };
+  }
+
+  async embed(rows: number[][], pooling: 'mean' | 'cls' | 'last', normalize: boolean): Promise<number[][]> {
+    const { hidden, width, longest } = await this.hidden(rows);
+    return rows.map((row, r) => {
+      const at = (position: number, k: number) => hidden[(r * longest + position) * width + k];
+      const vector = Array.from({ length: width }, (_, k) => {
+        if (pooling === 'cls') return at(0, k);
+        if (pooling === 'last') return at(row.length - 1, k);
+        let sum = 0;
+        for (let position = 0; position < row.length; position++) sum += at(position, k);
+        return sum / row.length;
+      });
+      if (!normalize) return vector;
+      const norm = Math.hypot(...vector);
+      return vector.map((value) => value / norm);
+    });
+  }
+
+  async dispose(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, message?: string): void {
+  assert.equal(actual.length, expected.length, message);
+  for (let k = 0; k < expected.length; k++) {
+    assert.ok(Math.abs(actual[k] - expected[k]) <= TOLERANCE, `${message ?? 'vector'}[${k}]: ${actual[k]} vs ${expected[k]}`);
+  }
+}
+
+const norm = (vector: ArrayLike<number>) => Math.hypot(...Array.from(vector));
+
+describe('ONNX embedding adapter (tiny-bert-embed)', () => {
+  let reference: Reference;
+  let model: LoadedModel;
+
+  before(async () => {
+    [reference, model] = await Promise.all([Reference.create(), load()]);
+  });
+  after(async () => {
+    await Promise.all([reference?.dispose(), model?.dispose()]);
+  });
+
+  test('loads on CPU with the default ["cuda", "cpu"] providers and reports the model', () => {
+    assert.equal(model.info.device, 'cpu');
+    assert.deepEqual(model.info.details?.providersTried, ['cuda', 'cpu']);
+    assert.equal(model.info.dimensions, 32);
+    assert.equal(model.info.contextLength, 512);
+    assert.equal(model.parallelism, 1);
+    assert.equal(model.rerank, undefined);
+    assert.equal(model.embedding?.dimensions, 32);
+    assert.equal(model.embedding?.maxInputTokens, 512);
+  });
+
+  test('mean-pooled, normalised vectors equal the direct computation', async () => {
+    const result = await model.embedding!.embed(SENTENCES, { truncate: true });
+    const expected = await reference.embed(SENTENCES.map((text) => reference.ids(text)), 'mean', true);
+    assert.equal(result.vectors.length, SENTENCES.length);
+    result.vectors.forEach((vector, i) => {
+      assertClose(vector, expected[i], SENTENCES[i]);
+      assert.ok(Math.abs(norm(vector) - 1) < 1e-6);
+    });
+    assert.deepEqual(result.tokenCounts, SENTENCES.map((text) => reference.ids(text).length));
+  });
+
+  test('each input gets the same vector alone as in a batch (padding is masked)', async () => {
+    const batched = await model.embedding!.embed(SENTENCES, { truncate: true });
+    for (const [i, text] of SENTENCES.entries()) {
+      const [alone] = (await model.embedding!.embed([text], { truncate: true })).vectors;
+      assertClose(alone, batched.vectors[i], text);
+    }
+  });
+
+  test('runs are split by max_batch_size and max_batch_tokens without changing results', async () => {
+    const small = await load({ max_batch_size: 2, max_batch_tokens: 40 });
+    try {
+      const texts = [...SENTENCES, 'one more', 'and the last of them all'];
+      const split = await small.embedding!.embed(texts, { truncate: true });
+      const whole = await model.embedding!.embed(texts, { truncate: true });
+      split.vectors.forEach((vector, i) => assertClose(vector, whole.vectors[i], texts[i]));
+      assert.deepEqual(split.tokenCounts, whole.tokenCounts);
+    } finally {
+      await small.dispose();
+    }
+  });
+
+  test('countEmbeddingTokens equals the tokens run, special tokens included', async () => {
+    const inputs = [...SENTENCES, [101, 7592, 102]];
+    const counts = await model.embedding!.countEmbeddingTokens(inputs, true);
+    const result = await model.embedding!.embed(inputs, { truncate: true });
+    assert.deepEqual(counts, result.tokenCounts);
+    assert.equal(counts[0], 5);
+    assert.equal(counts[3], 3);
+  });
+
+  test('cls and last pooling, and normalize = false, follow the config', async () => {
+    const rows = SENTENCES.map((text) => reference.ids(text));
+    for (const pooling of ['cls', 'last'] as const) {
+      const pooled = await load({ pooling });
+      try {
+        const result = await pooled.embedding!.embed(SENTENCES, { truncate: true });
+        const expected = await reference.embed(rows, pooling, true);
+        result.vectors.forEach((vector, i) => assertClose(vector, expected[i], `${pooling} ${SENTENCES[i]}`));
+        assert.equal(pooled.info.details?.pooling, pooling);
+      } finally {
+        await pooled.dispose();
+      }
+    }
+    const raw = await load({ normalize: false });
+    try {
+      const result = await raw.embedding!.embed(SENTENCES, { truncate: true });
+      const expected = await reference.embed(rows, 'mean', false);
+      result.vectors.forEach((vector, i) => assertClose(vector, expected[i], `unnormalised ${SENTENCES[i]}`));
+      assert.ok(Math.abs(norm(result.vectors[0]) - 1) > 1e-3, 'a raw mean is not unit length');
+    } finally {
+      await raw.dispose();
+    }
+  });
+
+  test('a configured dimensions that does not match fails the load naming both numbers', async () => {
+    await assert.rejects(load({ dimensions: 768 }), (error: Error) => /768/.test(error.message) && /32/.test(error.message));
+    const matching = await load({ dimensions: 32 });
+    await matching.dispose();
+  });
+
+  test('a long input is cut to 512 tokens, keeping [CLS] and [SEP], when truncate is on', async () => {
+    const text = Array.from({ length: 600 }, (_, i) => `word${i % 7}`).join(' ');
+    const full = reference.ids(text);
+    assert.ok(full.length > 512);
+    const [count] = await model.embedding!.countEmbeddingTokens([text], true);
+    assert.equal(count, 512);
+    assert.deepEqual(await model.embedding!.countEmbeddingTokens([text], false), [full.length]);
+    const result = await model.embedding!.embed([text], { truncate: true });
+    assert.deepEqual(result.tokenCounts, [512]);
+    // As Python/Rust tokenizers (TEI, sentence-transformers) truncate: content cut, specials kept.
+    const cut = [...full.slice(0, 511), full[full.length - 1]];
+    const [expected] = await reference.embed([cut], 'mean', true);
+    assertClose(result.vectors[0], expected, 'truncated');
+  });
+
+  test('a long input with truncate off is refused with InputTooLongError naming both lengths', async () => {
+    const text = Array.from({ length: 600 }, () => 'token').join(' ');
+    const length = reference.ids(text).length;
+    await assert.rejects(model.embedding!.embed(['fine', text], { truncate: false }), (error: Error) => {
+      assert.ok(error instanceof InputTooLongError);
+      assert.match(error.message, new RegExp(`${length}`));
+      assert.match(error.message, /512/);
+      return true;
+    });
+    const tooManyIds = Array.from({ length: 513 }, () => 1000);
+    await assert.rejects(model.embedding!.embed([tooManyIds], { truncate: false }), InputTooLongError);
+    assert.deepEqual((await model.embedding!.embed([tooManyIds], { truncate: true })).tokenCounts, [512]);
+  });
+
+  test('token-id inputs are the whole sequence, used as given', async () => {
+    const ids = reference.ids('Hello world!');
+    assert.deepEqual(ids, [101, 7592, 2088, 999, 102]);
+    const result = await model.embedding!.embed([ids, 'Hello world!', [7592, 2088, 999]], { truncate: true });
+    assertClose(result.vectors[0], result.vectors[1], 'ids with specials = text');
+    assert.deepEqual(result.tokenCounts, [5, 5, 3]);
+    const [bare] = await reference.embed([[7592, 2088, 999]], 'mean', true);
+    assertClose(result.vectors[2], bare, 'ids without specials get none added');
+  });
+
+  test('token ids outside the vocabulary and empty token arrays are refused', async () => {
+    await assert.rejects(model.embedding!.embed([[101, 30522, 102]], { truncate: true }), (error: Error) => error instanceof InvalidInputError && /30522/.test(error.message));
+    await assert.rejects(model.embedding!.embed([[101, -1]], { truncate: true }), InvalidInputError);
+    await assert.rejects(model.embedding!.embed([[]], { truncate: true }), InvalidInputError);
+  });
+
+  test('an aborted signal stops the request', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    await assert.rejects(model.embedding!.embed(['hello'], { truncate: true, signal: controller.signal }), { name: 'AbortError' });
+  });
+
+  test('the tokenizer capability gives the ids the model runs', async () => {
+    assert.deepEqual(await model.tokenizer!.tokenize('Hello world!', { addSpecialTokens: true }), [101, 7592, 2088, 999, 102]);
+    assert.deepEqual(await model.tokenizer!.tokenize('Hello world!'), [7592, 2088, 999]);
+    assert.equal(await model.tokenizer!.detokenize([7592, 2088, 999]), 'hello world!');
+  });
+
+  test('after dispose the model refuses work', async () => {
+    const disposable = await load();
+    await disposable.dispose();
+    await assert.rejects(disposable.embedding!.embed(['hello'], { truncate: true }), /unloaded/);
+    await disposable.dispose();
+  });
+});
+
+describe('ONNX adapter loading', () => {
+  test('execution providers are tried in order: cuda alone fails here with its reason', async () => {
+    await assert.rejects(load({ execution_providers: ['cuda'] }), /cuda/i);
+    const cpu = await load({ execution_providers: ['cpu'] });
+    assert.equal(cpu.info.device, 'cpu');
+    await cpu.dispose();
+  });
+
+  test('a chat model is refused by the ONNX backend', async () => {
+    const config = modelSchema.parse({ path: models.embedOnnx, type: 'chat' });
+    await assert.rejects(loadOnnxModel({ id: 'x', config, resolvedPath: models.embedOnnx, logger: createSilentLogger() }), /embedding and rerank/);
+  });
+});

@@ -1,0 +1,205 @@
+// Embeddings and reranking end to end: ONNX Runtime and llama.cpp on the shared models, the
+// official openai SDK as the client.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import OpenAI from 'openai';
+import { models } from '../helpers/paths.js';
+import { startTestGateway, type TestGateway } from '../helpers/test-gateway.js';
+
+const CONFIG = `
+[api.models.onnx-embed]
+path = "${models.embedOnnx}"
+type = "embedding"
+dimensions = 32
+intra_op_threads = 1
+aliases = ["text-embedding-3-small"]
+
+[api.models.onnx-embed-strict]
+path = "${models.embedOnnx}"
+type = "embedding"
+intra_op_threads = 1
+truncate = false
+max_inputs = 4
+
+[api.models.gguf-embed]
+path = "${models.embedGguf}"
+type = "embedding"
+threads = 1
+
+[api.models.onnx-rerank]
+path = "${models.rerankOnnx}"
+type = "rerank"
+intra_op_threads = 1
+`;
+
+function cosine(left: number[], right: number[]): number {
+  let dot = 0;
+  let leftNorm = 0;
+  let rightNorm = 0;
+  for (let index = 0; index < left.length; index++) {
+    dot += left[index] * right[index];
+    leftNorm += left[index] ** 2;
+    rightNorm += right[index] ** 2;
+  }
+  return dot / Math.sqrt(leftNorm * rightNorm);
+}
+
+const norm = (vector: number[]) => Math.sqrt(vector.reduce((sum, value) => sum + value * value, 0));
+
+const SENTENCES = ['Hello world!', 'The quick brown fox jumps over the lazy dog.', 'switchyard serves local models.'];
+
+describe('embeddings and rerank', () => {
+  let gateway: TestGateway;
+  let client: OpenAI;
+  before(async () => {
+    gateway = await startTestGateway(CONFIG);
+    client = gateway.client;
+    for (const entry of gateway.gateway.registry.list()) assert.equal(entry.status, 'ready', `${entry.id}: ${entry.reason ?? ''}`);
+  });
+  after(() => gateway.close());
+
+  test('the SDK default (base64) decodes to the same vectors as encoding_format float', async () => {
+    const viaBase64 = await client.embeddings.create({ model: 'onnx-embed', input: SENTENCES });
+    const viaFloat = await client.embeddings.create({ model: 'onnx-embed', input: SENTENCES, encoding_format: 'float' });
+    assert.equal(viaBase64.object, 'list');
+    assert.equal(viaBase64.model, 'onnx-embed');
+    assert.deepEqual(viaBase64.data.map((item) => item.index), [0, 1, 2]);
+    for (let index = 0; index < SENTENCES.length; index++) {
+      assert.equal(viaFloat.data[index].embedding.length, 32);
+      // base64 carries float32 exactly; the float form is the same float32 values as JSON numbers.
+      assert.deepEqual(viaBase64.data[index].embedding, viaFloat.data[index].embedding);
+      assert.ok(Math.abs(norm(viaFloat.data[index].embedding) - 1) < 1e-5, 'normalised by default');
+    }
+    assert.ok(viaFloat.usage.prompt_tokens > 0);
+    assert.equal(viaFloat.usage.total_tokens, viaFloat.usage.prompt_tokens);
+  });
+
+  test('usage counts tokens exactly ([CLS] and [SEP] included)', async () => {
+    // "Hello world!" → [CLS] hello world ! [SEP]
+    const result = await client.embeddings.create({ model: 'onnx-embed', input: 'Hello world!', encoding_format: 'float' });
+    assert.equal(result.usage.prompt_tokens, 5);
+  });
+
+  test('ONNX and GGUF backends carry the same weights: their vectors agree', async () => {
+    const onnx = await client.embeddings.create({ model: 'onnx-embed', input: SENTENCES, encoding_format: 'float' });
+    const gguf = await client.embeddings.create({ model: 'gguf-embed', input: SENTENCES, encoding_format: 'float' });
+    for (let index = 0; index < SENTENCES.length; index++) {
+      const similarity = cosine(onnx.data[index].embedding, gguf.data[index].embedding);
+      assert.ok(similarity > 0.9999, `sentence ${index}: cosine ${similarity}`);
+    }
+  });
+
+  test('results are identical batched under concurrency and alone', async () => {
+    const alone = await Promise.all(SENTENCES.map(async (sentence) => (await client.embeddings.create({ model: 'onnx-embed', input: sentence, encoding_format: 'float' })).data[0].embedding));
+    const concurrent = await Promise.all(
+      Array.from({ length: 24 }, (_, index) => client.embeddings.create({ model: 'onnx-embed', input: SENTENCES[index % 3], encoding_format: 'float' })),
+    );
+    concurrent.forEach((result, index) => {
+      const expected = alone[index % 3];
+      result.data[0].embedding.forEach((value, position) => assert.ok(Math.abs(value - expected[position]) < 1e-5));
+    });
+  });
+
+  test('token-id inputs embed like their text', async () => {
+    const fromText = await client.embeddings.create({ model: 'onnx-embed', input: 'Hello world!', encoding_format: 'float' });
+    const fromTokens = await client.embeddings.create({ model: 'onnx-embed', input: [[101, 7592, 2088, 999, 102]], encoding_format: 'float' });
+    fromTokens.data[0].embedding.forEach((value, index) => assert.ok(Math.abs(value - fromText.data[0].embedding[index]) < 1e-5));
+    const flat = await client.embeddings.create({ model: 'onnx-embed', input: [101, 7592, 2088, 999, 102], encoding_format: 'float' });
+    assert.equal(flat.data.length, 1);
+  });
+
+  test('dimensions shortens and renormalises; larger than the model is a 400', async () => {
+    const full = await client.embeddings.create({ model: 'text-embedding-3-small', input: 'Hello world!', encoding_format: 'float' });
+    const short = await client.embeddings.create({ model: 'onnx-embed', input: 'Hello world!', encoding_format: 'float', dimensions: 8 });
+    assert.equal(short.data[0].embedding.length, 8);
+    assert.ok(Math.abs(norm(short.data[0].embedding) - 1) < 1e-5);
+    const head = full.data[0].embedding.slice(0, 8);
+    assert.ok(cosine(head, short.data[0].embedding) > 0.99999);
+    await assert.rejects(client.embeddings.create({ model: 'onnx-embed', input: 'x', dimensions: 64 }), (error: unknown) => error instanceof OpenAI.BadRequestError && error.param === 'dimensions');
+  });
+
+  test('long inputs are truncated by default, refused with both lengths when truncate = false', async () => {
+    const long = 'word '.repeat(700);
+    const truncated = await client.embeddings.create({ model: 'onnx-embed', input: long, encoding_format: 'float' });
+    assert.equal(truncated.usage.prompt_tokens, 512);
+    await assert.rejects(client.embeddings.create({ model: 'onnx-embed-strict', input: long }), (error: unknown) => {
+      assert.ok(error instanceof OpenAI.BadRequestError);
+      assert.match(error.message, /702/);
+      assert.match(error.message, /512/);
+      return true;
+    });
+  });
+
+  test('validation errors name the index', async () => {
+    const cases: Array<[unknown, string, RegExp]> = [
+      ['', 'input', /must not be empty/],
+      [[], 'input', /must not be empty/],
+      [['ok', ''], 'input[1]', /must not be empty/],
+      [['ok', 5], 'input[1]', /expected a string or an array of token ids/],
+      [['ok', [1, -2]], 'input[1][1]', /token id/],
+      [{ text: 'x' }, 'input', /expected a string/],
+    ];
+    for (const [input, param, message] of cases) {
+      const response = await fetch(`${gateway.url}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'onnx-embed', input }) });
+      const body = (await response.json()) as { error: { param: string; message: string } };
+      assert.equal(response.status, 400, JSON.stringify(input));
+      assert.equal(body.error.param, param);
+      assert.match(body.error.message, message);
+    }
+    await assert.rejects(client.embeddings.create({ model: 'onnx-embed-strict', input: ['a', 'b', 'c', 'd', 'e'] }), (error: unknown) => error instanceof OpenAI.BadRequestError && /at most 4 inputs/.test(error.message));
+    await assert.rejects(client.embeddings.create({ model: 'onnx-embed', input: 'x', encoding_format: 'binary' as 'float' }), (error: unknown) => error instanceof OpenAI.BadRequestError && error.param === 'encoding_format');
+  });
+
+  test('one bad request does not fail the others batched with it', async () => {
+    const results = await Promise.allSettled([
+      client.embeddings.create({ model: 'onnx-embed', input: 'good one', encoding_format: 'float' }),
+      client.embeddings.create({ model: 'onnx-embed', input: [[101, 999999999, 102]], encoding_format: 'float' }),
+      client.embeddings.create({ model: 'onnx-embed', input: 'good two', encoding_format: 'float' }),
+    ]);
+    assert.equal(results[0].status, 'fulfilled');
+    assert.equal(results[2].status, 'fulfilled');
+    assert.equal(results[1].status, 'rejected');
+    assert.ok((results[1] as PromiseRejectedResult).reason instanceof OpenAI.APIError);
+    assert.ok(((results[1] as PromiseRejectedResult).reason as InstanceType<typeof OpenAI.APIError>).status! < 500);
+  });
+
+  test('rerank orders documents by score, honours top_n and return_documents', async () => {
+    const documents = ['A cat sat on the mat.', 'Stocks fell today.', { text: 'Dogs and cats are pets.' }, 'The weather is sunny.'];
+    const response = await fetch(`${gateway.url}/v1/rerank`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'onnx-rerank', query: 'pets', documents, top_n: 3, return_documents: true }),
+    });
+    assert.equal(response.status, 200);
+    const body = (await response.json()) as { model: string; results: Array<{ index: number; relevance_score: number; document?: { text: string } }>; usage: { prompt_tokens: number } };
+    assert.equal(body.model, 'onnx-rerank');
+    assert.equal(body.results.length, 3);
+    for (let index = 1; index < body.results.length; index++) assert.ok(body.results[index - 1].relevance_score >= body.results[index].relevance_score);
+    for (const result of body.results) {
+      assert.ok(result.relevance_score > 0 && result.relevance_score < 1, 'sigmoid scores');
+      const original = documents[result.index];
+      assert.equal(result.document?.text, typeof original === 'string' ? original : original.text);
+    }
+    assert.ok(body.usage.prompt_tokens > 0);
+    const plain = await fetch(`${gateway.url}/rerank`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'onnx-rerank', query: 'pets', documents }) });
+    const plainBody = (await plain.json()) as { results: Array<{ index: number; document?: unknown }> };
+    assert.equal(plainBody.results.length, 4);
+    assert.equal(plainBody.results[0].document, undefined);
+    assert.deepEqual(plainBody.results.slice(0, 3).map((result) => result.index), body.results.map((result) => result.index));
+  });
+
+  test('rerank validation', async () => {
+    for (const [patch, param] of [
+      [{ query: '' }, 'query'],
+      [{ documents: [] }, 'documents'],
+      [{ documents: [3] }, 'documents[0]'],
+      [{ top_n: 0 }, 'top_n'],
+    ] as const) {
+      const response = await fetch(`${gateway.url}/v1/rerank`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'onnx-rerank', query: 'q', documents: ['d'], ...patch }) });
+      assert.equal(response.status, 400);
+      assert.equal(((await response.json()) as { error: { param: string } }).error.param, param);
+    }
+    const wrongType = await fetch(`${gateway.url}/v1/rerank`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'onnx-embed', query: 'q', documents: ['d'] }) });
+    assert.equal(wrongType.status, 400);
+  });
+});
