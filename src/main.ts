@@ -51,9 +51,12 @@ program
     });
     let stopping = false;
     const stop = (signal: string) => {
-      if (stopping) return;
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: exiting now');
+        process.exit(1);
+      }
       stopping = true;
-      logger.info({ signal }, 'shutting down');
+      logger.info({ signal, graceSeconds: gateway.state.config().api.shutdown_grace }, 'shutting down: finishing requests in flight');
       gateway.close().then(
         () => process.exit(0),
         (error: unknown) => {
@@ -64,6 +67,10 @@ program
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', () => {
+      logger.info('SIGHUP: reloading the config');
+      gateway.reload().catch(() => undefined);
+    });
   });
 
 program

@@ -3,8 +3,10 @@
 import type { ModelType } from '../backends/types.js';
 import { errors } from '../errors.js';
 import type { GatewayState } from '../server/gateway-state.js';
-import type { Principal } from '../server/middleware/auth.js';
-import type { ModelEntry } from '../registry/model-registry.js';
+import { principalOf, type Principal } from '../server/middleware/auth.js';
+import type { Context } from 'koa';
+import { holdLease } from '../server/middleware/model-leases.js';
+import type { ModelEntry, ModelLease } from '../registry/model-registry.js';
 
 /** Whether a request's key may use a model (no key and no auth: every model). */
 export function mayUse(principal: Principal | undefined, entry: ModelEntry): boolean {
@@ -18,7 +20,8 @@ const ENDPOINT_FOR_TYPE: Record<ModelType, string> = {
   rerank: '/v1/rerank',
 };
 
-export async function resolveModel(state: GatewayState, principal: Principal | undefined, requested: string | undefined, accepted: readonly ModelType[], endpoint: string) {
+export async function resolveModel(ctx: Context, state: GatewayState, requested: string | undefined, accepted: readonly ModelType[], endpoint: string): Promise<ModelLease> {
+  const principal = principalOf(ctx);
   const registry = state.registry();
   let name = requested;
   if (name === undefined) {
@@ -42,5 +45,7 @@ export async function resolveModel(state: GatewayState, principal: Principal | u
       'model_type_mismatch',
     );
   }
-  return registry.acquire(entry.id);
+  const lease = await registry.acquire(entry.id);
+  holdLease(ctx, lease);
+  return lease;
 }

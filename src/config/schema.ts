@@ -23,6 +23,12 @@ export const modelSchema = z.strictObject({
   aliases: z.array(z.string().min(1)).default([]),
   /** "startup" loads before the gateway reports ready; "lazy" on first use. */
   load: z.enum(['startup', 'lazy']).default('startup'),
+  /** Seconds without requests after which the model is unloaded; the next request loads it again. */
+  idle_unload_after: z.number().positive().optional(),
+  /** Where to fetch the model file from when `path` is missing (http or https). */
+  source: z.string().regex(/^https?:\/\//, 'an http:// or https:// URL').optional(),
+  /** Expected SHA-256 of the file fetched from `source`. */
+  sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, '64 hexadecimal digits').optional(),
 
   // Generation (llama.cpp)
   context_length: positiveInt.optional(),
@@ -113,6 +119,10 @@ export const apiSchema = z.strictObject({
   rate_limit: rateLimitSchema.default(() => rateLimitSchema.parse({})),
   cors_enabled: z.boolean().default(false),
   cors_origins: z.array(z.string().min(1)).default([]),
+  /** Seconds in-flight requests and streams get to finish on SIGTERM/SIGINT before they are ended. */
+  shutdown_grace: z.number().nonnegative().default(30),
+  /** Re-read and apply the config file when it changes on disk. */
+  watch_config: z.boolean().default(true),
   /** Largest request body in bytes. */
   max_body_bytes: positiveInt.default(4 * 1024 * 1024),
   models: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:\/-]*$/, 'a model id of letters, digits and . _ : / -'), modelSchema).default({}),
@@ -124,9 +134,19 @@ export const loggingSchema = z.strictObject({
   format: z.enum(['auto', 'json', 'pretty']).default('auto'),
 });
 
+export const metricsSchema = z.strictObject({
+  /** Serve Prometheus metrics at GET /metrics. */
+  enabled: z.boolean().default(true),
+  /** A separate listen address for /metrics (e.g. "0.0.0.0:9090"); absent: the API's own. */
+  address: addressSchema.optional(),
+  /** Require an API key for /metrics (on the API's address). */
+  require_auth: z.boolean().default(false),
+});
+
 export const configSchema = z.strictObject({
   api: apiSchema.default(() => apiSchema.parse({})),
   logging: loggingSchema.default(() => loggingSchema.parse({})),
+  metrics: metricsSchema.default(() => metricsSchema.parse({})),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -1,22 +1,27 @@
-// Owns model lifecycles: one entry per [api.models.ID], its status, its loaded engine instance
-// and its scheduler. Routes ask it for a model by id or alias; it never speaks HTTP.
+// Owns model lifecycles: one entry per [api.models.ID] with its status, its engine instance and
+// its scheduler. Routes lease a model by id or alias and give the lease back when their response
+// is over; that count is what lets a reload or an unload wait for requests in flight. It never
+// speaks HTTP.
 import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import type { BackendName, Config, ModelConfig } from '../config/schema.js';
 import type { BackendFactories } from '../backends/index.js';
 import type { EmbeddingBatchResult, EmbeddingInput, LoadedModel, ModelType } from '../backends/types.js';
 import { errors } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { EmbeddingBatcher } from '../scheduler/embedding-batcher.js';
 import { SlotScheduler } from '../scheduler/slot-scheduler.js';
 import { inferBackend } from './backend-inference.js';
-import { EmbeddingBatcher } from '../scheduler/embedding-batcher.js';
 
 export interface EmbeddingSubmitter {
   submit(inputs: EmbeddingInput[], options: { truncate: boolean; signal?: AbortSignal }): Promise<EmbeddingBatchResult>;
+  readonly queuedInputs?: number;
   dispose?(): void | Promise<void>;
 }
 
-export type ModelStatus = 'unloaded' | 'loading' | 'ready' | 'unavailable';
+export type ModelStatus = 'unloaded' | 'loading' | 'ready' | 'unloading' | 'unavailable';
 
+/** One instance of a configured model. A reload that changes a model makes a new entry. */
 export interface ModelEntry {
   readonly id: string;
   readonly config: ModelConfig;
@@ -34,6 +39,24 @@ export interface ModelEntry {
   /** Merges concurrent embedding requests into engine batches (embedding models only). */
   embeddingBatcher?: EmbeddingSubmitter;
   loading?: Promise<void>;
+  /** True while a load was asked for by a request (it waits) rather than by startup (503). */
+  loadingOnDemand?: boolean;
+  /** Leases not yet given back. */
+  inFlight: number;
+  lastUsed: number;
+  idle?: () => void;
+}
+
+export interface ModelLease {
+  entry: ModelEntry;
+  model: LoadedModel;
+  scheduler: SlotScheduler;
+  release(): void;
+}
+
+export interface RegistryEvents {
+  onLoaded?(entry: ModelEntry): void;
+  onBatch?(entry: ModelEntry, size: number, paddedTokens: number): void;
 }
 
 export interface ModelRegistryOptions {
@@ -42,37 +65,87 @@ export interface ModelRegistryOptions {
   baseDirectory: string;
   logger: Logger;
   factories: BackendFactories;
+  events?: RegistryEvents;
+  /** Prepares a model's file before inspection (e.g. downloads a missing `source`). */
+  prepare?: (entry: ModelEntry) => Promise<void>;
 }
 
-/** The time a client should wait before retrying while a model loads. */
+export interface ReloadSummary {
+  added: string[];
+  removed: string[];
+  changed: string[];
+  unchanged: string[];
+  /** Changed models whose new instance failed to load: the previous one keeps serving. */
+  failed: Array<{ id: string; reason: string }>;
+}
+
+/** The time a client should wait before retrying while a model loads at startup. */
 const LOADING_RETRY_MS = 5_000;
+const IDLE_SWEEP_MS = 1_000;
 
 export class ModelRegistry {
-  private readonly entries = new Map<string, ModelEntry>();
-  private readonly names = new Map<string, string>();
+  private readonly current = new Map<string, ModelEntry>();
+  private names = new Map<string, string>();
+  private readonly retiring = new Set<ModelEntry>();
   private readonly logger: Logger;
   private readonly factories: BackendFactories;
+  private readonly events: RegistryEvents;
+  private readonly prepare?: (entry: ModelEntry) => Promise<void>;
+  private reloads: Promise<unknown> = Promise.resolve();
+  private idleSweeper?: NodeJS.Timeout;
+  private disposed = false;
 
   private constructor(options: ModelRegistryOptions) {
     this.logger = options.logger;
     this.factories = options.factories;
-    const created = Math.floor(Date.now() / 1000);
-    for (const [id, config] of Object.entries(options.config.api.models)) {
-      const resolvedPath = path.resolve(options.baseDirectory, config.path);
-      this.entries.set(id, { id, config, type: config.type, resolvedPath, backend: config.backend, status: 'unloaded', created });
-      this.names.set(id, id);
-      for (const alias of config.aliases) this.names.set(alias, id);
-    }
+    this.events = options.events ?? {};
+    this.prepare = options.prepare;
+    this.idleSweeper = setInterval(() => this.unloadIdleModels(), IDLE_SWEEP_MS);
+    this.idleSweeper.unref();
   }
 
   /** Creates the registry and checks every model's path; loading starts with `loadStartupModels`. */
   static async create(options: ModelRegistryOptions): Promise<ModelRegistry> {
     const registry = new ModelRegistry(options);
-    await Promise.all([...registry.entries.values()].map((entry) => registry.inspect(entry)));
+    const entries = Object.entries(options.config.api.models).map(([id, config]) => registry.newEntry(id, config, options.baseDirectory));
+    await Promise.all(entries.map((entry) => registry.inspect(entry)));
+    for (const entry of entries) registry.current.set(entry.id, entry);
+    registry.rebuildNames();
     return registry;
   }
 
+  private newEntry(id: string, config: ModelConfig, baseDirectory: string): ModelEntry {
+    return {
+      id,
+      config,
+      type: config.type,
+      resolvedPath: path.resolve(baseDirectory, config.path),
+      backend: config.backend,
+      status: 'unloaded',
+      created: Math.floor(Date.now() / 1000),
+      inFlight: 0,
+      lastUsed: Date.now(),
+    };
+  }
+
+  private rebuildNames(): void {
+    const names = new Map<string, string>();
+    for (const entry of this.current.values()) {
+      names.set(entry.id, entry.id);
+      for (const alias of entry.config.aliases) names.set(alias, entry.id);
+    }
+    this.names = names;
+  }
+
   private async inspect(entry: ModelEntry): Promise<void> {
+    if (this.prepare) {
+      try {
+        await this.prepare(entry);
+      } catch (error) {
+        this.markUnavailable(entry, error instanceof Error ? error.message : String(error));
+        return;
+      }
+    }
     const inference = await inferBackend(entry.config, entry.resolvedPath);
     entry.backend = inference.backend;
     if (inference.problem) this.markUnavailable(entry, inference.problem);
@@ -84,38 +157,36 @@ export class ModelRegistry {
     this.logger.warn({ model: entry.id, reason }, 'model unavailable');
   }
 
+  /** The serving entry of every configured model, in config order. */
   list(): ModelEntry[] {
-    return [...this.entries.values()];
+    return [...this.current.values()];
   }
 
-  /** The entry for an id or alias, or undefined. */
+  /** The serving entry for an id or alias, or undefined. */
   find(name: string): ModelEntry | undefined {
     const id = this.names.get(name);
-    return id === undefined ? undefined : this.entries.get(id);
+    return id === undefined ? undefined : this.current.get(id);
   }
 
   /** Loads every `load = "startup"` model, one at a time (a model's load uses all cores). */
   async loadStartupModels(): Promise<void> {
-    for (const entry of this.entries.values()) {
-      if (entry.config.load === 'startup' && entry.status === 'unloaded') {
-        entry.status = 'loading';
-      }
-    }
-    for (const entry of this.entries.values()) {
-      if (entry.config.load === 'startup' && entry.status === 'loading') await this.load(entry);
-    }
+    const startup = this.list().filter((entry) => entry.config.load === 'startup' && entry.status === 'unloaded');
+    for (const entry of startup) entry.status = 'loading';
+    for (const entry of startup) if (entry.status === 'loading' && !entry.loading) await this.load(entry, false);
   }
 
-  /** True when every startup model has finished loading, successfully or not. */
+  /** True when no startup model is still on its way to its first load. */
   startupSettled(): boolean {
-    return this.list().every((entry) => entry.config.load !== 'startup' || (entry.status !== 'loading' && entry.status !== 'unloaded'));
+    return this.list().every((entry) => entry.config.load !== 'startup' || entry.status !== 'loading' || entry.loadingOnDemand === true);
   }
 
-  private load(entry: ModelEntry): Promise<void> {
+  private load(entry: ModelEntry, onDemand: boolean): Promise<void> {
     if (entry.loading) return entry.loading;
     entry.status = 'loading';
+    entry.loadingOnDemand = onDemand;
     entry.loading = this.loadNow(entry).finally(() => {
       entry.loading = undefined;
+      entry.loadingOnDemand = undefined;
     });
     return entry.loading;
   }
@@ -143,44 +214,201 @@ export class ModelRegistry {
           maxBatchSize: entry.config.max_batch_size,
           maxBatchTokens: entry.config.max_batch_tokens,
           enabled: entry.config.batching,
+          onBatch: (size, paddedTokens) => this.events.onBatch?.(entry, size, paddedTokens),
         });
       }
       entry.loadSeconds = (performance.now() - started) / 1000;
       entry.status = 'ready';
       entry.reason = undefined;
+      entry.lastUsed = Date.now();
       logger.info({ seconds: Number(entry.loadSeconds.toFixed(3)), device: loaded.info.device }, 'model ready');
+      this.events.onLoaded?.(entry);
     } catch (error) {
       this.markUnavailable(entry, `failed to load: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
 
   /**
-   * The ready model behind `name`, loading it first when it is lazy. Throws the GatewayError a
-   * client should see: 404 unknown, 503 loading or unavailable.
+   * Leases the ready model behind `name`, loading it first when it is not loaded (a lazy model,
+   * or one unloaded for idleness). Throws the GatewayError a client should see: 404 unknown,
+   * 503 loading at startup, unloading or unavailable. The lease must be released.
    */
-  async acquire(name: string): Promise<{ entry: ModelEntry; model: LoadedModel; scheduler: SlotScheduler }> {
+  async acquire(name: string): Promise<ModelLease> {
     const entry = this.find(name);
     if (!entry) throw errors.modelNotFound(name);
-    if (entry.status === 'unloaded' && entry.config.load === 'lazy') await this.load(entry);
+    if (entry.status === 'unloaded') await this.load(entry, true);
+    else if (entry.status === 'loading' && entry.loadingOnDemand) await entry.loading;
     if (entry.status === 'loading') throw errors.unavailable(`Model '${entry.id}' is loading; retry shortly.`, LOADING_RETRY_MS, 'model_loading');
+    if (entry.status === 'unloading') throw errors.unavailable(`Model '${entry.id}' is being unloaded; retry shortly.`, LOADING_RETRY_MS, 'model_unloading');
     if (entry.status !== 'ready' || !entry.loaded || !entry.scheduler) {
       throw errors.unavailable(`Model '${entry.id}' is unavailable: ${entry.reason ?? 'not loaded'}.`, 30_000, 'model_unavailable');
     }
-    return { entry, model: entry.loaded, scheduler: entry.scheduler };
+    entry.inFlight++;
+    entry.lastUsed = Date.now();
+    let released = false;
+    return {
+      entry,
+      model: entry.loaded,
+      scheduler: entry.scheduler,
+      release: () => {
+        if (released) return;
+        released = true;
+        entry.inFlight--;
+        entry.lastUsed = Date.now();
+        if (entry.inFlight === 0) entry.idle?.();
+      },
+    };
+  }
+
+  private drained(entry: ModelEntry): Promise<void> {
+    if (entry.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      entry.idle = () => {
+        entry.idle = undefined;
+        resolve();
+      };
+    });
+  }
+
+  /** Waits for the entry's requests in flight, then frees its engine. */
+  private async unloadEntry(entry: ModelEntry, reason: string): Promise<void> {
+    await entry.loading?.catch(() => undefined);
+    if (!entry.loaded) return;
+    const wasReady = entry.status === 'ready';
+    entry.status = 'unloading';
+    await this.drained(entry);
+    entry.scheduler?.close();
+    await entry.embeddingBatcher?.dispose?.();
+    const loaded = entry.loaded;
+    entry.loaded = undefined;
+    entry.scheduler = undefined;
+    entry.embeddingBatcher = undefined;
+    entry.status = wasReady ? 'unloaded' : entry.status === 'unloading' ? 'unloaded' : entry.status;
+    await loaded.dispose().catch((error: unknown) => this.logger.warn({ model: entry.id, err: error }, 'dispose failed'));
+    this.logger.info({ model: entry.id, reason }, 'model unloaded');
+  }
+
+  /** Admin: loads a model now (and waits for it). */
+  async loadModel(name: string): Promise<ModelEntry> {
+    const entry = this.find(name);
+    if (!entry) throw errors.modelNotFound(name);
+    if (entry.status === 'unavailable') {
+      // Try again: the file may have appeared since.
+      entry.status = 'unloaded';
+      entry.reason = undefined;
+      await this.inspect(entry);
+    }
+    if (entry.status === 'unloaded') await this.load(entry, true);
+    else await entry.loading;
+    return entry;
+  }
+
+  /** Admin: unloads a model once its requests in flight are done; the next request loads it again. */
+  async unloadModel(name: string): Promise<ModelEntry> {
+    const entry = this.find(name);
+    if (!entry) throw errors.modelNotFound(name);
+    await this.unloadEntry(entry, 'asked by an admin');
+    return entry;
+  }
+
+  private unloadIdleModels(): void {
+    const now = Date.now();
+    for (const entry of this.current.values()) {
+      const idleFor = entry.config.idle_unload_after;
+      if (idleFor === undefined || entry.status !== 'ready' || entry.inFlight > 0) continue;
+      if (now - entry.lastUsed >= idleFor * 1000) void this.unloadEntry(entry, `idle for ${idleFor} s`);
+    }
+  }
+
+  /**
+   * Applies a new config: new models load, removed ones finish their requests and unload,
+   * changed ones load anew and take over once ready (requests in flight finish on the old
+   * instance), unchanged ones are left alone. Reloads run one after another, so rapid edits
+   * never leave two instances of a model behind.
+   */
+  applyConfig(config: Config, baseDirectory: string): Promise<ReloadSummary> {
+    const run = this.reloads.then(() => this.applyNow(config, baseDirectory));
+    this.reloads = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyNow(config: Config, baseDirectory: string): Promise<ReloadSummary> {
+    const summary: ReloadSummary = { added: [], removed: [], changed: [], unchanged: [], failed: [] };
+    const wanted = new Map(Object.entries(config.api.models));
+    for (const [id, entry] of this.current) {
+      if (wanted.has(id)) continue;
+      summary.removed.push(id);
+      this.current.delete(id);
+      void this.retire(entry, 'removed from the config');
+    }
+    const takeovers: Array<Promise<void>> = [];
+    const order: string[] = [];
+    for (const [id, modelConfig] of wanted) {
+      order.push(id);
+      const existing = this.current.get(id);
+      const candidate = this.newEntry(id, modelConfig, baseDirectory);
+      if (existing && isDeepStrictEqual(existing.config, modelConfig) && existing.resolvedPath === candidate.resolvedPath) {
+        summary.unchanged.push(id);
+        continue;
+      }
+      await this.inspect(candidate);
+      if (!existing) {
+        summary.added.push(id);
+        this.current.set(id, candidate);
+        // Requests for a model a reload added wait for its load rather than get a 503.
+        if (candidate.config.load === 'startup' && candidate.status === 'unloaded') takeovers.push(this.load(candidate, true));
+        continue;
+      }
+      summary.changed.push(id);
+      takeovers.push(this.takeOver(existing, candidate, summary));
+    }
+    this.rebuildNames();
+    await Promise.all(takeovers);
+    // Keep config order for listings.
+    const ordered = order.map((id) => this.current.get(id)).filter((entry): entry is ModelEntry => entry !== undefined);
+    this.current.clear();
+    for (const entry of ordered) this.current.set(entry.id, entry);
+    this.rebuildNames();
+    return summary;
+  }
+
+  private async takeOver(existing: ModelEntry, candidate: ModelEntry, summary: ReloadSummary): Promise<void> {
+    const loadNow = candidate.status === 'unloaded' && (candidate.config.load === 'startup' || existing.status === 'ready');
+    if (loadNow) await this.load(candidate, false);
+    if (candidate.status === 'unavailable' && existing.status === 'ready') {
+      summary.failed.push({ id: candidate.id, reason: candidate.reason ?? 'failed to load' });
+      this.logger.error({ model: candidate.id, reason: candidate.reason }, 'changed model failed to load; the previous instance keeps serving');
+      return;
+    }
+    this.current.set(candidate.id, candidate);
+    this.rebuildNames();
+    void this.retire(existing, 'replaced by a changed config');
+  }
+
+  private async retire(entry: ModelEntry, reason: string): Promise<void> {
+    this.retiring.add(entry);
+    try {
+      await this.unloadEntry(entry, reason);
+    } finally {
+      this.retiring.delete(entry);
+    }
+  }
+
+  /** Instances still finishing requests after a reload replaced or removed them. */
+  retiringCount(): number {
+    return this.retiring.size;
   }
 
   /** Disposes every loaded model, in reverse order of the config. */
   async dispose(): Promise<void> {
-    for (const entry of [...this.entries.values()].reverse()) {
+    if (this.disposed) return;
+    this.disposed = true;
+    clearInterval(this.idleSweeper);
+    await this.reloads.catch(() => undefined);
+    for (const entry of [...this.retiring, ...[...this.current.values()].reverse()]) {
       await entry.loading?.catch(() => undefined);
-      entry.scheduler?.close();
-      await entry.embeddingBatcher?.dispose?.();
-      entry.embeddingBatcher = undefined;
-      const loaded = entry.loaded;
-      entry.loaded = undefined;
-      entry.scheduler = undefined;
-      if (entry.status === 'ready') entry.status = 'unloaded';
-      await loaded?.dispose().catch((error: unknown) => this.logger.warn({ model: entry.id, err: error }, 'dispose failed'));
+      entry.inFlight = 0;
+      await this.unloadEntry(entry, 'shutdown');
     }
   }
 }

@@ -3,14 +3,16 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import { errors } from '../errors.js';
 import { healthRoutes } from '../api/native/health.js';
+import { adminRoutes, metricsRoutes, readinessRoutes } from '../api/native/operations.js';
 import { modelRoutes } from '../api/openai/models.js';
 import { openAiGenerationRoutes } from '../api/openai/generation-routes.js';
+import { rateLimit } from '../limits/rate-limit.js';
+import { accessLog } from './middleware/access-log.js';
 import { authenticate } from './middleware/auth.js';
 import { corsPolicy } from './middleware/cors.js';
 import { errorEnvelope } from './middleware/error-envelope.js';
+import { modelLeases } from './middleware/model-leases.js';
 import { requestId } from './middleware/request-id.js';
-import { accessLog } from './middleware/access-log.js';
-import { rateLimit } from '../limits/rate-limit.js';
 import type { GatewayState } from './gateway-state.js';
 
 export function createApp(state: GatewayState): Koa {
@@ -18,26 +20,47 @@ export function createApp(state: GatewayState): Koa {
   // Errors never reach koa's default handler (it would print stacks); the envelope catches all.
   app.silent = true;
 
-  const publicRoutes = healthRoutes(state);
+  const publicRouter = new Router();
+  publicRouter.use(healthRoutes(state).routes(), readinessRoutes(state).routes());
+  const metrics = metricsRoutes(state);
+  const exposeMetrics = () => state.config().metrics.enabled && state.config().metrics.address === undefined;
   const apiRouter = new Router();
-  for (const router of [modelRoutes(state), openAiGenerationRoutes(state)]) apiRouter.use(router.routes());
+  for (const router of [modelRoutes(state), openAiGenerationRoutes(state), adminRoutes(state)]) apiRouter.use(router.routes());
 
   app.use(requestId());
-  app.use(accessLog(state.logger));
+  app.use(accessLog(state.logger, state.metrics));
   app.use(errorEnvelope(state.logger));
+  app.use(async function drainOnShutdown(ctx, next) {
+    ctx.state.shutdownSignal = state.shutdownSignal;
+    if (state.shuttingDown()) {
+      // Clients should open their next connection to another replica.
+      ctx.set('connection', 'close');
+      if (ctx.path !== '/health' && ctx.path !== '/ready' && ctx.path !== '/metrics') throw errors.unavailable('The server is shutting down; retry on another replica.', 1_000, 'shutting_down');
+    }
+    await next();
+  });
   app.use(corsPolicy(() => ({ enabled: state.config().api.cors_enabled, origins: state.config().api.cors_origins })));
-  app.use(publicRoutes.routes());
+  app.use(publicRouter.routes());
+  app.use(async function publicMetrics(ctx, next) {
+    if (ctx.path === '/metrics' && exposeMetrics() && !state.config().metrics.require_auth) return metrics.routes()(ctx as never, next);
+    await next();
+  });
   app.use(async function apiEnabled(ctx, next) {
-    if (!state.config().api.enabled) throw errors.routeNotFound(ctx.method, ctx.path);
+    if (!state.config().api.enabled && ctx.path !== '/metrics') throw errors.routeNotFound(ctx.method, ctx.path);
     await next();
   });
   app.use(authenticate(() => state.keyRing()));
+  app.use(async function protectedMetrics(ctx, next) {
+    if (ctx.path === '/metrics' && exposeMetrics()) return metrics.routes()(ctx as never, next);
+    await next();
+  });
   app.use(
     rateLimit(
       () => ({ store: state.limiterStore(), keyRing: state.keyRing(), maxReservedCompletion: state.config().api.rate_limit.max_reserved_completion_tokens }),
       state.logger,
     ),
   );
+  app.use(modelLeases());
   app.use(apiRouter.routes());
   app.use(async function unmatchedRoute(ctx) {
     // A path that exists under another method is a 405 naming the methods it takes.
@@ -50,6 +73,18 @@ export function createApp(state: GatewayState): Koa {
       return;
     }
     throw errors.methodNotAllowed(ctx.method, ctx.path, allowed);
+  });
+  return app;
+}
+
+/** The app of the separate metrics address ([metrics] address). */
+export function createMetricsApp(state: GatewayState): Koa {
+  const app = new Koa();
+  app.silent = true;
+  app.use(errorEnvelope(state.logger));
+  app.use(metricsRoutes(state).routes());
+  app.use(async function unknownRoute(ctx) {
+    throw errors.routeNotFound(ctx.method, ctx.path);
   });
   return app;
 }

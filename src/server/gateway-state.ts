@@ -1,9 +1,10 @@
 // What the HTTP layer reads on every request. Getters, not values, so that a reload can swap
-// the config, the key ring, the limits or the registry without rebuilding the app.
+// the config, the key ring or the limits without rebuilding the app.
 import type { Config } from '../config/schema.js';
 import type { LimiterStore } from '../limits/limiter-store.js';
 import type { Logger } from '../logger.js';
-import type { ModelRegistry } from '../registry/model-registry.js';
+import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
+import type { ModelRegistry, ReloadSummary } from '../registry/model-registry.js';
 import type { KeyRing } from './middleware/auth.js';
 
 export interface GatewayState {
@@ -12,4 +13,11 @@ export interface GatewayState {
   keyRing(): KeyRing;
   limiterStore(): LimiterStore;
   logger: Logger;
+  metrics: GatewayMetrics;
+  /** True once shutdown began: /ready answers 503 and new work is refused. */
+  shuttingDown(): boolean;
+  /** Aborted when the shutdown grace period is over: work still running ends. */
+  shutdownSignal: AbortSignal;
+  /** Re-reads the config file and applies it (admin endpoint, SIGHUP, file watch). */
+  reload(): Promise<ReloadSummary>;
 }

@@ -1,16 +1,19 @@
-// Starts and stops the whole gateway: registry, app, HTTP server. Created by an async factory
-// and disposed in reverse order.
+// Starts and stops the whole gateway: registry, limits, app, HTTP server(s), config reloads.
+// Created by an async factory and disposed in reverse order.
 import http from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { isDeepStrictEqual } from 'node:util';
 import { backendFactories, type BackendFactories } from '../backends/index.js';
-import type { LoadedConfig } from '../config/load-config.js';
+import { loadConfigFile, type LoadedConfig } from '../config/load-config.js';
+import { watchConfigFile, type ConfigWatcher } from '../config/config-watcher.js';
+import { createLimiterStore, type LimiterStore } from '../limits/limiter-store.js';
 import type { Logger } from '../logger.js';
-import { ModelRegistry } from '../registry/model-registry.js';
+import { GatewayMetrics } from '../metrics/gateway-metrics.js';
+import { ModelRegistry, type ModelEntry, type ReloadSummary } from '../registry/model-registry.js';
 import { isLoopback, parseAddress } from './address.js';
-import { createLimiterStore } from '../limits/limiter-store.js';
-import { createApp } from './app.js';
-import { createKeyRing } from './middleware/auth.js';
+import { createApp, createMetricsApp } from './app.js';
+import { createKeyRing, type KeyRing } from './middleware/auth.js';
 import type { GatewayState } from './gateway-state.js';
 
 export interface GatewayOptions {
@@ -22,48 +25,46 @@ export interface GatewayOptions {
   factories?: BackendFactories;
   /** Resolves once startup models have loaded; default false (load in the background). */
   waitForModels?: boolean;
+  /** Prepares a model's file before it is inspected (downloads a missing `source`). */
+  prepareModel?: (entry: ModelEntry, logger: Logger) => Promise<void>;
 }
 
 export interface Gateway {
   readonly url: string;
   readonly port: number;
+  readonly metricsUrl?: string;
   readonly registry: ModelRegistry;
   readonly server: http.Server;
+  readonly state: GatewayState;
   /** Resolves when every startup model has loaded or failed. */
   readonly modelsSettled: Promise<void>;
-  close(): Promise<void>;
+  /** Re-reads the config file and applies what changed; rejects (keeping the running config) when it is invalid. */
+  reload(): Promise<ReloadSummary>;
+  /** Graceful: stop accepting, let requests finish within the grace period, end the rest, dispose. */
+  close(options?: { graceMs?: number }): Promise<void>;
 }
 
-export async function startGateway(options: GatewayOptions): Promise<Gateway> {
-  const { loaded, logger } = options;
-  const registry = await ModelRegistry.create({
-    config: loaded.config,
-    baseDirectory: path.dirname(loaded.file),
-    logger,
-    factories: options.factories ?? backendFactories,
-  });
+function keyRingOf(loaded: LoadedConfig): KeyRing {
   const api = loaded.config.api;
-  const { host, port } = parseAddress(options.address ?? api.address);
-  if (!isLoopback(host) && !api.require_auth && !api.allow_unauthenticated) {
-    throw new Error(
-      `refusing to listen on ${host} without authentication: set require_auth = true with a key, or allow_unauthenticated = true to serve anyone who can reach this address`,
-    );
-  }
-  const keyRing = createKeyRing({
+  return createKeyRing({
     requireAuth: api.require_auth,
     allowQueryKey: api.allow_query_key,
     keys: loaded.keys,
     anonymousLimits: { maxRequestsPerMinute: api.max_requests_per_minute, maxTokensPerMinute: api.max_tokens_per_minute, maxConcurrentRequests: api.max_concurrent_requests },
   });
-  const limiterStore = createLimiterStore(api.rate_limit, logger);
-  const state: GatewayState = { config: () => loaded.config, registry: () => registry, keyRing: () => keyRing, limiterStore: () => limiterStore, logger };
-  const app = createApp(state);
-  const server = http.createServer(app.callback());
-  // Slow clients may not hold a socket forever while sending headers or a body.
-  server.headersTimeout = 30_000;
-  server.requestTimeout = 120_000;
-  server.keepAliveTimeout = 65_000;
+}
 
+function checkNetworkExposure(host: string, loaded: LoadedConfig): void {
+  const api = loaded.config.api;
+  if (!isLoopback(host) && !api.require_auth && !api.allow_unauthenticated) {
+    throw new Error(
+      `refusing to listen on ${host} without authentication: set require_auth = true with a key, or allow_unauthenticated = true to serve anyone who can reach this address`,
+    );
+  }
+}
+
+async function listen(server: http.Server, address: string): Promise<string> {
+  const { host, port } = parseAddress(address);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -72,9 +73,106 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     });
   });
   const bound = server.address() as AddressInfo;
-  const urlHost = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
-  const url = `http://${urlHost}:${bound.port}`;
-  logger.info({ url, models: registry.list().length }, 'listening');
+  return `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
+}
+
+export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  const { logger } = options;
+  let loaded = options.loaded;
+  const address = options.address ?? loaded.config.api.address;
+  checkNetworkExposure(parseAddress(address).host, loaded);
+
+  let keyRing = keyRingOf(loaded);
+  let limiterStore: LimiterStore = createLimiterStore(loaded.config.api.rate_limit, logger);
+  let shuttingDown = false;
+  const shutdown = new AbortController();
+  // eslint-disable-next-line prefer-const
+  let metrics: GatewayMetrics;
+  const registry = await ModelRegistry.create({
+    config: loaded.config,
+    baseDirectory: path.dirname(loaded.file),
+    logger,
+    factories: options.factories ?? backendFactories,
+    prepare: options.prepareModel ? (entry) => options.prepareModel!(entry, logger) : undefined,
+    events: {
+      onLoaded: (entry) => metrics.modelLoadSeconds.set({ model: entry.id }, entry.loadSeconds ?? 0),
+      onBatch: (entry, size) => metrics.embeddingBatchSize.observe({ model: entry.id }, size),
+    },
+  });
+  metrics = new GatewayMetrics(() => registry);
+
+  let reloading: Promise<ReloadSummary> | undefined;
+  const reload = async (): Promise<ReloadSummary> => {
+    // Validate first: an invalid file leaves everything as it is.
+    let next: LoadedConfig;
+    try {
+      next = await loadConfigFile(loaded.file);
+    } catch (error) {
+      metrics.reloads.inc({ result: 'failed' });
+      logger.error({ err: error instanceof Error ? error.message : String(error) }, 'config reload rejected: the running config stays');
+      throw error;
+    }
+    const previous = loaded;
+    loaded = next;
+    keyRing = keyRingOf(next);
+    if (!isDeepStrictEqual(previous.config.api.rate_limit, next.config.api.rate_limit)) {
+      const old = limiterStore;
+      limiterStore = createLimiterStore(next.config.api.rate_limit, logger);
+      void old.dispose();
+    }
+    if (previous.config.api.address !== next.config.api.address) logger.warn({ address: next.config.api.address }, 'a new listen address takes effect at the next start');
+    const summary = await registry.applyConfig(next.config, path.dirname(next.file));
+    metrics.reloads.inc({ result: 'succeeded' });
+    logger.info(summary, 'config reloaded');
+    return summary;
+  };
+  const serializedReload = () => {
+    const run = (reloading ?? Promise.resolve()).catch(() => undefined).then(reload);
+    reloading = run;
+    return run;
+  };
+
+  const state: GatewayState = {
+    config: () => loaded.config,
+    registry: () => registry,
+    keyRing: () => keyRing,
+    limiterStore: () => limiterStore,
+    logger,
+    metrics,
+    shuttingDown: () => shuttingDown,
+    shutdownSignal: shutdown.signal,
+    reload: serializedReload,
+  };
+
+  const app = createApp(state);
+  const server = http.createServer(app.callback());
+  // Slow clients may not hold a socket forever while sending headers or a body.
+  server.headersTimeout = 30_000;
+  server.requestTimeout = 120_000;
+  server.keepAliveTimeout = 65_000;
+  let metricsServer: http.Server | undefined;
+  let url: string;
+  let metricsUrl: string | undefined;
+  try {
+    url = await listen(server, address);
+    if (loaded.config.metrics.enabled && loaded.config.metrics.address) {
+      metricsServer = http.createServer(createMetricsApp(state).callback());
+      metricsUrl = await listen(metricsServer, loaded.config.metrics.address);
+    }
+  } catch (error) {
+    server.close();
+    await registry.dispose();
+    await limiterStore.dispose();
+    throw error;
+  }
+  logger.info({ url, metricsUrl, models: registry.list().length }, 'listening');
+
+  let watcher: ConfigWatcher | undefined;
+  if (loaded.config.api.watch_config) {
+    watcher = watchConfigFile(loaded.file, () => {
+      serializedReload().catch(() => undefined);
+    });
+  }
 
   const modelsSettled = registry.loadStartupModels().catch((error: unknown) => logger.error({ err: error }, 'model loading failed'));
   if (options.waitForModels) await modelsSettled;
@@ -82,19 +180,36 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   let closing: Promise<void> | undefined;
   return {
     url,
-    port: bound.port,
+    port: (server.address() as AddressInfo).port,
+    metricsUrl,
     registry,
     server,
+    state,
     modelsSettled,
-    close() {
+    reload: serializedReload,
+    close({ graceMs } = {}) {
       closing ??= (async () => {
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeIdleConnections();
-        });
+        shuttingDown = true;
+        watcher?.close();
+        const grace = graceMs ?? loaded.config.api.shutdown_grace * 1000;
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        // Keep-alive connections become idle as their last response ends: close them as they do.
+        const idleCloser = setInterval(() => server.closeIdleConnections(), 100);
+        server.closeIdleConnections();
+        metricsServer?.close();
+        metricsServer?.closeAllConnections();
+        const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), grace).unref());
+        if ((await Promise.race([closed.then(() => 'closed' as const), timer])) === 'timeout') {
+          logger.warn({ graceSeconds: grace / 1000 }, 'shutdown grace period over: ending the requests still running');
+          shutdown.abort();
+          await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
+          server.closeAllConnections();
+        }
+        clearInterval(idleCloser);
         await modelsSettled;
         await registry.dispose();
         await limiterStore.dispose();
+        logger.info('stopped');
       })();
       return closing;
     },

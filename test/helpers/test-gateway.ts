@@ -15,6 +15,8 @@ export interface TestGateway {
   client: OpenAI;
   /** Every log record the gateway wrote (access lines included), parsed. */
   logs: Array<Record<string, unknown>>;
+  /** The config file the gateway was started from (rewrite it to test reloads). */
+  configFile: string;
   close(): Promise<void>;
 }
 
@@ -33,5 +35,5 @@ export async function startTestGateway(toml: string, options: { factories?: Back
     waitForModels: options.waitForModels ?? true,
   });
   const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: options.apiKey ?? 'sk-test', maxRetries: 0, timeout: 60_000 });
-  return { gateway, url: gateway.url, client, logs, close: () => gateway.close() };
+  return { gateway, url: gateway.url, client, logs, configFile: file, close: () => gateway.close({ graceMs: 5_000 }) };
 }

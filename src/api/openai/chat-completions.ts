@@ -10,7 +10,6 @@ import { clientAbortSignal } from '../../server/client-abort.js';
 import type { GatewayState } from '../../server/gateway-state.js';
 import type { AccessDetails } from '../../server/middleware/access-log.js';
 import { resolveModel } from '../resolve-model.js';
-import { principalOf } from '../../server/middleware/auth.js';
 import { tokenBudgetOf } from '../../limits/token-budget.js';
 import { resolveMaxTokens } from './context-budget.js';
 import { respondWithGeneration } from './generation-runner.js';
@@ -25,7 +24,7 @@ export async function chatCompletions(ctx: Context, state: GatewayState): Promis
     throw errors.invalidRequest("'top_logprobs' requires 'logprobs' to be true.", 'top_logprobs');
   }
   const messages = toChatMessages(request.messages);
-  const { entry, model, scheduler } = await resolveModel(state, principalOf(ctx), request.model, ['chat'], '/v1/chat/completions');
+  const { entry, model, scheduler } = await resolveModel(ctx, state, request.model, ['chat'], '/v1/chat/completions');
   (ctx.state.access as AccessDetails).model = entry.id;
   const chat = model.chat;
   if (!chat) throw errors.invalidRequest(`Model '${entry.id}' cannot chat.`, 'model', 'model_type_mismatch');

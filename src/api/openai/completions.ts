@@ -9,7 +9,6 @@ import { clientAbortSignal } from '../../server/client-abort.js';
 import type { GatewayState } from '../../server/gateway-state.js';
 import type { AccessDetails } from '../../server/middleware/access-log.js';
 import { resolveModel } from '../resolve-model.js';
-import { principalOf } from '../../server/middleware/auth.js';
 import { tokenBudgetOf } from '../../limits/token-budget.js';
 import { resolveMaxTokens } from './context-budget.js';
 import { respondWithGeneration } from './generation-runner.js';
@@ -26,7 +25,7 @@ export async function completions(ctx: Context, state: GatewayState): Promise<vo
     throw errors.invalidRequest("'best_of' is not supported unless it equals 'n'.", 'best_of', 'unsupported_parameter');
   }
   if (request.echo && request.suffix) throw errors.invalidRequest("'echo' and 'suffix' cannot be used together.", 'suffix');
-  const { entry, model, scheduler } = await resolveModel(state, principalOf(ctx), request.model, ['chat', 'completion'], '/v1/completions');
+  const { entry, model, scheduler } = await resolveModel(ctx, state, request.model, ['chat', 'completion'], '/v1/completions');
   (ctx.state.access as AccessDetails).model = entry.id;
   const completion = model.textCompletion;
   if (!completion) throw errors.invalidRequest(`Model '${entry.id}' cannot complete text.`, 'model', 'model_type_mismatch');

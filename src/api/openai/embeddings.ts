@@ -9,12 +9,11 @@ import type { GatewayState } from '../../server/gateway-state.js';
 import type { AccessDetails } from '../../server/middleware/access-log.js';
 import { toGatewayError } from '../engine-errors.js';
 import { resolveModel } from '../resolve-model.js';
-import { principalOf } from '../../server/middleware/auth.js';
 import { tokenBudgetOf } from '../../limits/token-budget.js';
 
 export async function embeddings(ctx: Context, state: GatewayState): Promise<void> {
   const request = parseRequest(embeddingRequestSchema, ctx.request.body);
-  const { entry, model } = await resolveModel(state, principalOf(ctx), request.model, ['embedding'], '/v1/embeddings');
+  const { entry, model } = await resolveModel(ctx, state, request.model, ['embedding'], '/v1/embeddings');
   (ctx.state.access as AccessDetails).model = entry.id;
   const embedding = model.embedding;
   const batcher = entry.embeddingBatcher;

@@ -7,7 +7,7 @@ import { errors, GatewayError } from '../../errors.js';
 import type { GenerationWire } from '../../openai/generation-wire.js';
 import { usageOf } from '../../openai/generation-wire.js';
 import type { SlotScheduler } from '../../scheduler/slot-scheduler.js';
-import { isAbortError } from '../../server/client-abort.js';
+import { isAbortError, isShutdownAbort } from '../../server/client-abort.js';
 import { SseStream } from '../../server/sse-stream.js';
 import type { AccessDetails } from '../../server/middleware/access-log.js';
 import { toGatewayError } from '../engine-errors.js';
@@ -42,6 +42,10 @@ export async function respondWithGeneration(ctx: Context, run: GenerationRun): P
   const signal = AbortSignal.any([run.signal, siblings.signal]);
   const sse = run.stream ? new SseStream(ctx) : undefined;
   let firstAdmission = true;
+  const started = (ctx.state.startedAt as number | undefined) ?? performance.now();
+  const firstText = () => {
+    access.timeToFirstTokenMs ??= performance.now() - started;
+  };
 
   const runJob = (job: GenerationJob) =>
     run.scheduler.run(
@@ -59,10 +63,11 @@ export async function respondWithGeneration(ctx: Context, run: GenerationRun): P
           signal,
           onText: sse
             ? (text) => {
+                firstText();
                 sse.stopKeepAlive();
                 sse.send(run.wire.streamDelta(job.index, text));
               }
-            : undefined,
+            : firstText,
         });
         if (sse) sse.send(run.wire.streamFinish(job.index, result.finishReason, result.logprobs));
         return result;
@@ -84,6 +89,11 @@ export async function respondWithGeneration(ctx: Context, run: GenerationRun): P
       ),
     );
   } catch (error) {
+    if (run.signal.aborted && isShutdownAbort(ctx)) {
+      const ending = errors.unavailable('The server shut down before this request finished; retry it.', 1_000, 'shutting_down');
+      if (sse?.isOpen) return sse.fail(ending);
+      throw ending;
+    }
     if (run.signal.aborted && isAbortError(error)) {
       // The prompt was processed for a client that left: that much is charged.
       ctx.state.usage = usageOf(run.promptTokens, 0);
@@ -104,6 +114,11 @@ export async function respondWithGeneration(ctx: Context, run: GenerationRun): P
   access.promptTokens = usage.prompt_tokens;
   access.completionTokens = usage.completion_tokens;
   ctx.state.usage = usage;
+  if (run.signal.aborted && isShutdownAbort(ctx)) {
+    const ending = errors.unavailable('The server shut down before this request finished; retry it.', 1_000, 'shutting_down');
+    if (sse?.isOpen) return sse.fail(ending);
+    throw ending;
+  }
   if (run.signal.aborted) {
     // The engine stopped early for a client that left; its partial usage is logged and charged.
     sse?.end();

@@ -9,12 +9,11 @@ import type { GatewayState } from '../../server/gateway-state.js';
 import type { AccessDetails } from '../../server/middleware/access-log.js';
 import { toGatewayError } from '../engine-errors.js';
 import { resolveModel } from '../resolve-model.js';
-import { principalOf } from '../../server/middleware/auth.js';
 import { tokenBudgetOf } from '../../limits/token-budget.js';
 
 export async function rerank(ctx: Context, state: GatewayState): Promise<void> {
   const request = parseRequest(rerankRequestSchema, ctx.request.body);
-  const { entry, model, scheduler } = await resolveModel(state, principalOf(ctx), request.model, ['rerank'], '/v1/rerank');
+  const { entry, model, scheduler } = await resolveModel(ctx, state, request.model, ['rerank'], '/v1/rerank');
   (ctx.state.access as AccessDetails).model = entry.id;
   const reranker = model.rerank;
   if (!reranker) throw errors.invalidRequest(`Model '${entry.id}' cannot rerank.`, 'model', 'model_type_mismatch');

@@ -1,34 +1,61 @@
-// One access line per request, written when the response has finished (or the client left).
-// Routes add what they know (model, tokens, queue wait) to ctx.state.access.
+// One access line per request, written when the response has finished (or the client left),
+// and the request's metrics recorded from the same facts. Routes add what they know (model,
+// tokens, queue wait, time to first token) to ctx.state.access.
 import type { Middleware } from 'koa';
 import type { Logger } from '../../logger.js';
+import type { GatewayMetrics } from '../../metrics/gateway-metrics.js';
 
 export interface AccessDetails {
   model?: string;
   promptTokens?: number;
   completionTokens?: number;
   queueWaitMs?: number;
+  timeToFirstTokenMs?: number;
   stream?: boolean;
+  /** The error code of a failed request (e.g. queue_full, rate_limit_exceeded). */
+  errorCode?: string;
 }
 
-export function accessLog(logger: Logger): Middleware {
+const LIMIT_KINDS: Record<string, string> = {
+  rate_limit_exceeded: 'rate',
+  tokens_exceed_limit: 'tokens',
+  concurrency_limit_exceeded: 'concurrency',
+  queue_full: 'queue',
+};
+
+export function accessLog(logger: Logger, metrics: GatewayMetrics): Middleware {
   return async function accessLog(ctx, next) {
     const started = performance.now();
     const details: AccessDetails = {};
     ctx.state.access = details;
+    ctx.state.startedAt = started;
     const write = () => {
       ctx.res.off('finish', write);
       ctx.res.off('close', write);
+      const durationMs = performance.now() - started;
+      const status = ctx.res.writableFinished ? ctx.status : 499;
+      const key = (ctx.state.principal as { name?: string } | undefined)?.name;
+      const model = details.model ?? '';
+      // The matched route, not the raw path, keeps label cardinality bounded.
+      const route = String((ctx as { _matchedRoute?: unknown })._matchedRoute ?? (status === 404 ? 'unmatched' : ctx.path));
+      metrics.requests.inc({ route, model, status: String(status) });
+      metrics.requestDuration.observe({ route, model }, durationMs / 1000);
+      if (details.queueWaitMs !== undefined) metrics.queueWait.observe({ model }, details.queueWaitMs / 1000);
+      if (details.timeToFirstTokenMs !== undefined) metrics.timeToFirstToken.observe({ model }, details.timeToFirstTokenMs / 1000);
+      if (details.promptTokens) metrics.promptTokens.inc({ model, key: key ?? '' }, details.promptTokens);
+      if (details.completionTokens) metrics.completionTokens.inc({ model, key: key ?? '' }, details.completionTokens);
+      if (status === 429 && details.errorCode) metrics.rateLimitRejections.inc({ kind: LIMIT_KINDS[details.errorCode] ?? details.errorCode });
       logger.info(
         {
           requestId: ctx.state.requestId,
           method: ctx.method,
           path: ctx.path,
-          status: ctx.res.writableFinished ? ctx.status : 499,
-          durationMs: Number((performance.now() - started).toFixed(1)),
-          key: (ctx.state.principal as { name?: string } | undefined)?.name,
+          status,
+          durationMs: Number(durationMs.toFixed(1)),
+          key,
           ...details,
           ...(details.queueWaitMs !== undefined ? { queueWaitMs: Number(details.queueWaitMs.toFixed(1)) } : {}),
+          ...(details.timeToFirstTokenMs !== undefined ? { timeToFirstTokenMs: Number(details.timeToFirstTokenMs.toFixed(1)) } : {}),
         },
         'request',
       );

@@ -1,0 +1,62 @@
+// Readiness, metrics and the admin endpoints (reload, load and unload a model).
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { ConfigError } from '../../config/load-config.js';
+import { errors, GatewayError } from '../../errors.js';
+import type { GatewayState } from '../../server/gateway-state.js';
+import { principalOf } from '../../server/middleware/auth.js';
+import { toHealthView } from '../model-view.js';
+
+/** GET /ready: 200 when every startup model is loaded and the gateway is not shutting down. */
+export function readinessRoutes(state: GatewayState): Router {
+  const router = new Router();
+  router.get('/ready', (ctx) => {
+    const entries = state.registry().list();
+    const models = Object.fromEntries(entries.map((entry) => [entry.id, toHealthView(entry)]));
+    const waiting = entries.filter((entry) => entry.config.load === 'startup' && !['ready', 'unloaded', 'unloading'].includes(entry.status));
+    const ready = !state.shuttingDown() && state.registry().startupSettled() && waiting.length === 0;
+    ctx.status = ready ? 200 : 503;
+    const reason = state.shuttingDown() ? 'shutting down' : waiting.map((entry) => `${entry.id} is ${entry.status}`).join('; ');
+    ctx.body = { status: ready ? 'ready' : 'not ready', ...(ready ? {} : { reason }), models };
+  });
+  return router;
+}
+
+/** GET /metrics in Prometheus text format. */
+export function metricsRoutes(state: GatewayState): Router {
+  const router = new Router();
+  router.get('/metrics', async (ctx) => {
+    ctx.set('content-type', state.metrics.registry.contentType);
+    ctx.body = await state.metrics.registry.metrics();
+  });
+  return router;
+}
+
+function requireAdmin(ctx: Context): void {
+  if (principalOf(ctx)?.role !== 'admin') throw errors.permissionDenied('This endpoint needs an admin key (a key with role = "admin").');
+}
+
+export function adminRoutes(state: GatewayState): Router {
+  const router = new Router();
+  router.post('/v1/admin/reload', async (ctx) => {
+    requireAdmin(ctx);
+    try {
+      ctx.body = { status: 'reloaded', ...(await state.reload()) };
+    } catch (error) {
+      if (error instanceof ConfigError) throw errors.invalidRequest(`The config file is invalid; the running config stays.\n${error.message}`, null, 'invalid_config');
+      throw error instanceof GatewayError ? error : errors.internal(error);
+    }
+  });
+  router.post('/v1/admin/models/:id/load', async (ctx) => {
+    requireAdmin(ctx);
+    const entry = await state.registry().loadModel(ctx.params.id);
+    ctx.status = entry.status === 'ready' ? 200 : 503;
+    ctx.body = { id: entry.id, ...toHealthView(entry) };
+  });
+  router.post('/v1/admin/models/:id/unload', async (ctx) => {
+    requireAdmin(ctx);
+    const entry = await state.registry().unloadModel(ctx.params.id);
+    ctx.body = { id: entry.id, ...toHealthView(entry) };
+  });
+  return router;
+}

@@ -1,0 +1,56 @@
+// The Prometheus metrics of one gateway. A registry per gateway (not prom-client's global one),
+// so that several gateways in one process (tests, benchmarks) keep their counts apart. Keys are
+// only ever labelled by their name.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ModelRegistry } from '../registry/model-registry.js';
+
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({ name: 'switchyard_requests_total', help: 'Requests answered, by route, model and status.', labelNames: ['route', 'model', 'status'], registers: [this.registry] });
+  readonly requestDuration = new Histogram({ name: 'switchyard_request_duration_seconds', help: 'Time from request to the end of the response.', labelNames: ['route', 'model'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  readonly queueWait = new Histogram({ name: 'switchyard_queue_wait_seconds', help: 'Time a request waited for a model slot.', labelNames: ['model'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  readonly timeToFirstToken = new Histogram({ name: 'switchyard_time_to_first_token_seconds', help: 'Time from request to the first generated text.', labelNames: ['model'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  readonly promptTokens = new Counter({ name: 'switchyard_prompt_tokens_total', help: 'Prompt tokens processed, by model and key name.', labelNames: ['model', 'key'], registers: [this.registry] });
+  readonly completionTokens = new Counter({ name: 'switchyard_completion_tokens_total', help: 'Completion tokens generated, by model and key name.', labelNames: ['model', 'key'], registers: [this.registry] });
+  readonly embeddingBatchSize = new Histogram({ name: 'switchyard_embedding_batch_size', help: 'Inputs per embedding engine run.', labelNames: ['model'], buckets: BATCH_BUCKETS, registers: [this.registry] });
+  readonly rateLimitRejections = new Counter({ name: 'switchyard_rate_limit_rejections_total', help: 'Requests refused by a limit, by kind (requests, tokens, concurrency, queue).', labelNames: ['kind'], registers: [this.registry] });
+  readonly modelLoadSeconds = new Gauge({ name: 'switchyard_model_load_seconds', help: 'Seconds the last load of each model took.', labelNames: ['model'], registers: [this.registry] });
+  readonly reloads = new Counter({ name: 'switchyard_config_reloads_total', help: 'Config reloads, by result (succeeded, failed).', labelNames: ['result'], registers: [this.registry] });
+
+  constructor(models: () => ModelRegistry) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'switchyard_' });
+    new Gauge({
+      name: 'switchyard_queue_depth',
+      help: 'Requests waiting for a model slot (embedding inputs waiting for a batch).',
+      labelNames: ['model'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const entry of models().list()) this.set({ model: entry.id }, (entry.scheduler?.queueDepth ?? 0) + (entry.embeddingBatcher?.queuedInputs ?? 0));
+      },
+    });
+    new Gauge({
+      name: 'switchyard_active_sequences',
+      help: 'Requests running on a model (llama.cpp sequences in use).',
+      labelNames: ['model'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const entry of models().list()) this.set({ model: entry.id }, entry.scheduler?.activeCount ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'switchyard_model_ready',
+      help: '1 when a model is loaded and serving, 0 otherwise.',
+      labelNames: ['model', 'status'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const entry of models().list()) this.set({ model: entry.id, status: entry.status }, entry.status === 'ready' ? 1 : 0);
+      },
+    });
+  }
+}
