@@ -6,7 +6,9 @@ import { ConfigError, loadConfigFile } from './config/load-config.js';
 import { environment } from './environment.js';
 import { createLogger, createSilentLogger } from './logger.js';
 import { ModelRegistry } from './registry/model-registry.js';
-import { startGateway } from './server/gateway.js';
+import { startGateway, type Gateway } from './server/gateway.js';
+import { ensureModelFile } from './download/ensure-model-file.js';
+import { pullCommand } from './download/pull-command.js';
 import path from 'node:path';
 
 const DEFAULT_CONFIG = 'config.toml';
@@ -45,10 +47,9 @@ program
   .action(async (options: { config?: string; address?: string }) => {
     const loaded = await loadOrExit(configPath(options.config));
     const logger = createLogger({ level: loaded.config.logging.level, format: loaded.config.logging.format });
-    const gateway = await startGateway({ loaded, logger, address: options.address ?? environment.address }).catch((error: unknown) => {
-      logger.fatal({ err: error }, 'cannot start');
-      process.exit(1);
-    });
+    // Signals are handled from the start: a SIGHUP or SIGTERM during model loading must not
+    // kill the process with the default action.
+    let gateway: Gateway | undefined;
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) {
@@ -56,6 +57,7 @@ program
         process.exit(1);
       }
       stopping = true;
+      if (!gateway) process.exit(0);
       logger.info({ signal, graceSeconds: gateway.state.config().api.shutdown_grace }, 'shutting down: finishing requests in flight');
       gateway.close().then(
         () => process.exit(0),
@@ -68,9 +70,29 @@ program
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGHUP', () => {
+      if (!gateway) return;
       logger.info('SIGHUP: reloading the config');
       gateway.reload().catch(() => undefined);
     });
+    gateway = await startGateway({
+      loaded,
+      logger,
+      address: options.address ?? environment.address,
+      prepareModel: (entry, log) => ensureModelFile({ path: entry.resolvedPath, source: entry.config.source!, sha256: entry.config.sha256, logger: log.child({ model: entry.id }) }),
+    }).catch((error: unknown) => {
+      logger.fatal({ err: error }, 'cannot start');
+      process.exit(1);
+    });
+  });
+
+program
+  .command('pull')
+  .description('Download a model file: resumable, checked against --sha256, moved into place atomically.')
+  .argument('<url>', 'http or https URL of the file')
+  .option('--to <dir>', 'folder (or file path) to write to', '.')
+  .option('--sha256 <hex>', 'expected SHA-256 of the file')
+  .action(async (url: string, options: { to?: string; sha256?: string }) => {
+    process.exitCode = await pullCommand(url, options, createLogger());
   });
 
 program

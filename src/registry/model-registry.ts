@@ -66,7 +66,7 @@ export interface ModelRegistryOptions {
   logger: Logger;
   factories: BackendFactories;
   events?: RegistryEvents;
-  /** Prepares a model's file before inspection (e.g. downloads a missing `source`). */
+  /** Prepares a model's file before it loads (downloads a missing `source`). */
   prepare?: (entry: ModelEntry) => Promise<void>;
 }
 
@@ -138,17 +138,10 @@ export class ModelRegistry {
   }
 
   private async inspect(entry: ModelEntry): Promise<void> {
-    if (this.prepare) {
-      try {
-        await this.prepare(entry);
-      } catch (error) {
-        this.markUnavailable(entry, error instanceof Error ? error.message : String(error));
-        return;
-      }
-    }
     const inference = await inferBackend(entry.config, entry.resolvedPath);
     entry.backend = inference.backend;
-    if (inference.problem) this.markUnavailable(entry, inference.problem);
+    // A missing file with a `source` is fetched when the model loads.
+    if (inference.problem && !(entry.config.source && this.prepare)) this.markUnavailable(entry, inference.problem);
   }
 
   private markUnavailable(entry: ModelEntry, reason: string): void {
@@ -192,6 +185,20 @@ export class ModelRegistry {
   }
 
   private async loadNow(entry: ModelEntry): Promise<void> {
+    if (entry.config.source && this.prepare) {
+      try {
+        await this.prepare(entry);
+      } catch (error) {
+        this.markUnavailable(entry, `download failed: ${error instanceof Error ? error.message : String(error)}`);
+        return;
+      }
+      const inference = await inferBackend(entry.config, entry.resolvedPath);
+      entry.backend = inference.backend;
+      if (inference.problem) {
+        this.markUnavailable(entry, inference.problem);
+        return;
+      }
+    }
     const factory = entry.backend ? this.factories[entry.backend] : undefined;
     if (!factory) {
       this.markUnavailable(entry, `no backend can load ${entry.resolvedPath}`);
