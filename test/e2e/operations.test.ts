@@ -223,3 +223,46 @@ describe('model lifecycle', () => {
     assert.equal(typeof line.queueWaitMs, 'number');
   });
 });
+
+describe('model source', () => {
+  test('a missing model file with a source is downloaded at startup, checked, and served', async () => {
+    const { createServer } = await import('node:http');
+    const { readFile, mkdtemp, stat } = await import('node:fs/promises');
+    const { createHash } = await import('node:crypto');
+    const os = await import('node:os');
+    const pathModule = await import('node:path');
+    const bytes = await readFile(models.stories);
+    const digest = createHash('sha256').update(bytes).digest('hex');
+    let requests = 0;
+    const server = createServer((request, response) => {
+      requests++;
+      response.writeHead(200, { 'content-length': bytes.length });
+      response.end(bytes);
+    }).listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    const { port } = server.address() as { port: number };
+    const target = pathModule.join(await mkdtemp(pathModule.join(os.tmpdir(), 'switchyard-source-')), 'stories.gguf');
+    const { parseConfig } = await import('../../src/config/load-config.js');
+    const { startGateway } = await import('../../src/server/gateway.js');
+    const { createSilentLogger } = await import('../../src/logger.js');
+    const { ensureModelFile } = await import('../../src/download/ensure-model-file.js');
+    const loaded = parseConfig(`[api.models.fetched]\npath = "${target}"\ntype = "completion"\nthreads = 1\nsource = "http://127.0.0.1:${port}/stories.gguf"\nsha256 = "${digest}"\n`, pathModule.join(os.tmpdir(), 'config.toml'));
+    const gateway = await startGateway({
+      loaded,
+      logger: createSilentLogger(),
+      address: '127.0.0.1:0',
+      waitForModels: true,
+      prepareModel: (entry, logger) => ensureModelFile({ path: entry.resolvedPath, source: entry.config.source!, sha256: entry.config.sha256, logger }),
+    });
+    try {
+      assert.equal(gateway.registry.find('fetched')!.status, 'ready', gateway.registry.find('fetched')!.reason);
+      assert.equal((await stat(target)).size, bytes.length);
+      assert.equal(requests, 1);
+      const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'sk-x', maxRetries: 0 });
+      assert.equal((await client.completions.create({ model: 'fetched', prompt: 'Once', max_tokens: 2 })).usage!.completion_tokens, 2);
+    } finally {
+      await gateway.close();
+      server.close();
+    }
+  });
+});
