@@ -19,6 +19,8 @@ export class SequencePool {
   readonly #waiters: Waiter[] = [];
   readonly size: number;
   #closed = false;
+  #pendingEdits = 0;
+  #editsSettled: { promise: Promise<void>; resolve(): void } | undefined;
 
   constructor(context: LlamaContext) {
     this.size = context.totalSequences;
@@ -53,6 +55,39 @@ export class SequencePool {
       signal?.addEventListener('abort', onAbort, { once: true });
       this.#waiters.push(waiter);
     });
+  }
+
+  /**
+   * Runs an edit of a lent sequence's cached state (erasing tokens). Such edits take the
+   * context's lock, and node-llama-cpp's batch loop holds that lock from batch to batch for as
+   * long as it finds a token queued when a batch ends. Running generations queue their next token
+   * within microtasks of getting the last one, so with two or more of them the loop would only end
+   * when they all had finished, and the edit (with the request behind it) would wait that long.
+   * So while an edit is pending, generations hold back their next token (`stateEditsSettled`):
+   * the loop ends after the batch in flight, the edit runs, and they carry on.
+   */
+  async editState<T>(edit: () => Promise<T>): Promise<T> {
+    this.#pendingEdits++;
+    try {
+      return await edit();
+    } finally {
+      if (--this.#pendingEdits === 0 && this.#editsSettled !== undefined) {
+        const { resolve } = this.#editsSettled;
+        this.#editsSettled = undefined;
+        resolve();
+      }
+    }
+  }
+
+  /** Resolves once no state edit is pending; undefined when none is (the common case, no await). */
+  stateEditsSettled(): Promise<void> | undefined {
+    if (this.#pendingEdits === 0) return undefined;
+    if (this.#editsSettled === undefined) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((done) => { resolve = done; });
+      this.#editsSettled = { promise, resolve };
+    }
+    return this.#editsSettled.promise;
   }
 
   /** Rejects the waiters; lent sequences are left to their generations, which the context's disposal ends. */

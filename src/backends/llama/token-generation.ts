@@ -60,7 +60,7 @@ export async function generateFromPrompt(engine: GenerationEngine, prompt: Prepa
     return await runOnSequence(engine, lease.sequence, prompt, options, grammar);
   } catch (error) {
     // The sequence's cached state may be half-written; the next user starts clean.
-    await lease.sequence.clearHistory().catch(() => undefined);
+    await engine.pool.editState(() => lease.sequence.clearHistory()).catch(() => undefined);
     throw error;
   } finally {
     lease.release();
@@ -109,7 +109,7 @@ async function runOnSequence(
     grammarState: grammar === undefined ? undefined : new LlamaGrammarEvaluationState({ model, grammar }),
     recentTokens: () => (generated.length >= 64 ? generated : [...prompt.tokens.slice(-64), ...generated]),
   });
-  const input = await reuseCachedPrefix(sequence, prompt.tokens);
+  const input = await engine.pool.editState(() => reuseCachedPrefix(sequence, prompt.tokens));
   const steps: AsyncGenerator<GeneratedStep, void, void> = logprobs === undefined
     ? tokensOnly(sequence.evaluate(input, evaluateOptions))
     : sequence.evaluateWithMetadata(input, options.topLogprobs === 0 ? { confidence: true } : { probabilities: true }, evaluateOptions);
@@ -130,6 +130,11 @@ async function runOnSequence(
       finishReason = 'length';
       break;
     }
+    // While another request trims its sequence's cached state, ask for no further token until it
+    // is done: the trim needs the context's lock, which node-llama-cpp's batch loop holds for as
+    // long as any sequence has a token queued (see SequencePool.editState).
+    const edits = engine.pool.stateEditsSettled();
+    if (edits !== undefined) await edits;
   }
   if (!stoppedByString) {
     const output = holdback.finish(decoder.flush());
