@@ -294,23 +294,27 @@ describe('chat and text completions on llama.cpp', () => {
     assert.ok(Math.max(...firstChunkAt) < Math.min(...finishedAt), `first chunks ${firstChunkAt} vs finishes ${finishedAt}`);
   });
 
-  test('a client that disconnects stops its generation and frees its sequence', async () => {
+  test('a client that disconnects stops its generation within a token or two and frees its sequence', async () => {
     const entry = gateway.gateway.registry.find('llama2-chat')!;
     const scheduler = entry.scheduler!;
     const { port } = new URL(gateway.url);
+    const requestId = `disconnect-${Date.now()}`;
+    let deltasReceived = 0;
     await new Promise<void>((resolve, reject) => {
-      const request = http.request({ host: '127.0.0.1', port, path: '/v1/chat/completions', method: 'POST', headers: { 'content-type': 'application/json' } }, (response) => {
-        let chunks = 0;
-        response.on('data', () => {
-          chunks++;
-          if (chunks === 3) {
-            // Destroy the socket mid-stream, as a client that goes away does.
-            request.destroy();
-            resolve();
-          }
-        });
-        response.on('error', () => undefined);
-      });
+      const request = http.request(
+        { host: '127.0.0.1', port, path: '/v1/chat/completions', method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': requestId } },
+        (response) => {
+          response.on('data', (chunk: Buffer) => {
+            deltasReceived += (chunk.toString().match(/"content":"[^"]/g) ?? []).length;
+            if (deltasReceived >= 5) {
+              // Destroy the socket mid-stream, as a client that goes away does.
+              request.destroy();
+              resolve();
+            }
+          });
+          response.on('error', () => undefined);
+        },
+      );
       request.on('error', () => undefined);
       request.end(JSON.stringify({ model: 'llama2-chat', messages: [user('A long story')], max_tokens: 1500, temperature: 0.8, stream: true }));
       setTimeout(() => reject(new Error('no chunks')), 20_000).unref();
@@ -318,8 +322,39 @@ describe('chat and text completions on llama.cpp', () => {
     const started = performance.now();
     while (scheduler.activeCount > 0 && performance.now() - started < 5_000) await new Promise((resolve) => setTimeout(resolve, 10));
     assert.equal(scheduler.activeCount, 0, 'the sequence was released');
+    let line: Record<string, unknown> | undefined;
+    while (!line && performance.now() - started < 5_000) {
+      line = gateway.logs.find((record) => record.msg === 'request' && record.requestId === requestId);
+      if (!line) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.equal(line?.status, 499, 'logged as a client that left');
+    // Tokens generated after the client left: what the engine made beyond what had been sent.
+    const generated = Number(line?.completionTokens);
+    assert.ok(generated < 1500, 'the generation stopped early');
+    assert.ok(generated - deltasReceived <= 8, `generated ${generated} tokens, the client had received ${deltasReceived}`);
     const after = await client.chat.completions.create({ model: 'llama2-chat', messages: [user('Hi')], max_tokens: 2 });
     assert.equal(after.choices.length, 1);
+  });
+
+  test('a non-streaming client that disconnects stops its generation too', async () => {
+    const scheduler = gateway.gateway.registry.find('llama2-chat')!.scheduler!;
+    const { port } = new URL(gateway.url);
+    const requestId = `disconnect-plain-${Date.now()}`;
+    const request = http.request({ host: '127.0.0.1', port, path: '/v1/chat/completions', method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': requestId } });
+    request.on('error', () => undefined);
+    request.end(JSON.stringify({ model: 'llama2-chat', messages: [user('A long story')], max_tokens: 1500, temperature: 0.8 }));
+    while (scheduler.activeCount === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    request.destroy();
+    const started = performance.now();
+    let line: Record<string, unknown> | undefined;
+    while (!line && performance.now() - started < 5_000) {
+      line = gateway.logs.find((record) => record.msg === 'request' && record.requestId === requestId);
+      if (!line) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.equal(scheduler.activeCount, 0);
+    assert.equal(line?.status, 499);
+    assert.ok(Number(line?.completionTokens) < 1500, `generated ${String(line?.completionTokens)}`);
   });
 
   test('a full queue is the SDK RateLimitError with Retry-After', async () => {

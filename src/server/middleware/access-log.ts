@@ -29,9 +29,21 @@ export function accessLog(logger: Logger, metrics: GatewayMetrics): Middleware {
     const details: AccessDetails = {};
     ctx.state.access = details;
     ctx.state.startedAt = started;
+    // Written once the handler is done (so a cancelled generation's token count is known) and the
+    // response is over (so its real end and status are).
+    let handlerDone = false;
+    let responseDone = false;
+    let written = false;
+    const writeWhenDone = () => {
+      if (!handlerDone || !responseDone || written) return;
+      written = true;
+      write();
+    };
+    const onResponseEnd = () => {
+      responseDone = true;
+      writeWhenDone();
+    };
     const write = () => {
-      ctx.res.off('finish', write);
-      ctx.res.off('close', write);
       const durationMs = performance.now() - started;
       const status = ctx.res.writableFinished ? ctx.status : 499;
       const key = (ctx.state.principal as { name?: string } | undefined)?.name;
@@ -60,8 +72,13 @@ export function accessLog(logger: Logger, metrics: GatewayMetrics): Middleware {
         'request',
       );
     };
-    ctx.res.once('finish', write);
-    ctx.res.once('close', write);
-    await next();
+    ctx.res.once('finish', onResponseEnd);
+    ctx.res.once('close', onResponseEnd);
+    try {
+      await next();
+    } finally {
+      handlerDone = true;
+      writeWhenDone();
+    }
   };
 }
