@@ -15,6 +15,10 @@ const TOKENS = Number(process.env.BENCH_TOKENS ?? 128);
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 5);
 const TTFT_REPEATS = Number(process.env.BENCH_TTFT_REPEATS ?? 30);
 const PROMPT = 'Once upon a time, in a land far away, there lived';
+// Each request gets a prompt of its own: the gateway keeps prompts cached per sequence, and a
+// repeated prompt would measure that cache instead of the path a new request takes.
+let promptNumber = 0;
+const nextPrompt = () => `${++promptNumber}. ${PROMPT}`;
 const CONTEXT = 1024;
 
 async function directGeneration(context: LlamaContext, model: LlamaModel, sequenceCount: number, tokens: number): Promise<{ seconds: number; firstTokenMs: number }> {
@@ -25,7 +29,7 @@ async function directGeneration(context: LlamaContext, model: LlamaModel, sequen
       const sequence = context.getSequence();
       try {
         let generated = 0;
-        for await (const _token of sequence.evaluate(model.tokenize(PROMPT, true), { temperature: 0.8, seed: index + 1 })) {
+        for await (const _token of sequence.evaluate(model.tokenize(nextPrompt(), true), { temperature: 0.8, seed: index + 1 })) {
           if (generated === 0 && Number.isNaN(firstTokenMs)) firstTokenMs = performance.now() - started;
           if (++generated >= tokens) break;
         }
@@ -46,7 +50,7 @@ async function gatewayGeneration(url: string, streams: number, tokens: number): 
       const response = await fetch(`${url}/v1/completions`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'bench', prompt: PROMPT, max_tokens: tokens, temperature: 0.8, seed: index + 1, stream: true, stream_options: { include_usage: true } }),
+        body: JSON.stringify({ model: 'bench', prompt: nextPrompt(), max_tokens: tokens, temperature: 0.8, seed: index + 1, stream: true, stream_options: { include_usage: true } }),
       });
       await readStream(response, (frame) => {
         const choices = frame.choices as Array<{ text?: string }> | undefined;
@@ -78,7 +82,7 @@ async function llamaServerFigures(modelPath: string): Promise<{ one: number; fou
           const response = await fetch(`${url}/v1/completions`, {
             method: 'POST',
             headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ prompt: PROMPT, max_tokens: TOKENS, temperature: 0.8, seed: index + 1, stream: true, stream_options: { include_usage: true }, ignore_eos: true }),
+            body: JSON.stringify({ prompt: nextPrompt(), max_tokens: TOKENS, temperature: 0.8, seed: index + 1, stream: true, stream_options: { include_usage: true }, ignore_eos: true }),
           });
           await readStream(response, (frame) => {
             const usage = frame.usage as { completion_tokens: number } | null | undefined;
