@@ -2,9 +2,10 @@
 // The switchyard command line: serve, validate.
 import { Command } from 'commander';
 import { backendFactories } from './backends/index.js';
-import { ConfigError, loadConfigFile } from './config/load-config.js';
+import { ConfigError, loggingSettingsOf, readConfigSource } from './config/load-config.js';
 import { environment } from './environment.js';
-import { createLogger, createSilentLogger } from './logger.js';
+import { createLogger, createSilentLogger, type Logger } from './logger.js';
+import { parseConfigWithPlugins } from './plugins/plugin-loader.js';
 import { ModelRegistry } from './registry/model-registry.js';
 import { startGateway, type Gateway } from './server/gateway.js';
 import { ensureModelFile } from './download/ensure-model-file.js';
@@ -17,16 +18,23 @@ function configPath(option: string | undefined): string {
   return option ?? environment.configPath ?? DEFAULT_CONFIG;
 }
 
-async function loadOrExit(file: string) {
-  try {
-    return await loadConfigFile(file);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`config error${error.problems.length > 1 ? 's' : ''}:\n${error.message}\n`);
-      process.exit(2);
-    }
-    throw error;
+function exitOnConfigError(error: unknown): never {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`config error${error.problems.length > 1 ? 's' : ''}:\n${error.message}\n`);
+    process.exit(2);
   }
+  throw error;
+}
+
+/** The config file's text and the process logger, made from its [logging] table before plugins load. */
+async function sourceAndLogger(file: string, makeLogger: (settings: ReturnType<typeof loggingSettingsOf>) => Logger) {
+  const source = await readConfigSource(file).catch(exitOnConfigError);
+  return { source, logger: makeLogger(loggingSettingsOf(source)) };
+}
+
+/** Loads the plugins, then validates the config with what they add. */
+async function loadOrExit(file: string, source: string, logger: Logger) {
+  return parseConfigWithPlugins(source, file, logger).catch(exitOnConfigError);
 }
 
 function printTable(rows: string[][]): void {
@@ -45,8 +53,9 @@ program
   .option('-c, --config <path>', `config file (default: $SWITCHYARD_CONFIG or ./${DEFAULT_CONFIG})`)
   .option('-a, --address <host:port>', 'listen address, overriding [api] address and $SWITCHYARD_ADDRESS')
   .action(async (options: { config?: string; address?: string }) => {
-    const loaded = await loadOrExit(configPath(options.config));
-    const logger = createLogger({ level: loaded.config.logging.level, format: loaded.config.logging.format });
+    const file = configPath(options.config);
+    const { source, logger } = await sourceAndLogger(file, (settings) => createLogger(settings));
+    const { loaded, plugins } = await loadOrExit(file, source, logger);
     // Signals are handled from the start: a SIGHUP or SIGTERM during model loading must not
     // kill the process with the default action.
     let gateway: Gateway | undefined;
@@ -78,6 +87,7 @@ program
       loaded,
       logger,
       address: options.address ?? environment.address,
+      plugins,
       prepareModel: (entry, log) => ensureModelFile({ path: entry.resolvedPath, source: entry.config.source!, sha256: entry.config.sha256, logger: log.child({ model: entry.id }) }),
     }).catch((error: unknown) => {
       logger.fatal({ err: error }, 'cannot start');
@@ -101,17 +111,19 @@ program
   .option('-c, --config <path>', `config file (default: $SWITCHYARD_CONFIG or ./${DEFAULT_CONFIG})`)
   .action(async (options: { config?: string }) => {
     const file = configPath(options.config);
-    const loaded = await loadOrExit(file);
+    const { source, logger } = await sourceAndLogger(file, () => createSilentLogger());
+    const { loaded, plugins } = await loadOrExit(file, source, logger);
+    await plugins.close();
     const registry = await ModelRegistry.create({
       config: loaded.config,
       baseDirectory: path.dirname(loaded.file),
       logger: createSilentLogger(),
-      factories: backendFactories,
+      factories: { ...backendFactories, ...plugins.backendFactories() },
     });
     process.stdout.write(`${file}: valid; listening address ${loaded.config.api.address}\n\n`);
     const rows = [['ID', 'TYPE', 'BACKEND', 'PATH', 'FILE']];
     for (const entry of registry.list()) {
-      rows.push([entry.id, entry.type, entry.backend ?? '-', entry.resolvedPath, entry.status === 'unavailable' ? `missing: ${entry.reason}` : 'ok']);
+      rows.push([entry.id, entry.type, entry.backend ?? '-', entry.resolvedPath || '-', entry.status === 'unavailable' ? `missing: ${entry.reason}` : 'ok']);
     }
     if (rows.length === 1) process.stdout.write('no models configured\n');
     else printTable(rows);

@@ -84,6 +84,11 @@ export interface EmbeddingCapability {
   readonly maxInputTokens: number;
   /** Token count of each input after truncation, without running the model. */
   countEmbeddingTokens(inputs: EmbeddingInput[], truncate: boolean): Promise<number[]>;
+  /**
+   * True for an engine that takes concurrent calls and batches on its own side (a remote
+   * server): the registry then puts no batcher in front of it. Default false.
+   */
+  readonly takesConcurrentCalls?: boolean;
   /** One vector per input, in order. Inputs are already checked by the route. */
   embed(inputs: EmbeddingInput[], options: { truncate: boolean; signal?: AbortSignal }): Promise<EmbeddingBatchResult>;
 }
@@ -129,6 +134,12 @@ export interface LoadedModel {
   readonly tokenizer?: TokenizeCapability;
   /** How many generations may run at once on this instance (the scheduler's slot count). */
   readonly parallelism: number;
+  /**
+   * True when `countChatPromptTokens`/`countTextTokens` return estimates (a remote model has no
+   * tokenizer here): the reservation for rate limits uses them, and the usage reported and
+   * charged after the run is the `promptTokens` of the results. Default false.
+   */
+  readonly promptTokensAreEstimates?: boolean;
   dispose(): Promise<void>;
 }
 

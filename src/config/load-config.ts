@@ -8,7 +8,8 @@ import { closest } from 'fastest-levenshtein';
 import { z } from 'zod';
 import { readSecret } from '../environment.js';
 import { locateKey } from './key-location.js';
-import { configSchema, type Config } from './schema.js';
+import { buildConfigSchema, configSchema, loggingSchema, type Config, type ConfigExtension } from './schema.js';
+import { describeValue } from './value-description.js';
 
 export interface ConfigProblem {
   /** Dotted key path, e.g. `api.models.my-chat-model.context_length`; empty for syntax errors. */
@@ -54,21 +55,9 @@ function formatProblem(file: string, problem: ConfigProblem): string {
   return problem.keyPath ? `${where}: ${problem.keyPath}: ${problem.message}` : `${where}: ${problem.message}`;
 }
 
-/** Describes a found value the way an operator wrote it. */
-function describeValue(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return `an array (${JSON.stringify(value).slice(0, 60)})`;
-  if (value instanceof Date) return `a date (${value.toISOString()})`;
-  if (typeof value === 'object') return 'a table';
-  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value)}`;
-  if (typeof value === 'number') return Number.isInteger(value) ? `the integer ${value}` : `the number ${value}`;
-  return `${typeof value} ${String(value)}`;
-}
-
 /** Walks the schema to the object at `path` to list the keys it allows (for did-you-mean). */
-function allowedKeysAt(path: readonly PropertyKey[]): string[] {
-  let schema: z.core.$ZodType | undefined = configSchema;
+function allowedKeysAt(root: z.core.$ZodType, path: readonly PropertyKey[]): string[] {
+  let schema: z.core.$ZodType | undefined = root;
   const unwrap = (candidate: z.core.$ZodType): z.core.$ZodType => {
     let current = candidate;
     for (;;) {
@@ -109,13 +98,19 @@ function expectedOf(issue: z.core.$ZodIssue): string {
   }
 }
 
-function problemsFromIssues(source: string, issues: z.core.$ZodIssue[]): ConfigProblem[] {
+/**
+ * Turns zod issues into config problems naming the key path and its line. `schema` is the schema
+ * the issues came from (for the keys allowed beside an unknown one) and `prefix` the key path it
+ * validated (a plugin's options validate the table at ['plugins', NAME]).
+ */
+export function configProblemsFromIssues(source: string, issues: z.core.$ZodIssue[], options: { schema: z.core.$ZodType; prefix?: readonly string[] }): ConfigProblem[] {
+  const prefix = options.prefix ?? [];
   const problems: ConfigProblem[] = [];
   for (const issue of issues) {
     if (issue.code === 'unrecognized_keys') {
-      const allowed = allowedKeysAt(issue.path);
+      const allowed = allowedKeysAt(options.schema, issue.path);
       for (const key of issue.keys) {
-        const keyPath = [...issue.path, key];
+        const keyPath = [...prefix, ...issue.path, key];
         const suggestion = allowed.length > 0 ? closest(key, allowed) : undefined;
         const hint = suggestion ? ` (did you mean "${suggestion}"?)` : '';
         problems.push({
@@ -126,7 +121,7 @@ function problemsFromIssues(source: string, issues: z.core.$ZodIssue[]): ConfigP
       }
       continue;
     }
-    const keyPath = issue.path.map(String);
+    const keyPath = [...prefix, ...issue.path.map(String)];
     const found = 'input' in issue ? describeValue(issue.input) : 'an invalid value';
     problems.push({
       keyPath: keyPath.join('.'),
@@ -209,19 +204,27 @@ function resolveKeys(source: string, config: Config, problems: ConfigProblem[]):
   return keys;
 }
 
-/** Parses and validates config text; `file` is only used in messages and to resolve paths. */
-export function parseConfig(source: string, file: string): LoadedConfig {
-  let data: unknown;
+/** Parses TOML text, or throws a ConfigError with the line and column of the syntax error. */
+export function parseToml(source: string, file: string): Record<string, unknown> {
   try {
-    data = TOML.parse(source);
+    return TOML.parse(source) as Record<string, unknown>;
   } catch (error) {
     const syntax = error as { line?: number; col?: number; message?: string };
     // @iarna/toml positions are 0-based; editors count from 1.
     const message = (syntax.message ?? String(error)).split('\n')[0].replace(/ at row \d+, col \d+, pos \d+:?$/, '');
     throw new ConfigError(file, [{ keyPath: '', line: syntax.line === undefined ? undefined : syntax.line + 1, column: syntax.col === undefined ? undefined : syntax.col + 1, message: `invalid TOML: ${message}` }]);
   }
-  const result = configSchema.safeParse(data, { reportInput: true });
-  if (!result.success) throw new ConfigError(file, problemsFromIssues(source, result.error.issues));
+}
+
+/**
+ * Parses and validates config text; `file` is only used in messages and to resolve paths.
+ * `extension` is what loaded plugins add (their backends and model keys; see src/plugins/).
+ */
+export function parseConfig(source: string, file: string, extension?: ConfigExtension): LoadedConfig {
+  const data = parseToml(source, file);
+  const schema = extension ? buildConfigSchema(extension) : configSchema;
+  const result = schema.safeParse(data, { reportInput: true });
+  if (!result.success) throw new ConfigError(file, configProblemsFromIssues(source, result.error.issues, { schema }));
   const config = result.data;
   const problems = crossKeyProblems(source, config);
   const keys = resolveKeys(source, config, problems);
@@ -229,14 +232,32 @@ export function parseConfig(source: string, file: string): LoadedConfig {
   return { config, file: path.resolve(file), keys };
 }
 
-export async function loadConfigFile(file: string): Promise<LoadedConfig> {
-  let source: string;
+/**
+ * The [logging] settings of config text, or the defaults when the text or the table is invalid
+ * (full validation reports that): the process logger exists before plugins load.
+ */
+export function loggingSettingsOf(source: string): { level: Config['logging']['level']; format: Config['logging']['format'] } {
+  let logging: unknown;
   try {
-    source = await readFile(file, 'utf8');
+    logging = (TOML.parse(source) as Record<string, unknown>).logging;
+  } catch {
+    logging = undefined;
+  }
+  const result = loggingSchema.safeParse(logging ?? {});
+  return result.success ? result.data : loggingSchema.parse({});
+}
+
+/** Reads the config file's text, or throws a ConfigError saying why it cannot. */
+export async function readConfigSource(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const reason = code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory, expected a file' : String(error);
     throw new ConfigError(file, [{ keyPath: '', message: `cannot read the config file: ${reason}` }]);
   }
-  return parseConfig(source, file);
+}
+
+export async function loadConfigFile(file: string, extension?: ConfigExtension): Promise<LoadedConfig> {
+  return parseConfig(await readConfigSource(file), file, extension);
 }

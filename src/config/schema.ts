@@ -1,6 +1,7 @@
 // The one schema of config.toml. Defaults live here and nowhere else; the config types are
 // inferred from it. Objects are strict so that an operator's typo is an error, never ignored.
 import { z } from 'zod';
+import { describeValue } from './value-description.js';
 
 const positiveInt = z.number().int().positive();
 const nonNegativeInt = z.number().int().nonnegative();
@@ -11,14 +12,20 @@ export const addressSchema = z
   .regex(/^(?:(?:\[[0-9a-fA-F:.]+\]|[^\s:\[\]]+):)?\d{1,5}$/, 'an address such as "127.0.0.1:8080"');
 
 export const modelTypes = ['chat', 'completion', 'embedding', 'rerank'] as const;
+/** The engines built into switchyard; plugins add more (see `buildConfigSchema`). */
 export const backendNames = ['llama', 'onnx'] as const;
 
+/**
+ * The keys of one [api.models.ID] table. `path` and `backend` are checked by the refinement in
+ * `modelSchemaFor`: `path` is required unless the model's backend is a plugin's that needs none,
+ * and `backend` must name a built-in engine or one a plugin registered.
+ */
 export const modelSchema = z.strictObject({
   /** A .gguf file (llama.cpp) or a folder with an .onnx file and tokenizer.json (ONNX Runtime). */
-  path: z.string().min(1),
+  path: z.string().min(1).optional(),
   type: z.enum(modelTypes),
   /** Inferred from `path` when absent. */
-  backend: z.enum(backendNames).optional(),
+  backend: z.string().min(1).optional(),
   /** Other names clients may use for this model. */
   aliases: z.array(z.string().min(1)).default([]),
   /** "startup" loads before the gateway reports ready; "lazy" on first use. */
@@ -71,6 +78,76 @@ export const modelSchema = z.strictObject({
   /** Rerank scores through a sigmoid (0..1) rather than raw logits. */
   sigmoid: z.boolean().default(true),
 });
+
+/** A backend a plugin registered, as the config schema needs to know it. */
+export interface PluginBackendSchema {
+  /** The `backend` value models use. */
+  name: string;
+  /** The plugin that registered it (its [plugins.NAME] key), named in messages. */
+  plugin: string;
+  /** The model-level keys it adds to [api.models.ID], validated for its models only. */
+  modelOptions?: z.ZodObject;
+  /** Whether its models need `path`. */
+  requiresPath: boolean;
+}
+
+/** What loaded plugins add to the schema. */
+export interface ConfigExtension {
+  backends: readonly PluginBackendSchema[];
+  /** Backends of first-party plugins that are not enabled: named in the hint of an unknown `backend`. */
+  knownPluginBackends?: Readonly<Record<string, string>>;
+}
+
+/**
+ * The model schema with the keys of plugin backends added (each optional at this level) and the
+ * checks that depend on the backend: its name, whether `path` is needed, and the plugin's own
+ * schema for its keys. Plugin keys on a model of another backend are errors naming the backend.
+ */
+export function modelSchemaFor(extension: ConfigExtension = { backends: [] }) {
+  const owners = new Map<string, string[]>();
+  for (const backend of extension.backends) {
+    for (const key of Object.keys(backend.modelOptions?.shape ?? {})) owners.set(key, [...(owners.get(key) ?? []), backend.name]);
+  }
+  const extraKeys = Object.fromEntries([...owners.keys()].map((key) => [key, z.unknown().optional()]));
+  // The extra keys are only additive: the inferred type stays the built-in one, and a plugin
+  // reads its keys through its own schema.
+  const base = (owners.size > 0 ? modelSchema.extend(extraKeys) : modelSchema) as unknown as typeof modelSchema;
+  const choices = [...backendNames, ...extension.backends.map((backend) => `${backend.name} (from plugin ${backend.plugin})`)].join(', ');
+  return base.superRefine((model, context) => {
+    const fields = model as Record<string, unknown>;
+    const backendName = model.backend;
+    const pluginBackend = extension.backends.find((backend) => backend.name === backendName);
+    if (backendName !== undefined && !pluginBackend && !(backendNames as readonly string[]).includes(backendName)) {
+      const plugin = extension.knownPluginBackends?.[backendName];
+      const hint = plugin === undefined ? '' : ` (enable the plugin that provides it with [plugins.${plugin}])`;
+      context.addIssue({ code: 'custom', path: ['backend'], message: `expected one of ${choices}, found ${describeValue(backendName)}${hint}`, input: backendName });
+      return;
+    }
+    if (model.path === undefined && (pluginBackend?.requiresPath ?? true)) {
+      context.addIssue({ code: 'custom', path: ['path'], message: 'expected a string, found nothing', input: undefined });
+    }
+    for (const [key, backends] of owners) {
+      if (fields[key] === undefined || (backendName !== undefined && backends.includes(backendName))) continue;
+      context.addIssue({
+        code: 'custom',
+        path: [key],
+        message: `applies only to models with ${backends.map((name) => `backend = "${name}"`).join(' or ')}, found ${backendName === undefined ? 'no backend' : `backend = "${backendName}"`}`,
+        input: fields[key],
+      });
+    }
+    if (pluginBackend?.modelOptions) {
+      const own = Object.fromEntries(Object.keys(pluginBackend.modelOptions.shape).map((key) => [key, fields[key]]));
+      const result = pluginBackend.modelOptions.safeParse(own, { reportInput: true });
+      if (!result.success) for (const issue of result.error.issues) context.addIssue({ ...issue } as never);
+    }
+  });
+}
+
+const modelIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:\/-]*$/, 'a model id of letters, digits and . _ : / -');
+
+function modelsSchema(model: ReturnType<typeof modelSchemaFor>) {
+  return z.record(modelIdSchema, model).default({});
+}
 
 /** One client key: its secret (literal, from the environment, or only its SHA-256), models and limits. */
 export const keySchema = z.strictObject({
@@ -125,7 +202,7 @@ export const apiSchema = z.strictObject({
   watch_config: z.boolean().default(true),
   /** Largest request body in bytes. */
   max_body_bytes: positiveInt.default(4 * 1024 * 1024),
-  models: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:\/-]*$/, 'a model id of letters, digits and . _ : / -'), modelSchema).default({}),
+  models: modelsSchema(modelSchemaFor()),
 });
 
 export const loggingSchema = z.strictObject({
@@ -143,15 +220,36 @@ export const metricsSchema = z.strictObject({
   require_auth: z.boolean().default(false),
 });
 
-export const configSchema = z.strictObject({
-  api: apiSchema.default(() => apiSchema.parse({})),
-  logging: loggingSchema.default(() => loggingSchema.parse({})),
-  metrics: metricsSchema.default(() => metricsSchema.parse({})),
+/**
+ * One [plugins.NAME] table: `path` for a plugin that is not first-party, and the plugin's own
+ * options, which its `optionsSchema` validates (see src/plugins/plugin-loader.ts).
+ */
+export const pluginTableSchema = z.looseObject({
+  /** A JavaScript module exporting the plugin, relative to the config file. First-party plugins need none. */
+  path: z.string().min(1).optional(),
 });
+
+export const pluginNameSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'a plugin name of lowercase letters, digits, _ and -');
+
+/** The schema of the whole file, with what loaded plugins add (their backends and model keys). */
+export function buildConfigSchema(extension?: ConfigExtension) {
+  const api = extension ? apiSchema.extend({ models: modelsSchema(modelSchemaFor(extension)) }) : apiSchema;
+  return z.strictObject({
+    api: api.default(() => api.parse({})),
+    logging: loggingSchema.default(() => loggingSchema.parse({})),
+    metrics: metricsSchema.default(() => metricsSchema.parse({})),
+    plugins: z.record(pluginNameSchema, pluginTableSchema).default({}),
+  });
+}
+
+export const configSchema = buildConfigSchema();
 
 export type Config = z.infer<typeof configSchema>;
 export type ApiConfig = Config['api'];
 export type ModelConfig = z.infer<typeof modelSchema>;
 export type KeyConfig = z.infer<typeof keySchema>;
 export type RateLimitConfig = z.infer<typeof rateLimitSchema>;
-export type BackendName = (typeof backendNames)[number];
+export type BuiltInBackendName = (typeof backendNames)[number];
+/** A built-in backend or one a plugin registered. */
+export type BackendName = string;
+export type PluginTableConfig = z.infer<typeof pluginTableSchema>;

@@ -1,7 +1,7 @@
 // Decides which engine runs a model from its path, so operators need not say it.
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { BackendName, ModelConfig } from '../config/schema.js';
+import { backendNames, type BackendName, type ModelConfig } from '../config/schema.js';
 
 export interface BackendInference {
   /** Undefined when the path does not tell and no `backend` key is set. */
@@ -11,6 +11,8 @@ export interface BackendInference {
 }
 
 export async function inferBackend(config: ModelConfig, resolvedPath: string): Promise<BackendInference> {
+  // A plugin's backend checks what it needs when it loads.
+  if (config.backend !== undefined && !(backendNames as readonly string[]).includes(config.backend)) return { backend: config.backend };
   const info = await stat(resolvedPath).catch(() => undefined);
   const guessed: BackendName | undefined = config.backend ?? (resolvedPath.toLowerCase().endsWith('.gguf') ? 'llama' : undefined);
   if (!info) return { backend: guessed, problem: `model file not found: ${resolvedPath}` };

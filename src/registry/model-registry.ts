@@ -94,6 +94,8 @@ export class ModelRegistry {
   private reloads: Promise<unknown> = Promise.resolve();
   private idleSweeper?: NodeJS.Timeout;
   private disposed = false;
+  /** True once the first load of the startup models has finished; /health is 503 only before. */
+  initialLoadDone = false;
 
   private constructor(options: ModelRegistryOptions) {
     this.logger = options.logger;
@@ -119,7 +121,8 @@ export class ModelRegistry {
       id,
       config,
       type: config.type,
-      resolvedPath: path.resolve(baseDirectory, config.path),
+      // Plugin backends (a remote server) may need no path.
+      resolvedPath: config.path === undefined ? '' : path.resolve(baseDirectory, config.path),
       backend: config.backend,
       status: 'unloaded',
       created: Math.floor(Date.now() / 1000),
@@ -166,6 +169,7 @@ export class ModelRegistry {
     const startup = this.list().filter((entry) => entry.config.load === 'startup' && entry.status === 'unloaded');
     for (const entry of startup) entry.status = 'loading';
     for (const entry of startup) if (entry.status === 'loading' && !entry.loading) await this.load(entry, false);
+    this.initialLoadDone = true;
   }
 
   /** True when no startup model is still on its way to its first load. */
@@ -216,7 +220,11 @@ export class ModelRegistry {
         maxQueue: entry.config.max_queue,
         queueTimeoutMs: entry.config.queue_timeout * 1000,
       });
-      if (loaded.embedding) {
+      if (loaded.embedding?.takesConcurrentCalls) {
+        // An engine that batches on its own side (a remote server) gets its calls as they come.
+        const embedding = loaded.embedding;
+        entry.embeddingBatcher = { submit: (inputs, options) => embedding.embed(inputs, options) };
+      } else if (loaded.embedding) {
         entry.embeddingBatcher = new EmbeddingBatcher(loaded.embedding, {
           maxBatchSize: entry.config.max_batch_size,
           maxBatchTokens: entry.config.max_batch_tokens,

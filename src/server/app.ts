@@ -26,6 +26,8 @@ export function createApp(state: GatewayState): Koa {
   const exposeMetrics = () => state.config().metrics.enabled && state.config().metrics.address === undefined;
   const apiRouter = new Router();
   for (const router of [modelRoutes(state), openAiGenerationRoutes(state), adminRoutes(state)]) apiRouter.use(router.routes());
+  // Plugins' routes sit beside the API's: after authentication and rate limits.
+  for (const { router } of state.plugins?.routers ?? []) apiRouter.use(router.routes());
 
   app.use(requestId());
   app.use(accessLog(state.logger, state.metrics));

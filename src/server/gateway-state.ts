@@ -4,6 +4,7 @@ import type { Config } from '../config/schema.js';
 import type { LimiterStore } from '../limits/limiter-store.js';
 import type { Logger } from '../logger.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
+import type { PluginHost } from '../plugins/plugin-host.js';
 import type { ModelRegistry, ReloadSummary } from '../registry/model-registry.js';
 import type { KeyRing } from './middleware/auth.js';
 
@@ -20,4 +21,6 @@ export interface GatewayState {
   shutdownSignal: AbortSignal;
   /** Re-reads the config file and applies it (admin endpoint, SIGHUP, file watch). */
   reload(): Promise<ReloadSummary>;
+  /** What plugins registered (loaded once at start): request hooks, routes, backends. */
+  plugins?: PluginHost;
 }

@@ -10,6 +10,7 @@ import { watchConfigFile, type ConfigWatcher } from '../config/config-watcher.js
 import { createLimiterStore, type LimiterStore } from '../limits/limiter-store.js';
 import type { Logger } from '../logger.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
+import type { PluginHost } from '../plugins/plugin-host.js';
 import { ModelRegistry, type ModelEntry, type ReloadSummary } from '../registry/model-registry.js';
 import { isLoopback, parseAddress } from './address.js';
 import { createApp, createMetricsApp } from './app.js';
@@ -27,6 +28,8 @@ export interface GatewayOptions {
   waitForModels?: boolean;
   /** Prepares a model's file before it is inspected (downloads a missing `source`). */
   prepareModel?: (entry: ModelEntry, logger: Logger) => Promise<void>;
+  /** The plugins the config was validated with (src/plugins/plugin-loader.ts); the gateway closes them. */
+  plugins?: PluginHost;
 }
 
 export interface Gateway {
@@ -88,11 +91,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const shutdown = new AbortController();
   // eslint-disable-next-line prefer-const
   let metrics: GatewayMetrics;
+  const plugins = options.plugins;
   const registry = await ModelRegistry.create({
     config: loaded.config,
     baseDirectory: path.dirname(loaded.file),
     logger,
-    factories: options.factories ?? backendFactories,
+    factories: { ...(options.factories ?? backendFactories), ...plugins?.backendFactories() },
     prepare: options.prepareModel ? (entry) => options.prepareModel!(entry, logger) : undefined,
     events: {
       onLoaded: (entry) => metrics.modelLoadSeconds.set({ model: entry.id }, entry.loadSeconds ?? 0),
@@ -106,7 +110,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     // Validate first: an invalid file leaves everything as it is.
     let next: LoadedConfig;
     try {
-      next = await loadConfigFile(loaded.file);
+      next = await loadConfigFile(loaded.file, plugins?.configExtension);
     } catch (error) {
       metrics.reloads.inc({ result: 'failed' });
       logger.error({ err: error instanceof Error ? error.message : String(error) }, 'config reload rejected: the running config stays');
@@ -121,6 +125,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       void old.dispose();
     }
     if (previous.config.api.address !== next.config.api.address) logger.warn({ address: next.config.api.address }, 'a new listen address takes effect at the next start');
+    if (!isDeepStrictEqual(previous.config.plugins, next.config.plugins)) logger.warn('changes to [plugins] take effect at the next start');
     const summary = await registry.applyConfig(next.config, path.dirname(next.file));
     metrics.reloads.inc({ result: 'succeeded' });
     logger.info(summary, 'config reloaded');
@@ -142,6 +147,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     shuttingDown: () => shuttingDown,
     shutdownSignal: shutdown.signal,
     reload: serializedReload,
+    plugins,
   };
 
   const app = createApp(state);
@@ -163,6 +169,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     server.close();
     await registry.dispose();
     await limiterStore.dispose();
+    await plugins?.close();
     throw error;
   }
   logger.info({ url, metricsUrl, models: registry.list().length }, 'listening');
@@ -209,6 +216,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         await modelsSettled;
         await registry.dispose();
         await limiterStore.dispose();
+        await plugins?.close();
         logger.info('stopped');
       })();
       return closing;

@@ -45,7 +45,11 @@ export class SseStream {
   }
 
   send(payload: unknown): void {
-    this.writeRaw(`data: ${JSON.stringify(payload)}\n\n`);
+    // Plugins' onStreamChunk hooks (src/plugins/request-hooks.ts) may replace or drop a frame.
+    const transform = this.ctx.state.sseTransform as ((payload: unknown) => unknown) | undefined;
+    const frame = transform ? transform(payload) : payload;
+    if (frame === undefined) return;
+    this.writeRaw(`data: ${JSON.stringify(frame)}\n\n`);
   }
 
   /** Ends a stream that finished normally. */

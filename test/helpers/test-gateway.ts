@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import OpenAI from 'openai';
 import type { BackendFactories } from '../../src/backends/index.js';
-import { parseConfig } from '../../src/config/load-config.js';
+import { parseConfigWithPlugins } from '../../src/plugins/plugin-loader.js';
 import { pino } from 'pino';
 import { startGateway, type Gateway } from '../../src/server/gateway.js';
 
@@ -24,14 +24,16 @@ export async function startTestGateway(toml: string, options: { factories?: Back
   const directory = await mkdtemp(path.join(os.tmpdir(), 'switchyard-test-'));
   const file = path.join(directory, 'config.toml');
   await writeFile(file, toml);
-  const loaded = parseConfig(toml, file);
   const logs: Array<Record<string, unknown>> = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
+  // Plugins ([plugins.NAME]) load first; the config is then checked against what they add.
+  const { loaded, plugins } = await parseConfigWithPlugins(toml, file, logger);
   const gateway = await startGateway({
     loaded,
     logger,
     address: '127.0.0.1:0',
     factories: options.factories,
+    plugins,
     waitForModels: options.waitForModels ?? true,
   });
   const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: options.apiKey ?? 'sk-test', maxRetries: 0, timeout: 60_000 });

@@ -9,7 +9,9 @@ export function healthRoutes(state: GatewayState): Router {
   const handler: RouterMiddleware = (ctx) => {
     const entries = state.registry().list();
     const models = Object.fromEntries(entries.map((entry) => [entry.id, toHealthView(entry)]));
-    const loading = entries.filter((entry) => entry.config.load === 'startup' && (entry.status === 'loading' || entry.status === 'unloaded'));
+    // Only the first load of the startup models makes /health a 503: later unloads, idle unloads
+    // and reloads must not look like a dead process to a liveness probe.
+    const loading = state.registry().initialLoadDone ? [] : entries.filter((entry) => entry.config.load === 'startup' && (entry.status === 'loading' || entry.status === 'unloaded'));
     if (loading.length > 0) {
       ctx.status = 503;
       ctx.set('retry-after', '5');

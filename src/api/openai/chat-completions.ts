@@ -55,6 +55,7 @@ export async function chatCompletions(ctx: Context, state: GatewayState): Promis
     stream: request.stream === true,
     includeUsage,
     promptTokens,
+    exactPromptTokens: model.promptTokensAreEstimates ? (results) => results[0].promptTokens : undefined,
     options: { ...sampling, maxTokens, topLogprobs: request.logprobs ? (request.top_logprobs ?? 0) : undefined },
     signal: clientAbortSignal(ctx),
     logger: state.logger,

@@ -61,6 +61,8 @@ export async function completions(ctx: Context, state: GatewayState): Promise<vo
     stream: request.stream === true,
     includeUsage,
     promptTokens: totalPromptTokens,
+    // Results are in job order: the first choice of each prompt carries that prompt's count.
+    exactPromptTokens: model.promptTokensAreEstimates ? (results) => texts.reduce((sum, _text, prompt) => sum + results[prompt * choicesPerPrompt].promptTokens, 0) : undefined,
     options: { ...sampling, maxTokens, topLogprobs: request.logprobs ?? undefined },
     signal: clientAbortSignal(ctx),
     logger: state.logger,

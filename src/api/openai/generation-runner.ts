@@ -29,6 +29,8 @@ export interface GenerationRun {
   includeUsage: boolean;
   /** Prompt tokens billed once per distinct prompt (n choices of one prompt share it). */
   promptTokens: number;
+  /** The exact prompt tokens from the results, when `promptTokens` was an estimate (remote models). */
+  exactPromptTokens?: (results: GenerationResult[]) => number;
   options: Omit<GenerationOptions, 'signal' | 'onText'>;
   signal: AbortSignal;
   logger: Logger;
@@ -110,7 +112,7 @@ export async function respondWithGeneration(ctx: Context, run: GenerationRun): P
     throw gatewayError;
   }
   const completionTokens = results.reduce((sum, result) => sum + result.completionTokens, 0);
-  const usage = usageOf(run.promptTokens, completionTokens);
+  const usage = usageOf(run.exactPromptTokens?.(results) ?? run.promptTokens, completionTokens);
   access.promptTokens = usage.prompt_tokens;
   access.completionTokens = usage.completion_tokens;
   ctx.state.usage = usage;

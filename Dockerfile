@@ -1,0 +1,97 @@
+# switchyard: local models behind one OpenAI-compatible API, as one container.
+#
+#   docker build -t switchyard .
+#   docker run --gpus all -p 8080:8080 -v /srv/models:/models:ro -e SWITCHYARD_API_KEY=sk-... switchyard
+#
+# Build arguments:
+#   BASE_IMAGE   the runtime stage's base. The default is CUDA 12 with cuDNN 9, which is what
+#                onnxruntime-node's CUDA provider (cuda12) needs; node-llama-cpp's prebuilt CUDA
+#                binaries load on it too (its primary CUDA binary links CUDA 13, and it falls back
+#                to the CUDA 12 build in @node-llama-cpp/linux-x64-cuda-ext when that fails).
+#                A CPU-only image: --build-arg BASE_IMAGE=debian:bookworm-slim.
+#   NODE_IMAGE   where Node.js comes from: the build stages run on it, and the runtime stage copies
+#                its /usr/local/bin/node (the official images' layout), so no other download is needed.
+#   ONNXRUNTIME_NODE_INSTALL
+#                cuda12 (default) fetches ONNX Runtime's CUDA provider libraries (from NuGet, at build
+#                time); skip builds a CPU-only ONNX Runtime, for builders that cannot reach NuGet.
+# The image is linux/amd64: the CUDA binaries of both engines exist for x64 only.
+ARG BASE_IMAGE=nvidia/cuda:12.9.1-cudnn-runtime-ubuntu24.04
+ARG NODE_IMAGE=node:22-bookworm-slim
+
+FROM ${NODE_IMAGE} AS node
+
+# ---------------------------------------------------------------------------------------------
+# All dependencies, installed once (development ones included: the compiler needs them).
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+# --ignore-scripts: no dependency's install script runs implicitly, whatever npm's version (npm 10
+# runs them all; npm 11 runs them with a notice unless allowScripts or strict-allow-scripts says
+# otherwise). The one script the image needs, ONNX Runtime's, runs explicitly below. Skipped on
+# purpose: node-llama-cpp's postinstall, which only test-loads (or, failing that, compiles) a
+# binary — the prebuilt ones come as optional dependencies and are chosen at start-up — and
+# protobufjs's, a version notice.
+RUN --mount=type=cache,target=/root/.npm,sharing=locked \
+    npm ci --ignore-scripts --no-audit --no-fund
+ARG ONNXRUNTIME_NODE_INSTALL=cuda12
+# The environment variable wins over the project .npmrc's onnxruntime-node-install=skip (which
+# keeps plain installs on the npm registry alone). The check makes a build that silently lost
+# the CUDA provider fail here instead of falling back to CPU in production.
+RUN if [ "$ONNXRUNTIME_NODE_INSTALL" != "skip" ]; then \
+      ONNXRUNTIME_NODE_INSTALL="$ONNXRUNTIME_NODE_INSTALL" node node_modules/onnxruntime-node/script/install.js && \
+      test -f "node_modules/onnxruntime-node/bin/napi-v6/linux/$(node -p process.arch)/libonnxruntime_providers_cuda.so"; \
+    fi
+
+# ---------------------------------------------------------------------------------------------
+# The compiled gateway: src/ only (tests and benchmarks stay out of the image).
+FROM deps AS build
+COPY tsconfig.json ./
+COPY src ./src
+RUN printf '{"extends":"./tsconfig.json","include":["src/**/*.ts"],"compilerOptions":{"declaration":false}}' > tsconfig.image.json && \
+    npx tsc -p tsconfig.image.json
+
+# ---------------------------------------------------------------------------------------------
+# Production dependencies only. onnxruntime-node ships every platform's binaries (about 220 MB
+# for macOS and Windows); only this platform's are kept.
+FROM deps AS production-deps
+RUN npm prune --omit=dev --ignore-scripts --no-audit --no-fund && \
+    ort=node_modules/onnxruntime-node/bin/napi-v6 && \
+    find "$ort" -mindepth 1 -maxdepth 1 ! -name linux -exec rm -rf {} + && \
+    find "$ort/linux" -mindepth 1 -maxdepth 1 ! -name "$(node -p process.arch)" -exec rm -rf {} +
+
+# ---------------------------------------------------------------------------------------------
+FROM ${BASE_IMAGE} AS runtime
+# tini is PID 1: it hands SIGTERM to node (which finishes the requests in flight within
+# [api] shutdown_grace, then exits 0) and reaps any orphaned child process.
+RUN apt-get update && \
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends tini && \
+    rm -rf /var/lib/apt/lists/* && \
+    groupadd --system --gid 10001 switchyard && \
+    useradd --system --uid 10001 --gid 10001 --home-dir /home/switchyard --create-home --shell /usr/sbin/nologin switchyard && \
+    mkdir -p /etc/switchyard /models
+COPY --from=node /usr/local/bin/node /usr/local/bin/node
+WORKDIR /app
+# Owned by root and read-only to the service user: the process cannot change its own code.
+COPY package.json ./
+COPY --from=production-deps /app/node_modules ./node_modules
+COPY --from=build /app/dist/src ./dist/src
+COPY deploy/docker/healthcheck.mjs ./healthcheck.mjs
+COPY deploy/docker/config.toml /etc/switchyard/config.toml
+
+ENV NODE_ENV=production \
+    SWITCHYARD_CONFIG=/etc/switchyard/config.toml \
+    SWITCHYARD_ADDRESS=0.0.0.0:8080
+# SWITCHYARD_ADDRESS overrides [api] address so that the port always matches EXPOSE and the
+# health check; listening on 0.0.0.0 still needs require_auth with a key (or allow_unauthenticated).
+VOLUME ["/models"]
+EXPOSE 8080
+USER 10001:10001
+# /health is 503 while startup models load: the start period covers a slow load of a large model.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10m --retries=3 CMD ["node", "/app/healthcheck.mjs"]
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["tini", "-s", "--", "node", "/app/dist/src/main.js"]
+CMD ["serve"]
+
+LABEL org.opencontainers.image.title="switchyard" \
+      org.opencontainers.image.description="Local models (GGUF via llama.cpp, ONNX via ONNX Runtime) behind one OpenAI-compatible API" \
+      org.opencontainers.image.licenses="MIT"

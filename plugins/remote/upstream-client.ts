@@ -1,0 +1,193 @@
+// Sends one request to the upstreams of a model with failover: the least busy upstream that is
+// up is tried first; a failure before the caller says it is too late (no text relayed yet) moves
+// on to the next upstream, and a failure of the upstream itself (refused connection, timeout,
+// 502/503/504) marks it down with backoff. When no upstream is left, the client gets a 503 with
+// Retry-After. The client's AbortSignal cancels the upstream request.
+import { errors, GatewayError } from '../../src/errors.js';
+import type { Logger } from '../../src/logger.js';
+import type { Upstream, UpstreamPool } from './upstream-pool.js';
+import { gatewayErrorFromUpstream } from './upstream-wire.js';
+
+/** A non-2xx answer from an upstream. */
+export class UpstreamHttpError extends Error {
+  constructor(readonly status: number, readonly body: unknown, readonly headers: Headers) {
+    super(`answered ${status}${typeof (body as { error?: { message?: unknown } })?.error?.message === 'string' ? `: ${(body as { error: { message: string } }).error.message}` : ''}`);
+    this.name = 'UpstreamHttpError';
+  }
+}
+
+/** A stream that failed after its headers: an in-band error frame, or an end without [DONE]. */
+export class UpstreamStreamError extends Error {
+  constructor(message: string, readonly envelope?: unknown) {
+    super(message);
+    this.name = 'UpstreamStreamError';
+  }
+}
+
+class UpstreamTimeoutError extends Error {
+  constructor(seconds: number) {
+    super(`no response headers within ${seconds} s`);
+    this.name = 'UpstreamTimeoutError';
+  }
+}
+
+interface Disposition {
+  /** Why, for the log and the upstream's last_error. */
+  reason: string;
+  /** The upstream itself is failing: keep it out for a while. */
+  markDown: boolean;
+  retryAfterMs?: number;
+  /** The client's own mistake: relayed at once, never retried. */
+  relay?: GatewayError;
+  /** What the client gets if this was the last upstream to try (a 429 stays a 429). */
+  relayIfLast?: GatewayError;
+  /** What the client gets when it is too late to retry. */
+  midResponse?: GatewayError;
+}
+
+function retryAfterOf(headers: Headers): number | undefined {
+  const milliseconds = Number(headers.get('retry-after-ms'));
+  if (Number.isFinite(milliseconds) && milliseconds > 0) return milliseconds;
+  const seconds = Number(headers.get('retry-after'));
+  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : undefined;
+}
+
+function networkReason(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? (error instanceof Error ? error.message : String(error));
+}
+
+function dispositionOf(error: unknown): Disposition {
+  if (error instanceof UpstreamHttpError) {
+    const status = error.status;
+    const reason = `${status} ${error.message.replace(/^answered \d+: ?/, '')}`.trim();
+    const gatewayError = gatewayErrorFromUpstream(status, error.body, error.headers);
+    if (status === 408 || status === 409 || status === 429) return { reason, markDown: false, relayIfLast: gatewayError };
+    // The upstream does not know the model or our key: it cannot serve this model.
+    if (status === 401 || status === 403 || status === 404) return { reason, markDown: true };
+    if (status >= 400 && status < 500) return { reason, markDown: false, relay: gatewayError };
+    if (status === 500) return { reason, markDown: false };
+    return { reason, markDown: true, retryAfterMs: retryAfterOf(error.headers) };
+  }
+  if (error instanceof UpstreamStreamError) {
+    const envelope = error.envelope as { error?: { type?: unknown } } | undefined;
+    const inBand = envelope ? gatewayErrorFromUpstream(envelope.error?.type === 'service_unavailable_error' ? 503 : 500, envelope) : undefined;
+    return { reason: error.message, markDown: inBand?.status === 503 || envelope === undefined, midResponse: inBand && inBand.type !== 'api_error' ? inBand : undefined };
+  }
+  if (error instanceof UpstreamTimeoutError) return { reason: error.message, markDown: true };
+  if (error instanceof TypeError) return { reason: networkReason(error), markDown: true };
+  return { reason: error instanceof Error ? error.message : String(error), markDown: false };
+}
+
+function abortError(): Error {
+  const error = new Error('The client closed the request.');
+  error.name = 'AbortError';
+  return error;
+}
+
+export interface UpstreamClientSettings {
+  /** The model's id here, for messages and the log. */
+  model: string;
+  pool: UpstreamPool;
+  apiKey?: string;
+  responseTimeoutMs: number;
+  logger: Logger;
+}
+
+export interface UpstreamCall<T> {
+  /** Path under the upstream URL, e.g. "/chat/completions". */
+  path: string;
+  body: unknown;
+  signal?: AbortSignal;
+  /** Reads a 2xx response; throws UpstreamStreamError for a stream that failed. */
+  read(response: Response, upstream: Upstream): Promise<T>;
+  /** False once bytes of this attempt reached the client: a failure can no longer be retried. */
+  retryable?(): boolean;
+}
+
+export class UpstreamClient {
+  private readonly headers: Record<string, string>;
+
+  constructor(private readonly settings: UpstreamClientSettings) {
+    this.headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+    if (settings.apiKey) this.headers.authorization = `Bearer ${settings.apiKey}`;
+  }
+
+  get pool(): UpstreamPool {
+    return this.settings.pool;
+  }
+
+  get authorization(): Record<string, string> {
+    return this.settings.apiKey ? { authorization: `Bearer ${this.settings.apiKey}` } : {};
+  }
+
+  /** The 503 a client gets when no upstream is up: upstream addresses stay in the log. */
+  unavailable(): GatewayError {
+    return errors.unavailable(`All upstreams of model '${this.settings.model}' are unavailable; retry shortly.`, this.settings.pool.retryAfterMs(), 'upstream_unavailable');
+  }
+
+  /** Throws the 503 now when no upstream is up (before a stream's headers go out). */
+  assertAnyUp(): void {
+    if (!this.settings.pool.hasUp()) throw this.unavailable();
+  }
+
+  async send<T>(call: UpstreamCall<T>): Promise<T> {
+    const { pool, logger, model } = this.settings;
+    const payload = JSON.stringify(call.body);
+    const tried = new Set<Upstream>();
+    let relayIfLast: GatewayError | undefined;
+    for (;;) {
+      if (call.signal?.aborted) throw abortError();
+      const upstream = pool.pick(tried);
+      if (!upstream) {
+        if (relayIfLast) throw relayIfLast;
+        throw this.unavailable();
+      }
+      tried.add(upstream);
+      upstream.inFlight++;
+      try {
+        const result = await this.attempt(upstream, payload, call);
+        pool.markUp(upstream);
+        return result;
+      } catch (error) {
+        if (call.signal?.aborted) throw abortError();
+        const disposition = dispositionOf(error);
+        if (disposition.relay) throw disposition.relay;
+        if (disposition.markDown) pool.markDown(upstream, disposition.reason, disposition.retryAfterMs);
+        const retryable = call.retryable?.() ?? true;
+        logger.warn({ upstream: upstream.url, reason: disposition.reason, retry: retryable }, retryable ? 'upstream request failed; trying the next upstream' : 'upstream failed mid-response');
+        if (!retryable) throw disposition.midResponse ?? errors.unavailable(`The upstream of model '${model}' failed mid-response; retry the request.`, 1_000, 'upstream_failed');
+        relayIfLast = disposition.relayIfLast;
+      } finally {
+        upstream.inFlight--;
+      }
+    }
+  }
+
+  private async attempt<T>(upstream: Upstream, payload: string, call: UpstreamCall<T>): Promise<T> {
+    const timeout = new AbortController();
+    const seconds = this.settings.responseTimeoutMs / 1000;
+    const timer = setTimeout(() => timeout.abort(new UpstreamTimeoutError(seconds)), this.settings.responseTimeoutMs);
+    const signal = call.signal ? AbortSignal.any([call.signal, timeout.signal]) : timeout.signal;
+    let response: Response;
+    try {
+      response = await fetch(`${upstream.url}${call.path}`, { method: 'POST', headers: this.headers, body: payload, signal });
+    } catch (error) {
+      if (timeout.signal.aborted && !call.signal?.aborted) throw timeout.signal.reason;
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+    if (!response.ok) {
+      const text = await response.text().catch(() => '');
+      let body: unknown = text;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        // not JSON: the text is the message
+      }
+      throw new UpstreamHttpError(response.status, body, response.headers);
+    }
+    return call.read(response, upstream);
+  }
+}

@@ -1,0 +1,37 @@
+// switchyard as a library: the types and helpers plugin authors import
+// (`import { definePlugin, type PluginContext } from 'switchyard'`). The command line is
+// src/main.ts; nothing here starts a server.
+export { definePlugin } from './plugins/plugin-api.js';
+export type {
+  PluginBackend,
+  PluginBackendLoadContext,
+  PluginContext,
+  PluginEndpoint,
+  PluginRequest,
+  PluginResponse,
+  RequestHooks,
+  StreamChunk,
+  SwitchyardPlugin,
+} from './plugins/plugin-api.js';
+export type {
+  BackendLoadContext,
+  ChatCapability,
+  ChatMessage,
+  EmbeddingBatchResult,
+  EmbeddingCapability,
+  EmbeddingInput,
+  FinishReason,
+  GenerationOptions,
+  GenerationResult,
+  LoadedModel,
+  LoadedModelInfo,
+  OutputConstraint,
+  RerankCapability,
+  RerankResult,
+  TextCompletionCapability,
+  TokenizeCapability,
+  TokenLogprob,
+} from './backends/types.js';
+export { InputTooLongError, InvalidInputError, UnsupportedFeatureError } from './backends/types.js';
+export { errors, GatewayError, retryHeaders, type ErrorType, type GatewayErrorOptions } from './errors.js';
+export type { Usage } from './openai/generation-wire.js';

@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { sseData } from '../../plugins/remote/sse-frames.js';
+import { UpstreamPool } from '../../plugins/remote/upstream-pool.js';
+import { generationFields, spreadTokens } from '../../plugins/remote/upstream-wire.js';
+
+async function* chunks(parts: Array<string | Uint8Array>) {
+  for (const part of parts) yield typeof part === 'string' ? new TextEncoder().encode(part) : part;
+}
+
+async function collect(parts: Array<string | Uint8Array>): Promise<string[]> {
+  const frames: string[] = [];
+  for await (const data of sseData(chunks(parts))) frames.push(data);
+  return frames;
+}
+
+describe('remote: SSE frames from an upstream', () => {
+  test('frames split anywhere, CRLF, comments and multi-line data', async () => {
+    const euro = new TextEncoder().encode('data: {"t":"€"}\n\n');
+    // Split inside the three bytes of "€".
+    const cut = euro.indexOf(0xe2) + 1;
+    assert.deepEqual(await collect([': keep-alive\n\nda', 'ta: {"a":1}\r', '\n\r\ndata: x\ndata: y\n\n', euro.slice(0, cut), euro.slice(cut), 'data: [DONE]\n\n']), [
+      '{"a":1}',
+      'x\ny',
+      '{"t":"€"}',
+      '[DONE]',
+    ]);
+  });
+
+  test('a last frame without its blank line still counts', async () => {
+    assert.deepEqual(await collect(['data: [DONE]']), ['[DONE]']);
+  });
+});
+
+describe('remote: upstream pool', () => {
+  test('least busy first, rotating among equals; skips tried and down upstreams', () => {
+    let now = 0;
+    const pool = new UpstreamPool(['http://a/v1', 'http://b/v1'], { backoffInitialMs: 1000, backoffMaxMs: 8000, now: () => now });
+    const [a, b] = pool.upstreams;
+    const first = pool.pick()!;
+    const second = pool.pick()!;
+    assert.notEqual(first, second, 'equal load alternates');
+    a.inFlight = 3;
+    assert.equal(pool.pick(), b);
+    assert.equal(pool.pick(new Set([b])), a);
+    pool.markDown(b, 'refused');
+    assert.equal(pool.pick(), a);
+    assert.equal(pool.pick(new Set([a])), undefined);
+    now = 1000;
+    assert.equal(pool.pick(new Set([a])), b, 'back after its backoff');
+  });
+
+  test('backoff doubles per consecutive failure up to the maximum; success resets it', () => {
+    let now = 0;
+    const changes: string[] = [];
+    const pool = new UpstreamPool(['http://a/v1'], { backoffInitialMs: 1000, backoffMaxMs: 4000, now: () => now, onChange: (_upstream, state) => changes.push(state) });
+    const [a] = pool.upstreams;
+    const waits = [1, 2, 3, 4].map(() => {
+      pool.markDown(a, 'x');
+      return a.downUntil - now;
+    });
+    assert.deepEqual(waits, [1000, 2000, 4000, 4000]);
+    assert.equal(pool.retryAfterMs(), 4000);
+    pool.markUp(a);
+    assert.equal(pool.pick(), a);
+    assert.deepEqual(changes, ['down', 'up']);
+    pool.markDown(a, 'x', 3000);
+    assert.equal(a.downUntil - now, 3000, "an upstream's Retry-After is honoured");
+  });
+});
+
+describe('remote: wire', () => {
+  test('only the fields a request set are sent', () => {
+    const signal = new AbortController().signal;
+    assert.deepEqual(generationFields({ maxTokens: 5, temperature: 0, stop: [], signal }, 'chat'), { max_tokens: 5, temperature: 0 });
+    assert.deepEqual(generationFields({ maxTokens: 5, temperature: 1, stop: ['x'], seed: 3, topK: 4, topLogprobs: 2, constraint: { kind: 'json_object' }, signal }, 'text'), {
+      max_tokens: 5,
+      temperature: 1,
+      stop: ['x'],
+      seed: 3,
+      top_k: 4,
+      logprobs: 2,
+      response_format: { type: 'json_object' },
+    });
+  });
+
+  test('an exact total spreads over inputs and stays exact', () => {
+    assert.deepEqual(spreadTokens(10, [1, 1, 2]), [2, 2, 6]);
+    assert.equal(spreadTokens(7, [3, 3, 3]).reduce((sum, count) => sum + count, 0), 7);
+  });
+});
