@@ -289,7 +289,6 @@ export class ModelRegistry {
   private async unloadEntry(entry: ModelEntry, reason: string): Promise<void> {
     await entry.loading?.catch(() => undefined);
     if (!entry.loaded) return;
-    const wasReady = entry.status === 'ready';
     entry.status = 'unloading';
     await this.drained(entry);
     entry.scheduler?.close();
@@ -298,7 +297,7 @@ export class ModelRegistry {
     entry.loaded = undefined;
     entry.scheduler = undefined;
     entry.embeddingBatcher = undefined;
-    entry.status = wasReady ? 'unloaded' : entry.status === 'unloading' ? 'unloaded' : entry.status;
+    entry.status = 'unloaded';
     await loaded.dispose().catch((error: unknown) => this.logger.warn({ model: entry.id, err: error }, 'dispose failed'));
     this.logger.info({ model: entry.id, reason }, 'model unloaded');
   }

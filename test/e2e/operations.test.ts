@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
 import { models } from '../helpers/paths.js';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const ADMIN = 'sk-admin-operations';
 
@@ -42,15 +43,6 @@ intra_op_threads = 1
 
 async function post(url: string, path: string, key: string, body?: unknown): Promise<Response> {
   return fetch(`${url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-}
-
-async function waitFor(condition: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 describe('hot reload', () => {

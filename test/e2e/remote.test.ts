@@ -9,6 +9,7 @@ import OpenAI from 'openai';
 import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process.js';
 import { models } from '../helpers/paths.js';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const UPSTREAM = `
 [api.models.chat]
@@ -74,14 +75,6 @@ async function streamedTexts(client: OpenAI, request: OpenAI.Chat.ChatCompletion
 
 function requestsServed(upstream: GatewayProcess, path: string): Array<Record<string, unknown>> {
   return upstream.logs.filter((line) => line.msg === 'request' && line.path === path);
-}
-
-async function waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 describe('remote plugin: switchyard in front of two switchyard upstreams', () => {

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 async function statusOf(url: string): Promise<number> {
   return (await fetch(`${url}/v1/models`, { headers: { authorization: 'Bearer sk-shared-key-1' } })).status;
@@ -11,15 +12,6 @@ async function statusOf(url: string): Promise<number> {
 
 async function healthOf(url: string): Promise<{ status: string; rate_limit?: { store: string; healthy: boolean } }> {
   return (await (await fetch(`${url}/health`)).json()) as { status: string; rate_limit?: { store: string; healthy: boolean } };
-}
-
-async function waitFor(condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error('condition not met in time');
 }
 
 describe('limits shared through Redis', () => {
@@ -42,7 +34,7 @@ redis_url = "${redis.url}"
 key_prefix = "test-${process.pid}"
 `;
     replicas = await Promise.all([startGatewayProcess(toml), startGatewayProcess(toml)]);
-    await Promise.all(replicas.map((replica) => waitFor(async () => (await healthOf(replica.url)).rate_limit?.healthy === true, 10_000)));
+    await Promise.all(replicas.map((replica) => waitFor(async () => (await healthOf(replica.url)).rate_limit?.healthy === true, 10_000, 'the rate-limit store to connect')));
   });
   after(async () => {
     await Promise.all(replicas.map((replica) => replica.stop()));
@@ -59,7 +51,7 @@ key_prefix = "test-${process.pid}"
   test('with Redis stopped, the gateway keeps answering and limiting per replica; /health says degraded', async () => {
     await redis.stop();
     const [replica] = replicas;
-    await waitFor(async () => (await healthOf(replica.url)).status === 'degraded', 10_000);
+    await waitFor(async () => (await healthOf(replica.url)).status === 'degraded', 10_000, '/health to report degraded');
     const health = await healthOf(replica.url);
     assert.equal(health.rate_limit?.store, 'redis');
     assert.equal(health.rate_limit?.healthy, false);
@@ -73,7 +65,7 @@ key_prefix = "test-${process.pid}"
 
   test('when Redis returns, it is used again', async () => {
     await redis.start();
-    await Promise.all(replicas.map((replica) => waitFor(async () => (await healthOf(replica.url)).rate_limit?.healthy === true, 15_000)));
+    await Promise.all(replicas.map((replica) => waitFor(async () => (await healthOf(replica.url)).rate_limit?.healthy === true, 15_000, 'Redis to be used again')));
     assert.equal((await healthOf(replicas[0].url)).status, 'ok');
   });
 });
