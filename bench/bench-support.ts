@@ -3,6 +3,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -27,13 +28,20 @@ export async function startGatewayChild(toml: string): Promise<GatewayChild> {
   const folder = await mkdtemp(path.join(os.tmpdir(), 'switchyard-bench-'));
   const file = path.join(folder, 'config.toml');
   await writeFile(file, `[logging]\nlevel = "warn"\n${toml}`);
-  const child = spawn(process.execPath, ['dist/src/main.js', 'serve', '--config', file, '--address', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SWITCHYARD_LOG_LEVEL: 'info' } });
+  // BENCH_GATEWAY_NODE_ARGS passes flags to the gateway's node only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/profile".
+  const nodeArguments = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter((argument) => argument !== '');
+  const child = spawn(process.execPath, [...nodeArguments, 'dist/src/main.js', 'serve', '--config', file, '--address', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SWITCHYARD_LOG_LEVEL: 'info' } });
   const url = await new Promise<string>((resolve, reject) => {
     const lines = readline.createInterface({ input: child.stdout! });
     lines.on('line', (line) => {
       try {
         const record = JSON.parse(line) as { msg?: string; url?: string };
-        if (record.msg === 'listening') resolve(String(record.url));
+        if (record.msg !== 'listening') return;
+        resolve(String(record.url));
+        // The access lines that follow are drained unread: parsing them would tax the client's share
+        // of the cores.
+        lines.close();
+        child.stdout!.resume();
       } catch {
         // not a log line
       }
@@ -55,6 +63,26 @@ export async function startGatewayChild(toml: string): Promise<GatewayChild> {
         child.kill('SIGTERM');
       }),
   };
+}
+
+const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 256 });
+
+/**
+ * POSTs a JSON body over a kept-alive connection and returns the status and raw body. node:http
+ * costs the client about a third of the CPU per request that fetch does (measured: 0.3 vs 1.05 ms);
+ * on a 2-core machine the client's share comes out of what the gateway and the engine can use.
+ */
+export function postJson(url: string, body: string): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(url, { method: 'POST', agent: keepAlive, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      response.on('error', reject);
+    });
+    request.on('error', reject);
+    request.end(body);
+  });
 }
 
 /** Streams a request and calls back at each `data:` frame (parsed JSON), until [DONE]. */

@@ -8,7 +8,7 @@
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { AutoTokenizer, env } from '@huggingface/transformers';
-import { benchModels, median, percentile, printTable, startGatewayChild, type Row } from './bench-support.js';
+import { benchModels, median, percentile, postJson, printTable, startGatewayChild, type Row } from './bench-support.js';
 
 const THREADS = Number(process.env.BENCH_THREADS ?? 2);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 640);
@@ -73,18 +73,21 @@ async function gatewayLoad(url: string, model: string, concurrency: number, requ
     while (next < requests) {
       const index = next++;
       const sent = performance.now();
-      const response = await fetch(`${url}/v1/embeddings`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ model, input: SENTENCES[index % SENTENCES.length], encoding_format: 'base64' }),
-      });
-      if (response.status !== 200) throw new Error(`status ${response.status}: ${await response.text()}`);
-      await response.arrayBuffer();
+      const response = await postJson(`${url}/v1/embeddings`, JSON.stringify({ model, input: SENTENCES[index % SENTENCES.length], encoding_format: 'base64' }));
+      if (response.status !== 200) throw new Error(`status ${response.status}: ${response.body.toString()}`);
       latencies.push(performance.now() - sent);
     }
   };
   await Promise.all(Array.from({ length: concurrency }, client));
   return { throughput: requests / ((performance.now() - started) / 1000), latencies };
+}
+
+/** Mean inputs per engine run so far, from the gateway's batch-size histogram. */
+async function meanBatch(url: string, model: string): Promise<{ mean: number; runs: number }> {
+  const metrics = await (await fetch(`${url}/metrics`)).text();
+  const sum = Number(new RegExp(`switchyard_embedding_batch_size_sum\\{model="${model}"\\} ([\\d.]+)`).exec(metrics)?.[1]);
+  const runs = Number(new RegExp(`switchyard_embedding_batch_size_count\\{model="${model}"\\} ([\\d.]+)`).exec(metrics)?.[1]);
+  return { mean: sum / runs, runs };
 }
 
 function modelConfig(id: string, folder: string, batching: boolean): string {
@@ -121,6 +124,8 @@ async function main(): Promise<void> {
       batchedLatencies = batchedLatencies.concat(on.latencies);
       unbatched.push((await gatewayLoad(gateway.url, 'unbatched', CONCURRENCY, REQUESTS)).throughput);
     }
+    // Read before the concurrency-1 load, whose batches of one would drag the mean down.
+    const batchesAt32 = await meanBatch(gateway.url, 'batched');
     const single = await gatewayLoad(gateway.url, 'batched', 1, 200);
     // Direct latency of one sentence at batch 1 is 1000 / throughput at batch 1.
     const directSingleMs = 1000 / direct.perBatch[1];
@@ -139,10 +144,7 @@ async function main(): Promise<void> {
     ];
     printTable('embeddings: gateway (separate process, HTTP, base64) vs ONNX Runtime in-process', rows);
     console.log(`(d) tiny-bert-embed through the gateway at concurrency 32: ${median(tinyRuns).toFixed(0)} requests/s (runs ${tinyRuns.map((value) => value.toFixed(0)).join(' ')})`);
-    const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
-    const batchSum = Number(/switchyard_embedding_batch_size_sum\{model="batched"\} ([\d.]+)/.exec(metrics)?.[1]);
-    const batchCount = Number(/switchyard_embedding_batch_size_count\{model="batched"\} ([\d.]+)/.exec(metrics)?.[1]);
-    console.log(`mean engine batch through the gateway (batching on): ${(batchSum / batchCount).toFixed(1)} inputs over ${batchCount} runs`);
+    console.log(`mean engine batch through the gateway at concurrency 32 (batching on): ${batchesAt32.mean.toFixed(1)} inputs over ${batchesAt32.runs} runs`);
     console.log(`raw gateway batched ${batched.map((value) => value.toFixed(0)).join(' ')} | unbatched ${unbatched.map((value) => value.toFixed(0)).join(' ')}`);
   } finally {
     await gateway.stop();
