@@ -89,7 +89,7 @@ USER 10001:10001
 # /health is 503 while startup models load: the start period covers a slow load of a large model.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10m --retries=3 CMD ["node", "/app/healthcheck.mjs"]
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["tini", "-s", "--", "node", "/app/dist/src/main.js"]
+ENTRYPOINT ["tini", "-s", "--", "node", "/app/dist/src/cli.cjs"]
 CMD ["serve"]
 
 LABEL org.opencontainers.image.title="switchyard" \

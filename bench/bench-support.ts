@@ -30,7 +30,7 @@ export async function startGatewayChild(toml: string): Promise<GatewayChild> {
   await writeFile(file, `[logging]\nlevel = "warn"\n${toml}`);
   // BENCH_GATEWAY_NODE_ARGS passes flags to the gateway's node only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/profile".
   const nodeArguments = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter((argument) => argument !== '');
-  const child = spawn(process.execPath, [...nodeArguments, 'dist/src/main.js', 'serve', '--config', file, '--address', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SWITCHYARD_LOG_LEVEL: 'info' } });
+  const child = spawn(process.execPath, [...nodeArguments, 'dist/src/cli.cjs', 'serve', '--config', file, '--address', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SWITCHYARD_LOG_LEVEL: 'info' } });
   const url = await new Promise<string>((resolve, reject) => {
     const lines = readline.createInterface({ input: child.stdout! });
     lines.on('line', (line) => {

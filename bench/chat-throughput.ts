@@ -5,7 +5,7 @@
 //   (c) time to first token added by the gateway, p50, target < 5 ms
 // With LLAMA_SERVER naming a llama.cpp llama-server binary, it runs on the same model and threads too.
 // Usage: npm run build && node dist/bench/chat-throughput.js   (BENCH_THREADS, BENCH_TOKENS, BENCH_REPEATS)
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { getLlama, type LlamaContext, type LlamaModel } from 'node-llama-cpp';
 import { benchModels, median, printTable, readStream, startGatewayChild, type Row } from './bench-support.js';
@@ -105,6 +105,12 @@ async function llamaServerFigures(modelPath: string): Promise<{ one: number; fou
 }
 
 async function main(): Promise<void> {
+  // The direct baseline runs with the libuv thread pool the gateway gives node-llama-cpp (see
+  // src/cli.cts); its size is fixed when the pool starts, which loading this module already did.
+  if (process.env.UV_THREADPOOL_SIZE === undefined) {
+    const rerun = spawnSync(process.execPath, process.argv.slice(1), { stdio: 'inherit', env: { ...process.env, UV_THREADPOOL_SIZE: '1' } });
+    process.exit(rerun.status ?? 1);
+  }
   const modelPath = path.join(benchModels(), 'random-llama-h512-l8.gguf');
   console.log(`model ${modelPath}, threads ${THREADS}, ${TOKENS} tokens per stream, ${REPEATS} paired repeats (medians), CPU count ${(await import('node:os')).cpus().length}`);
 

@@ -25,7 +25,7 @@ async function serve(toml: string): Promise<{ url: string; child: ChildProcess; 
   const directory = await mkdtemp(path.join(os.tmpdir(), 'switchyard-bench-'));
   const file = path.join(directory, 'config.toml');
   await writeFile(file, toml);
-  const child = spawn(process.execPath, ['dist/src/main.js', 'serve', '--config', file, '--address', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['dist/src/cli.cjs', 'serve', '--config', file, '--address', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve, reject) => {
     let text = '';
     const onData = (chunk: Buffer) => {

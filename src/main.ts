@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // The switchyard command line: serve, validate.
 import { Command } from 'commander';
 import { backendFactories } from './backends/index.js';

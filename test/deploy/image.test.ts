@@ -76,7 +76,7 @@ describe('Dockerfile', () => {
     assert.ok(runtime.some((instruction) => instruction.keyword === 'EXPOSE' && instruction.args.split(/\s+/).includes('8080')));
     const entrypoint = JSON.parse(runtime.find((instruction) => instruction.keyword === 'ENTRYPOINT')?.args ?? '[]') as string[];
     assert.equal(entrypoint[0], 'tini');
-    assert.deepEqual(entrypoint.slice(-2), ['node', '/app/dist/src/main.js']);
+    assert.deepEqual(entrypoint.slice(-2), ['node', '/app/dist/src/cli.cjs']);
     const healthcheck = runtime.find((instruction) => instruction.keyword === 'HEALTHCHECK')?.args ?? '';
     assert.match(healthcheck, /CMD \["node", "\/app\/healthcheck\.mjs"\]/);
     const env = runtime.filter((instruction) => instruction.keyword === 'ENV').map((instruction) => instruction.args).join(' ');

@@ -254,11 +254,11 @@ describe('plugin config errors name the file and key', () => {
     const directory = await mkdtemp(path.join(os.tmpdir(), 'switchyard-plugin-validate-'));
     const file = path.join(directory, 'config.toml');
     await writeFile(file, `[plugins.audit-log]\nfile = "audit.jsonl"\nmax_files = 0\n`);
-    const result = spawnSync(process.execPath, ['dist/src/main.js', 'validate', '--config', file], { encoding: 'utf8' });
+    const result = spawnSync(process.execPath, ['dist/src/cli.cjs', 'validate', '--config', file], { encoding: 'utf8' });
     assert.equal(result.status, 2);
     assert.match(result.stderr, new RegExp(`${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:3: plugins\\.audit-log\\.max_files: expected a value >= 1, found the integer 0`));
     await writeFile(file, `[plugins.remote]\n[api.models.far]\nbackend = "remote"\ntype = "chat"\nupstreams = ["http://127.0.0.1:9/v1"]\n`);
-    const valid = spawnSync(process.execPath, ['dist/src/main.js', 'validate', '--config', file], { encoding: 'utf8' });
+    const valid = spawnSync(process.execPath, ['dist/src/cli.cjs', 'validate', '--config', file], { encoding: 'utf8' });
     assert.equal(valid.status, 0, valid.stderr);
     assert.match(valid.stdout, /far\s+chat\s+remote\s+-\s+ok/);
   });

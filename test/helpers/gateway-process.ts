@@ -17,7 +17,7 @@ export async function startGatewayProcess(toml: string, env: Record<string, stri
   const directory = await mkdtemp(path.join(os.tmpdir(), 'switchyard-process-'));
   const file = path.join(directory, 'config.toml');
   await writeFile(file, toml);
-  const child = spawn(process.execPath, ['dist/src/main.js', 'serve', '--config', file, '--address', '127.0.0.1:0'], {
+  const child = spawn(process.execPath, ['dist/src/cli.cjs', 'serve', '--config', file, '--address', '127.0.0.1:0'], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -7,6 +7,7 @@ import type { BackendFactory, BackendLoadContext, LoadedModel, LoadedModelInfo }
 import { hasOwnChatTemplate, resolveModelChatWrapper } from './chat-template.js';
 import { canGenerate, resolveContextSize, vocabularySizeOf } from './context-settings.js';
 import { GrammarCompiler } from './grammar.js';
+import { DecodeRounds } from './decode-rounds.js';
 import { createLlamaChat } from './llama-chat.js';
 import { createLlamaEmbedding } from './llama-embedding.js';
 import { createLlamaRerank } from './llama-rerank.js';
@@ -89,7 +90,7 @@ async function assembleGeneration(llama: Llama, model: LlamaModel, context: Back
   }
   const pool = new SequencePool(llamaContext);
   const vocabularySize = vocabularySizeOf(model);
-  const engine: GenerationEngine = { model, pool, grammars: new GrammarCompiler(llama), contextSize: llamaContext.contextSize, vocabularySize };
+  const engine: GenerationEngine = { model, pool, rounds: new DecodeRounds(), grammars: new GrammarCompiler(llama), contextSize: llamaContext.contextSize, vocabularySize };
   return {
     capabilities: {
       ...(chatWrapper === undefined ? {} : { chat: createLlamaChat(engine, chatWrapper) }),

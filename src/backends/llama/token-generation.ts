@@ -9,6 +9,7 @@
 // charge the tokens that were spent.
 import { LlamaGrammarEvaluationState, type LlamaGrammar, type LlamaContextSequence, type LlamaModel, type Token } from 'node-llama-cpp';
 import { InputTooLongError, type FinishReason, type GenerationOptions, type GenerationResult, type TokenLogprob } from '../types.js';
+import type { DecodeRounds } from './decode-rounds.js';
 import type { GrammarCompiler } from './grammar.js';
 import { samplerOptions } from './sampling.js';
 import type { SequencePool } from './sequence-pool.js';
@@ -18,6 +19,8 @@ import { TokenTextDecoder } from './token-text-decoder.js';
 export interface GenerationEngine {
   model: LlamaModel;
   pool: SequencePool;
+  /** Lines up the generating sequences so that each step decodes all of them in one batch. */
+  rounds: DecodeRounds;
   grammars: GrammarCompiler;
   /** Tokens one sequence holds: prompt plus completion. */
   contextSize: number;
@@ -116,25 +119,33 @@ async function runOnSequence(
 
   let finishReason: FinishReason = 'stop';
   let stoppedByString = false;
-  for await (const step of steps) {
-    if (options.signal.aborted || prompt.stopTokens.has(step.token)) break;
-    generated.push(step.token);
-    logprobs?.record(step, decoder.decodedLength);
-    const output = holdback.push(decoder.push(step.token));
-    emit(output.text);
-    if (output.stopped) {
-      stoppedByString = true;
-      break;
+  const roundMember = {};
+  try {
+    for await (const step of steps) {
+      if (options.signal.aborted || prompt.stopTokens.has(step.token)) break;
+      generated.push(step.token);
+      logprobs?.record(step, decoder.decodedLength);
+      const output = holdback.push(decoder.push(step.token));
+      emit(output.text);
+      if (output.stopped) {
+        stoppedByString = true;
+        break;
+      }
+      if (generated.length >= budget) {
+        finishReason = 'length';
+        break;
+      }
+      engine.rounds.join(roundMember);
+      const round = engine.rounds.arrive(roundMember);
+      if (round !== undefined) await round;
+      // While another request trims its sequence's cached state, ask for no further token until it
+      // is done: the trim needs the context's lock, which node-llama-cpp's batch loop holds for as
+      // long as any sequence has a token queued (see SequencePool.editState).
+      const edits = engine.pool.stateEditsSettled();
+      if (edits !== undefined) await edits;
     }
-    if (generated.length >= budget) {
-      finishReason = 'length';
-      break;
-    }
-    // While another request trims its sequence's cached state, ask for no further token until it
-    // is done: the trim needs the context's lock, which node-llama-cpp's batch loop holds for as
-    // long as any sequence has a token queued (see SequencePool.editState).
-    const edits = engine.pool.stateEditsSettled();
-    if (edits !== undefined) await edits;
+  } finally {
+    engine.rounds.leave(roundMember);
   }
   if (!stoppedByString) {
     const output = holdback.finish(decoder.flush());
