@@ -47,7 +47,7 @@ RUN if [ "$ONNXRUNTIME_NODE_INSTALL" != "skip" ]; then \
 FROM deps AS build
 COPY tsconfig.json ./
 COPY src ./src
-RUN printf '{"extends":"./tsconfig.json","include":["src/**/*.ts"],"compilerOptions":{"declaration":false}}' > tsconfig.image.json && \
+RUN printf '{"extends":"./tsconfig.json","include":["src/**/*.ts","src/**/*.cts"],"compilerOptions":{"declaration":false}}' > tsconfig.image.json && \
     npx tsc -p tsconfig.image.json
 
 # ---------------------------------------------------------------------------------------------

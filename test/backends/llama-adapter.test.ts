@@ -41,6 +41,7 @@ test('chat on a GGUF with a ChatML template renders with it and counts the promp
   assert.equal(model.info.device, 'cpu');
   assert.equal(model.info.contextLength, 2048);
   assert.equal(model.info.details?.chatWrapper, 'ChatML');
+  assert.ok(['localBuild', 'prebuilt'].includes(String(model.info.details?.engineBuild)), 'names the llama.cpp binary in use');
   assert.equal(model.parallelism, 4);
   assert.ok(model.chat && model.textCompletion && model.tokenizer);
   const counted = await model.chat.countChatPromptTokens(storyPrompt);

@@ -184,6 +184,8 @@ export const loadLlamaModel: BackendFactory = async (context) => {
     ...(assembled.dimensions === undefined ? {} : { dimensions: assembled.dimensions }),
     details: {
       engine: 'llama.cpp',
+      // "localBuild" when the install compiled llama.cpp for this CPU, else "prebuilt".
+      engineBuild: llama.buildType,
       architecture: model.fileInfo.metadata?.general?.architecture,
       trainContextLength: model.trainContextSize,
       gpuLayers: model.gpuLayers,
