@@ -239,8 +239,9 @@ export function parseConfig(source: string, file: string, extension?: ConfigExte
 export function loggingSettingsOf(source: string): { level: Config['logging']['level']; format: Config['logging']['format'] } {
   let logging: unknown;
   try {
-    logging = (TOML.parse(source) as Record<string, unknown>).logging;
+    logging = parseToml(source, '').logging;
   } catch {
+    // Invalid TOML: the full validation that follows reports it, with its line.
     logging = undefined;
   }
   const result = loggingSchema.safeParse(logging ?? {});

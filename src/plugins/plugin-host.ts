@@ -34,11 +34,6 @@ export class PluginHost {
     private readonly knownPluginBackends: Readonly<Record<string, string>> = {},
   ) {}
 
-  /** A host with no plugins. */
-  static empty(logger: Logger): PluginHost {
-    return new PluginHost(logger);
-  }
-
   /** What the config schema needs: the backends' names, their model keys, whether they need `path`. */
   get configExtension(): ConfigExtension {
     const enabled = new Set(this.backends.keys());

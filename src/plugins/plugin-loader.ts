@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { closest } from 'fastest-levenshtein';
 import { z } from 'zod';
 import { backendNames, modelSchema, pluginNameSchema, pluginTableSchema } from '../config/schema.js';
-import { ConfigError, configProblemsFromIssues, parseConfig, parseToml, readConfigSource, type ConfigProblem, type LoadedConfig } from '../config/load-config.js';
+import { ConfigError, configProblemsFromIssues, parseConfig, parseToml, type ConfigProblem, type LoadedConfig } from '../config/load-config.js';
 import { locateKey } from '../config/key-location.js';
 import { errors, GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -149,9 +149,4 @@ export async function parseConfigWithPlugins(source: string, file: string, logge
     await plugins.close();
     throw error;
   }
-}
-
-/** Reads a config file and validates it with its plugins (see `parseConfigWithPlugins`). */
-export async function loadConfigWithPlugins(file: string, logger: Logger): Promise<{ loaded: LoadedConfig; plugins: PluginHost }> {
-  return parseConfigWithPlugins(await readConfigSource(file), file, logger);
 }
