@@ -7,6 +7,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
+import { createParser } from 'eventsource-parser';
 
 /** Writes the benchmark-size models once (../shared/tools/make-bench-models.sh) and returns their folder. */
 export function benchModels(): string {
@@ -87,22 +88,18 @@ export function postJson(url: string, body: string): Promise<{ status: number; b
 
 /** Streams a request and calls back at each `data:` frame (parsed JSON), until [DONE]. */
 export async function readStream(response: Response, onFrame: (frame: Record<string, unknown>) => void): Promise<void> {
-  const reader = response.body!.getReader();
+  let done = false;
+  const parser = createParser({
+    onEvent: (event) => {
+      if (done) return;
+      if (event.data === '[DONE]') done = true;
+      else onFrame(JSON.parse(event.data) as Record<string, unknown>);
+    },
+  });
   const decoder = new TextDecoder();
-  let buffer = '';
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buffer += decoder.decode(value, { stream: true });
-    let end: number;
-    while ((end = buffer.indexOf('\n\n')) >= 0) {
-      const frame = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      if (!frame.startsWith('data: ')) continue;
-      const data = frame.slice(6);
-      if (data === '[DONE]') return;
-      onFrame(JSON.parse(data) as Record<string, unknown>);
-    }
+  for await (const chunk of response.body!) {
+    parser.feed(decoder.decode(chunk, { stream: true }));
+    if (done) return;
   }
 }
 
