@@ -12,7 +12,7 @@
 // local build is already there (SWITCHYARD_LLAMA_BUILD=force builds again). CUDA, Vulkan and Metal
 // keep node-llama-cpp's prebuilt binaries: this build is for the CPU only.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -34,7 +34,7 @@ function runs(command) {
 
 function hasLocalBuild() {
   if (!existsSync(localBuilds)) return false;
-  return spawnSync('find', [localBuilds, '-name', 'llama-addon.node'], { encoding: 'utf8' }).stdout.trim() !== '';
+  return readdirSync(localBuilds, { recursive: true }).some((entry) => path.basename(String(entry)) === 'llama-addon.node');
 }
 
 function main() {
