@@ -1,13 +1,15 @@
 // Shared pieces of the benchmarks: the benchmark-size models, a gateway child process, SSE
 // reading, statistics and the figure-beside-baseline table.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import http from 'node:http';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
+import { promisify } from 'node:util';
 import { createParser } from 'eventsource-parser';
+
+const execFileAsync = promisify(execFile);
 
 /** Writes the benchmark-size models once (../shared/tools/make-bench-models.sh) and returns their folder. */
 export function benchModels(): string {
@@ -66,25 +68,69 @@ export async function startGatewayChild(toml: string): Promise<GatewayChild> {
   };
 }
 
-const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 256 });
+export interface LoadResult {
+  requests: number;
+  /** Completed requests per second. */
+  throughput: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** CPU the load generator itself used, in cores (1 = one core busy all along). */
+  clientCores: number;
+}
 
 /**
- * POSTs a JSON body over a kept-alive connection and returns the status and raw body. node:http
- * costs the client about a third of the CPU per request that fetch does (measured: 0.3 vs 1.05 ms);
- * on a 2-core machine the client's share comes out of what the gateway and the engine can use.
+ * A closed-loop HTTP load from wrk: `connections` clients, each POSTing a new body as soon as its
+ * previous answer is in, for `seconds`. `bodyScript` is Lua defining `init(args)` (given `args`)
+ * and `body()`, which returns the next request body. wrk is C: on a 2-core machine a Node client
+ * costs 0.3 ms of CPU per request (node:http; fetch 1 ms), 5–10% of the cores at a few hundred
+ * requests/s, all of it taken from the gateway and its engine; wrk costs about a tenth of that.
+ * Any non-2xx answer or socket error fails the load.
  */
-export function postJson(url: string, body: string): Promise<{ status: number; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const request = http.request(url, { method: 'POST', agent: keepAlive, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks) }));
-      response.on('error', reject);
-    });
-    request.on('error', reject);
-    request.end(body);
-  });
+export async function wrkLoad(url: string, bodyScript: string, args: string[], connections: number, seconds: number): Promise<LoadResult> {
+  const folder = await mkdtemp(path.join(os.tmpdir(), 'switchyard-wrk-'));
+  const script = path.join(folder, 'load.lua');
+  await writeFile(
+    script,
+    `${bodyScript}
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  return wrk.format(nil, nil, nil, body())
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("WRK %d %d %d %.1f %.1f\\n", summary.requests, summary.duration, e.connect + e.read + e.write + e.status + e.timeout, latency:percentile(50), latency:percentile(99)))
+end
+`,
+  );
+  const childCpuBefore = childrenCpuSeconds();
+  let stdout: string;
+  try {
+    ({ stdout } = await execFileAsync('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '30s', '-s', script, url, '--', ...args]));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('this benchmark drives its load with wrk: apt-get install wrk');
+    throw error;
+  } finally {
+    await rm(folder, { recursive: true, force: true });
+  }
+  const match = /WRK (\d+) (\d+) (\d+) ([\d.]+) ([\d.]+)/.exec(stdout);
+  if (match === null) throw new Error(`unexpected wrk output: ${stdout}`);
+  const [requests, durationUs, errors, p50Us, p99Us] = match.slice(1).map(Number);
+  if (errors > 0) throw new Error(`${errors} of ${requests} requests failed:\n${stdout}`);
+  const elapsed = durationUs / 1e6;
+  return { requests, throughput: requests / elapsed, p50Ms: p50Us / 1000, p99Ms: p99Us / 1000, clientCores: (childrenCpuSeconds() - childCpuBefore) / elapsed };
 }
+
+/** CPU seconds of this process's finished children (cutime + cstime in /proc/self/stat). */
+function childrenCpuSeconds(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields 16 and 17 of the stat line, counted from after the command name (which is field 2).
+  return (Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS_PER_SECOND;
+}
+
+/** USER_HZ: 100 on every Linux architecture Node.js supports. */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 /** Streams a request and calls back at each `data:` frame (parsed JSON), until [DONE]. */
 export async function readStream(response: Response, onFrame: (frame: Record<string, unknown>) => void): Promise<void> {

@@ -160,10 +160,20 @@ export class EmbeddingBatcher {
     if (this.#running !== undefined || this.#disposed) return;
     const batch = this.#enabled ? this.#takeBatch() : this.#takeRequest();
     if (batch === undefined) return;
-    this.#running = this.#run(batch).finally(() => {
+    const run = this.#run(batch);
+    this.#running = run;
+    // #run hands the engine on itself once its engine work is over; this covers the other endings.
+    void run.finally(() => {
+      if (this.#running !== run) return;
       this.#running = undefined;
       this.#pump();
     });
+  }
+
+  /** Lets the next batch start: called while the current one's results are not yet delivered. */
+  #releaseEngine(): void {
+    this.#running = undefined;
+    this.#pump();
   }
 
   /** The oldest input still queued, with its request's finished entries skipped. */
@@ -225,40 +235,55 @@ export class EmbeddingBatcher {
   }
 
   async #run(batch: QueuedInput[]): Promise<void> {
+    const live = batch.filter((item) => !item.request.settled);
+    if (live.length === 0) return;
+    let result: EmbeddingBatchResult;
     try {
-      await this.#embed(batch);
+      result = await this.#embed(live);
     } catch (error) {
-      const requests = [...new Set(batch.map((item) => item.request))].filter((request) => !request.settled);
-      if (requests.length <= 1) {
-        for (const request of requests) this.#settle(request, error);
-        return;
-      }
-      // One bad input must not fail its neighbours: rerun each request's part alone, so only the
-      // request that holds it fails.
-      for (const request of requests) {
-        if (request.settled) continue;
-        try {
-          await this.#embed(batch.filter((item) => item.request === request));
-        } catch (requestError) {
-          this.#settle(request, requestError);
-        }
+      await this.#isolateFailure(live, error);
+      return;
+    }
+    // The next batch goes to the engine before these results are delivered: delivering resumes
+    // every waiting request, and writing their responses (tens of them after a large batch)
+    // would otherwise hold the engine idle for milliseconds per run.
+    this.#releaseEngine();
+    this.#deliver(live, result);
+  }
+
+  /** One bad input must not fail its neighbours: each request's part reruns alone, so only the request that holds it fails. */
+  async #isolateFailure(batch: QueuedInput[], error: unknown): Promise<void> {
+    const requests = [...new Set(batch.map((item) => item.request))].filter((request) => !request.settled);
+    if (requests.length <= 1) {
+      for (const request of requests) this.#settle(request, error);
+      return;
+    }
+    for (const request of requests) {
+      if (request.settled) continue;
+      const part = batch.filter((item) => item.request === request);
+      try {
+        this.#deliver(part, await this.#embed(part));
+      } catch (requestError) {
+        this.#settle(request, requestError);
       }
     }
   }
 
-  async #embed(batch: QueuedInput[]): Promise<void> {
-    const live = batch.filter((item) => !item.request.settled);
-    if (live.length === 0) return;
-    const inputs = live.map((item) => item.request.inputs[item.index]);
+  async #embed(items: QueuedInput[]): Promise<EmbeddingBatchResult> {
+    const inputs = items.map((item) => item.request.inputs[item.index]);
     // A merged batch mixes requests, so no single signal may stop it; alone, a request's own
     // signal goes to the engine. Truncation can be on for every merged input: one whose request
     // forbids it was refused at submit unless it fits, and then truncation leaves it unchanged.
-    const alone = !this.#enabled ? live[0].request : undefined;
+    const alone = !this.#enabled ? items[0].request : undefined;
     const result = await this.#engine.embed(inputs, { truncate: alone?.truncate ?? true, signal: alone?.signal });
     let longest = 0;
-    for (const item of live) longest = Math.max(longest, item.tokens);
-    this.#onBatch?.(live.length, live.length * longest);
-    live.forEach((item, position) => {
+    for (const item of items) longest = Math.max(longest, item.tokens);
+    this.#onBatch?.(items.length, items.length * longest);
+    return result;
+  }
+
+  #deliver(items: QueuedInput[], result: EmbeddingBatchResult): void {
+    items.forEach((item, position) => {
       const request = item.request;
       if (request.settled) return;
       request.vectors[item.index] = result.vectors[position];

@@ -95,6 +95,20 @@ describe('EmbeddingBatcher', () => {
     assert.deepEqual([...engine.runs[1]].sort(), ['a', 'bb', 'ccc']);
   });
 
+  test('the next batch reaches the engine before the finished one is delivered', async () => {
+    const engine = new CountingEngine();
+    const batcher = batcherFor(engine);
+    engine.close();
+    const first = batcher.submit(['first'], { truncate: true });
+    await tick();
+    const second = submitted(batcher, ['second']);
+    await tick();
+    const runsWhenFirstResumes = first.then(() => engine.runs.length);
+    engine.open();
+    assert.equal(await runsWhenFirstResumes, 2, 'responses are written while the engine already works on the next batch');
+    assert.deepEqual(await second, ['second']);
+  });
+
   test('maxBatchSize bounds a run; a bigger request spans several runs, in order', async () => {
     const engine = new CountingEngine();
     const batcher = batcherFor(engine, { maxBatchSize: 3 });
