@@ -100,7 +100,7 @@ export interface EmbeddingBatchResult {
 
 export interface RerankCapability {
   readonly maxInputTokens: number;
-  /** One raw relevance score per document, in the documents' order. */
+  /** One relevance score per document, in the documents' order: sigmoid(logit), or the logit itself with the model's `sigmoid = false`. */
   rerank(query: string, documents: string[], options: { truncate: boolean; signal?: AbortSignal }): Promise<RerankResult>;
 }
 

@@ -340,6 +340,11 @@ test('GGUF embeddings: 32 dimensions, normalised unless normalize=false, token i
   assert.deepEqual(await normalized.embedding.countEmbeddingTokens([long], true), [normalized.embedding.maxInputTokens]);
   await assert.rejects(normalized.embedding.embed([long], { truncate: false }), (error: unknown) => error instanceof InputTooLongError && /602 tokens long.*511/.test(error.message));
   assert.equal((await normalized.embedding.embed([long], { truncate: true })).vectors[0].length, 32);
+
+  for (const dimensions of [16, 768]) {
+    await assert.rejects(load(`embed-${dimensions}`, models.embedGguf, { type: 'embedding', dimensions }), (error: Error) => error.message.includes(`dimensions = ${dimensions}`) && /have 32 values/.test(error.message));
+  }
+  assert.equal((await load('embed-32', models.embedGguf, { type: 'embedding', dimensions: 32 })).info.dimensions, 32);
 });
 
 test('llama-2-tiny-random (32k vocabulary) loads and generates', { skip }, async () => {

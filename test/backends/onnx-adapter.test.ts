@@ -1,14 +1,13 @@
 // The ONNX embedding adapter against a direct computation: the model's own tokenizer, a plain
 // onnxruntime-node session, masked mean pooling and L2 normalisation written out here.
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { AutoTokenizer, env, type PreTrainedTokenizer } from '@huggingface/transformers';
-import * as ort from 'onnxruntime-node';
+import { chooseEmbeddingOutput } from '../../src/backends/onnx/embedding.js';
 import { loadOnnxModel } from '../../src/backends/onnx/index.js';
 import { InputTooLongError, InvalidInputError, type LoadedModel } from '../../src/backends/types.js';
 import { modelSchema } from '../../src/config/schema.js';
 import { createSilentLogger } from '../../src/logger.js';
+import { OnnxReference as Reference } from '../helpers/onnx-reference.js';
 import { models } from '../helpers/paths.js';
 
 const TOLERANCE = 1e-5;
@@ -17,64 +16,6 @@ const SENTENCES = ['Hello world!', 'A somewhat longer sentence, so that the batc
 function load(settings: Record<string, unknown> = {}, folder = models.embedOnnx): Promise<LoadedModel> {
   const config = modelSchema.parse({ path: folder, type: 'embedding', intra_op_threads: 1, ...settings });
   return loadOnnxModel({ id: 'tiny-bert-embed', config, resolvedPath: folder, logger: createSilentLogger() });
-}
-
-/** [CLS] content [SEP] rows, right-padded, through a plain session: last_hidden_state and lengths. */
-class Reference {
-  private constructor(
-    readonly tokenizer: PreTrainedTokenizer,
-    private readonly session: ort.InferenceSession,
-  ) {}
-
-  static async create(): Promise<Reference> {
-    env.allowRemoteModels = false;
-    const tokenizer = await AutoTokenizer.from_pretrained(models.embedOnnx, { local_files_only: true });
-    const session = await ort.InferenceSession.create(path.join(models.embedOnnx, 'model.onnx'), { executionProviders: ['cpu'], intraOpNumThreads: 1 });
-    return new Reference(tokenizer, session);
-  }
-
-  ids(text: string): number[] {
-    return this.tokenizer(text, { return_tensor: false }).input_ids;
-  }
-
-  async hidden(rows: number[][]): Promise<{ hidden: Float32Array; width: number; longest: number }> {
-    const longest = Math.max(...rows.map((row) => row.length));
-    const ids = new BigInt64Array(rows.length * longest);
-    const mask = new BigInt64Array(rows.length * longest);
-    rows.forEach((row, r) => row.forEach((id, j) => {
-      ids[r * longest + j] = BigInt(id);
-      mask[r * longest + j] = 1n;
-    }));
-    const dims = [rows.length, longest];
-    const output = await this.session.run({
-      input_ids: new ort.Tensor('int64', ids, dims),
-      attention_mask: new ort.Tensor('int64', mask, dims),
-      token_type_ids: new ort.Tensor('int64', new BigInt64Array(rows.length * longest), dims),
-    });
-    const state = output.last_hidden_state;
-    return { hidden: state.data as Float32Array, width: state.dims[2], longest };
-  }
-
-  async embed(rows: number[][], pooling: 'mean' | 'cls' | 'last', normalize: boolean): Promise<number[][]> {
-    const { hidden, width, longest } = await this.hidden(rows);
-    return rows.map((row, r) => {
-      const at = (position: number, k: number) => hidden[(r * longest + position) * width + k];
-      const vector = Array.from({ length: width }, (_, k) => {
-        if (pooling === 'cls') return at(0, k);
-        if (pooling === 'last') return at(row.length - 1, k);
-        let sum = 0;
-        for (let position = 0; position < row.length; position++) sum += at(position, k);
-        return sum / row.length;
-      });
-      if (!normalize) return vector;
-      const norm = Math.hypot(...vector);
-      return vector.map((value) => value / norm);
-    });
-  }
-
-  async dispose(): Promise<void> {
-    await this.session.release();
-  }
 }
 
 function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, message?: string): void {
@@ -171,6 +112,31 @@ describe('ONNX embedding adapter (tiny-bert-embed)', () => {
     } finally {
       await raw.dispose();
     }
+  });
+
+  test('inter_op_threads and graph_optimization_level reach the session and leave the vectors unchanged', async () => {
+    const tuned = await load({ inter_op_threads: 2, graph_optimization_level: 'disabled' });
+    try {
+      assert.equal(tuned.info.details?.interOpThreads, 2);
+      assert.equal(tuned.info.details?.graphOptimizationLevel, 'disabled');
+      assert.equal(model.info.details?.graphOptimizationLevel, 'all');
+      const result = await tuned.embedding!.embed(SENTENCES, { truncate: true });
+      const expected = await reference.embed(SENTENCES.map((text) => reference.ids(text)), 'mean', true);
+      result.vectors.forEach((vector, i) => assertClose(vector, expected[i], SENTENCES[i]));
+    } finally {
+      await tuned.dispose();
+    }
+  });
+
+  test('the embedding output: a sentence-level one when the graph has it, else per-token states, never pooler_output first', () => {
+    const output = (name: string, rank: number) => ({ name, type: 'float32', shape: Array.from({ length: rank }, () => 'dim') });
+    assert.deepEqual(chooseEmbeddingOutput([output('last_hidden_state', 3), output('sentence_embedding', 2)]), { name: 'sentence_embedding', perToken: false });
+    assert.deepEqual(chooseEmbeddingOutput([output('text_embeds', 2), output('last_hidden_state', 3)]), { name: 'text_embeds', perToken: false });
+    assert.deepEqual(chooseEmbeddingOutput([output('pooler_output', 2), output('last_hidden_state', 3)]), { name: 'last_hidden_state', perToken: true });
+    assert.deepEqual(chooseEmbeddingOutput([output('hidden', 3)]), { name: 'hidden', perToken: true });
+    assert.deepEqual(chooseEmbeddingOutput([output('pooler_output', 2)]), { name: 'pooler_output', perToken: false });
+    assert.deepEqual(chooseEmbeddingOutput([output('embeddings', 2)]), { name: 'embeddings', perToken: false });
+    assert.throws(() => chooseEmbeddingOutput([{ name: 'ids', type: 'int64', shape: ['batch'] }]), /no float32 embedding output \(outputs: ids int64 \[batch\]\)/);
   });
 
   test('a configured dimensions that does not match fails the load naming both numbers', async () => {

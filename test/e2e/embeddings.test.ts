@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
+import { OnnxReference } from '../helpers/onnx-reference.js';
 import { models } from '../helpers/paths.js';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.js';
 
@@ -30,6 +31,7 @@ threads = 1
 path = "${models.rerankOnnx}"
 type = "rerank"
 intra_op_threads = 1
+max_inputs = 8
 `;
 
 function cosine(left: number[], right: number[]): number {
@@ -72,6 +74,44 @@ describe('embeddings and rerank', () => {
     }
     assert.ok(viaFloat.usage.prompt_tokens > 0);
     assert.equal(viaFloat.usage.total_tokens, viaFloat.usage.prompt_tokens);
+  });
+
+  test('vectors through the gateway equal the direct computation within 1e-5 (float, base64, user)', async () => {
+    const reference = await OnnxReference.create();
+    try {
+      const expected = await reference.embed(SENTENCES.map((text) => reference.ids(text)), 'mean', true);
+      const viaFloat = await client.embeddings.create({ model: 'onnx-embed', input: SENTENCES, encoding_format: 'float', user: 'user-1234' });
+      const viaBase64 = await client.embeddings.create({ model: 'onnx-embed', input: SENTENCES });
+      for (const response of [viaFloat, viaBase64]) {
+        assert.equal(response.data.length, SENTENCES.length);
+        response.data.forEach((item, index) => {
+          assert.equal(item.embedding.length, 32);
+          item.embedding.forEach((value, k) => assert.ok(Math.abs(value - expected[index][k]) <= 1e-5, `${SENTENCES[index]}[${k}]: ${value} vs ${expected[index][k]}`));
+        });
+      }
+    } finally {
+      await reference.dispose();
+    }
+  });
+
+  test('the GGUF model answers the SDK default (base64) with its float vectors', async () => {
+    const floats = await client.embeddings.create({ model: 'gguf-embed', input: SENTENCES, encoding_format: 'float' });
+    const decoded = await client.embeddings.create({ model: 'gguf-embed', input: SENTENCES });
+    assert.deepEqual(decoded.data.map((item) => item.embedding), floats.data.map((item) => item.embedding));
+    assert.ok(Math.abs(norm(floats.data[0].embedding) - 1) < 1e-5);
+  });
+
+  test('/v1/models names the device and the ONNX Runtime settings of each embedding model', async () => {
+    const listed = await client.models.list();
+    const onnx = listed.data.find((model) => model.id === 'onnx-embed') as unknown as { metadata: { device: string; dimensions: number; details: Record<string, unknown> } };
+    assert.equal(onnx.metadata.device, 'cpu');
+    assert.equal(onnx.metadata.dimensions, 32);
+    assert.deepEqual(onnx.metadata.details.providersTried, ['cuda', 'cpu']);
+    assert.equal(onnx.metadata.details.intraOpThreads, 1);
+    assert.equal(onnx.metadata.details.graphOptimizationLevel, 'all');
+    const gguf = listed.data.find((model) => model.id === 'gguf-embed') as unknown as { metadata: { device: string; dimensions: number } };
+    assert.equal(gguf.metadata.device, 'cpu');
+    assert.equal(gguf.metadata.dimensions, 32);
   });
 
   test('usage counts tokens exactly ([CLS] and [SEP] included)', async () => {
@@ -138,6 +178,11 @@ describe('embeddings and rerank', () => {
       [['ok', 5], 'input[1]', /expected a string or an array of token ids/],
       [['ok', [1, -2]], 'input[1][1]', /token id/],
       [{ text: 'x' }, 'input', /expected a string/],
+      [[[]], 'input[0]', /token array must not be empty/],
+      [['ok', [1, 'a']], 'input[1]', /expected an array of token ids/],
+      [['ok', null], 'input[1]', /found null/],
+      [undefined, 'input', /Missing required parameter/],
+      [Array.from({ length: 2049 }, () => 'a'), 'input', /at most 2048 inputs per request, found 2049/],
     ];
     for (const [input, param, message] of cases) {
       const response = await fetch(`${gateway.url}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'onnx-embed', input }) });
@@ -148,6 +193,9 @@ describe('embeddings and rerank', () => {
     }
     await assert.rejects(client.embeddings.create({ model: 'onnx-embed-strict', input: ['a', 'b', 'c', 'd', 'e'] }), (error: unknown) => error instanceof OpenAI.BadRequestError && /at most 4 inputs/.test(error.message));
     await assert.rejects(client.embeddings.create({ model: 'onnx-embed', input: 'x', encoding_format: 'binary' as 'float' }), (error: unknown) => error instanceof OpenAI.BadRequestError && error.param === 'encoding_format');
+    for (const dimensions of [0, -3, 1.5]) {
+      await assert.rejects(client.embeddings.create({ model: 'onnx-embed', input: 'x', dimensions }), (error: unknown) => error instanceof OpenAI.BadRequestError && error.param === 'dimensions');
+    }
   });
 
   test('one bad request does not fail the others batched with it', async () => {
@@ -188,6 +236,19 @@ describe('embeddings and rerank', () => {
     assert.deepEqual(plainBody.results.slice(0, 3).map((result) => result.index), body.results.map((result) => result.index));
   });
 
+  test('rerank through the SDK: scores equal sigmoid(logit) of the model, the same alone as together', async () => {
+    type RerankBody = { results: Array<{ index: number; relevance_score: number }>; usage: { prompt_tokens: number; total_tokens: number } };
+    const documents = ['A cat sat on the mat.', 'Stocks fell today.', 'Dogs and cats are pets.'];
+    const together = await client.post<RerankBody>('/rerank', { body: { model: 'onnx-rerank', query: 'pets', documents } });
+    assert.equal(together.results.length, 3);
+    assert.equal(together.usage.total_tokens, together.usage.prompt_tokens);
+    for (const [index, document] of documents.entries()) {
+      const alone = await client.post<RerankBody>('/rerank', { body: { model: 'onnx-rerank', query: 'pets', documents: [document] } });
+      const score = together.results.find((result) => result.index === index)!.relevance_score;
+      assert.ok(Math.abs(alone.results[0].relevance_score - score) < 1e-6, `${document}: ${alone.results[0].relevance_score} vs ${score}`);
+    }
+  });
+
   test('rerank validation', async () => {
     for (const [patch, param] of [
       [{ query: '' }, 'query'],
@@ -199,6 +260,10 @@ describe('embeddings and rerank', () => {
       assert.equal(response.status, 400);
       assert.equal(((await response.json()) as { error: { param: string } }).error.param, param);
     }
+    await assert.rejects(
+      client.post('/rerank', { body: { model: 'onnx-rerank', query: 'q', documents: Array.from({ length: 9 }, () => 'd') } }),
+      (error: unknown) => error instanceof OpenAI.BadRequestError && error.param === 'documents' && /at most 8 documents per request, found 9/.test(error.message),
+    );
     const wrongType = await fetch(`${gateway.url}/v1/rerank`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'onnx-embed', query: 'q', documents: ['d'] }) });
     assert.equal(wrongType.status, 400);
   });

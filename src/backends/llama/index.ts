@@ -131,16 +131,16 @@ async function assembleEmbedding(llama: Llama, model: LlamaModel, context: Backe
       throw new Error(`${context.resolvedPath} cannot rerank: ${reasonOf(error)} (a GGUF reranker declares rank pooling)`, { cause: error });
     }
     return {
-      capabilities: { rerank: createLlamaRerank(model, rankingContext), tokenizer },
+      capabilities: { rerank: createLlamaRerank(model, rankingContext, { sigmoid: config.sigmoid }), tokenizer },
       parallelism: 1,
       contextLength: rankingContext.contextSize,
-      details: { threads: threads ?? (llama.maxThreads || llama.cpuMathCores), batchSize },
+      details: { threads: threads ?? (llama.maxThreads || llama.cpuMathCores), batchSize, sigmoid: config.sigmoid },
       dispose: () => rankingContext.dispose(),
     };
   }
 
-  if (config.dimensions !== undefined && config.dimensions > model.embeddingVectorSize) {
-    context.logger.warn({ model: context.id, dimensions: config.dimensions, modelDimensions: model.embeddingVectorSize }, 'dimensions exceeds the length of the vectors this model makes');
+  if (config.dimensions !== undefined && config.dimensions !== model.embeddingVectorSize) {
+    throw new Error(`model "${context.id}": config says dimensions = ${config.dimensions} but the model's vectors have ${model.embeddingVectorSize} values`);
   }
   let embeddingContext;
   try {

@@ -4,13 +4,13 @@
 import type { LlamaModel, LlamaRankingContext, Token } from 'node-llama-cpp';
 import { InputTooLongError, type RerankCapability } from '../types.js';
 
-/** node-llama-cpp returns sigmoid(logit) (a probability); the contract wants the raw score back. */
+/** node-llama-cpp returns sigmoid(logit) (a probability); with `sigmoid = false` the logit is wanted back. */
 function probabilityToLogit(probability: number): number {
   const clamped = Math.min(Math.max(probability, 1e-7), 1 - 1e-7);
   return Math.log(clamped / (1 - clamped));
 }
 
-export function createLlamaRerank(model: LlamaModel, context: LlamaRankingContext): RerankCapability {
+export function createLlamaRerank(model: LlamaModel, context: LlamaRankingContext, settings: { sigmoid: boolean }): RerankCapability {
   // The ranking context refuses inputs of contextSize tokens or more.
   const maxInputTokens = context.contextSize - 1;
   const tokenize = (text: string): Token[] => model.tokenize(text, false, 'trimLeadingSpace');
@@ -35,7 +35,7 @@ export function createLlamaRerank(model: LlamaModel, context: LlamaRankingContex
       options.signal?.throwIfAborted();
       const probabilities = await context.rankAll(queryTokens, documentTokens);
       return {
-        scores: probabilities.map(probabilityToLogit),
+        scores: settings.sigmoid ? probabilities : probabilities.map(probabilityToLogit),
         promptTokens: documentTokens.reduce((sum, tokens) => sum + context.calculateInputLength(queryTokens, tokens), 0),
       };
     },

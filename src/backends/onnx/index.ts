@@ -52,7 +52,7 @@ export const loadOnnxModel: BackendFactory = async ({ id, config, resolvedPath, 
     }
     const preparation = new InputPreparation(tokenizer, limit.maxInputTokens);
     const limits = { maxBatchSize: config.max_batch_size, maxBatchTokens: config.max_batch_tokens };
-    const common = { device: session.provider, file: files.modelFile, inputs: feeds.map((feed) => feed.name), maxInputTokensFrom: limit.source, intraOpThreads: config.intra_op_threads ?? 'auto', providersTried: config.execution_providers };
+    const common = { device: session.provider, file: files.modelFile, inputs: feeds.map((feed) => feed.name), maxInputTokensFrom: limit.source, intraOpThreads: config.intra_op_threads ?? 'auto', interOpThreads: config.inter_op_threads ?? 'auto', graphOptimizationLevel: config.graph_optimization_level, providersTried: config.execution_providers };
 
     let model: LoadedModel;
     if (config.type === 'embedding') {
