@@ -7,6 +7,8 @@ import { loadLlamaModel } from '../../src/backends/llama/index.js';
 import { InputTooLongError, UnsupportedFeatureError, type GenerationOptions, type LoadedModel } from '../../src/backends/types.js';
 import { modelSchema } from '../../src/config/schema.js';
 import { createSilentLogger } from '../../src/logger.js';
+import { writeGgufReranker } from '../helpers/gguf-reranker.js';
+import { OnnxReference } from '../helpers/onnx-reference.js';
 import { models, sharedModels } from '../helpers/paths.js';
 
 const skip = existsSync(sharedModels) ? false : `no test models at ${sharedModels}`;
@@ -345,6 +347,32 @@ test('GGUF embeddings: 32 dimensions, normalised unless normalize=false, token i
     await assert.rejects(load(`embed-${dimensions}`, models.embedGguf, { type: 'embedding', dimensions }), (error: Error) => error.message.includes(`dimensions = ${dimensions}`) && /have 32 values/.test(error.message));
   }
   assert.equal((await load('embed-32', models.embedGguf, { type: 'embedding', dimensions: 32 })).info.dimensions, 32);
+});
+
+test('GGUF rerankers: the rank pooling scores of llama.cpp equal the classification head on the encoder output; sigmoid on and off', { skip }, async () => {
+  const reranker = await writeGgufReranker();
+  const reference = await OnnxReference.create();
+  try {
+    const squashed = await load('rerank', reranker.file, { type: 'rerank' });
+    const raw = await load('rerank-raw', reranker.file, { type: 'rerank', sigmoid: false });
+    assert.equal(squashed.info.details?.sigmoid, true);
+    const query = 'pets';
+    const documents = ['A cat sat on the mat.', 'Stocks fell today.', 'Dogs and cats are pets.'];
+    const result = await squashed.rerank!.rerank(query, documents, { truncate: true });
+    const rawResult = await raw.rerank!.rerank(query, documents, { truncate: true });
+    // node-llama-cpp's pair input for a BERT vocabulary: [CLS] query [SEP] document (it has no end token).
+    const rows = documents.map((document) => [101, ...reference.ids(query).slice(1, -1), 102, ...reference.ids(document).slice(1, -1)]);
+    const { hidden, width, longest } = await reference.hidden(rows);
+    const expected = rows.map((_, row) => reranker.logit(hidden.subarray(row * longest * width, row * longest * width + width)));
+    assert.ok(new Set(expected.map((logit) => logit.toFixed(3))).size === documents.length, 'the head tells the documents apart');
+    expected.forEach((logit, index) => {
+      assert.ok(Math.abs(rawResult.scores[index] - logit) < 1e-3, `raw ${documents[index]}: ${rawResult.scores[index]} vs ${logit}`);
+      assert.ok(Math.abs(result.scores[index] - 1 / (1 + Math.exp(-logit))) < 1e-4, `sigmoid ${documents[index]}: ${result.scores[index]}`);
+    });
+    assert.equal(result.promptTokens, rows.reduce((sum, row) => sum + row.length, 0));
+  } finally {
+    await reference.dispose();
+  }
 });
 
 test('llama-2-tiny-random (32k vocabulary) loads and generates', { skip }, async () => {

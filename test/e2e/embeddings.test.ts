@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
+import { writeGgufReranker } from '../helpers/gguf-reranker.js';
 import { OnnxReference } from '../helpers/onnx-reference.js';
 import { models } from '../helpers/paths.js';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.js';
@@ -54,7 +55,13 @@ describe('embeddings and rerank', () => {
   let gateway: TestGateway;
   let client: OpenAI;
   before(async () => {
-    gateway = await startTestGateway(CONFIG);
+    const ggufReranker = await writeGgufReranker();
+    gateway = await startTestGateway(`${CONFIG}
+[api.models.gguf-rerank]
+path = "${ggufReranker.file}"
+type = "rerank"
+threads = 1
+`);
     client = gateway.client;
     for (const entry of gateway.gateway.registry.list()) assert.equal(entry.status, 'ready', `${entry.id}: ${entry.reason ?? ''}`);
   });
@@ -247,6 +254,22 @@ describe('embeddings and rerank', () => {
       const score = together.results.find((result) => result.index === index)!.relevance_score;
       assert.ok(Math.abs(alone.results[0].relevance_score - score) < 1e-6, `${document}: ${alone.results[0].relevance_score} vs ${score}`);
     }
+  });
+
+  test('a GGUF reranker through the SDK: sigmoid scores sorted best first, top_n, return_documents, the same alone', async () => {
+    type RerankBody = { model: string; results: Array<{ index: number; relevance_score: number; document?: { text: string } }>; usage: { prompt_tokens: number } };
+    const documents = ['A cat sat on the mat.', 'Stocks fell today.', { text: 'Dogs and cats are pets.' }];
+    const all = await client.post<RerankBody>('/rerank', { body: { model: 'gguf-rerank', query: 'pets', documents } });
+    assert.equal(all.model, 'gguf-rerank');
+    assert.deepEqual(all.results.map((result) => result.index).sort(), [0, 1, 2]);
+    for (let index = 1; index < all.results.length; index++) assert.ok(all.results[index - 1].relevance_score > all.results[index].relevance_score);
+    for (const result of all.results) assert.ok(result.relevance_score > 0 && result.relevance_score < 1, 'sigmoid scores');
+    assert.ok(all.usage.prompt_tokens > 0);
+    const top = await client.post<RerankBody>('/rerank', { body: { model: 'gguf-rerank', query: 'pets', documents, top_n: 2, return_documents: true } });
+    assert.deepEqual(top.results.map((result) => result.index), all.results.slice(0, 2).map((result) => result.index));
+    assert.deepEqual(top.results.map((result) => result.document?.text), top.results.map((result) => { const original = documents[result.index]; return typeof original === 'string' ? original : original.text; }));
+    const alone = await client.post<RerankBody>('/rerank', { body: { model: 'gguf-rerank', query: 'pets', documents: ['Stocks fell today.'] } });
+    assert.ok(Math.abs(alone.results[0].relevance_score - all.results.find((result) => result.index === 1)!.relevance_score) < 1e-6);
   });
 
   test('rerank validation', async () => {

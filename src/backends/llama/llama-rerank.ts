@@ -1,6 +1,6 @@
 // Reranking with a GGUF reranker (a cross-encoder whose GGUF declares rank pooling), through
-// node-llama-cpp's ranking context. No reranker GGUF is among the test fixtures, so this follows
-// node-llama-cpp's documentation and is exercised only by the load-failure path.
+// node-llama-cpp's ranking context. The tests build one (test/helpers/gguf-reranker.ts) from the
+// shared BERT GGUF with a classification head of known weights, and check its scores.
 import type { LlamaModel, LlamaRankingContext, Token } from 'node-llama-cpp';
 import { InputTooLongError, type RerankCapability } from '../types.js';
 

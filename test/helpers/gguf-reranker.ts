@@ -1,0 +1,190 @@
+// A GGUF reranker for tests, since ../shared/models has none: tiny-bert-embed's GGUF (the same
+// encoder weights as the tiny-bert-embed ONNX model) with rank pooling and a classification head
+// of known random weights appended. llama.cpp then scores a (query, document) pair as
+//   logit = w2 · tanh(W · h[CLS] + b) + b2
+// where h[CLS] is the encoder's first output row, which the ONNX model computes too (with every
+// token type 0, as llama.cpp's BERT graph uses). So the test can check llama.cpp's scores.
+//
+// The GGUF v3 layout (header, key-values, tensor infos, aligned data) is copied byte for byte;
+// only the tensor count, the pooling type and the four new tensors change.
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { models } from './paths.js';
+
+export interface RerankHead {
+  hidden: number;
+  /** W, hidden × hidden, row-major (row = output unit). */
+  dense: Float32Array;
+  denseBias: Float32Array;
+  /** w2, one row of `hidden`. */
+  output: Float32Array;
+  outputBias: number;
+}
+
+export interface GgufReranker {
+  file: string;
+  head: RerankHead;
+  /** The logit llama.cpp should produce for an encoder output row h[CLS]. */
+  logit(cls: ArrayLike<number>): number;
+}
+
+const GGUF_TYPE = { uint8: 0, int8: 1, uint16: 2, int16: 3, uint32: 4, int32: 5, float32: 6, bool: 7, string: 8, array: 9, uint64: 10, int64: 11, float64: 12 } as const;
+const SCALAR_BYTES: Record<number, number> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
+const GGML_F32 = 0;
+const POOLING_RANK = 4;
+
+/** Writes the reranker into a fresh temporary folder. */
+export async function writeGgufReranker(seed = 7): Promise<GgufReranker> {
+  const source = await readFile(models.embedGguf);
+  const layout = scanGguf(source);
+  const hidden = layout.hidden;
+  const random = normalRandom(seed);
+  // Standard deviation 1, as the ONNX reranker's head: scores then differ clearly across documents.
+  const head: RerankHead = {
+    hidden,
+    dense: Float32Array.from({ length: hidden * hidden }, random),
+    denseBias: Float32Array.from({ length: hidden }, random),
+    output: Float32Array.from({ length: hidden }, random),
+    outputBias: random(),
+  };
+  const tensors: Array<{ name: string; dims: number[]; data: Float32Array }> = [
+    { name: 'cls.weight', dims: [hidden, hidden], data: head.dense },
+    { name: 'cls.bias', dims: [hidden], data: head.denseBias },
+    { name: 'cls.output.weight', dims: [hidden, 1], data: head.output },
+    { name: 'cls.output.bias', dims: [1], data: Float32Array.of(head.outputBias) },
+  ];
+
+  const keyValues = Buffer.from(source.subarray(layout.keyValuesStart, layout.keyValuesEnd));
+  keyValues.writeUInt32LE(POOLING_RANK, layout.poolingValueOffset - layout.keyValuesStart);
+  const newInfos: Buffer[] = [];
+  const newData: Buffer[] = [];
+  let offset = align(layout.dataLength, layout.alignment);
+  for (const tensor of tensors) {
+    newInfos.push(ggufString(tensor.name), u32(tensor.dims.length), ...tensor.dims.map(u64), u32(GGML_F32), u64(offset));
+    const bytes = Buffer.from(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength);
+    newData.push(bytes, Buffer.alloc(align(bytes.length, layout.alignment) - bytes.length));
+    offset += align(bytes.length, layout.alignment);
+  }
+  const header = Buffer.alloc(24);
+  source.copy(header, 0, 0, 8);
+  header.writeBigUInt64LE(BigInt(layout.tensorCount + tensors.length), 8);
+  header.writeBigUInt64LE(BigInt(layout.keyValueCount), 16);
+  const info = Buffer.concat([header, keyValues, source.subarray(layout.keyValuesEnd, layout.tensorInfosEnd), ...newInfos]);
+  const data = source.subarray(layout.dataStart, layout.dataStart + layout.dataLength);
+  const file = path.join(await mkdtemp(path.join(os.tmpdir(), 'switchyard-gguf-reranker-')), 'tiny-bert-reranker.gguf');
+  await writeFile(
+    file,
+    Buffer.concat([info, Buffer.alloc(align(info.length, layout.alignment) - info.length), data, Buffer.alloc(align(data.length, layout.alignment) - data.length), ...newData]),
+  );
+
+  return {
+    file,
+    head,
+    logit(cls) {
+      let logit = head.outputBias;
+      for (let unit = 0; unit < hidden; unit++) {
+        let sum = head.denseBias[unit];
+        for (let k = 0; k < hidden; k++) sum += head.dense[unit * hidden + k] * cls[k];
+        logit += head.output[unit] * Math.tanh(sum);
+      }
+      return logit;
+    },
+  };
+}
+
+interface GgufLayout {
+  tensorCount: number;
+  keyValueCount: number;
+  keyValuesStart: number;
+  keyValuesEnd: number;
+  tensorInfosEnd: number;
+  dataStart: number;
+  dataLength: number;
+  alignment: number;
+  /** Where the u32 value of `bert.pooling_type` sits. */
+  poolingValueOffset: number;
+  hidden: number;
+}
+
+function scanGguf(buffer: Buffer): GgufLayout {
+  if (buffer.toString('latin1', 0, 4) !== 'GGUF' || buffer.readUInt32LE(4) !== 3) throw new Error('expected a GGUF v3 file');
+  const tensorCount = Number(buffer.readBigUInt64LE(8));
+  const keyValueCount = Number(buffer.readBigUInt64LE(16));
+  let at = 24;
+  const readString = () => {
+    const length = Number(buffer.readBigUInt64LE(at));
+    const text = buffer.toString('utf8', at + 8, at + 8 + length);
+    at += 8 + length;
+    return text;
+  };
+  const skipValue = (type: number): void => {
+    if (type === GGUF_TYPE.string) readString();
+    else if (type === GGUF_TYPE.array) {
+      const itemType = buffer.readUInt32LE(at);
+      const count = Number(buffer.readBigUInt64LE(at + 4));
+      at += 12;
+      for (let item = 0; item < count; item++) skipValue(itemType);
+    } else at += SCALAR_BYTES[type];
+  };
+  let alignment = 32;
+  let poolingValueOffset = -1;
+  let hidden = 0;
+  for (let index = 0; index < keyValueCount; index++) {
+    const key = readString();
+    const type = buffer.readUInt32LE(at);
+    at += 4;
+    if (key === 'bert.pooling_type' && type === GGUF_TYPE.uint32) poolingValueOffset = at;
+    if (key === 'bert.embedding_length') hidden = buffer.readUInt32LE(at);
+    if (key === 'general.alignment') alignment = buffer.readUInt32LE(at);
+    skipValue(type);
+  }
+  const keyValuesEnd = at;
+  let dataLength = 0;
+  for (let index = 0; index < tensorCount; index++) {
+    readString();
+    const dimensions = buffer.readUInt32LE(at);
+    let elements = 1;
+    for (let dimension = 0; dimension < dimensions; dimension++) elements *= Number(buffer.readBigUInt64LE(at + 4 + dimension * 8));
+    at += 4 + dimensions * 8;
+    if (buffer.readUInt32LE(at) !== GGML_F32) throw new Error('expected F32 tensors only');
+    dataLength = Math.max(dataLength, Number(buffer.readBigUInt64LE(at + 4)) + elements * 4);
+    at += 12;
+  }
+  if (poolingValueOffset < 0 || hidden === 0) throw new Error('expected a BERT GGUF with bert.pooling_type and bert.embedding_length');
+  return { tensorCount, keyValueCount, keyValuesStart: 24, keyValuesEnd, tensorInfosEnd: at, dataStart: align(at, alignment), dataLength, alignment, poolingValueOffset, hidden };
+}
+
+function align(value: number, alignment: number): number {
+  return Math.ceil(value / alignment) * alignment;
+}
+
+function ggufString(text: string): Buffer {
+  const bytes = Buffer.from(text, 'utf8');
+  return Buffer.concat([u64(bytes.length), bytes]);
+}
+
+function u32(value: number): Buffer {
+  const buffer = Buffer.alloc(4);
+  buffer.writeUInt32LE(value);
+  return buffer;
+}
+
+function u64(value: number): Buffer {
+  const buffer = Buffer.alloc(8);
+  buffer.writeBigUInt64LE(BigInt(value));
+  return buffer;
+}
+
+/** Standard normal draws from a seeded generator (mulberry32 and Box-Muller): the same head every run. */
+function normalRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  const uniform = () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
+}
