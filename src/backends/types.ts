@@ -82,6 +82,8 @@ export interface EmbeddingCapability {
   readonly dimensions: number;
   /** Longest input in tokens the model accepts. */
   readonly maxInputTokens: number;
+  /** Token ids a token-array input may hold: 0 to vocabularySize - 1 (unknown for a remote model). */
+  readonly vocabularySize?: number;
   /** Token count of each input after truncation, without running the model. */
   countEmbeddingTokens(inputs: EmbeddingInput[], truncate: boolean): Promise<number[]>;
   /**

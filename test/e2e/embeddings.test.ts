@@ -184,6 +184,8 @@ threads = 1
       [['ok', ''], 'input[1]', /must not be empty/],
       [['ok', 5], 'input[1]', /expected a string or an array of token ids/],
       [['ok', [1, -2]], 'input[1][1]', /token id/],
+      [['ok', [101, 30522, 102]], 'input[1][1]', /token id 30522 is outside this model's vocabulary \(0 to 30521\)/],
+      [[101, 7592, 999999], 'input[2]', /outside this model's vocabulary/],
       [{ text: 'x' }, 'input', /expected a string/],
       [[[]], 'input[0]', /token array must not be empty/],
       [['ok', [1, 'a']], 'input[1]', /expected an array of token ids/],
@@ -205,7 +207,36 @@ threads = 1
     }
   });
 
-  test('one bad request does not fail the others batched with it', async () => {
+  test('a client that leaves while its inputs wait has them dropped before they run', async () => {
+    const batcher = gateway.gateway.registry.list().find((entry) => entry.id === 'onnx-embed')!.embeddingBatcher!;
+    const queued = () => batcher.queuedInputs ?? 0;
+    const inputsRun = async () => {
+      const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+      return Number(/switchyard_embedding_batch_size_sum\{model="onnx-embed"\} (\d+)/.exec(metrics)?.[1] ?? 0);
+    };
+    const until = async (condition: () => boolean, what: string) => {
+      for (const started = Date.now(); !condition(); await new Promise((resolve) => setTimeout(resolve, 2))) {
+        if (Date.now() - started > 10_000) throw new Error(`timed out waiting until ${what}`);
+      }
+    };
+    const before = await inputsRun();
+    // 512 inputs cut to 512 tokens: 16 full runs, long enough to queue, see and drop a request behind them.
+    const long = Array.from({ length: 600 }, (_, index) => `word${index % 13}`).join(' ');
+    const busy = client.embeddings.create({ model: 'onnx-embed', input: Array.from({ length: 512 }, () => long), encoding_format: 'float' });
+    await until(() => queued() > 0 && queued() < 512, 'the first run has started');
+    const leaving = new AbortController();
+    const doomed = fetch(`${gateway.url}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'onnx-embed', input: ['one', 'two', 'three', 'four', 'five'] }), signal: leaving.signal });
+    let queuedWithDoomed = 0;
+    await until(() => (queuedWithDoomed = queued()) % 32 === 5, 'the five inputs are queued behind the long request');
+    leaving.abort();
+    await assert.rejects(doomed, (error: Error) => error.name === 'AbortError');
+    await until(() => queued() % 32 === 0, 'the five inputs are dropped');
+    assert.ok(queued() < queuedWithDoomed);
+    assert.equal((await busy).data.length, 512);
+    assert.equal(await inputsRun(), before + 512, 'only the long request ran');
+  });
+
+  test('a bad request among concurrent ones fails alone, with a 400 naming the token', async () => {
     const results = await Promise.allSettled([
       client.embeddings.create({ model: 'onnx-embed', input: 'good one', encoding_format: 'float' }),
       client.embeddings.create({ model: 'onnx-embed', input: [[101, 999999999, 102]], encoding_format: 'float' }),
@@ -214,8 +245,8 @@ threads = 1
     assert.equal(results[0].status, 'fulfilled');
     assert.equal(results[2].status, 'fulfilled');
     assert.equal(results[1].status, 'rejected');
-    assert.ok((results[1] as PromiseRejectedResult).reason instanceof OpenAI.APIError);
-    assert.ok(((results[1] as PromiseRejectedResult).reason as InstanceType<typeof OpenAI.APIError>).status! < 500);
+    const error = (results[1] as PromiseRejectedResult).reason as unknown;
+    assert.ok(error instanceof OpenAI.BadRequestError && error.param === 'input[0][1]', String(error));
   });
 
   test('rerank orders documents by score, honours top_n and return_documents', async () => {

@@ -18,7 +18,7 @@ export async function embeddings(ctx: Context, state: GatewayState): Promise<voi
   const embedding = model.embedding;
   const batcher = entry.embeddingBatcher;
   if (!embedding || !batcher) throw errors.invalidRequest(`Model '${entry.id}' cannot embed.`, 'model', 'model_type_mismatch');
-  const inputs = embeddingInputs(request.input, entry.config.max_inputs);
+  const inputs = embeddingInputs(request.input, entry.config.max_inputs, embedding.vocabularySize);
   const dimensions = request.dimensions ?? undefined;
   if (dimensions !== undefined && dimensions > embedding.dimensions) {
     throw errors.invalidRequest(`Invalid 'dimensions': ${dimensions} is larger than the model's ${embedding.dimensions}.`, 'dimensions');

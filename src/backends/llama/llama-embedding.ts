@@ -50,6 +50,7 @@ export function createLlamaEmbedding(model: LlamaModel, context: LlamaEmbeddingC
   return {
     dimensions: model.embeddingVectorSize,
     maxInputTokens: settings.maxInputTokens,
+    vocabularySize: settings.vocabularySize,
     async countEmbeddingTokens(inputs, truncate) {
       return inputs.map((input, index) => prepare(input, index, truncate).length);
     },

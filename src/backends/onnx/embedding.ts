@@ -45,6 +45,7 @@ export interface OnnxEmbeddingSettings extends BatchLimits {
 
 export class OnnxEmbedding implements EmbeddingCapability {
   readonly maxInputTokens: number;
+  readonly vocabularySize: number;
   readonly #session: OnnxSessionClient;
   readonly #feeds: readonly InputFeed[];
   readonly #preparation: InputPreparation;
@@ -57,6 +58,7 @@ export class OnnxEmbedding implements EmbeddingCapability {
     this.#preparation = preparation;
     this.#settings = settings;
     this.maxInputTokens = settings.maxInputTokens;
+    this.vocabularySize = preparation.vocabularySize;
   }
 
   /** Runs one probe input, which checks the graph end to end and reads the vector width. */

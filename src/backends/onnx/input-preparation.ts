@@ -13,6 +13,10 @@ export class InputPreparation {
     this.#maxTokens = maxInputTokens;
   }
 
+  get vocabularySize(): number {
+    return this.#tokenizer.vocabularySize;
+  }
+
   /**
    * Tokens the model runs for `input`. With `truncate` false an over-long input reports its full
    * length (the caller decides to refuse it); `single` then throws.
@@ -54,7 +58,7 @@ export class InputPreparation {
     if (input.length > this.#maxTokens && !truncate) throw this.#tooLong(input.length);
     const kept = Math.min(input.length, this.#maxTokens);
     const ids = new Int32Array(kept);
-    const limit = this.#tokenizer.vocabularySize;
+    const limit = this.vocabularySize;
     for (let i = 0; i < kept; i++) {
       const id = input[i];
       if (!Number.isInteger(id) || id < 0 || id >= limit) {
