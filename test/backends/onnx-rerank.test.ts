@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { AutoTokenizer, env } from '@huggingface/transformers';
 import * as ort from 'onnxruntime-node';
 import { loadOnnxModel } from '../../src/backends/onnx/index.js';
+import { relevanceLogit } from '../../src/backends/onnx/rerank.js';
 import { InputTooLongError, type LoadedModel } from '../../src/backends/types.js';
 import { modelSchema } from '../../src/config/schema.js';
 import { createSilentLogger } from '../../src/logger.js';
@@ -97,7 +98,7 @@ describe('ONNX rerank adapter (tiny-bert-reranker)', () => {
 });
 
 describe('ONNX rerank adapter (tiny-distilbert-classifier: no token_type_ids, 2 logits)', () => {
-  test('loads without token_type_ids and scores with the last logit', async () => {
+  test('loads without token_type_ids and scores with the log-odds of the last label', async () => {
     const model = await load(models.classifierOnnx, { sigmoid: false });
     try {
       assert.deepEqual(model.info.details?.inputs, ['input_ids', 'attention_mask']);
@@ -105,9 +106,18 @@ describe('ONNX rerank adapter (tiny-distilbert-classifier: no token_type_ids, 2 
       const { logits, labels } = await directLogits(models.classifierOnnx, QUERY, DOCUMENTS);
       assert.equal(labels, 2);
       const { scores } = await model.rerank!.rerank(QUERY, DOCUMENTS, { truncate: true });
-      scores.forEach((score, i) => assert.ok(Math.abs(score - logits[i * 2 + 1]) < 1e-6, `${score} vs ${logits[i * 2 + 1]}`));
+      scores.forEach((score, i) => assert.ok(Math.abs(score - (logits[i * 2 + 1] - logits[i * 2])) < 1e-6, `${score} vs ${logits[i * 2 + 1]} - ${logits[i * 2]}`));
     } finally {
       await model.dispose();
     }
   });
+});
+
+test('relevanceLogit: the logit of one label; log-odds of the last label against the rest, whose sigmoid is its softmax probability', () => {
+  assert.equal(relevanceLogit([2.5]), 2.5);
+  assert.ok(Math.abs(relevanceLogit([3, 2]) - -1) < 1e-12);
+  const logits = [0.3, -1.2, 2.0];
+  const softmaxLast = Math.exp(2.0) / logits.reduce((sum, value) => sum + Math.exp(value), 0);
+  assert.ok(Math.abs(1 / (1 + Math.exp(-relevanceLogit(logits))) - softmaxLast) < 1e-12);
+  assert.ok(Number.isFinite(relevanceLogit([1000, 999])), 'stable for large logits');
 });

@@ -28,7 +28,7 @@ export class OnnxRerank implements RerankCapability {
   readonly #feeds: readonly InputFeed[];
   readonly #preparation: InputPreparation;
   readonly #settings: OnnxRerankSettings;
-  /** Logits per pair; the relevance score is the last (the "relevant" class of a 2-label head). */
+  /** Logits per pair; the last is the "relevant" class of a multi-label head. */
   #labels = 1;
 
   private constructor(session: OnnxSessionClient, feeds: readonly InputFeed[], preparation: InputPreparation, settings: OnnxRerankSettings) {
@@ -68,8 +68,23 @@ export class OnnxRerank implements RerankCapability {
     const logits = outputs[logitsOutput].data as Float32Array;
     const labels = this.#labels;
     return sequences.map((_, row) => {
-      const logit = logits[row * labels + labels - 1];
+      const logit = relevanceLogit(logits.subarray(row * labels, (row + 1) * labels));
       return sigmoid ? 1 / (1 + Math.exp(-logit)) : logit;
     });
   }
+}
+
+/**
+ * One label: its logit. Several: the log-odds of the last ("relevant") class against the others,
+ * l_last - log(sum of exp(l_other)), so that its sigmoid is the softmax probability of that class
+ * (for two labels, l1 - l0): the last logit alone would ignore how strongly "not relevant" scored.
+ */
+export function relevanceLogit(logits: ArrayLike<number>): number {
+  const last = logits[logits.length - 1];
+  if (logits.length === 1) return last;
+  let largest = -Infinity;
+  for (let index = 0; index < logits.length - 1; index++) largest = Math.max(largest, logits[index]);
+  let sum = 0;
+  for (let index = 0; index < logits.length - 1; index++) sum += Math.exp(logits[index] - largest);
+  return last - (largest + Math.log(sum));
 }
