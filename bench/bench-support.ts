@@ -170,13 +170,15 @@ export interface Row {
   /** "higher" when a bigger figure is better (throughput); "lower" for latencies. */
   better: 'higher' | 'lower';
   target?: string;
+  /** The ratio to print when it is not gateway / baseline (e.g. the median of paired ratios). */
+  ratio?: number;
 }
 
 export function printTable(title: string, rows: Row[]): void {
   console.log(`\n${title}`);
   console.log(`${'figure'.padEnd(58)} ${'gateway'.padStart(10)} ${'baseline'.padStart(10)} ${'ratio'.padStart(7)}  target`);
   for (const row of rows) {
-    const ratio = row.gateway / row.baseline;
+    const ratio = row.ratio ?? row.gateway / row.baseline;
     console.log(
       `${`${row.what} (${row.unit})`.padEnd(58)} ${row.gateway.toFixed(2).padStart(10)} ${row.baseline.toFixed(2).padStart(10)} ${ratio.toFixed(3).padStart(7)}  ${row.target ?? ''}`,
     );

@@ -66,6 +66,11 @@ export const modelSchema = z.strictObject({
   intra_op_threads: nonNegativeInt.optional(),
   inter_op_threads: nonNegativeInt.optional(),
   graph_optimization_level: z.enum(['disabled', 'basic', 'extended', 'all']).default('all'),
+  /**
+   * ONNX Runtime's worker threads spin while they wait for work (true) or sleep (false). Spinning
+   * takes the cores the gateway's own threads need; it pays only when nothing else runs on them.
+   */
+  allow_spinning: z.boolean().default(false),
   pooling: z.enum(['mean', 'cls', 'last']).default('mean'),
   normalize: z.boolean().default(true),
   /** Inputs longer than the model's maximum are cut (true) or refused with a 400 (false). */

@@ -114,12 +114,14 @@ describe('ONNX embedding adapter (tiny-bert-embed)', () => {
     }
   });
 
-  test('inter_op_threads and graph_optimization_level reach the session and leave the vectors unchanged', async () => {
-    const tuned = await load({ inter_op_threads: 2, graph_optimization_level: 'disabled' });
+  test('inter_op_threads, graph_optimization_level and allow_spinning reach the session and leave the vectors unchanged', async () => {
+    const tuned = await load({ inter_op_threads: 2, graph_optimization_level: 'disabled', allow_spinning: true });
     try {
       assert.equal(tuned.info.details?.interOpThreads, 2);
       assert.equal(tuned.info.details?.graphOptimizationLevel, 'disabled');
+      assert.equal(tuned.info.details?.allowSpinning, true);
       assert.equal(model.info.details?.graphOptimizationLevel, 'all');
+      assert.equal(model.info.details?.allowSpinning, false);
       const result = await tuned.embedding!.embed(SENTENCES, { truncate: true });
       const expected = await reference.embed(SENTENCES.map((text) => reference.ids(text)), 'mean', true);
       result.vectors.forEach((vector, i) => assertClose(vector, expected[i], SENTENCES[i]));

@@ -28,6 +28,7 @@ export const loadOnnxModel: BackendFactory = async ({ id, config, resolvedPath, 
         intraOpThreads: config.intra_op_threads,
         interOpThreads: config.inter_op_threads,
         graphOptimizationLevel: config.graph_optimization_level,
+        allowSpinning: config.allow_spinning,
       },
       signal,
     ),
@@ -52,7 +53,7 @@ export const loadOnnxModel: BackendFactory = async ({ id, config, resolvedPath, 
     }
     const preparation = new InputPreparation(tokenizer, limit.maxInputTokens);
     const limits = { maxBatchSize: config.max_batch_size, maxBatchTokens: config.max_batch_tokens };
-    const common = { device: session.provider, file: files.modelFile, inputs: feeds.map((feed) => feed.name), maxInputTokensFrom: limit.source, intraOpThreads: config.intra_op_threads ?? 'auto', interOpThreads: config.inter_op_threads ?? 'auto', graphOptimizationLevel: config.graph_optimization_level, providersTried: config.execution_providers };
+    const common = { device: session.provider, file: files.modelFile, inputs: feeds.map((feed) => feed.name), maxInputTokensFrom: limit.source, intraOpThreads: config.intra_op_threads ?? 'auto', interOpThreads: config.inter_op_threads ?? 'auto', graphOptimizationLevel: config.graph_optimization_level, allowSpinning: config.allow_spinning, providersTried: config.execution_providers };
 
     let model: LoadedModel;
     if (config.type === 'embedding') {

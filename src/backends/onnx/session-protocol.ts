@@ -12,6 +12,7 @@ export interface SessionStartOptions {
   intraOpThreads?: number;
   interOpThreads?: number;
   graphOptimizationLevel: GraphOptimizationLevel;
+  allowSpinning: boolean;
 }
 
 export type TensorData = BigInt64Array | Int32Array | Float32Array | Float64Array | Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | BigUint64Array;
