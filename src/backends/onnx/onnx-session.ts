@@ -45,9 +45,10 @@ function sessionOptions(options: SessionStartOptions, provider: ExecutionProvide
   const sessionOptions: ort.InferenceSession.SessionOptions = {
     executionProviders: [provider],
     graphOptimizationLevel: options.graphOptimizationLevel,
-    // A waiting worker thread otherwise spins: under load, the gateway's event loop then preempts
-    // a computing thread while its partner burns the other core waiting for it (measured here:
-    // +8 to 12% embedding throughput through the gateway without spinning, +0.8 ms at concurrency 1).
+    // By default a waiting worker thread spins: under load, the gateway's event loop then preempts
+    // a computing thread while its partner burns the other core waiting for it. Measured through
+    // the gateway on 2 cores: sleeping gives 5% more throughput at 32 clients and costs a lone
+    // request 0.5 ms (README, "Benchmarks").
     extra: { session: { intra_op: { allow_spinning: options.allowSpinning ? '1' : '0' }, inter_op: { allow_spinning: options.allowSpinning ? '1' : '0' } } },
   };
   // 0 (or unset) leaves the choice to ONNX Runtime: one thread per physical core.
