@@ -164,9 +164,7 @@ export class EmbeddingBatcher {
     this.#running = run;
     // #run hands the engine on itself once its engine work is over; this covers the other endings.
     void run.finally(() => {
-      if (this.#running !== run) return;
-      this.#running = undefined;
-      this.#pump();
+      if (this.#running === run) this.#releaseEngine();
     });
   }
 

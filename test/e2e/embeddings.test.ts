@@ -7,6 +7,7 @@ import { writeGgufReranker } from '../helpers/gguf-reranker.js';
 import { OnnxReference } from '../helpers/onnx-reference.js';
 import { models } from '../helpers/paths.js';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const CONFIG = `
 [api.models.onnx-embed]
@@ -214,23 +215,18 @@ threads = 1
       const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
       return Number(/switchyard_embedding_batch_size_sum\{model="onnx-embed"\} (\d+)/.exec(metrics)?.[1] ?? 0);
     };
-    const until = async (condition: () => boolean, what: string) => {
-      for (const started = Date.now(); !condition(); await new Promise((resolve) => setTimeout(resolve, 2))) {
-        if (Date.now() - started > 10_000) throw new Error(`timed out waiting until ${what}`);
-      }
-    };
     const before = await inputsRun();
     // 512 inputs cut to 512 tokens: 16 full runs, long enough to queue, see and drop a request behind them.
     const long = Array.from({ length: 600 }, (_, index) => `word${index % 13}`).join(' ');
     const busy = client.embeddings.create({ model: 'onnx-embed', input: Array.from({ length: 512 }, () => long), encoding_format: 'float' });
-    await until(() => queued() > 0 && queued() < 512, 'the first run has started');
+    await waitFor(() => queued() > 0 && queued() < 512, 10_000, 'the first run to start');
     const leaving = new AbortController();
     const doomed = fetch(`${gateway.url}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'onnx-embed', input: ['one', 'two', 'three', 'four', 'five'] }), signal: leaving.signal });
     let queuedWithDoomed = 0;
-    await until(() => (queuedWithDoomed = queued()) % 32 === 5, 'the five inputs are queued behind the long request');
+    await waitFor(() => (queuedWithDoomed = queued()) % 32 === 5, 10_000, 'the five inputs to queue behind the long request');
     leaving.abort();
     await assert.rejects(doomed, (error: Error) => error.name === 'AbortError');
-    await until(() => queued() % 32 === 0, 'the five inputs are dropped');
+    await waitFor(() => queued() % 32 === 0, 10_000, 'the five inputs to be dropped');
     assert.ok(queued() < queuedWithDoomed);
     assert.equal((await busy).data.length, 512);
     assert.equal(await inputsRun(), before + 512, 'only the long request ran');
