@@ -25,6 +25,7 @@ export function createApp(state: GatewayState): Koa {
   const publicRouter = new Router();
   publicRouter.use(healthRoutes(state).routes(), readinessRoutes(state).routes());
   const metrics = metricsRoutes(state);
+  const metricsByKey = metricsRoutes(state, 'by-key');
   const exposeMetrics = () => state.config().metrics.enabled && state.config().metrics.address === undefined;
   const apiRouter = new Router();
   for (const router of [modelRoutes(state), openAiGenerationRoutes(state), adminRoutes(state)]) apiRouter.use(router.routes());
@@ -56,7 +57,7 @@ export function createApp(state: GatewayState): Koa {
   const failedKeys = new FailedKeyThrottle(() => ({ store: state.limiterStore(), maxFailuresPerMinute: state.config().api.max_auth_failures_per_minute }));
   app.use(authenticate(() => state.keyRing(), failedKeys));
   app.use(async function protectedMetrics(ctx, next) {
-    if (ctx.path === '/metrics' && exposeMetrics()) return metrics.routes()(ctx as never, next);
+    if (ctx.path === '/metrics' && exposeMetrics()) return metricsByKey.routes()(ctx as never, next);
     await next();
   });
   app.use(

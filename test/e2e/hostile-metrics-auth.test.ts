@@ -7,6 +7,8 @@ import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { models } from '../helpers/paths.js';
+import { startRedisServer } from '../helpers/redis-server.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.js';
 
 const ADMIN_KEY = 'sk-admin-hostile-0000';
@@ -239,6 +241,37 @@ max_auth_failures_per_minute = 0
       }
     } finally {
       await unthrottled.close();
+    }
+  });
+});
+
+describe('failed keys counted through Redis', () => {
+  test('two replicas sharing Redis count one address\'s failures together', async () => {
+    const redis = await startRedisServer();
+    const toml = `
+[api]
+require_auth = true
+api_key = "${ADMIN_KEY}"
+max_auth_failures_per_minute = 10
+
+[api.rate_limit]
+store = "redis"
+redis_url = "${redis.url}"
+key_prefix = "failed-keys-${process.pid}"
+`;
+    const replicas = await Promise.all([startTestGateway(toml), startTestGateway(toml)]);
+    try {
+      for (const replica of replicas) {
+        await waitFor(() => replica.logs.some((record) => record.msg === 'rate-limit store connected'), 10_000, 'the rate-limit store to connect');
+      }
+      const statuses: number[] = [];
+      for (let guess = 0; guess < 14; guess++) {
+        statuses.push((await send(replicas[guess % 2].url, { method: 'GET', path: '/v1/models', headers: bearer(`sk-guess-${guess}`) })).status);
+      }
+      assert.deepEqual(statuses, [...Array<number>(10).fill(401), ...Array<number>(4).fill(429)]);
+    } finally {
+      await Promise.all(replicas.map((replica) => replica.close()));
+      await redis.stop();
     }
   });
 });
