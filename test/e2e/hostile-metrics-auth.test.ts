@@ -214,7 +214,7 @@ describe('failed keys are throttled per client address', () => {
       assert.equal((await send(gateway.url, { method: 'GET', path: '/v1/models', headers: bearer(ADMIN_KEY) })).status, 200);
     }
     const perRequestMs = (performance.now() - started) / 50;
-    assert.ok(perRequestMs < 50, `a valid key from the throttled address took ${perRequestMs.toFixed(1)} ms a request`);
+    assert.ok(perRequestMs < 100, `a valid key from the throttled address took ${perRequestMs.toFixed(1)} ms a request`);
 
     // Another address is not throttled: its wrong keys are 401 and its right keys 200.
     const elsewhere = '127.0.0.2';
