@@ -197,6 +197,11 @@ export const apiSchema = z.strictObject({
   max_tokens_per_minute: nonNegativeInt.default(0),
   /** Requests one key (or client address) may have running at once; 0 = unlimited. */
   max_concurrent_requests: nonNegativeInt.default(0),
+  /**
+   * Wrong keys one client address (IPv6: its /64) may present per minute; past it, only keys
+   * already used from that address pass until the minute is over. 0 = no limit.
+   */
+  max_auth_failures_per_minute: nonNegativeInt.default(20),
   keys: z.array(keySchema).default([]),
   rate_limit: rateLimitSchema.default(() => rateLimitSchema.parse({})),
   cors_enabled: z.boolean().default(false),

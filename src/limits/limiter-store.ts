@@ -6,7 +6,7 @@ import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract } from 'r
 import type { RateLimitConfig } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 
-export type LimitKind = 'requests' | 'tokens';
+export type LimitKind = 'requests' | 'tokens' | 'failed-keys';
 
 export interface StoreStatus {
   store: 'memory' | 'redis';

@@ -1,6 +1,7 @@
 // The Prometheus metrics of one gateway. A registry per gateway (not prom-client's global one),
 // so that several gateways in one process (tests, benchmarks) keep their counts apart. Keys are
-// only ever labelled by their name.
+// only ever labelled by their name, and their usage series sit in a registry of their own, so a
+// scrape can leave out the keys its reader may not see.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ModelRegistry } from '../registry/model-registry.js';
 
@@ -13,12 +14,24 @@ export class GatewayMetrics {
   readonly requestDuration = new Histogram({ name: 'switchyard_request_duration_seconds', help: 'Time from request to the end of the response.', labelNames: ['route', 'model'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
   readonly queueWait = new Histogram({ name: 'switchyard_queue_wait_seconds', help: 'Time a request waited for a model slot.', labelNames: ['model'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
   readonly timeToFirstToken = new Histogram({ name: 'switchyard_time_to_first_token_seconds', help: 'Time from request to the first generated text.', labelNames: ['model'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
-  readonly promptTokens = new Counter({ name: 'switchyard_prompt_tokens_total', help: 'Prompt tokens processed, by model and key name.', labelNames: ['model', 'key'], registers: [this.registry] });
-  readonly completionTokens = new Counter({ name: 'switchyard_completion_tokens_total', help: 'Completion tokens generated, by model and key name.', labelNames: ['model', 'key'], registers: [this.registry] });
+  /** The series labelled by key name. */
+  readonly usageByKey = new Registry();
+  readonly promptTokens = new Counter({ name: 'switchyard_prompt_tokens_total', help: 'Prompt tokens processed, by model and key name.', labelNames: ['model', 'key'], registers: [this.usageByKey] });
+  readonly completionTokens = new Counter({ name: 'switchyard_completion_tokens_total', help: 'Completion tokens generated, by model and key name.', labelNames: ['model', 'key'], registers: [this.usageByKey] });
   readonly embeddingBatchSize = new Histogram({ name: 'switchyard_embedding_batch_size', help: 'Inputs per embedding engine run.', labelNames: ['model'], buckets: BATCH_BUCKETS, registers: [this.registry] });
   readonly rateLimitRejections = new Counter({ name: 'switchyard_rate_limit_rejections_total', help: 'Requests refused by a limit, by kind (requests, tokens, concurrency, queue).', labelNames: ['kind'], registers: [this.registry] });
   readonly modelLoadSeconds = new Gauge({ name: 'switchyard_model_load_seconds', help: 'Seconds the last load of each model took.', labelNames: ['model'], registers: [this.registry] });
   readonly reloads = new Counter({ name: 'switchyard_config_reloads_total', help: 'Config reloads, by result (succeeded, failed).', labelNames: ['result'], registers: [this.registry] });
+
+  readonly contentType = this.registry.contentType;
+
+  /** The Prometheus text: with every key's usage series, or only those of `ownKey` (none without one). */
+  async exposition(keys: 'all' | { ownKey: string | undefined }): Promise<string> {
+    const shared = await this.registry.metrics();
+    if (keys === 'all') return `${shared}\n${await this.usageByKey.metrics()}`;
+    const own = await Promise.all([this.promptTokens, this.completionTokens].map((counter) => seriesOfKey(counter, keys.ownKey)));
+    return [shared, ...own].join('\n');
+  }
 
   constructor(models: () => ModelRegistry) {
     collectDefaultMetrics({ register: this.registry, prefix: 'switchyard_' });
@@ -53,4 +66,21 @@ export class GatewayMetrics {
       },
     });
   }
+}
+
+const escapeHelp = (text: string) => text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+const escapeLabelValue = (text: string) => escapeHelp(text).replace(/"/g, '\\"');
+
+/** One key-labelled counter in Prometheus text, with the series of `key` alone. */
+async function seriesOfKey(counter: Counter<'model' | 'key'>, key: string | undefined): Promise<string> {
+  const { name, help, values } = await counter.get();
+  const lines = [`# HELP ${name} ${escapeHelp(help)}`, `# TYPE ${name} counter`];
+  for (const { labels, value } of values) {
+    if (key === undefined || labels.key !== key) continue;
+    const labelText = Object.entries(labels)
+      .map(([label, labelValue]) => `${label}="${escapeLabelValue(String(labelValue))}"`)
+      .join(',');
+    lines.push(`${name}{${labelText}} ${value}`);
+  }
+  return `${lines.join('\n')}\n`;
 }

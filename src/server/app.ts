@@ -6,6 +6,7 @@ import { healthRoutes } from '../api/native/health.js';
 import { adminRoutes, metricsRoutes, readinessRoutes } from '../api/native/operations.js';
 import { modelRoutes } from '../api/openai/models.js';
 import { openAiGenerationRoutes } from '../api/openai/generation-routes.js';
+import { FailedKeyThrottle } from '../limits/failed-key-throttle.js';
 import { rateLimit } from '../limits/rate-limit.js';
 import { accessLog } from './middleware/access-log.js';
 import { authenticate } from './middleware/auth.js';
@@ -13,6 +14,7 @@ import { corsPolicy } from './middleware/cors.js';
 import { errorEnvelope } from './middleware/error-envelope.js';
 import { modelLeases } from './middleware/model-leases.js';
 import { requestId } from './middleware/request-id.js';
+import { routePatternOf } from './route-pattern.js';
 import type { GatewayState } from './gateway-state.js';
 
 export function createApp(state: GatewayState): Koa {
@@ -23,6 +25,7 @@ export function createApp(state: GatewayState): Koa {
   const publicRouter = new Router();
   publicRouter.use(healthRoutes(state).routes(), readinessRoutes(state).routes());
   const metrics = metricsRoutes(state);
+  const metricsByKey = metricsRoutes(state, 'by-key');
   const exposeMetrics = () => state.config().metrics.enabled && state.config().metrics.address === undefined;
   const apiRouter = new Router();
   for (const router of [modelRoutes(state), openAiGenerationRoutes(state), adminRoutes(state)]) apiRouter.use(router.routes());
@@ -30,7 +33,7 @@ export function createApp(state: GatewayState): Koa {
   for (const { router } of state.plugins?.routers ?? []) apiRouter.use(router.routes());
 
   app.use(requestId());
-  app.use(accessLog(state.logger, state.metrics));
+  app.use(accessLog(state.logger, state.metrics, routePatternOf([publicRouter, metrics, apiRouter])));
   app.use(errorEnvelope(state.logger));
   app.use(async function drainOnShutdown(ctx, next) {
     ctx.state.shutdownSignal = state.shutdownSignal;
@@ -51,9 +54,10 @@ export function createApp(state: GatewayState): Koa {
     if (!state.config().api.enabled && ctx.path !== '/metrics') throw errors.routeNotFound(ctx.method, ctx.path);
     await next();
   });
-  app.use(authenticate(() => state.keyRing()));
+  const failedKeys = new FailedKeyThrottle(() => ({ store: state.limiterStore(), maxFailuresPerMinute: state.config().api.max_auth_failures_per_minute }));
+  app.use(authenticate(() => state.keyRing(), failedKeys));
   app.use(async function protectedMetrics(ctx, next) {
-    if (ctx.path === '/metrics' && exposeMetrics()) return metrics.routes()(ctx as never, next);
+    if (ctx.path === '/metrics' && exposeMetrics()) return metricsByKey.routes()(ctx as never, next);
     await next();
   });
   app.use(

@@ -23,11 +23,16 @@ export function readinessRoutes(state: GatewayState): Router {
 }
 
 /** GET /metrics in Prometheus text format. */
-export function metricsRoutes(state: GatewayState): Router {
+/**
+ * `/metrics`. Behind `[metrics] require_auth` ("by-key"), every key's usage series are for admin
+ * keys: another key sees its own, so that it can follow its usage without reading anyone else's.
+ */
+export function metricsRoutes(state: GatewayState, keySeries: 'all' | 'by-key' = 'all'): Router {
   const router = new Router();
   router.get('/metrics', async (ctx) => {
-    ctx.set('content-type', state.metrics.registry.contentType);
-    ctx.body = await state.metrics.registry.metrics();
+    const principal = principalOf(ctx);
+    ctx.set('content-type', state.metrics.contentType);
+    ctx.body = await state.metrics.exposition(keySeries === 'all' || principal?.role === 'admin' ? 'all' : { ownKey: principal?.name });
   });
   return router;
 }

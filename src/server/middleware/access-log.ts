@@ -4,8 +4,10 @@
 import type { Middleware } from 'koa';
 import type { Logger } from '../../logger.js';
 import type { GatewayMetrics } from '../../metrics/gateway-metrics.js';
+import type { RoutePatternOf } from '../route-pattern.js';
 
 export interface AccessDetails {
+  /** The configured id of the model that served (a metric label: never the client's own string). */
   model?: string;
   promptTokens?: number;
   completionTokens?: number;
@@ -16,14 +18,20 @@ export interface AccessDetails {
   errorCode?: string;
 }
 
+// The rejection kinds are a closed set: a 429 with any other code (a plugin's) counts as "other".
 const LIMIT_KINDS: Record<string, string> = {
   rate_limit_exceeded: 'rate',
   tokens_exceed_limit: 'tokens',
   concurrency_limit_exceeded: 'concurrency',
   queue_full: 'queue',
+  auth_failures_exceeded: 'auth',
 };
 
-export function accessLog(logger: Logger, metrics: GatewayMetrics): Middleware {
+function limitKindOf(errorCode: string): string {
+  return Object.hasOwn(LIMIT_KINDS, errorCode) ? LIMIT_KINDS[errorCode] : 'other';
+}
+
+export function accessLog(logger: Logger, metrics: GatewayMetrics, routePatternOf: RoutePatternOf): Middleware {
   return async function accessLog(ctx, next) {
     const started = performance.now();
     const details: AccessDetails = {};
@@ -48,15 +56,16 @@ export function accessLog(logger: Logger, metrics: GatewayMetrics): Middleware {
       const status = ctx.res.writableFinished ? ctx.status : 499;
       const key = (ctx.state.principal as { name?: string } | undefined)?.name;
       const model = details.model ?? '';
-      // The matched route, not the raw path, keeps label cardinality bounded.
-      const route = String((ctx as { _matchedRoute?: unknown })._matchedRoute ?? (status === 404 ? 'unmatched' : ctx.path));
+      // Every label comes from a closed set: route patterns, configured model ids and key names.
+      const matchedRoute = (ctx as { _matchedRoute?: string | RegExp })._matchedRoute;
+      const route = matchedRoute === undefined ? routePatternOf(ctx.path, ctx.method) : String(matchedRoute);
       metrics.requests.inc({ route, model, status: String(status) });
       metrics.requestDuration.observe({ route, model }, durationMs / 1000);
       if (details.queueWaitMs !== undefined) metrics.queueWait.observe({ model }, details.queueWaitMs / 1000);
       if (details.timeToFirstTokenMs !== undefined) metrics.timeToFirstToken.observe({ model }, details.timeToFirstTokenMs / 1000);
       if (details.promptTokens) metrics.promptTokens.inc({ model, key: key ?? '' }, details.promptTokens);
       if (details.completionTokens) metrics.completionTokens.inc({ model, key: key ?? '' }, details.completionTokens);
-      if (status === 429 && details.errorCode) metrics.rateLimitRejections.inc({ kind: LIMIT_KINDS[details.errorCode] ?? details.errorCode });
+      if (status === 429 && details.errorCode) metrics.rateLimitRejections.inc({ kind: limitKindOf(details.errorCode) });
       logger.info(
         {
           requestId: ctx.state.requestId,

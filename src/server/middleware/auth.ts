@@ -6,6 +6,7 @@ import type { Context, Middleware } from 'koa';
 import picomatch from 'picomatch';
 import type { ResolvedKey } from '../../config/load-config.js';
 import { errors } from '../../errors.js';
+import type { FailedKeyThrottle } from '../../limits/failed-key-throttle.js';
 
 export interface Limits {
   maxRequestsPerMinute: number;
@@ -66,12 +67,15 @@ function presentedKey(ctx: Context, allowQueryKey: boolean): string | undefined 
   return undefined;
 }
 
-export function authenticate(keyRing: () => KeyRing): Middleware {
+export function authenticate(keyRing: () => KeyRing, failedKeys: FailedKeyThrottle): Middleware {
   return async function authenticate(ctx, next) {
     const ring = keyRing();
     const key = presentedKey(ctx, ring.allowQueryKey);
     const principal = key === undefined ? undefined : ring.identify(key);
+    if (ring.requireAuth) await failedKeys.admit(ctx.ip, principal);
     if (ring.requireAuth && !principal) {
+      // A missing key is no guess: it is refused, not counted.
+      if (key !== undefined) await failedKeys.recordFailure(ctx.ip);
       throw key === undefined
         ? errors.invalidApiKey('You did not provide an API key. Send it as "Authorization: Bearer <key>" or "X-API-Key: <key>".')
         : errors.invalidApiKey();

@@ -1,0 +1,78 @@
+// Failed keys are counted per client address (an IPv6 client per /64) in the limiter store, so
+// that with Redis every replica counts together. Past the limit, the address may only go on with
+// a key it has already used successfully: any other key, right or wrong, and a missing one are
+// 429 until the minute is over. A right guess is then answered like a wrong one, so guessing gets
+// no further than the limit (without it: 3,477 guesses a second, all 401), while the clients
+// already working from that address (behind the same NAT as the guesser) are not held up.
+// Keys in use are remembered in this process only: a check costs them no store round trip, and a
+// replica that has not seen one yet refuses it at worst until the address's minute is over.
+import type { Principal } from '../server/middleware/auth.js';
+import { errors } from '../errors.js';
+import { clientNetworkOf } from './client-address.js';
+import type { LimiterStore } from './limiter-store.js';
+import { formatReset } from './rate-limit-headers.js';
+
+export interface FailedKeyThrottleSettings {
+  store: LimiterStore;
+  /** Failed keys one address may present per minute before it is throttled; 0 = no limit. */
+  maxFailuresPerMinute: number;
+}
+
+/** How long a key stays "in use" from an address after its last success. */
+const KEY_IN_USE_MS = 60 * 60_000;
+/** Address-and-key pairs remembered; the oldest is forgotten first (about 100 bytes each). */
+const MAX_KEYS_IN_USE = 10_000;
+
+export class FailedKeyThrottle {
+  readonly #settings: () => FailedKeyThrottleSettings;
+  /** `network key-name` → when its last success was, oldest first. */
+  readonly #keysInUse = new Map<string, number>();
+
+  constructor(settings: () => FailedKeyThrottleSettings) {
+    this.#settings = settings;
+  }
+
+  /**
+   * Lets the request through to the key check, or throws 429 while its address is throttled and
+   * `principal` (the key's owner, if the key is right) has not been used from that address.
+   */
+  async admit(address: string, principal: Principal | undefined): Promise<void> {
+    const { store, maxFailuresPerMinute } = this.#settings();
+    if (maxFailuresPerMinute === 0) return;
+    const network = clientNetworkOf(address);
+    if (principal && this.#inUse(network, principal.name)) return;
+    const failures = await store.limiter('failed-keys', maxFailuresPerMinute).get(network);
+    if (failures && failures.consumedPoints >= maxFailuresPerMinute) {
+      throw errors.rateLimited(
+        `Too many failed API keys from your address: the limit is ${maxFailuresPerMinute} a minute (max_auth_failures_per_minute). Retry in ${formatReset(failures.msBeforeNext)}.`,
+        failures.msBeforeNext,
+        'auth_failures_exceeded',
+      );
+    }
+    if (principal) this.#remember(network, principal.name);
+  }
+
+  /** Counts a wrong key presented from `address`. */
+  async recordFailure(address: string): Promise<void> {
+    const { store, maxFailuresPerMinute } = this.#settings();
+    if (maxFailuresPerMinute === 0) return;
+    // penalty() adds without refusing: admit() alone decides.
+    await store.limiter('failed-keys', maxFailuresPerMinute).penalty(clientNetworkOf(address), 1);
+  }
+
+  #inUse(network: string, keyName: string): boolean {
+    const entry = `${network} ${keyName}`;
+    const lastSuccess = this.#keysInUse.get(entry);
+    if (lastSuccess === undefined || Date.now() - lastSuccess > KEY_IN_USE_MS) return false;
+    this.#remember(network, keyName);
+    return true;
+  }
+
+  #remember(network: string, keyName: string): void {
+    const entry = `${network} ${keyName}`;
+    // Delete first so that the entry moves to the end: the Map stays ordered oldest first.
+    this.#keysInUse.delete(entry);
+    this.#keysInUse.set(entry, Date.now());
+    if (this.#keysInUse.size > MAX_KEYS_IN_USE) this.#keysInUse.delete(this.#keysInUse.keys().next().value!);
+  }
+}
