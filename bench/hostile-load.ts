@@ -227,31 +227,39 @@ interface Window {
   victimMs: number[];
 }
 
+/**
+ * Sends `send` back to back, `pauseMs` apart, until `stop` fires, recording each answer's latency. A
+ * request still unanswered when `stop` fires counts with the time it has waited so far (a lower
+ * bound), so a victim stuck behind an attack is not left out of the figures.
+ */
+async function timedLoop(stop: AbortSignal, pauseMs: number, send: (signal: AbortSignal) => Promise<number>, expected: (status: number) => boolean): Promise<number[]> {
+  const latencies: number[] = [];
+  while (!stop.aborted) {
+    const started = performance.now();
+    const inFlight = new AbortController();
+    const cutOff = () => {
+      latencies.push(performance.now() - started);
+      inFlight.abort();
+    };
+    stop.addEventListener('abort', cutOff, { once: true });
+    const status = await send(inFlight.signal);
+    stop.removeEventListener('abort', cutOff);
+    if (!inFlight.signal.aborted && expected(status)) latencies.push(performance.now() - started);
+    await new Promise((resolve) => setTimeout(resolve, pauseMs));
+  }
+  return latencies;
+}
+
 /** Probes /health every PROBE_INTERVAL_MS and runs victim requests back to back until `stop` fires. */
 async function observe(url: string, victim: Attack['victim'], stop: AbortSignal): Promise<Window> {
-  const healthMs: number[] = [];
-  const victimMs: number[] = [];
-  const probes = (async () => {
-    while (!stop.aborted) {
-      const started = performance.now();
-      const status = await statusOf(fetch(`${url}/health`, { signal: AbortSignal.timeout(ATTACK_SECONDS * 1_000 + 10_000) }));
-      if (status !== 0) healthMs.push(performance.now() - started);
-      await new Promise((resolve) => setTimeout(resolve, PROBE_INTERVAL_MS));
-    }
-  })();
-  const victims = (async () => {
-    while (!stop.aborted) {
-      const started = performance.now();
-      const body =
-        victim === 'same-chat'
-          ? { path: '/v1/chat/completions', json: { model: 'chat', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 4, temperature: 0 } }
-          : { path: '/v1/completions', json: { model: 'other-chat', prompt: 'Once upon a time', max_tokens: 4, temperature: 0 } };
-      const status = await statusOf(post(url, body.path, body.json, USER_KEY, AbortSignal.timeout(ATTACK_SECONDS * 1_000 + 10_000)));
-      if (status === 200) victimMs.push(performance.now() - started);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  })();
-  await Promise.all([probes, victims]);
+  const request =
+    victim === 'same-chat'
+      ? { path: '/v1/chat/completions', json: { model: 'chat', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 4, temperature: 0 } }
+      : { path: '/v1/completions', json: { model: 'other-chat', prompt: 'Once upon a time', max_tokens: 4, temperature: 0 } };
+  const [healthMs, victimMs] = await Promise.all([
+    timedLoop(stop, PROBE_INTERVAL_MS, (signal) => statusOf(fetch(`${url}/health`, { signal })), (status) => status !== 0),
+    timedLoop(stop, 50, (signal) => statusOf(post(url, request.path, request.json, USER_KEY, signal)), (status) => status === 200),
+  ]);
   return { healthMs, victimMs };
 }
 

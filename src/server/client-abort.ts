@@ -1,11 +1,14 @@
 // An AbortSignal that fires when the client goes away before its response has finished, so the
 // engine and the queue stop working for nobody, or when the shutdown grace period is over.
+import { setMaxListeners } from 'node:events';
 import type { Context } from 'koa';
 
 export function clientAbortSignal(ctx: Context): AbortSignal {
   const existing = ctx.state.abortSignal as AbortSignal | undefined;
   if (existing) return existing;
   const controller = new AbortController();
+  // Each of a request's `n` choices (up to 128) listens on it: no leak, so no warning on stderr.
+  setMaxListeners(0, controller.signal);
   // One listener on the shared shutdown signal, removed when the response is over, rather than
   // AbortSignal.any(): that keeps a weak reference per request on the shutdown signal, cleaned up
   // only by garbage collection, and cost about 6% of the event loop under an embedding load.

@@ -100,8 +100,13 @@ function malformedBody(next: () => number, path: string): Buffer {
 }
 
 function send(url: URL, path: string, body: Buffer): Promise<number> {
+  return sendWith(url, 'POST', path, body);
+}
+
+function sendWith(url: URL, method: string, path: string, body?: Buffer): Promise<number> {
   return new Promise((resolve, reject) => {
-    const request = http.request({ host: url.hostname, port: url.port, path, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': body.length } }, (response) => {
+    const headers = body === undefined ? {} : { 'content-type': 'application/json', 'content-length': body.length };
+    const request = http.request({ host: url.hostname, port: url.port, path, method, headers }, (response) => {
       response.resume();
       response.on('end', () => resolve(response.statusCode ?? 0));
       response.on('error', reject);
@@ -109,6 +114,42 @@ function send(url: URL, path: string, body: Buffer): Promise<number> {
     request.on('error', reject);
     request.end(body);
   });
+}
+
+/** JSON text of a schema nested `depth` objects deep (JSON.stringify itself overflows its stack on it). */
+function nestedSchemaJson(depth: number): string {
+  return `${'{"type":"object","required":["a"],"properties":{"a":'.repeat(depth)}{"type":"string"}${'}}'.repeat(depth)}`;
+}
+
+function sentence(next: () => number, characters: number): string {
+  let text = '';
+  while (text.length < characters) text += `${Math.floor(next() * 36 ** 6).toString(36)} `;
+  return text.slice(0, characters);
+}
+
+/** The hostile cases of the security review, scaled to this gateway's 256 KB body limit. */
+function hostileRequests(next: () => number): Array<{ method: string; path: string; body?: Buffer }> {
+  const chat = (extra: Record<string, unknown>) => Buffer.from(JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 2, ...extra }));
+  const jsonSchema = (schema: unknown) => ({ response_format: { type: 'json_schema', json_schema: { name: 'x', schema } } });
+  const requests: Array<{ method: string; path: string; body?: Buffer }> = [
+    { method: 'POST', path: '/v1/chat/completions', body: Buffer.from(`{"model":"chat","messages":[{"role":"user","content":"x"}],"max_tokens":2,"response_format":{"type":"json_schema","json_schema":{"name":"deep","schema":${nestedSchemaJson(3_000)}}}}`) },
+    { method: 'POST', path: '/v1/chat/completions', body: chat(jsonSchema({ enum: Array.from({ length: 20_000 }, (_, index) => `v${index}`) })) },
+    { method: 'POST', path: '/v1/chat/completions', body: chat(jsonSchema({ type: 'string', maxLength: 1_000_000 })) },
+    { method: 'POST', path: '/v1/chat/completions', body: chat(jsonSchema({ type: 'array', items: { type: 'array', items: { type: 'string', maxLength: 5000 }, maxItems: 5000 }, maxItems: 5000 })) },
+    { method: 'POST', path: '/v1/chat/completions', body: chat({ grammar: `root ::= ${Array.from({ length: 400 }, () => '"a"{0,1999}').join(' ')}` }) },
+    { method: 'POST', path: '/v1/chat/completions', body: chat({ grammar: 'root ::= ((("a"{0,200}){0,200}){0,200})' }) },
+    { method: 'POST', path: '/v1/completions', body: Buffer.from(JSON.stringify({ model: 'chat', prompt: sentence(next, 250_000), max_tokens: 2 })) },
+    { method: 'POST', path: '/v1/chat/completions', body: chat({ messages: [{ role: 'user', content: sentence(next, 250_000) }] }) },
+    { method: 'POST', path: '/v1/embeddings', body: Buffer.from(JSON.stringify({ model: 'embed', input: sentence(next, 250_000) })) },
+    { method: 'POST', path: '/v1/embeddings', body: Buffer.from(JSON.stringify({ model: 'embed', input: 'x'.repeat(250_000) })) },
+    { method: 'POST', path: '/v1/embeddings', body: Buffer.from(JSON.stringify({ model: 'embed', input: Array.from({ length: 2_048 }, () => sentence(next, 110)) })) },
+    { method: 'POST', path: '/v1/rerank', body: Buffer.from(JSON.stringify({ model: 'rerank', query: sentence(next, 100_000), documents: Array.from({ length: 1_000 }, () => sentence(next, 140)) })) },
+  ];
+  for (let index = 0; index < 400; index++) {
+    const length = 1 + Math.floor(next() * 4_000);
+    requests.push({ method: ['GET', 'POST', 'OPTIONS', 'DELETE'][index % 4], path: `/${sentence(next, length).replaceAll(' ', '/')}` });
+  }
+  return requests;
 }
 
 describe('fuzzing every endpoint with malformed bodies', () => {
@@ -146,5 +187,37 @@ describe('fuzzing every endpoint with malformed bodies', () => {
     const health = await fetch(`${gateway.url}/health`);
     assert.equal(health.status, 200);
     assert.ok(performance.now() - started < 1_000, 'health answers within a second');
+  });
+
+  test('the hostile cases (deep and huge schemas, pathological grammars, huge inputs, random paths): never a 5xx, /health stays quick', async () => {
+    const url = new URL(gateway.url);
+    const requests = hostileRequests(random(20261130));
+    const healthMs: number[] = [];
+    let attacking = true;
+    const probes = (async () => {
+      while (attacking) {
+        const started = performance.now();
+        await fetch(`${gateway.url}/health`).then((response) => response.arrayBuffer());
+        healthMs.push(performance.now() - started);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })();
+    const failures: string[] = [];
+    let cursor = 0;
+    const worker = async () => {
+      while (cursor < requests.length) {
+        const { method, path, body } = requests[cursor++];
+        const status = await sendWith(url, method, path, body);
+        if (status >= 500 && failures.length < 5) failures.push(`${status} ${method} ${path.slice(0, 60)} ${body?.subarray(0, 200).toString() ?? ''}`);
+      }
+    };
+    await Promise.all(Array.from({ length: 4 }, worker));
+    attacking = false;
+    await probes;
+    assert.deepEqual(failures, [], `5xx answers: ${failures.join('\n')}`);
+    healthMs.sort((left, right) => left - right);
+    const p99 = healthMs[Math.floor(0.99 * (healthMs.length - 1))];
+    // The target is 100 ms; the margin is for a shared 2-core machine running the engines at once.
+    assert.ok(p99 < 400, `/health p99 ${p99.toFixed(0)} ms (max ${healthMs.at(-1)!.toFixed(0)} ms) over ${healthMs.length} probes`);
   });
 });
