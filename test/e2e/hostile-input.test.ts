@@ -46,8 +46,13 @@ threads = 1
  * target, asserted with room for a loaded 2-core machine that runs other tests beside this one.
  */
 const HEALTH_P99_LIMIT_MS = 250;
-/** Probes land between blocks, so one long block barely moves the p99: the slowest probe is checked too. */
-const HEALTH_MAX_LIMIT_MS = 750;
+/**
+ * Probes land between blocks, so one long block barely moves the p99: the slowest probe is checked
+ * too. Unfixed, 1,024 inputs of 2,000 characters blocked /health about 3 s in one piece; fixed, the
+ * slowest probe stayed under 250 ms except when the machine starved this test process itself (its
+ * own event loop stalled up to 360 ms on a 2-core machine running four test suites).
+ */
+const HEALTH_MAX_LIMIT_MS = 1_500;
 /** RSS the gateway may gain over all the attacks together (the unfixed one gained 1.5 GB on one 1 MB input). */
 const RSS_GROWTH_LIMIT_MB = 300;
 
@@ -70,6 +75,10 @@ describe('hostile input', () => {
     gateway = await startGatewayProcess(CONFIG);
     url = gateway.url;
     await waitFor(async () => (await fetch(`${url}/ready`)).status === 200, 60_000, 'the models to load');
+    // One small request per model first, so that no probe below measures a cold start.
+    for (const model of ['onnx-embed', 'onnx-embed-strict', 'gguf-embed']) assert.equal((await post('/v1/embeddings', { model, input: 'warm up' })).status, 200);
+    assert.equal((await post('/v1/rerank', { model: 'onnx-rerank', query: 'warm', documents: ['up'] })).status, 200);
+    assert.equal((await post('/v1/chat/completions', { model: 'chat', max_tokens: 1, messages: [{ role: 'user', content: 'warm up' }] })).status, 200);
   });
   after(async () => {
     await gateway?.stop();
