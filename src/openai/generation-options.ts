@@ -3,6 +3,7 @@
 import type { GenerationOptions, OutputConstraint } from '../backends/types.js';
 import { errors } from '../errors.js';
 import type { SamplingRequest } from './generation-request.js';
+import { checkJsonSchemaLimits } from './request-limits.js';
 
 export type SamplingOptions = Omit<GenerationOptions, 'maxTokens' | 'signal' | 'onText'>;
 
@@ -14,11 +15,15 @@ function outputConstraint(request: SamplingRequest): OutputConstraint | undefine
     else {
       const schema = format.json_schema.schema;
       if (!schema) throw errors.invalidRequest("Missing required parameter: 'response_format.json_schema.schema'.", 'response_format.json_schema.schema');
+      checkJsonSchemaLimits(schema, 'response_format.json_schema.schema');
       given.push(['response_format', { kind: 'json_schema', schema }]);
     }
   }
   if (request.grammar) given.push(['grammar', { kind: 'gbnf', grammar: request.grammar }]);
-  if (request.json_schema) given.push(['json_schema', { kind: 'json_schema', schema: request.json_schema }]);
+  if (request.json_schema) {
+    checkJsonSchemaLimits(request.json_schema, 'json_schema');
+    given.push(['json_schema', { kind: 'json_schema', schema: request.json_schema }]);
+  }
   if (given.length > 1) {
     throw errors.invalidRequest(`Only one of response_format, grammar and json_schema may constrain the output; found ${given.map(([name]) => name).join(' and ')}.`, given[1][0]);
   }

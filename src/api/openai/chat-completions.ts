@@ -5,6 +5,7 @@ import { toChatMessages } from '../../openai/chat-messages.js';
 import { chatCompletionRequestSchema } from '../../openai/generation-request.js';
 import { samplingOptions } from '../../openai/generation-options.js';
 import { chatCompletionWire } from '../../openai/generation-wire.js';
+import { checkPromptFits } from '../../openai/request-limits.js';
 import { parseRequest } from '../../openai/validation.js';
 import { clientAbortSignal } from '../../server/client-abort.js';
 import type { GatewayState } from '../../server/gateway-state.js';
@@ -30,6 +31,7 @@ export async function chatCompletions(ctx: Context, state: GatewayState): Promis
   if (!chat) throw errors.invalidRequest(`Model '${entry.id}' cannot chat.`, 'model', 'model_type_mismatch');
 
   const sampling = samplingOptions(request, entry.config.default_temperature);
+  checkPromptFits(messages.reduce((sum, message) => sum + message.content.length, 0), model.info.contextLength, 'messages');
   const promptTokens = await chat.countChatPromptTokens(messages);
   const requested = request.max_completion_tokens ?? request.max_tokens ?? undefined;
   const maxTokens = resolveMaxTokens({

@@ -4,6 +4,7 @@ import { errors } from '../../errors.js';
 import { completionRequestSchema } from '../../openai/generation-request.js';
 import { samplingOptions } from '../../openai/generation-options.js';
 import { textCompletionWire } from '../../openai/generation-wire.js';
+import { checkPromptFits } from '../../openai/request-limits.js';
 import { parseRequest } from '../../openai/validation.js';
 import { clientAbortSignal } from '../../server/client-abort.js';
 import type { GatewayState } from '../../server/gateway-state.js';
@@ -31,6 +32,7 @@ export async function completions(ctx: Context, state: GatewayState): Promise<vo
   if (!completion) throw errors.invalidRequest(`Model '${entry.id}' cannot complete text.`, 'model', 'model_type_mismatch');
 
   const sampling = samplingOptions(request, entry.config.default_temperature);
+  for (const text of texts) checkPromptFits(text.length + (request.suffix?.length ?? 0), model.info.contextLength, 'prompt');
   const promptTokenCounts = await Promise.all(texts.map((text) => completion.countTextTokens(text)));
   // The longest prompt decides whether max_tokens fits for all of them.
   const longest = Math.max(...promptTokenCounts);

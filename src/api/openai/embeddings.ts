@@ -3,6 +3,7 @@ import type { Context } from 'koa';
 import { errors } from '../../errors.js';
 import { embeddingInputs, embeddingRequestSchema } from '../../openai/embedding-request.js';
 import { shortenVector, toBase64 } from '../../openai/embedding-encoding.js';
+import { checkInputFits } from '../../openai/request-limits.js';
 import { parseRequest } from '../../openai/validation.js';
 import { clientAbortSignal, isAbortError } from '../../server/client-abort.js';
 import type { GatewayState } from '../../server/gateway-state.js';
@@ -19,6 +20,11 @@ export async function embeddings(ctx: Context, state: GatewayState): Promise<voi
   const batcher = entry.embeddingBatcher;
   if (!embedding || !batcher) throw errors.invalidRequest(`Model '${entry.id}' cannot embed.`, 'model', 'model_type_mismatch');
   const inputs = embeddingInputs(request.input, entry.config.max_inputs, embedding.vocabularySize);
+  if (!entry.config.truncate) {
+    inputs.forEach((input, index) => {
+      if (typeof input === 'string') checkInputFits(input.length, embedding.maxInputTokens, typeof request.input === 'string' ? 'input' : `input[${index}]`);
+    });
+  }
   const dimensions = request.dimensions ?? undefined;
   if (dimensions !== undefined && dimensions > embedding.dimensions) {
     throw errors.invalidRequest(`Invalid 'dimensions': ${dimensions} is larger than the model's ${embedding.dimensions}.`, 'dimensions');

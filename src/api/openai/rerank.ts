@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Context } from 'koa';
 import { errors } from '../../errors.js';
 import { rerankRequestSchema } from '../../openai/rerank-request.js';
+import { checkInputFits } from '../../openai/request-limits.js';
 import { parseRequest } from '../../openai/validation.js';
 import { clientAbortSignal, isAbortError } from '../../server/client-abort.js';
 import type { GatewayState } from '../../server/gateway-state.js';
@@ -21,6 +22,10 @@ export async function rerank(ctx: Context, state: GatewayState): Promise<void> {
     throw errors.invalidRequest(`Invalid 'documents': at most ${entry.config.max_inputs} documents per request, found ${request.documents.length}.`, 'documents');
   }
   const documents = request.documents.map((document) => (typeof document === 'string' ? document : document.text));
+  if (!entry.config.truncate) {
+    checkInputFits(request.query.length, reranker.maxInputTokens, 'query');
+    documents.forEach((document, index) => checkInputFits(request.query.length + document.length, reranker.maxInputTokens, `documents[${index}]`));
+  }
   const signal = clientAbortSignal(ctx);
   let result;
   try {

@@ -1,6 +1,8 @@
 // Embeddings from a GGUF embedding model (pooling as the GGUF declares it, e.g. BERT mean pooling).
 // llama.cpp returns the pooled vector as is, so it is L2-normalised here unless the config says not.
 import type { LlamaEmbeddingContext, LlamaModel, Token } from 'node-llama-cpp';
+import { cutToCharacterBound } from '../character-bound.js';
+import { mapInTimeSlices } from '../time-sliced-map.js';
 import { InputTooLongError, type EmbeddingCapability, type EmbeddingInput } from '../types.js';
 import { assertTokensInVocabulary } from './sampling.js';
 import { beginningToken, endToken } from './special-tokens.js';
@@ -25,18 +27,23 @@ export function createLlamaEmbedding(model: LlamaModel, context: LlamaEmbeddingC
   const first = beginningToken(model);
   const last = endToken(model);
 
+  const specials = (first === null ? 0 : 1) + (last === null ? 0 : 1);
+
+  /** An input's tokens without CLS/SEP (or BOS/EOS). */
+  const contentOf = (input: EmbeddingInput): Token[] => {
+    // Cut first: tokens past the limit are dropped anyway, and tokenizing runs on the event loop.
+    if (typeof input === 'string') return model.tokenize(cutToCharacterBound(input, settings.maxInputTokens), false);
+    assertTokensInVocabulary(input, settings.vocabularySize, 'input');
+    let content = input as Token[];
+    // Token inputs that already carry the special tokens keep them, once.
+    if (first !== null && content[0] === first) content = content.slice(1);
+    if (last !== null && content.at(-1) === last) content = content.slice(0, -1);
+    return content;
+  };
+
   /** The tokens the model will see for one input: content cut to fit, then CLS/SEP (or BOS/EOS). */
   const prepare = (input: EmbeddingInput, index: number, truncate: boolean): Token[] => {
-    let content: Token[];
-    if (typeof input === 'string') content = model.tokenize(input, false);
-    else {
-      assertTokensInVocabulary(input, settings.vocabularySize, 'input');
-      content = input as Token[];
-      // Token inputs that already carry the special tokens keep them, once.
-      if (first !== null && content[0] === first) content = content.slice(1);
-      if (last !== null && content.at(-1) === last) content = content.slice(0, -1);
-    }
-    const specials = (first === null ? 0 : 1) + (last === null ? 0 : 1);
+    let content = contentOf(input);
     const total = content.length + specials;
     if (total > settings.maxInputTokens) {
       if (!truncate) {
@@ -52,11 +59,15 @@ export function createLlamaEmbedding(model: LlamaModel, context: LlamaEmbeddingC
     maxInputTokens: settings.maxInputTokens,
     vocabularySize: settings.vocabularySize,
     async countEmbeddingTokens(inputs, truncate) {
-      return inputs.map((input, index) => prepare(input, index, truncate).length);
+      // Without truncation, the full length: the caller decides whether to refuse (as the ONNX adapter does).
+      return mapInTimeSlices(inputs, (input) => {
+        const total = contentOf(input).length + specials;
+        return truncate ? Math.min(total, settings.maxInputTokens) : total;
+      });
     },
     async embed(inputs, options) {
       // All inputs are checked before any is run, so a long one fails the request at no cost.
-      const prepared = inputs.map((input, index) => prepare(input, index, options.truncate));
+      const prepared = await mapInTimeSlices(inputs, (input, index) => prepare(input, index, options.truncate), options.signal);
       const vectors: Float32Array[] = [];
       // The embedding context has one sequence; node-llama-cpp runs its inputs one after another.
       for (const tokens of prepared) {

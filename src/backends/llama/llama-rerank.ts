@@ -2,6 +2,8 @@
 // node-llama-cpp's ranking context. The tests build one (test/helpers/gguf-reranker.ts) from the
 // shared BERT GGUF with a classification head of known weights, and check its scores.
 import type { LlamaModel, LlamaRankingContext, Token } from 'node-llama-cpp';
+import { cutToCharacterBound } from '../character-bound.js';
+import { mapInTimeSlices } from '../time-sliced-map.js';
 import { InputTooLongError, type RerankCapability } from '../types.js';
 
 /** node-llama-cpp returns sigmoid(logit) (a probability); with `sigmoid = false` the logit is wanted back. */
@@ -13,7 +15,8 @@ function probabilityToLogit(probability: number): number {
 export function createLlamaRerank(model: LlamaModel, context: LlamaRankingContext, settings: { sigmoid: boolean }): RerankCapability {
   // The ranking context refuses inputs of contextSize tokens or more.
   const maxInputTokens = context.contextSize - 1;
-  const tokenize = (text: string): Token[] => model.tokenize(text, false, 'trimLeadingSpace');
+  // Cut first: tokens past the limit are dropped anyway, and tokenizing runs on the event loop.
+  const tokenize = (text: string): Token[] => model.tokenize(cutToCharacterBound(text, maxInputTokens), false, 'trimLeadingSpace');
 
   return {
     maxInputTokens,
@@ -21,7 +24,7 @@ export function createLlamaRerank(model: LlamaModel, context: LlamaRankingContex
       const queryTokens = tokenize(query);
       const overhead = context.calculateInputLength(queryTokens, []) - queryTokens.length;
       const room = maxInputTokens - overhead - queryTokens.length;
-      const documentTokens = documents.map((document, index) => {
+      const documentTokens = await mapInTimeSlices(documents, (document, index) => {
         const tokens = tokenize(document);
         if (tokens.length <= room) return tokens;
         if (!options.truncate || room <= 0) {
@@ -31,7 +34,7 @@ export function createLlamaRerank(model: LlamaModel, context: LlamaRankingContex
           );
         }
         return tokens.slice(0, room);
-      });
+      }, options.signal);
       options.signal?.throwIfAborted();
       const probabilities = await context.rankAll(queryTokens, documentTokens);
       return {

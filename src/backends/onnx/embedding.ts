@@ -3,6 +3,7 @@ import type { EmbeddingBatchResult, EmbeddingCapability, EmbeddingInput } from '
 import { buildInputTensors, type InputFeed } from './input-tensors.js';
 import type { InputPreparation } from './input-preparation.js';
 import { runLengthSorted, type BatchLimits } from './length-sorted-runs.js';
+import { mapInTimeSlices } from '../time-sliced-map.js';
 import { normalizeInPlace, poolTokenEmbeddings, splitRows, type PoolingMode } from './pooling.js';
 import type { OnnxSessionClient } from './session-client.js';
 import type { TokenSequence } from './sequence-layout.js';
@@ -74,12 +75,12 @@ export class OnnxEmbedding implements EmbeddingCapability {
   }
 
   async countEmbeddingTokens(inputs: EmbeddingInput[], truncate: boolean): Promise<number[]> {
-    return inputs.map((input) => this.#preparation.singleLength(input, truncate));
+    return mapInTimeSlices(inputs, (input) => this.#preparation.singleLength(input, truncate));
   }
 
   async embed(inputs: EmbeddingInput[], options: { truncate: boolean; signal?: AbortSignal }): Promise<EmbeddingBatchResult> {
     options.signal?.throwIfAborted();
-    const sequences = inputs.map((input) => this.#preparation.single(input, options.truncate));
+    const sequences = await mapInTimeSlices(inputs, (input) => this.#preparation.single(input, options.truncate), options.signal);
     const vectors = await runLengthSorted(sequences, this.#settings, options.signal, (group) => this.#run(group));
     return { vectors, tokenCounts: sequences.map((sequence) => sequence.ids.length) };
   }

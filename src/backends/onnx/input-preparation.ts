@@ -1,5 +1,6 @@
 // Turns request inputs into the exact token sequences the model runs: special tokens added,
 // over-long inputs cut or refused, client token ids checked.
+import { cutToCharacterBound } from '../character-bound.js';
 import { InputTooLongError, InvalidInputError, type EmbeddingInput } from '../types.js';
 import { keepTokens, longestFirstLengths, type TokenSequence } from './sequence-layout.js';
 import type { ModelTokenizer } from './tokenizer.js';
@@ -22,7 +23,7 @@ export class InputPreparation {
    * length (the caller decides to refuse it); `single` then throws.
    */
   singleLength(input: EmbeddingInput, truncate: boolean): number {
-    const length = typeof input === 'string' ? this.#tokenizer.encodeContent(input).length + this.#tokenizer.single.specialCount : input.length;
+    const length = typeof input === 'string' ? this.#encode(input).length + this.#tokenizer.single.specialCount : input.length;
     return truncate ? Math.min(length, this.#maxTokens) : length;
   }
 
@@ -33,7 +34,7 @@ export class InputPreparation {
   single(input: EmbeddingInput, truncate: boolean): TokenSequence {
     if (typeof input !== 'string') return { ids: this.#checkTokenIds(input, truncate) };
     const { single, truncationSide } = this.#tokenizer;
-    const content = this.#tokenizer.encodeContent(input);
+    const content = this.#encode(input);
     const length = content.length + single.specialCount;
     if (length > this.#maxTokens && !truncate) throw this.#tooLong(length);
     return single.assemble(keepTokens(content, this.#maxTokens - single.specialCount, truncationSide));
@@ -43,14 +44,23 @@ export class InputPreparation {
   pair(query: string, document: string, truncate: boolean): TokenSequence {
     const layout = this.#tokenizer.pair;
     if (layout === undefined) throw new Error('this tokenizer cannot encode text pairs');
-    const first = this.#tokenizer.encodeContent(query);
-    const second = this.#tokenizer.encodeContent(document);
+    const first = this.#encode(query);
+    const second = this.#encode(document);
     const length = first.length + second.length + layout.specialCount;
     if (length <= this.#maxTokens) return layout.assemble(first, second);
     if (!truncate) throw this.#tooLong(length, 'query and document together are');
     const [firstKeep, secondKeep] = longestFirstLengths(first.length, second.length, this.#maxTokens - layout.specialCount);
     const side = this.#tokenizer.truncationSide;
     return layout.assemble(keepTokens(first, firstKeep, side), keepTokens(second, secondKeep, side));
+  }
+
+  /**
+   * Content tokens of a text cut to the character bound first: tokens past the model's limit are
+   * dropped anyway, and a megabyte string must not cost a megabyte of tokenizing (nor fill the
+   * encoding cache). Each side of a pair is cut alone, since either may keep all its tokens.
+   */
+  #encode(text: string): Int32Array {
+    return this.#tokenizer.encodeContent(cutToCharacterBound(text, this.#maxTokens, this.#tokenizer.truncationSide));
   }
 
   #checkTokenIds(input: readonly number[], truncate: boolean): Int32Array {

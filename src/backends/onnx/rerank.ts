@@ -3,6 +3,7 @@ import type { RerankCapability, RerankResult } from '../types.js';
 import { buildInputTensors, type InputFeed } from './input-tensors.js';
 import type { InputPreparation } from './input-preparation.js';
 import { runLengthSorted, type BatchLimits } from './length-sorted-runs.js';
+import { mapInTimeSlices } from '../time-sliced-map.js';
 import type { OnnxSessionClient } from './session-client.js';
 import type { TokenSequence } from './sequence-layout.js';
 import type { ValueDescription } from './session-protocol.js';
@@ -55,7 +56,7 @@ export class OnnxRerank implements RerankCapability {
 
   async rerank(query: string, documents: string[], options: { truncate: boolean; signal?: AbortSignal }): Promise<RerankResult> {
     options.signal?.throwIfAborted();
-    const sequences = documents.map((document) => this.#preparation.pair(query, document, options.truncate));
+    const sequences = await mapInTimeSlices(documents, (document) => this.#preparation.pair(query, document, options.truncate), options.signal);
     const scores = await runLengthSorted(sequences, this.#settings, options.signal, (group) => this.#score(group));
     let promptTokens = 0;
     for (const sequence of sequences) promptTokens += sequence.ids.length;
