@@ -1,5 +1,30 @@
 // How a registry entry looks on the wire: the OpenAI model object plus switchyard's metadata.
+// Why a model failed holds paths and may quote the files it read, so the full reason is shown to
+// admin keys only; other callers read its summary ("failed to load"), the public only statuses.
 import type { ModelEntry } from '../registry/model-registry.js';
+import type { Context } from 'koa';
+import { optionalPrincipal, type KeyRing, type Principal } from '../server/middleware/auth.js';
+
+/** Who reads a view: `admin` sees full failure reasons, `key` their summary, `public` neither. */
+export type ViewAudience = 'admin' | 'key' | 'public';
+
+/** The audience of an API route: its caller's key (or none, when authentication is off). */
+export function audienceOf(principal: Principal | undefined): ViewAudience {
+  return principal?.role === 'admin' ? 'admin' : 'key';
+}
+
+/**
+ * The audience of a public route (/health, /ready): statuses for anyone, full failure reasons
+ * (paths, the limiter store's address) only for a request that presents an admin key.
+ */
+export function publicAudienceOf(ctx: Context, keyRing: KeyRing): ViewAudience {
+  return optionalPrincipal(ctx, keyRing)?.role === 'admin' ? 'admin' : 'public';
+}
+
+function reasonFor(entry: ModelEntry, audience: ViewAudience): string | undefined {
+  if (audience === 'admin') return entry.reason;
+  return audience === 'key' ? entry.reasonSummary : undefined;
+}
 
 export interface ModelObject {
   id: string;
@@ -9,7 +34,7 @@ export interface ModelObject {
   metadata: Record<string, unknown>;
 }
 
-export function toModelObject(entry: ModelEntry): ModelObject {
+export function toModelObject(entry: ModelEntry, audience: ViewAudience): ModelObject {
   const info = entry.loaded?.info;
   const metadata: Record<string, unknown> = {
     type: entry.type,
@@ -18,7 +43,8 @@ export function toModelObject(entry: ModelEntry): ModelObject {
     aliases: entry.config.aliases,
     load: entry.config.load,
   };
-  if (entry.reason) metadata.reason = entry.reason;
+  const reason = reasonFor(entry, audience);
+  if (reason) metadata.reason = reason;
   const contextLength = info?.contextLength ?? entry.config.context_length;
   if ((entry.type === 'chat' || entry.type === 'completion') && contextLength !== undefined) metadata.context_length = contextLength;
   const dimensions = info?.dimensions ?? entry.config.dimensions;
@@ -31,7 +57,8 @@ export function toModelObject(entry: ModelEntry): ModelObject {
   return { id: entry.id, object: 'model', created: entry.created, owned_by: 'switchyard', metadata };
 }
 
-/** The per-model breakdown shown by /health. */
-export function toHealthView(entry: ModelEntry): Record<string, unknown> {
-  return { type: entry.type, status: entry.status, ...(entry.reason ? { reason: entry.reason } : {}) };
+/** The per-model breakdown shown by /health, /ready and the admin endpoints. */
+export function toHealthView(entry: ModelEntry, audience: ViewAudience): Record<string, unknown> {
+  const reason = reasonFor(entry, audience);
+  return { type: entry.type, status: entry.status, ...(reason ? { reason } : {}) };
 }

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { readSecret } from '../environment.js';
 import { locateKey } from './key-location.js';
 import { buildConfigSchema, configSchema, loggingSchema, type Config, type ConfigExtension } from './schema.js';
-import { describeValue } from './value-description.js';
+import { describeValue, isSecretKey } from './value-description.js';
 
 export interface ConfigProblem {
   /** Dotted key path, e.g. `api.models.my-chat-model.context_length`; empty for syntax errors. */
@@ -122,7 +122,9 @@ export function configProblemsFromIssues(source: string, issues: z.core.$ZodIssu
       continue;
     }
     const keyPath = [...prefix, ...issue.path.map(String)];
-    const found = 'input' in issue ? describeValue(issue.input) : 'an invalid value';
+    // The key that holds the value, past array indexes (`api_key = ["..."]` is at api_key.0).
+    const holder = keyPath.filter((part) => !/^\d+$/.test(part)).at(-1) ?? '';
+    const found = 'input' in issue ? describeValue(issue.input, { secret: isSecretKey(holder) }) : 'an invalid value';
     problems.push({
       keyPath: keyPath.join('.'),
       line: locateKey(source, keyPath),

@@ -29,8 +29,10 @@ export interface ModelEntry {
   readonly resolvedPath: string;
   backend?: BackendName;
   status: ModelStatus;
-  /** Why the model is unavailable, in words an operator can act on. */
+  /** Why the model is unavailable, in words an operator can act on (paths included: admins and logs only). */
   reason?: string;
+  /** The kind of failure behind `reason`, with no path or file content: what others may read. */
+  reasonSummary?: string;
   /** Unix seconds when the entry was created (OpenAI's `created`). */
   readonly created: number;
   loadSeconds?: number;
@@ -75,13 +77,18 @@ export interface ReloadSummary {
   removed: string[];
   changed: string[];
   unchanged: string[];
-  /** Changed models whose new instance failed to load: the previous one keeps serving. */
+  /**
+   * Added or changed models that could not be loaded (or whose files are missing), with the full
+   * reason. A changed model whose previous instance was serving keeps serving on it.
+   */
   failed: Array<{ id: string; reason: string }>;
 }
 
 /** The time a client should wait before retrying while a model loads at startup. */
 const LOADING_RETRY_MS = 5_000;
 const IDLE_SWEEP_MS = 1_000;
+/** The public summary of a model path that is missing or not a model (see backend-inference.ts). */
+const FILE_PROBLEM = 'model files missing or not recognised';
 
 export class ModelRegistry {
   private readonly current = new Map<string, ModelEntry>();
@@ -144,12 +151,13 @@ export class ModelRegistry {
     const inference = await inferBackend(entry.config, entry.resolvedPath);
     entry.backend = inference.backend;
     // A missing file with a `source` is fetched when the model loads.
-    if (inference.problem && !(entry.config.source && this.prepare)) this.markUnavailable(entry, inference.problem);
+    if (inference.problem && !(entry.config.source && this.prepare)) this.markUnavailable(entry, FILE_PROBLEM, inference.problem);
   }
 
-  private markUnavailable(entry: ModelEntry, reason: string): void {
+  private markUnavailable(entry: ModelEntry, summary: string, reason: string): void {
     entry.status = 'unavailable';
     entry.reason = reason;
+    entry.reasonSummary = summary;
     this.logger.warn({ model: entry.id, reason }, 'model unavailable');
   }
 
@@ -193,19 +201,19 @@ export class ModelRegistry {
       try {
         await this.prepare(entry);
       } catch (error) {
-        this.markUnavailable(entry, `download failed: ${error instanceof Error ? error.message : String(error)}`);
+        this.markUnavailable(entry, 'download failed', `download failed: ${error instanceof Error ? error.message : String(error)}`);
         return;
       }
       const inference = await inferBackend(entry.config, entry.resolvedPath);
       entry.backend = inference.backend;
       if (inference.problem) {
-        this.markUnavailable(entry, inference.problem);
+        this.markUnavailable(entry, FILE_PROBLEM, inference.problem);
         return;
       }
     }
     const factory = entry.backend ? this.factories[entry.backend] : undefined;
     if (!factory) {
-      this.markUnavailable(entry, `no backend can load ${entry.resolvedPath}`);
+      this.markUnavailable(entry, 'no backend for this model', `no backend can load ${entry.resolvedPath}`);
       return;
     }
     const started = performance.now();
@@ -235,11 +243,12 @@ export class ModelRegistry {
       entry.loadSeconds = (performance.now() - started) / 1000;
       entry.status = 'ready';
       entry.reason = undefined;
+      entry.reasonSummary = undefined;
       entry.lastUsed = Date.now();
       logger.info({ seconds: Number(entry.loadSeconds.toFixed(3)), device: loaded.info.device }, 'model ready');
       this.events.onLoaded?.(entry);
     } catch (error) {
-      this.markUnavailable(entry, `failed to load: ${error instanceof Error ? error.message : String(error)}`);
+      this.markUnavailable(entry, 'failed to load', `failed to load: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
 
@@ -256,7 +265,7 @@ export class ModelRegistry {
     if (entry.status === 'loading') throw errors.unavailable(`Model '${entry.id}' is loading; retry shortly.`, LOADING_RETRY_MS, 'model_loading');
     if (entry.status === 'unloading') throw errors.unavailable(`Model '${entry.id}' is being unloaded; retry shortly.`, LOADING_RETRY_MS, 'model_unloading');
     if (entry.status !== 'ready' || !entry.loaded || !entry.scheduler) {
-      throw errors.unavailable(`Model '${entry.id}' is unavailable: ${entry.reason ?? 'not loaded'}.`, 30_000, 'model_unavailable');
+      throw errors.unavailable(`Model '${entry.id}' is unavailable: ${entry.reasonSummary ?? 'not loaded'}.`, 30_000, 'model_unavailable');
     }
     entry.inFlight++;
     entry.lastUsed = Date.now();
@@ -310,6 +319,7 @@ export class ModelRegistry {
       // Try again: the file may have appeared since.
       entry.status = 'unloaded';
       entry.reason = undefined;
+      entry.reasonSummary = undefined;
       await this.inspect(entry);
     }
     if (entry.status === 'unloaded') await this.load(entry, true);
@@ -378,6 +388,11 @@ export class ModelRegistry {
     }
     this.rebuildNames();
     await Promise.all(takeovers);
+    for (const id of [...summary.added, ...summary.changed]) {
+      const entry = this.current.get(id);
+      if (entry?.status !== 'unavailable' || summary.failed.some((failure) => failure.id === id)) continue;
+      summary.failed.push({ id, reason: entry.reason ?? 'failed to load' });
+    }
     // Keep config order for listings.
     const ordered = order.map((id) => this.current.get(id)).filter((entry): entry is ModelEntry => entry !== undefined);
     this.current.clear();

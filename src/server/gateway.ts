@@ -131,7 +131,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     if (!isDeepStrictEqual(previous.config.plugins, next.config.plugins)) logger.warn('changes to [plugins] take effect at the next start');
     const summary = await registry.applyConfig(next.config, path.dirname(next.file));
     metrics.reloads.inc({ result: 'succeeded' });
-    logger.info(summary, 'config reloaded');
+    if (summary.failed.length > 0) logger.warn(summary, 'config reloaded; some models could not be loaded');
+    else logger.info(summary, 'config reloaded');
     return summary;
   };
   const serializedReload = () => {

@@ -1,6 +1,6 @@
 // Finding the graph and tokenizer in an ONNX model folder.
 import assert from 'node:assert/strict';
-import { mkdtemp, mkdir, rm, symlink } from 'node:fs/promises';
+import { copyFile, mkdtemp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -12,10 +12,11 @@ import { models } from '../helpers/paths.js';
 
 const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'config.json'];
 
+/** Model files must resolve inside their folder, so the shared model's files are copied in. */
 async function linkFolder(folder: string, graphs: string[], tokenizerFiles = TOKENIZER_FILES): Promise<void> {
   await mkdir(path.dirname(path.join(folder, graphs[0] ?? 'x')), { recursive: true });
-  for (const graph of graphs) await symlink(path.join(models.embedOnnx, 'model.onnx'), path.join(folder, graph));
-  for (const file of tokenizerFiles) await symlink(path.join(models.embedOnnx, file), path.join(folder, file));
+  for (const graph of graphs) await copyFile(path.join(models.embedOnnx, 'model.onnx'), path.join(folder, graph));
+  for (const file of tokenizerFiles) await copyFile(path.join(models.embedOnnx, file), path.join(folder, file));
 }
 
 describe('ONNX model folder', () => {
@@ -74,6 +75,37 @@ describe('ONNX model folder', () => {
     await mkdir(noTokenizer);
     await linkFolder(noTokenizer, ['model.onnx'], []);
     await assert.rejects(locateOnnxModelFiles(noTokenizer, undefined), /no tokenizer\.json/);
+  });
+
+  test('files resolve inside the folder: `file` with ../ and links leading out are refused, links inside are fine', async () => {
+    const folder = path.join(scratch, 'contained');
+    await linkFolder(folder, ['onnx/model.onnx']);
+    await writeFile(path.join(scratch, 'outside.onnx'), 'not a graph');
+    await assert.rejects(locateOnnxModelFiles(folder, '../outside.onnx'), /outside the model folder/);
+    await assert.rejects(locateOnnxModelFiles(folder, path.join(scratch, 'outside.onnx')), /outside the model folder/);
+    // A link inside the folder is fine.
+    await symlink(path.join(folder, 'onnx', 'model.onnx'), path.join(folder, 'linked.onnx'));
+    assert.equal((await locateOnnxModelFiles(folder, 'linked.onnx')).modelFile, path.join(folder, 'linked.onnx'));
+    // A link that leads out is not, for the graph or any file read.
+    await symlink(path.join(scratch, 'outside.onnx'), path.join(folder, 'out.onnx'));
+    await assert.rejects(locateOnnxModelFiles(folder, 'out.onnx'), /out\.onnx" resolves outside the model folder/);
+    await rm(path.join(folder, 'config.json'));
+    await symlink('/etc/hostname', path.join(folder, 'config.json'));
+    await assert.rejects(locateOnnxModelFiles(folder, 'linked.onnx'), (error: Error) => {
+      assert.match(error.message, /config\.json" resolves outside the model folder/);
+      return true;
+    });
+  });
+
+  test('a file that is not JSON is named without quoting its content', async () => {
+    const folder = path.join(scratch, 'not-json');
+    await linkFolder(folder, ['model.onnx'], ['tokenizer.json']);
+    await writeFile(path.join(folder, 'config.json'), 'root:x:0:0:root:/root:/bin/bash\n');
+    await assert.rejects(locateOnnxModelFiles(folder, undefined), (error: Error) => {
+      assert.match(error.message, /config\.json" is not valid JSON/);
+      assert.doesNotMatch(error.message, /root:x/);
+      return true;
+    });
   });
 
   test('tokenizer.json alone (no tokenizer_config.json) is enough', async () => {

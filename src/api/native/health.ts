@@ -1,25 +1,28 @@
 // GET /health and /v1/health: public. 503 while a startup model is loading, so orchestrators
-// wait; 200 afterwards, "degraded" when a model could not be loaded.
+// wait; 200 afterwards, "degraded" when a model could not be loaded. Anyone reads statuses; why a
+// model or the limiter store failed (paths, addresses) only a request with an admin key.
 import Router, { type RouterMiddleware } from '@koa/router';
 import type { GatewayState } from '../../server/gateway-state.js';
-import { toHealthView } from '../model-view.js';
+import { publicAudienceOf, toHealthView } from '../model-view.js';
 
 export function healthRoutes(state: GatewayState): Router {
   const router = new Router();
   const handler: RouterMiddleware = (ctx) => {
     const entries = state.registry().list();
-    const models = Object.fromEntries(entries.map((entry) => [entry.id, toHealthView(entry)]));
+    const audience = publicAudienceOf(ctx, state.keyRing());
+    const models = Object.fromEntries(entries.map((entry) => [entry.id, toHealthView(entry, audience)]));
+    const { detail, ...storeStatus } = state.limiterStore().status();
+    const store = audience === 'admin' && detail !== undefined ? { ...storeStatus, detail } : storeStatus;
     // Only the first load of the startup models makes /health a 503: later unloads, idle unloads
     // and reloads must not look like a dead process to a liveness probe.
     const loading = state.registry().initialLoadDone ? [] : entries.filter((entry) => entry.config.load === 'startup' && (entry.status === 'loading' || entry.status === 'unloaded'));
     if (loading.length > 0) {
       ctx.status = 503;
       ctx.set('retry-after', '5');
-      ctx.body = { error: { message: 'Loading model', type: 'service_unavailable_error', param: null, code: 'model_loading' }, status: 'loading', models, rate_limit: state.limiterStore().status() };
+      ctx.body = { error: { message: 'Loading model', type: 'service_unavailable_error', param: null, code: 'model_loading' }, status: 'loading', models, rate_limit: store };
       return;
     }
     const unavailable = entries.some((entry) => entry.status === 'unavailable');
-    const store = state.limiterStore().status();
     ctx.body = { status: unavailable || !store.healthy ? 'degraded' : 'ok', models, rate_limit: store };
   };
   router.get('/health', handler);

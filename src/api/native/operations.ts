@@ -5,14 +5,15 @@ import { ConfigError } from '../../config/load-config.js';
 import { errors, GatewayError } from '../../errors.js';
 import type { GatewayState } from '../../server/gateway-state.js';
 import { principalOf } from '../../server/middleware/auth.js';
-import { toHealthView } from '../model-view.js';
+import { publicAudienceOf, toHealthView } from '../model-view.js';
 
 /** GET /ready: 200 when every startup model is loaded and the gateway is not shutting down. */
 export function readinessRoutes(state: GatewayState): Router {
   const router = new Router();
   router.get('/ready', (ctx) => {
     const entries = state.registry().list();
-    const models = Object.fromEntries(entries.map((entry) => [entry.id, toHealthView(entry)]));
+    const audience = publicAudienceOf(ctx, state.keyRing());
+    const models = Object.fromEntries(entries.map((entry) => [entry.id, toHealthView(entry, audience)]));
     const waiting = entries.filter((entry) => entry.config.load === 'startup' && !['ready', 'unloaded', 'unloading'].includes(entry.status));
     const ready = !state.shuttingDown() && state.registry().startupSettled() && waiting.length === 0;
     ctx.status = ready ? 200 : 503;
@@ -56,12 +57,12 @@ export function adminRoutes(state: GatewayState): Router {
     requireAdmin(ctx);
     const entry = await state.registry().loadModel(ctx.params.id);
     ctx.status = entry.status === 'ready' ? 200 : 503;
-    ctx.body = { id: entry.id, ...toHealthView(entry) };
+    ctx.body = { id: entry.id, ...toHealthView(entry, 'admin') };
   });
   router.post('/v1/admin/models/:id/unload', async (ctx) => {
     requireAdmin(ctx);
     const entry = await state.registry().unloadModel(ctx.params.id);
-    ctx.body = { id: entry.id, ...toHealthView(entry) };
+    ctx.body = { id: entry.id, ...toHealthView(entry, 'admin') };
   });
   return router;
 }

@@ -2,7 +2,7 @@
 import Router from '@koa/router';
 import { errors } from '../../errors.js';
 import type { GatewayState } from '../../server/gateway-state.js';
-import { toModelObject } from '../model-view.js';
+import { audienceOf, toModelObject } from '../model-view.js';
 import { mayUse } from '../resolve-model.js';
 import { principalOf } from '../../server/middleware/auth.js';
 
@@ -10,7 +10,8 @@ export function modelRoutes(state: GatewayState): Router {
   const router = new Router();
   router.get('/v1/models', (ctx) => {
     const principal = principalOf(ctx);
-    ctx.body = { object: 'list', data: state.registry().list().filter((entry) => mayUse(principal, entry)).map(toModelObject) };
+    const audience = audienceOf(principal);
+    ctx.body = { object: 'list', data: state.registry().list().filter((entry) => mayUse(principal, entry)).map((entry) => toModelObject(entry, audience)) };
   });
   // Model ids may contain slashes ("org/model"), as OpenAI's fine-tuned ids contain colons.
   router.get(/^\/v1\/models\/.+$/, (ctx) => {
@@ -23,7 +24,7 @@ export function modelRoutes(state: GatewayState): Router {
     }
     const entry = state.registry().find(name);
     if (!entry || !mayUse(principalOf(ctx), entry)) throw errors.modelNotFound(name);
-    ctx.body = toModelObject(entry);
+    ctx.body = toModelObject(entry, audienceOf(principalOf(ctx)));
   });
   return router;
 }

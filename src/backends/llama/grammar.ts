@@ -2,6 +2,7 @@
 // the same schema on every call, so compiled grammars are kept in a small cache per model.
 import type { Llama, LlamaGrammar } from 'node-llama-cpp';
 import { UnsupportedFeatureError, type OutputConstraint } from '../types.js';
+import { gbnfSyntaxProblem } from './gbnf-syntax.js';
 import { toGrammarJsonSchema } from './json-schema-conversion.js';
 
 const CACHE_SIZE = 32;
@@ -50,6 +51,9 @@ export class GrammarCompiler {
     if (!/^\s*root\s*::=/m.test(constraint.grammar)) {
       throw new UnsupportedFeatureError('invalid GBNF grammar: it has no "root ::= ..." rule', 'grammar');
     }
+    // llama.cpp would print a grammar it cannot parse raw to stderr: it must never see one.
+    const problem = gbnfSyntaxProblem(constraint.grammar);
+    if (problem !== undefined) throw new UnsupportedFeatureError(`invalid GBNF grammar: ${problem}`, 'grammar');
     try {
       return await this.#llama.createGrammar({ grammar: constraint.grammar });
     } catch (error) {

@@ -7,14 +7,20 @@ import type { Logger } from '../../logger.js';
 let runtime: Promise<Llama> | undefined;
 let logSink: Logger | undefined;
 
-/** llama.cpp's own log lines go to the first gateway logger that asks for the runtime. */
+/** Engine log text kept per line: enough for any llama.cpp message, not for a client's payload. */
+const ENGINE_LOG_CHARS = 500;
+
+/**
+ * llama.cpp's own log lines go to the first gateway logger that asks for the runtime, as an
+ * escaped, capped field: they may carry a client's text (a grammar, a prompt), never raw lines.
+ */
 function forwardLlamaLog(level: LlamaLogLevel, message: string): void {
   const text = message.trimEnd();
   if (logSink === undefined || text === '') return;
-  const fields = { engine: 'llama.cpp' };
-  if (level === LlamaLogLevel.fatal || level === LlamaLogLevel.error) logSink.error(fields, text);
-  else if (level === LlamaLogLevel.warn) logSink.warn(fields, text);
-  else logSink.debug(fields, text);
+  const fields = { engine: 'llama.cpp', text: text.slice(0, ENGINE_LOG_CHARS), ...(text.length > ENGINE_LOG_CHARS ? { textChars: text.length } : {}) };
+  if (level === LlamaLogLevel.fatal || level === LlamaLogLevel.error) logSink.error(fields, 'engine log');
+  else if (level === LlamaLogLevel.warn) logSink.warn(fields, 'engine log');
+  else logSink.debug(fields, 'engine log');
 }
 
 async function createRuntime(): Promise<Llama> {

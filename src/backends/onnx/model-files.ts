@@ -1,6 +1,9 @@
 // Finds the files of an ONNX model folder: the graph, the tokenizer and the optional configs.
-// Every failure names the folder and what an operator can change.
-import { readdir, readFile, stat } from 'node:fs/promises';
+// Every failure names the folder and what an operator can change. Every file read must resolve,
+// links followed, inside the folder: a model folder from elsewhere could otherwise make the
+// gateway read any file (a tokenizer_config.json linked to /etc/passwd), and a parse error would
+// quote it. Errors never quote a file's content.
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 
 export type JsonObject = Record<string, unknown>;
@@ -43,18 +46,34 @@ export async function locateOnnxModelFiles(resolvedPath: string, file: string | 
   if (!(await isFile(tokenizerJsonFile))) {
     throw new Error(`ONNX model folder "${folder}" has no tokenizer.json (the fast-tokenizer file of the model is required)`);
   }
-  const [tokenizerConfig, modelConfig, sentenceTransformersConfig] = await Promise.all([
-    readOptionalJson(path.join(folder, 'tokenizer_config.json')),
-    readOptionalJson(path.join(folder, 'config.json')),
-    readOptionalJson(path.join(folder, 'sentence_bert_config.json')),
-  ]);
+  const realFolder = await realpath(folder);
+  const optional = ['tokenizer_config.json', 'config.json', 'sentence_bert_config.json'].map((name) => path.join(folder, name));
+  for (const file of [modelFile, tokenizerJsonFile, ...optional]) await assertInsideFolder(file, folder, realFolder);
+  const [tokenizerConfig, modelConfig, sentenceTransformersConfig] = await Promise.all(optional.map(readOptionalJson));
   return { folder, modelFile, tokenizerJsonFile, tokenizerConfig, modelConfig, sentenceTransformersConfig };
+}
+
+/**
+ * Throws unless `file` (when it exists) resolves, links followed, inside the model folder. A
+ * graph shared by several folders can be hard-linked, or the folder itself be a link.
+ */
+async function assertInsideFolder(file: string, folder: string, realFolder: string): Promise<void> {
+  const real = await realpath(file).catch(() => undefined);
+  if (real === undefined) return;
+  const relative = path.relative(realFolder, real);
+  if (relative === '' || relative.startsWith('..') || path.isAbsolute(relative)) {
+    throw new Error(`"${file}" resolves outside the model folder "${folder}"; model files must be inside it (copy or hard-link them there)`);
+  }
 }
 
 async function chooseGraph(folder: string, file: string | undefined): Promise<string> {
   const candidates = await listGraphs(folder);
   if (file !== undefined) {
     const chosen = path.resolve(folder, file);
+    const relative = path.relative(folder, chosen);
+    if (relative.startsWith('..') || path.isAbsolute(relative)) {
+      throw new Error(`ONNX file "${chosen}" (the model's \`file\` setting) is outside the model folder "${folder}"; give a name inside it`);
+    }
     if (await isFile(chosen)) return chosen;
     const available = candidates.length > 0 ? `; it holds ${candidates.join(', ')}` : '';
     throw new Error(`ONNX file "${file}" (the model's \`file\` setting) is not in "${folder}"${available}`);
@@ -76,7 +95,7 @@ async function listGraphs(folder: string): Promise<string[]> {
 
 async function onnxFilesIn(folder: string): Promise<string[]> {
   const entries = await readdir(folder, { withFileTypes: true }).catch(() => []);
-  // Symbolic links count: operators often link one shared graph into several model folders.
+  // Symbolic links count (model.onnx → onnx/model_quantized.onnx); where they lead is checked later.
   return entries
     .filter((entry) => entry.name.endsWith('.onnx') && (entry.isFile() || entry.isSymbolicLink()))
     .map((entry) => entry.name)
@@ -99,7 +118,10 @@ async function readOptionalJson(file: string): Promise<JsonObject | undefined> {
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new Error(`"${file}" is not valid JSON: ${(error as Error).message}`);
+    // V8's message quotes the text ("Unexpected token 'r', "root:x:0:0"... is not valid JSON"):
+    // only its position is kept.
+    const position = /position (\d+)/.exec((error as Error).message)?.[1];
+    throw new Error(`"${file}" is not valid JSON${position === undefined ? '' : ` (at character ${position})`}`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`"${file}" does not hold a JSON object`);
   return value as JsonObject;

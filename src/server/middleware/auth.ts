@@ -85,6 +85,15 @@ export function authenticate(keyRing: () => KeyRing, failedKeys: FailedKeyThrott
   };
 }
 
+/**
+ * The principal of a key a request presents on a public route (/health, /ready), which needs no
+ * key but shows more to an admin's. A wrong key there is only an anonymous caller.
+ */
+export function optionalPrincipal(ctx: Context, ring: KeyRing): Principal | undefined {
+  const key = presentedKey(ctx, ring.allowQueryKey);
+  return key === undefined ? undefined : ring.identify(key);
+}
+
 /** The principal of a request, if it presented a valid key. */
 export function principalOf(ctx: Context): Principal | undefined {
   return ctx.state.principal as Principal | undefined;
