@@ -3,6 +3,7 @@
 // admin keys only; other callers read its summary ("failed to load"), the public only statuses.
 import type { ModelEntry } from '../registry/model-registry.js';
 import type { Context } from 'koa';
+import type { FailedKeyThrottle } from '../limits/failed-key-throttle.js';
 import { optionalPrincipal, type KeyRing, type Principal } from '../server/middleware/auth.js';
 
 /** Who reads a view: `admin` sees full failure reasons, `key` their summary, `public` neither. */
@@ -17,8 +18,8 @@ export function audienceOf(principal: Principal | undefined): ViewAudience {
  * The audience of a public route (/health, /ready): statuses for anyone, full failure reasons
  * (paths, the limiter store's address) only for a request that presents an admin key.
  */
-export function publicAudienceOf(ctx: Context, keyRing: KeyRing): ViewAudience {
-  return optionalPrincipal(ctx, keyRing)?.role === 'admin' ? 'admin' : 'public';
+export async function publicAudienceOf(ctx: Context, keyRing: KeyRing, failedKeys: FailedKeyThrottle): Promise<ViewAudience> {
+  return (await optionalPrincipal(ctx, keyRing, failedKeys))?.role === 'admin' ? 'admin' : 'public';
 }
 
 function reasonFor(entry: ModelEntry, audience: ViewAudience): string | undefined {

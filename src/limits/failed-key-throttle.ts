@@ -37,19 +37,30 @@ export class FailedKeyThrottle {
    * `principal` (the key's owner, if the key is right) has not been used from that address.
    */
   async admit(address: string, principal: Principal | undefined): Promise<void> {
+    const blockedForMs = await this.blockedFor(address, principal);
+    if (blockedForMs === undefined) return;
+    const { maxFailuresPerMinute } = this.#settings();
+    throw errors.rateLimited(
+      `Too many failed API keys from your address: the limit is ${maxFailuresPerMinute} a minute (max_auth_failures_per_minute). Retry in ${formatReset(blockedForMs)}.`,
+      blockedForMs,
+      'auth_failures_exceeded',
+    );
+  }
+
+  /**
+   * How long `address` stays throttled for `principal` (undefined when it is not), remembering a
+   * key that passes as in use. Public routes, which must answer anyway, treat a throttled key as
+   * no key, so that an admin key guessed there looks like a wrong one too.
+   */
+  async blockedFor(address: string, principal: Principal | undefined): Promise<number | undefined> {
     const { store, maxFailuresPerMinute } = this.#settings();
-    if (maxFailuresPerMinute === 0) return;
+    if (maxFailuresPerMinute === 0) return undefined;
     const network = clientNetworkOf(address);
-    if (principal && this.#inUse(network, principal.name)) return;
+    if (principal && this.#inUse(network, principal.name)) return undefined;
     const failures = await store.limiter('failed-keys', maxFailuresPerMinute).get(network);
-    if (failures && failures.consumedPoints >= maxFailuresPerMinute) {
-      throw errors.rateLimited(
-        `Too many failed API keys from your address: the limit is ${maxFailuresPerMinute} a minute (max_auth_failures_per_minute). Retry in ${formatReset(failures.msBeforeNext)}.`,
-        failures.msBeforeNext,
-        'auth_failures_exceeded',
-      );
-    }
+    if (failures && failures.consumedPoints >= maxFailuresPerMinute) return failures.msBeforeNext;
     if (principal) this.#remember(network, principal.name);
+    return undefined;
   }
 
   /** Counts a wrong key presented from `address`. */

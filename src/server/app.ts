@@ -6,7 +6,6 @@ import { healthRoutes } from '../api/native/health.js';
 import { adminRoutes, metricsRoutes, readinessRoutes } from '../api/native/operations.js';
 import { modelRoutes } from '../api/openai/models.js';
 import { openAiGenerationRoutes } from '../api/openai/generation-routes.js';
-import { FailedKeyThrottle } from '../limits/failed-key-throttle.js';
 import { rateLimit } from '../limits/rate-limit.js';
 import { accessLog } from './middleware/access-log.js';
 import { authenticate } from './middleware/auth.js';
@@ -54,8 +53,7 @@ export function createApp(state: GatewayState): Koa {
     if (!state.config().api.enabled && ctx.path !== '/metrics') throw errors.routeNotFound(ctx.method, ctx.path);
     await next();
   });
-  const failedKeys = new FailedKeyThrottle(() => ({ store: state.limiterStore(), maxFailuresPerMinute: state.config().api.max_auth_failures_per_minute }));
-  app.use(authenticate(() => state.keyRing(), failedKeys));
+  app.use(authenticate(() => state.keyRing(), state.failedKeys));
   app.use(async function protectedMetrics(ctx, next) {
     if (ctx.path === '/metrics' && exposeMetrics()) return metricsByKey.routes()(ctx as never, next);
     await next();

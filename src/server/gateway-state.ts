@@ -1,6 +1,7 @@
 // What the HTTP layer reads on every request. Getters, not values, so that a reload can swap
 // the config, the key ring or the limits without rebuilding the app.
 import type { Config } from '../config/schema.js';
+import type { FailedKeyThrottle } from '../limits/failed-key-throttle.js';
 import type { LimiterStore } from '../limits/limiter-store.js';
 import type { Logger } from '../logger.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
@@ -13,6 +14,8 @@ export interface GatewayState {
   registry(): ModelRegistry;
   keyRing(): KeyRing;
   limiterStore(): LimiterStore;
+  /** Wrong keys counted per client address, on the API's routes and the public ones alike. */
+  failedKeys: FailedKeyThrottle;
   logger: Logger;
   metrics: GatewayMetrics;
   /** True once shutdown began: /ready answers 503 and new work is refused. */

@@ -1,6 +1,7 @@
 // Starts and stops the whole gateway: registry, limits, app, HTTP server(s), config reloads.
 // Created by an async factory and disposed in reverse order.
 import { setMaxListeners } from 'node:events';
+import { FailedKeyThrottle } from '../limits/failed-key-throttle.js';
 import http from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -146,6 +147,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     registry: () => registry,
     keyRing: () => keyRing,
     limiterStore: () => limiterStore,
+    failedKeys: new FailedKeyThrottle(() => ({ store: limiterStore, maxFailuresPerMinute: loaded.config.api.max_auth_failures_per_minute })),
     logger,
     metrics,
     shuttingDown: () => shuttingDown,

@@ -97,6 +97,22 @@ describe('ONNX model folder', () => {
     });
   });
 
+  test('a Hugging Face cache snapshot, whose files link into ../../blobs, loads', async () => {
+    const repository = path.join(scratch, 'hub', 'models--org--tiny');
+    const snapshot = path.join(repository, 'snapshots', '0123abcd');
+    await mkdir(path.join(repository, 'blobs'), { recursive: true });
+    await mkdir(snapshot, { recursive: true });
+    for (const [index, file] of ['model.onnx', ...TOKENIZER_FILES].entries()) {
+      await copyFile(path.join(models.embedOnnx, file), path.join(repository, 'blobs', `blob${index}`));
+      await symlink(`../../blobs/blob${index}`, path.join(snapshot, file));
+    }
+    const files = await locateOnnxModelFiles(snapshot, undefined);
+    assert.equal(files.modelFile, path.join(snapshot, 'model.onnx'));
+    // A link out of the cached repository is still refused.
+    await symlink('/etc/hostname', path.join(snapshot, 'sentence_bert_config.json'));
+    await assert.rejects(locateOnnxModelFiles(snapshot, undefined), /resolves outside the model folder/);
+  });
+
   test('a file that is not JSON is named without quoting its content', async () => {
     const folder = path.join(scratch, 'not-json');
     await linkFolder(folder, ['model.onnx'], ['tokenizer.json']);

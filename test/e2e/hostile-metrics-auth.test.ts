@@ -228,6 +228,30 @@ describe('failed keys are throttled per client address', () => {
     assert.match(metrics, /switchyard_requests_total\{route="unmatched",model="",status="429"\} [1-9]/);
   });
 
+  test('wrong keys presented to /health count too, and a throttled address reads /health as the public does', async () => {
+    const address = '127.0.0.3';
+    // A model that failed to load, so the admin's view of /health (its reason) differs from the public one.
+    const withFailure = await startTestGateway(`${CONFIG}
+[api.models.missing]
+path = "/nonexistent/model.gguf"
+type = "completion"
+`);
+    try {
+      const health = async (key?: string) => JSON.parse((await send(withFailure.url, { method: 'GET', path: '/health', headers: key ? bearer(key) : {}, localAddress: address })).body) as { models: Record<string, { reason?: string }> };
+      for (let guess = 0; guess < 20; guess++) assert.equal((await health(`sk-health-guess-${guess}`)).models.missing.reason, undefined);
+      // The guesses on /health throttle the API for this address.
+      assert.equal((await send(withFailure.url, { method: 'GET', path: '/v1/models', headers: bearer('sk-one-more'), localAddress: address })).status, 429);
+      // And the right admin key, not yet in use from here, gets the public view: a right guess looks like a wrong one.
+      const view = await health(ADMIN_KEY);
+      assert.equal(view.models.missing.reason, undefined);
+      // From another address the admin key reads the reason.
+      const admin = JSON.parse((await send(withFailure.url, { method: 'GET', path: '/health', headers: bearer(ADMIN_KEY), localAddress: '127.0.0.4' })).body) as { models: Record<string, { reason?: string }> };
+      assert.match(admin.models.missing.reason ?? '', /nonexistent/);
+    } finally {
+      await withFailure.close();
+    }
+  });
+
   test('max_auth_failures_per_minute = 0 turns the throttle off', async () => {
     const unthrottled = await startTestGateway(`
 [api]

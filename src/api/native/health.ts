@@ -7,9 +7,9 @@ import { publicAudienceOf, toHealthView } from '../model-view.js';
 
 export function healthRoutes(state: GatewayState): Router {
   const router = new Router();
-  const handler: RouterMiddleware = (ctx) => {
+  const handler: RouterMiddleware = async (ctx) => {
     const entries = state.registry().list();
-    const audience = publicAudienceOf(ctx, state.keyRing());
+    const audience = await publicAudienceOf(ctx, state.keyRing(), state.failedKeys);
     const models = Object.fromEntries(entries.map((entry) => [entry.id, toHealthView(entry, audience)]));
     const { detail, ...storeStatus } = state.limiterStore().status();
     const store = audience === 'admin' && detail !== undefined ? { ...storeStatus, detail } : storeStatus;

@@ -10,9 +10,9 @@ import { publicAudienceOf, toHealthView } from '../model-view.js';
 /** GET /ready: 200 when every startup model is loaded and the gateway is not shutting down. */
 export function readinessRoutes(state: GatewayState): Router {
   const router = new Router();
-  router.get('/ready', (ctx) => {
+  router.get('/ready', async (ctx) => {
     const entries = state.registry().list();
-    const audience = publicAudienceOf(ctx, state.keyRing());
+    const audience = await publicAudienceOf(ctx, state.keyRing(), state.failedKeys);
     const models = Object.fromEntries(entries.map((entry) => [entry.id, toHealthView(entry, audience)]));
     const waiting = entries.filter((entry) => entry.config.load === 'startup' && !['ready', 'unloaded', 'unloading'].includes(entry.status));
     const ready = !state.shuttingDown() && state.registry().startupSettled() && waiting.length === 0;

@@ -46,11 +46,21 @@ export async function locateOnnxModelFiles(resolvedPath: string, file: string | 
   if (!(await isFile(tokenizerJsonFile))) {
     throw new Error(`ONNX model folder "${folder}" has no tokenizer.json (the fast-tokenizer file of the model is required)`);
   }
-  const realFolder = await realpath(folder);
+  const realFolder = containmentRoot(await realpath(folder));
   const optional = ['tokenizer_config.json', 'config.json', 'sentence_bert_config.json'].map((name) => path.join(folder, name));
   for (const file of [modelFile, tokenizerJsonFile, ...optional]) await assertInsideFolder(file, folder, realFolder);
   const [tokenizerConfig, modelConfig, sentenceTransformersConfig] = await Promise.all(optional.map(readOptionalJson));
   return { folder, modelFile, tokenizerJsonFile, tokenizerConfig, modelConfig, sentenceTransformersConfig };
+}
+
+/**
+ * The folder model files must resolve inside: the model's own, or, for a snapshot of the Hugging
+ * Face cache (`models--org--name/snapshots/REVISION`, whose files are links into `../../blobs`),
+ * the cached repository that holds both.
+ */
+function containmentRoot(realFolder: string): string {
+  const parent = path.dirname(realFolder);
+  return path.basename(parent) === 'snapshots' && path.basename(path.dirname(parent)).startsWith('models--') ? path.dirname(parent) : realFolder;
 }
 
 /**

@@ -87,11 +87,17 @@ export function authenticate(keyRing: () => KeyRing, failedKeys: FailedKeyThrott
 
 /**
  * The principal of a key a request presents on a public route (/health, /ready), which needs no
- * key but shows more to an admin's. A wrong key there is only an anonymous caller.
+ * key but shows more to an admin's. A wrong key there is only an anonymous caller, but it counts
+ * as a failed key, and a throttled address is anonymous whatever it presents: otherwise these
+ * routes would let anyone guess admin keys without limit.
  */
-export function optionalPrincipal(ctx: Context, ring: KeyRing): Principal | undefined {
+export async function optionalPrincipal(ctx: Context, ring: KeyRing, failedKeys: FailedKeyThrottle): Promise<Principal | undefined> {
   const key = presentedKey(ctx, ring.allowQueryKey);
-  return key === undefined ? undefined : ring.identify(key);
+  if (key === undefined) return undefined;
+  const principal = ring.identify(key);
+  if ((await failedKeys.blockedFor(ctx.ip, principal)) !== undefined) return undefined;
+  if (!principal) await failedKeys.recordFailure(ctx.ip);
+  return principal;
 }
 
 /** The principal of a request, if it presented a valid key. */
