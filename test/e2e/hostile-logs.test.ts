@@ -46,4 +46,17 @@ describe('engine logs are data', () => {
     // The client learns where its grammar went wrong.
     for (const message of messages) assert.match(message, /invalid GBNF grammar: .* at line \d+, column \d+/);
   });
+
+  test('a left-recursive grammar (llama.cpp allocated until the process aborted) is a 400, and the gateway lives on', async () => {
+    const grammar = 'root ::= expr\nexpr ::= term ("+" term)*\nterm ::= [0-9]+ | "("* ws expr ")" ws\nws ::= [ ]*';
+    const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'story', messages: [{ role: 'user', content: 'hi' }], max_tokens: 2, grammar }),
+    });
+    assert.equal(response.status, 400);
+    assert.match(((await response.json()) as { error: { message: string } }).error.message, /left recursion: rule "expr"/);
+    assert.equal(gateway.child.exitCode, null);
+    assert.equal((await fetch(`${gateway.url}/health`)).status, 200);
+  });
 });

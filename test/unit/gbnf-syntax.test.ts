@@ -16,6 +16,21 @@ describe('GBNF syntax', () => {
     for (const file of files) assert.equal(gbnfSyntaxProblem(readFileSync(path.join(grammarsFolder, file), 'utf8')), undefined, file);
   });
 
+  test('left recursion is refused, also through parts that can be empty (llama.cpp aborted the process on those)', () => {
+    const cases = [
+      'root ::= expr\nexpr ::= term ("+" term)*\nterm ::= [0-9]+ | "("* ws expr ")" ws\nws ::= [ ]*',
+      'root ::= expr\nexpr ::= ws expr "a" | "b"\nws ::= [ ]*',
+      'root ::= root "a" | "b"',
+      'root ::= ("" | "x"?) root',
+      'root ::= a\na ::= b? "x" | c\nb ::= "y"\nc ::= (d)*\nd ::= a',
+    ];
+    for (const grammar of cases) assert.match(gbnfSyntaxProblem(grammar) ?? '', /left recursion/, grammar);
+    // Recursion after input is consumed is fine.
+    for (const grammar of ['root ::= "(" root ")" | "x"', 'root ::= ws "a" root?\nws ::= [ ]*', 'root ::= [0-9] root | ""']) {
+      assert.equal(gbnfSyntaxProblem(grammar), undefined, grammar);
+    }
+  });
+
   test('features llama.cpp parses pass', () => {
     for (const grammar of ['root ::= "a"{0,1999}', 'root ::= ("a" "b"){3,5} x?\nx ::= [a-z\\]-]+ | <[12]> | !<[3]>', 'root ::= x{2,}\r\nx ::= "\\u00e9" [^\\x00-\\x1F] # comment\n', 'root ::= (\n  "a" |\n  "b"\n)']) {
       assert.equal(gbnfSyntaxProblem(grammar), undefined, grammar);

@@ -3,12 +3,18 @@
 // writes the client's whole grammar raw to the process's stderr (fprintf, not the log callback),
 // so a grammar holding a newline and a JSON object forged a record in the gateway's log; it
 // also loops without end on `x{5,2}` (max below min). Grammars this accepts parse there; it is
-// stricter in one place only: every referenced rule must be defined.
+// stricter in two places: every referenced rule must be defined, and no rule may reach itself
+// before consuming input (left recursion). llama.cpp's own check misses left recursion through a
+// part that can be empty (`expr ::= ws expr "a" | "b"` with `ws ::= [ ]*`): building such a
+// grammar allocated until the process aborted (std::bad_alloc), taking every model down with it.
 
 /** llama.cpp's MAX_REPETITION_THRESHOLD. */
 const MAX_REPETITIONS = 2000;
 const UINT64_MAX = 2n ** 64n - 1n;
 const UNBOUNDED = -1;
+
+/** What the left-recursion check needs of a grammar: each rule's alternatives, item by item. */
+type Item = { kind: 'ref'; name: string; optional: boolean } | { kind: 'terminal'; empty: boolean; optional: boolean } | { kind: 'group'; alternatives: Item[][]; optional: boolean };
 
 class GbnfSyntaxError extends Error {
   constructor(readonly what: string, readonly index: number) {
@@ -28,6 +34,8 @@ class GbnfChecker {
   readonly #names = new Set<string>();
   /** Names the parser has made (generated ones hold "_", which rule names cannot). */
   #generated = 0;
+  /** Each rule's alternatives, and where it is first defined. */
+  readonly #rules = new Map<string, { alternatives: Item[][]; at: number }>();
 
   constructor(grammar: string) {
     const nul = grammar.indexOf('\0');
@@ -48,6 +56,70 @@ class GbnfChecker {
     if (!this.#defined.has('root')) throw new GbnfSyntaxError('no "root ::= ..." rule', 0);
     for (const name of this.#referenced) {
       if (!this.#defined.has(name)) throw new GbnfSyntaxError(`undefined rule "${name.slice(0, 40)}"`, this.#text.length);
+    }
+    this.#checkLeftRecursion();
+  }
+
+  /** Rules that can match the empty string (a fixed point: a rule is nullable through others). */
+  #nullableRules(): Set<string> {
+    const nullable = new Set<string>();
+    const itemNullable = (item: Item): boolean =>
+      item.optional || (item.kind === 'terminal' && item.empty) || (item.kind === 'ref' && nullable.has(item.name)) || (item.kind === 'group' && item.alternatives.some((items) => items.every(itemNullable)));
+    for (let changed = true; changed; ) {
+      changed = false;
+      for (const [name, rule] of this.#rules) {
+        if (!nullable.has(name) && rule.alternatives.some((items) => items.every(itemNullable))) {
+          nullable.add(name);
+          changed = true;
+        }
+      }
+    }
+    return nullable;
+  }
+
+  #checkLeftRecursion(): void {
+    const nullable = this.#nullableRules();
+    const itemNullable = (item: Item): boolean =>
+      item.optional || (item.kind === 'terminal' && item.empty) || (item.kind === 'ref' && nullable.has(item.name)) || (item.kind === 'group' && item.alternatives.some((items) => items.every(itemNullable)));
+    // The rules each rule can start with: those it references before anything that consumes input.
+    const leftmost = (alternatives: Item[][], into: Set<string>): void => {
+      for (const items of alternatives) {
+        for (const item of items) {
+          if (item.kind === 'ref') into.add(item.name);
+          else if (item.kind === 'group') leftmost(item.alternatives, into);
+          if (!itemNullable(item)) break;
+        }
+      }
+    };
+    const edges = new Map<string, Set<string>>();
+    for (const [name, rule] of this.#rules) {
+      const starts = new Set<string>();
+      leftmost(rule.alternatives, starts);
+      edges.set(name, starts);
+    }
+    // A cycle among those edges, found without recursion (a grammar may hold thousands of rules).
+    const state = new Map<string, 'open' | 'done'>();
+    for (const start of edges.keys()) {
+      if (state.has(start)) continue;
+      const stack: Array<[string, Iterator<string>]> = [[start, edges.get(start)!.values()]];
+      state.set(start, 'open');
+      while (stack.length > 0) {
+        const [name, next] = stack[stack.length - 1];
+        const step = next.next();
+        if (step.done) {
+          state.set(name, 'done');
+          stack.pop();
+          continue;
+        }
+        const target = step.value;
+        if (state.get(target) === 'open') {
+          throw new GbnfSyntaxError(`left recursion: rule "${target.slice(0, 40)}" can reach itself before matching any input (rewrite it to consume input first)`, this.#rules.get(target)?.at ?? 0);
+        }
+        if (!state.has(target)) {
+          state.set(target, 'open');
+          stack.push([target, (edges.get(target) ?? new Set<string>()).values()]);
+        }
+      }
     }
   }
 
@@ -98,24 +170,33 @@ class GbnfChecker {
 
   #rule(start: number): number {
     const nameEnd = this.#name(start);
-    this.#defined.add(this.#text.slice(start, nameEnd));
-    this.#names.add(this.#text.slice(start, nameEnd));
+    const name = this.#text.slice(start, nameEnd);
+    this.#defined.add(name);
+    this.#names.add(name);
+    if (!this.#rules.has(name)) this.#rules.set(name, { alternatives: [], at: start });
+    const alternatives = this.#rules.get(name)!.alternatives;
     let index = this.#space(nameEnd, false);
     if (this.#text.slice(index, index + 3) !== '::=') throw new GbnfSyntaxError('expecting "::="', index);
-    index = this.#alternates(this.#space(index + 3, true), false);
+    index = this.#alternates(this.#space(index + 3, true), false, alternatives);
     if (this.#at(index) === '\r') index += this.#at(index + 1) === '\n' ? 2 : 1;
     else if (this.#at(index) === '\n') index++;
     else if (index < this.#text.length) throw new GbnfSyntaxError('expecting a newline or the end', index);
     return this.#space(index, true);
   }
 
-  #alternates(start: number, nested: boolean): number {
-    let index = this.#sequence(start, nested);
-    while (this.#at(index) === '|') index = this.#sequence(this.#space(index + 1, true), nested);
+  #alternates(start: number, nested: boolean, into: Item[][]): number {
+    const first: Item[] = [];
+    into.push(first);
+    let index = this.#sequence(start, nested, first);
+    while (this.#at(index) === '|') {
+      const next: Item[] = [];
+      into.push(next);
+      index = this.#sequence(this.#space(index + 1, true), nested, next);
+    }
     return index;
   }
 
-  #sequence(start: number, nested: boolean): number {
+  #sequence(start: number, nested: boolean, items: Item[]): number {
     let index = start;
     // Whether an item precedes a repetition operator, and how many rules it stands for.
     let hasItem = false;
@@ -129,6 +210,7 @@ class GbnfChecker {
       this.#generated += optional;
       hasItem = !(min === 0n && optional === 0);
       previousRules *= Number(total);
+      if (min === 0n) items[items.length - 1].optional = true;
     };
     for (;;) {
       const char = this.#at(index);
@@ -143,6 +225,7 @@ class GbnfChecker {
           chars++;
         }
         [hasItem, previousRules] = [chars > 0, 1];
+        items.push({ kind: 'terminal', empty: chars === 0, optional: false });
         index = this.#space(index + 1, nested);
       } else if (char === '[') {
         index++;
@@ -158,6 +241,7 @@ class GbnfChecker {
           }
         }
         [hasItem, previousRules] = [chars > 0, 1];
+        items.push({ kind: 'terminal', empty: false, optional: false });
         index = this.#space(index + 1, nested);
       } else if (char === '<' || char === '!') {
         if (char === '!') index++;
@@ -166,22 +250,27 @@ class GbnfChecker {
         index = this.#integer(index + 2)[1];
         if (this.#at(index) !== ']' || this.#at(index + 1) !== '>') throw new GbnfSyntaxError('expecting "]>"', index);
         [hasItem, previousRules] = [true, 1];
+        items.push({ kind: 'terminal', empty: false, optional: false });
         index = this.#space(index + 2, nested);
       } else if (isWordChar(char)) {
         const nameEnd = this.#name(index);
         this.#referenced.add(this.#text.slice(index, nameEnd));
         this.#names.add(this.#text.slice(index, nameEnd));
         [hasItem, previousRules] = [true, 1];
+        items.push({ kind: 'ref', name: this.#text.slice(index, nameEnd), optional: false });
         index = this.#space(nameEnd, nested);
       } else if (char === '(') {
         const before = this.#symbolCount();
         this.#generated++;
-        index = this.#alternates(this.#space(index + 1, true), true);
+        const alternatives: Item[][] = [];
+        index = this.#alternates(this.#space(index + 1, true), true, alternatives);
         [hasItem, previousRules] = [true, Math.max(1, this.#symbolCount() - before)];
+        items.push({ kind: 'group', alternatives, optional: false });
         if (this.#at(index) !== ')') throw new GbnfSyntaxError('expecting ")"', index);
         index = this.#space(index + 1, nested);
       } else if (char === '.') {
         [hasItem, previousRules] = [true, 1];
+        items.push({ kind: 'terminal', empty: false, optional: false });
         index = this.#space(index + 1, nested);
       } else if (char === '*' || char === '+' || char === '?') {
         index = this.#space(index + 1, nested);
