@@ -33,6 +33,8 @@ export interface GenerationRun {
   exactPromptTokens?: (results: GenerationResult[]) => number;
   options: Omit<GenerationOptions, 'signal' | 'onText'>;
   signal: AbortSignal;
+  /** How long a stream's client may read nothing before the stream is cut ([api] stream_stall_timeout). */
+  streamStallTimeoutMs: number;
   logger: Logger;
 }
 
@@ -42,7 +44,9 @@ export async function respondWithGeneration(ctx: Context, run: GenerationRun): P
   // One failing choice stops its siblings: the response cannot be completed anyway.
   const siblings = new AbortController();
   const signal = AbortSignal.any([run.signal, siblings.signal]);
-  const sse = run.stream ? new SseStream(ctx) : undefined;
+  const sse = run.stream ? new SseStream(ctx, { stallTimeoutMs: run.streamStallTimeoutMs }) : undefined;
+  // The request's choices share a capped number of the model's slots.
+  const requestSlots = run.scheduler.requestSlots();
   let firstAdmission = true;
   const started = (ctx.state.startedAt as number | undefined) ?? performance.now();
   const firstText = () => {
@@ -52,7 +56,7 @@ export async function respondWithGeneration(ctx: Context, run: GenerationRun): P
   const runJob = (job: GenerationJob) =>
     run.scheduler.run(
       signal,
-      async () => {
+      async (runSignal) => {
         if (sse && !sse.isOpen && !signal.aborted) {
           sse.start();
           sse.startKeepAlive();
@@ -62,12 +66,12 @@ export async function respondWithGeneration(ctx: Context, run: GenerationRun): P
         if (sse && job.prefix !== '') sse.send(run.wire.streamDelta(job.index, job.prefix));
         const result = await job.generate({
           ...run.options,
-          signal,
+          signal: runSignal,
           onText: sse
             ? (text) => {
                 firstText();
                 sse.stopKeepAlive();
-                sse.send(run.wire.streamDelta(job.index, text));
+                return sse.send(run.wire.streamDelta(job.index, text));
               }
             : firstText,
         });
@@ -78,6 +82,7 @@ export async function respondWithGeneration(ctx: Context, run: GenerationRun): P
         if (firstAdmission) access.queueWaitMs = waitedMs;
         firstAdmission = false;
       },
+      requestSlots,
     );
 
   let results: GenerationResult[];
@@ -96,6 +101,7 @@ export async function respondWithGeneration(ctx: Context, run: GenerationRun): P
       if (sse?.isOpen) return sse.fail(ending);
       throw ending;
     }
+    if (sse?.stalled) run.logger.warn({ requestId: ctx.state.requestId, stallTimeoutMs: run.streamStallTimeoutMs }, 'stream cut: its client read nothing for stream_stall_timeout');
     if (run.signal.aborted && isAbortError(error)) {
       // The prompt was processed for a client that left: that much is charged.
       ctx.state.usage = usageOf(run.promptTokens, 0);
@@ -122,6 +128,7 @@ export async function respondWithGeneration(ctx: Context, run: GenerationRun): P
     throw ending;
   }
   if (run.signal.aborted) {
+    if (sse?.stalled) run.logger.warn({ requestId: ctx.state.requestId, stallTimeoutMs: run.streamStallTimeoutMs }, 'stream cut: its client read nothing for stream_stall_timeout');
     // The engine stopped early for a client that left; its partial usage is logged and charged.
     sse?.end();
     return;
