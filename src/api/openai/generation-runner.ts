@@ -61,9 +61,12 @@ export async function respondWithGeneration(ctx: Context, run: GenerationRun): P
           sse.start();
           sse.startKeepAlive();
         }
+        // Every frame waits for a client that is behind (see SseStream): a choice's last frame holds
+        // all its logprobs (1,500 tokens × 20 alternatives is about 1.5 MB), so no choice starts
+        // writing more while the client has not read what came before.
         const start = sse ? run.wire.streamStart(job.index) : undefined;
-        if (sse && start !== undefined) sse.send(start);
-        if (sse && job.prefix !== '') sse.send(run.wire.streamDelta(job.index, job.prefix));
+        if (sse && start !== undefined) await sse.send(start);
+        if (sse && job.prefix !== '') await sse.send(run.wire.streamDelta(job.index, job.prefix));
         const result = await job.generate({
           ...run.options,
           signal: runSignal,
@@ -75,7 +78,7 @@ export async function respondWithGeneration(ctx: Context, run: GenerationRun): P
               }
             : firstText,
         });
-        if (sse) sse.send(run.wire.streamFinish(job.index, result.finishReason, result.logprobs));
+        if (sse) await sse.send(run.wire.streamFinish(job.index, result.finishReason, result.logprobs));
         return result;
       },
       (waitedMs) => {
