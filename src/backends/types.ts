@@ -42,8 +42,11 @@ export interface GenerationOptions {
   topLogprobs?: number;
   /** Aborted when the client leaves: the engine stops within a token or two. */
   signal: AbortSignal;
-  /** Called with each piece of text as soon as it is final (stop strings already held back). */
-  onText?: (text: string) => void;
+  /**
+   * Called with each piece of text as soon as it is final (stop strings already held back). A
+   * promise asks the engine to generate nothing more until it settles (the reader is behind).
+   */
+  onText?: (text: string) => void | Promise<void>;
 }
 
 export interface TokenLogprob {

@@ -57,6 +57,17 @@ export const modelSchema = z.strictObject({
   max_queue: nonNegativeInt.default(64),
   /** Seconds a request may wait for a slot before a 503. */
   queue_timeout: z.number().positive().default(30),
+  /**
+   * Slots one request's n choices may hold at once (the rest take turns), so that a request with
+   * n = 16 leaves slots to others. Default: half of `parallel`, rounded up.
+   */
+  max_slots_per_request: positiveInt.optional(),
+  /**
+   * Seconds one generation (one choice) may hold its slot; beyond it the request ends with a 504
+   * `generation_timeout`. Five minutes leaves a long completion on a CPU room (4,096 tokens at
+   * 15 tokens/s is 270 s) and bounds how long a costly grammar can slow the model's other requests.
+   */
+  max_generation_seconds: z.number().positive().default(300),
 
   // Embeddings and reranking
   dimensions: positiveInt.optional(),
@@ -212,6 +223,11 @@ export const apiSchema = z.strictObject({
   watch_config: z.boolean().default(true),
   /** Largest request body in bytes. */
   max_body_bytes: positiveInt.default(4 * 1024 * 1024),
+  /**
+   * Seconds a stream may wait for a client that reads nothing: generation pauses while the
+   * socket's buffer is full, and the stream is ended (its slot freed) after this long.
+   */
+  stream_stall_timeout: z.number().positive().default(60),
   models: modelsSchema(modelSchemaFor()),
 });
 

@@ -227,6 +227,10 @@ export class ModelRegistry {
         slots: loaded.parallelism,
         maxQueue: entry.config.max_queue,
         queueTimeoutMs: entry.config.queue_timeout * 1000,
+        // Half the slots, rounded up: a request with many choices still runs them side by side,
+        // and the other half stays free for everyone else.
+        maxSlotsPerRequest: entry.config.max_slots_per_request ?? Math.ceil(loaded.parallelism / 2),
+        maxRunMs: entry.config.max_generation_seconds * 1000,
       });
       if (loaded.embedding?.takesConcurrentCalls) {
         // An engine that batches on its own side (a remote server) gets its calls as they come.

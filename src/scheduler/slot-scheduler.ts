@@ -1,6 +1,8 @@
 // Per-model admission: at most `slots` runs at once (one per llama.cpp sequence), a bounded FIFO
-// queue behind them, a wait limit, and removal of a waiter whose client left.
-import { errors } from '../errors.js';
+// queue behind them, a wait limit, and removal of a waiter whose client left. One request holds at
+// most `maxSlotsPerRequest` slots (its n choices take turns), and a run holds its slot at most
+// `maxRunMs`.
+import { errors, GatewayError } from '../errors.js';
 
 export interface SlotSchedulerOptions {
   model: string;
@@ -9,6 +11,10 @@ export interface SlotSchedulerOptions {
   maxQueue: number;
   /** A waiter older than this gets a 503. */
   queueTimeoutMs: number;
+  /** Slots one request may hold at once; its further runs wait for one of its own to end. */
+  maxSlotsPerRequest?: number;
+  /** A run still holding its slot after this long is aborted and fails with a 504. */
+  maxRunMs?: number;
 }
 
 interface Waiter {
@@ -20,6 +26,47 @@ export class AbortedError extends Error {
   constructor() {
     super('The client closed the request.');
     this.name = 'AbortError';
+  }
+}
+
+/**
+ * The slots of one request. Its runs beyond the cap wait here rather than in the model's queue, and
+ * join the queue's tail when one of the request's runs ends: an `n = 16` request on a model of four
+ * slots held all four for its whole run (another key's 4-token chat waited 8.1 s); capped, the others
+ * take their turn between its choices.
+ */
+export class RequestSlots {
+  #held = 0;
+  readonly #waiting: Array<() => void> = [];
+
+  constructor(readonly limit: number) {}
+
+  take(signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return Promise.reject(new AbortedError());
+    if (this.#held < this.limit) {
+      this.#held++;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      const grant = () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        const index = this.#waiting.indexOf(grant);
+        if (index >= 0) this.#waiting.splice(index, 1);
+        reject(new AbortedError());
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.#waiting.push(grant);
+    });
+  }
+
+  give(): void {
+    const next = this.#waiting.shift();
+    // The slot passes straight to the request's next run: `held` stays the same.
+    if (next) next();
+    else this.#held--;
   }
 }
 
@@ -38,19 +85,60 @@ export class SlotScheduler {
     return this.waiting.length;
   }
 
+  /** The share of the slots one request's runs hold together (pass it to each of its runs). */
+  requestSlots(): RequestSlots {
+    return new RequestSlots(Math.min(this.options.maxSlotsPerRequest ?? this.options.slots, this.options.slots));
+  }
+
   /**
-   * Runs `work` once a slot is free. `onQueued` tells the caller how long it waited (for
-   * metrics and the access log). The slot is released however `work` ends.
+   * Runs `work` once a slot is free (and `request` has one of its share left). `onAdmitted` tells the
+   * caller how long it waited (for metrics and the access log). The slot is released however `work`
+   * ends. `work` gets a signal that also fires when the run's time (`maxRunMs`) is up; the run then
+   * fails with a 504 `generation_timeout`, whatever `work` returned.
    */
-  async run<T>(signal: AbortSignal, work: () => Promise<T>, onAdmitted?: (waitedMs: number) => void): Promise<T> {
+  async run<T>(signal: AbortSignal, work: (signal: AbortSignal) => Promise<T>, onAdmitted?: (waitedMs: number) => void, request?: RequestSlots): Promise<T> {
     const started = performance.now();
-    await this.admit(signal);
-    onAdmitted?.(performance.now() - started);
+    await request?.take(signal);
     try {
-      return await work();
+      await this.admit(signal);
+      onAdmitted?.(performance.now() - started);
+      try {
+        return await this.runWithinTime(signal, work);
+      } finally {
+        this.release();
+      }
     } finally {
-      this.release();
+      request?.give();
     }
+  }
+
+  private async runWithinTime<T>(signal: AbortSignal, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const limitMs = this.options.maxRunMs;
+    if (limitMs === undefined) return await work(signal);
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), limitMs);
+    const timedOut = () => deadline.signal.aborted && !signal.aborted;
+    try {
+      const result = await work(AbortSignal.any([signal, deadline.signal]));
+      if (timedOut()) throw this.timeoutError(limitMs);
+      return result;
+    } catch (error) {
+      if (timedOut()) throw this.timeoutError(limitMs);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * 504: the request may well be fine and the model busy, but a retry of a request that is itself
+   * slow (a costly grammar) would hold the model as long again, so OpenAI SDKs are told not to retry.
+   */
+  private timeoutError(limitMs: number): GatewayError {
+    return new GatewayError(
+      `Generation on model '${this.options.model}' ran longer than its limit of ${limitMs / 1000} s (max_generation_seconds) and was stopped.`,
+      { status: 504, type: 'service_unavailable_error', code: 'generation_timeout', headers: { 'x-should-retry': 'false' } },
+    );
   }
 
   private admit(signal: AbortSignal): Promise<void> {

@@ -1,15 +1,35 @@
 // Server-sent events as OpenAI streams them: `data: <json>\n\n` frames, `data: [DONE]` after a
 // normal finish, one `data: {"error": ...}` frame after a failure. Frames are written as soon as
 // they are made: no buffering here, and X-Accel-Buffering tells proxies the same.
+//
+// Backpressure: once the socket's buffer is full, `send` returns a promise that settles when the
+// client has read it (or left), and the generation waits on it. Without that, a client that read
+// nothing had its whole generation held in memory (+105 MB for one n = 16, top_logprobs = 20
+// stream). A client that reads nothing for `stallTimeoutMs` has its stream cut, which frees the slot.
 import type { Context } from 'koa';
 import type { GatewayError } from '../errors.js';
+
+export interface SseStreamOptions {
+  /** How long a full socket buffer may stay full before the stream is cut. */
+  stallTimeoutMs?: number;
+}
 
 export class SseStream {
   private started = false;
   private ended = false;
   private keepAlive?: NodeJS.Timeout;
+  private drained?: Promise<void>;
+  private stalledOut = false;
 
-  constructor(private readonly ctx: Context) {}
+  constructor(
+    private readonly ctx: Context,
+    private readonly options: SseStreamOptions = {},
+  ) {}
+
+  /** True when the stream was cut because its client read nothing for the stall timeout. */
+  get stalled(): boolean {
+    return this.stalledOut;
+  }
 
   get isOpen(): boolean {
     return this.started && !this.ended && !this.ctx.res.destroyed;
@@ -44,12 +64,13 @@ export class SseStream {
     this.keepAlive = undefined;
   }
 
-  send(payload: unknown): void {
+  /** Writes one frame; a promise when the client is behind, settling once it has caught up or left. */
+  send(payload: unknown): Promise<void> | undefined {
     // Plugins' onStreamChunk hooks (src/plugins/request-hooks.ts) may replace or drop a frame.
     const transform = this.ctx.state.sseTransform as ((payload: unknown) => unknown) | undefined;
     const frame = transform ? transform(payload) : payload;
-    if (frame === undefined) return;
-    this.writeRaw(`data: ${JSON.stringify(frame)}\n\n`);
+    if (frame === undefined) return undefined;
+    return this.writeRaw(`data: ${JSON.stringify(frame)}\n\n`) ? undefined : this.whenDrained();
   }
 
   /** Ends a stream that finished normally. */
@@ -71,8 +92,30 @@ export class SseStream {
     if (!this.ctx.res.destroyed) this.ctx.res.end();
   }
 
-  private writeRaw(text: string): void {
-    if (!this.isOpen) return;
-    this.ctx.res.write(text);
+  /** False when the socket's buffer is full. */
+  private writeRaw(text: string): boolean {
+    if (!this.isOpen) return true;
+    return this.ctx.res.write(text);
+  }
+
+  private whenDrained(): Promise<void> {
+    this.drained ??= new Promise<void>((resolve) => {
+      const { res } = this.ctx;
+      const settle = () => {
+        clearTimeout(stall);
+        res.off('drain', settle);
+        res.off('close', settle);
+        this.drained = undefined;
+        resolve();
+      };
+      // Cutting the socket fires 'close': the client's abort signal stops the generation.
+      const stall = setTimeout(() => {
+        this.stalledOut = true;
+        res.destroy();
+      }, this.options.stallTimeoutMs ?? 60_000);
+      res.once('drain', settle);
+      res.once('close', settle);
+    });
+    return this.drained;
   }
 }

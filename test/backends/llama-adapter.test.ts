@@ -87,7 +87,7 @@ test('completion continues text coherently and counts its prompt exactly', { ski
 test('a stop string ends generation, is left out, and never reaches the stream', { skip }, async () => {
   const model = await stories();
   const pieces: string[] = [];
-  const result = await model.textCompletion!.generateText('Once upon a time', options({ maxTokens: 48, stop: ['named Lily'], onText: (piece) => pieces.push(piece) }));
+  const result = await model.textCompletion!.generateText('Once upon a time', options({ maxTokens: 48, stop: ['named Lily'], onText: (piece) => void pieces.push(piece) }));
   assert.equal(result.finishReason, 'stop');
   assert.equal(result.text, ', there was a little girl ');
   assert.equal(pieces.join(''), result.text);
@@ -97,7 +97,7 @@ test('a stop string ends generation, is left out, and never reaches the stream',
 test('streamed pieces add up to the final text', { skip }, async () => {
   const model = await chatml();
   const pieces: string[] = [];
-  const result = await model.chat!.generateChat(storyPrompt, options({ maxTokens: 40, temperature: 0.7, seed: 3, onText: (piece) => pieces.push(piece) }));
+  const result = await model.chat!.generateChat(storyPrompt, options({ maxTokens: 40, temperature: 0.7, seed: 3, onText: (piece) => void pieces.push(piece) }));
   assert.ok(pieces.length > 5);
   assert.equal(pieces.join(''), result.text);
 });

@@ -60,6 +60,7 @@ export async function chatCompletions(ctx: Context, state: GatewayState): Promis
     exactPromptTokens: model.promptTokensAreEstimates ? (results) => results[0].promptTokens : undefined,
     options: { ...sampling, maxTokens, topLogprobs: request.logprobs ? (request.top_logprobs ?? 0) : undefined },
     signal: clientAbortSignal(ctx),
+    streamStallTimeoutMs: state.config().api.stream_stall_timeout * 1000,
     logger: state.logger,
   });
 }

@@ -67,6 +67,7 @@ export async function completions(ctx: Context, state: GatewayState): Promise<vo
     exactPromptTokens: model.promptTokensAreEstimates ? (results) => texts.reduce((sum, _text, prompt) => sum + results[prompt * choicesPerPrompt].promptTokens, 0) : undefined,
     options: { ...sampling, maxTokens, topLogprobs: request.logprobs ?? undefined },
     signal: clientAbortSignal(ctx),
+    streamStallTimeoutMs: state.config().api.stream_stall_timeout * 1000,
     logger: state.logger,
   });
 }

@@ -33,6 +33,8 @@ export interface GenerationRun {
   exactPromptTokens?: (results: GenerationResult[]) => number;
   options: Omit<GenerationOptions, 'signal' | 'onText'>;
   signal: AbortSignal;
+  /** How long a stream's client may read nothing before the stream is cut ([api] stream_stall_timeout). */
+  streamStallTimeoutMs: number;
   logger: Logger;
 }
 
@@ -42,7 +44,9 @@ export async function respondWithGeneration(ctx: Context, run: GenerationRun): P
   // One failing choice stops its siblings: the response cannot be completed anyway.
   const siblings = new AbortController();
   const signal = AbortSignal.any([run.signal, siblings.signal]);
-  const sse = run.stream ? new SseStream(ctx) : undefined;
+  const sse = run.stream ? new SseStream(ctx, { stallTimeoutMs: run.streamStallTimeoutMs }) : undefined;
+  // The request's choices share a capped number of the model's slots.
+  const requestSlots = run.scheduler.requestSlots();
   let firstAdmission = true;
   const started = (ctx.state.startedAt as number | undefined) ?? performance.now();
   const firstText = () => {
@@ -52,32 +56,36 @@ export async function respondWithGeneration(ctx: Context, run: GenerationRun): P
   const runJob = (job: GenerationJob) =>
     run.scheduler.run(
       signal,
-      async () => {
+      async (runSignal) => {
         if (sse && !sse.isOpen && !signal.aborted) {
           sse.start();
           sse.startKeepAlive();
         }
+        // Every frame waits for a client that is behind (see SseStream): a choice's last frame holds
+        // all its logprobs (1,500 tokens × 20 alternatives is about 1.5 MB), so no choice starts
+        // writing more while the client has not read what came before.
         const start = sse ? run.wire.streamStart(job.index) : undefined;
-        if (sse && start !== undefined) sse.send(start);
-        if (sse && job.prefix !== '') sse.send(run.wire.streamDelta(job.index, job.prefix));
+        if (sse && start !== undefined) await sse.send(start);
+        if (sse && job.prefix !== '') await sse.send(run.wire.streamDelta(job.index, job.prefix));
         const result = await job.generate({
           ...run.options,
-          signal,
+          signal: runSignal,
           onText: sse
             ? (text) => {
                 firstText();
                 sse.stopKeepAlive();
-                sse.send(run.wire.streamDelta(job.index, text));
+                return sse.send(run.wire.streamDelta(job.index, text));
               }
             : firstText,
         });
-        if (sse) sse.send(run.wire.streamFinish(job.index, result.finishReason, result.logprobs));
+        if (sse) await sse.send(run.wire.streamFinish(job.index, result.finishReason, result.logprobs));
         return result;
       },
       (waitedMs) => {
         if (firstAdmission) access.queueWaitMs = waitedMs;
         firstAdmission = false;
       },
+      requestSlots,
     );
 
   let results: GenerationResult[];
@@ -96,6 +104,7 @@ export async function respondWithGeneration(ctx: Context, run: GenerationRun): P
       if (sse?.isOpen) return sse.fail(ending);
       throw ending;
     }
+    if (sse?.stalled) run.logger.warn({ requestId: ctx.state.requestId, stallTimeoutMs: run.streamStallTimeoutMs }, 'stream cut: its client read nothing for stream_stall_timeout');
     if (run.signal.aborted && isAbortError(error)) {
       // The prompt was processed for a client that left: that much is charged.
       ctx.state.usage = usageOf(run.promptTokens, 0);
@@ -122,6 +131,7 @@ export async function respondWithGeneration(ctx: Context, run: GenerationRun): P
     throw ending;
   }
   if (run.signal.aborted) {
+    if (sse?.stalled) run.logger.warn({ requestId: ctx.state.requestId, stallTimeoutMs: run.streamStallTimeoutMs }, 'stream cut: its client read nothing for stream_stall_timeout');
     // The engine stopped early for a client that left; its partial usage is logged and charged.
     sse?.end();
     return;

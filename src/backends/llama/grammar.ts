@@ -1,14 +1,36 @@
 // Output constraints → llama.cpp grammars. Compiling is cheap but not free and clients tend to send
 // the same schema on every call, so compiled grammars are kept in a small cache per model.
-import type { Llama, LlamaGrammar } from 'node-llama-cpp';
-import { UnsupportedFeatureError, type OutputConstraint } from '../types.js';
+import { LlamaText, type Llama, type LlamaGrammar } from 'node-llama-cpp';
+import { InvalidInputError, UnsupportedFeatureError, type OutputConstraint } from '../types.js';
 import { gbnfSyntaxProblem } from './gbnf-syntax.js';
+import { grammarComplexityProblem } from './grammar-complexity.js';
 import { toGrammarJsonSchema } from './json-schema-conversion.js';
 
 const CACHE_SIZE = 32;
 
 function reasonOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+type JsonSchemaToGbnf = (schema: unknown) => string;
+let jsonSchemaToGbnf: Promise<JsonSchemaToGbnf> | undefined;
+
+/**
+ * node-llama-cpp's JSON schema → GBNF generator. Its public LlamaJsonSchemaGrammar generates and
+ * parses in one synchronous constructor, which would leave no moment to measure the grammar before
+ * llama.cpp parses it on the event loop; the generator itself is not exported, so it is loaded from
+ * the package's files (the grammar tests fail if an upgrade moves it).
+ */
+function loadJsonSchemaToGbnf(): Promise<JsonSchemaToGbnf> {
+  jsonSchemaToGbnf ??= import(new URL('./utils/gbnfJson/getGbnfGrammarForGbnfJsonSchema.js', import.meta.resolve('node-llama-cpp')).href)
+    .then((module: { getGbnfGrammarForGbnfJsonSchema: JsonSchemaToGbnf }) => module.getGbnfGrammarForGbnfJsonSchema);
+  return jsonSchemaToGbnf;
+}
+
+/** Refuses a grammar whose size or repetitions would stall the model (see grammar-complexity.ts). */
+function assertGrammarWithinLimits(grammar: string, param: string, source: string): void {
+  const problem = grammarComplexityProblem(grammar);
+  if (problem !== undefined) throw new InvalidInputError(`${source} refused: ${problem}.`, param);
 }
 
 export class GrammarCompiler {
@@ -42,8 +64,17 @@ export class GrammarCompiler {
     if (constraint.kind === 'json_object') return await this.#llama.getGrammarFor('json');
     if (constraint.kind === 'json_schema') {
       const schema = toGrammarJsonSchema(constraint.schema);
+      const toGbnf = await loadJsonSchemaToGbnf();
+      let grammar: string;
       try {
-        return await this.#llama.createGrammarForJsonSchema(schema as never);
+        grammar = toGbnf(schema);
+      } catch (error) {
+        throw new UnsupportedFeatureError(`json_schema could not be compiled to a grammar: ${reasonOf(error)}`, 'response_format');
+      }
+      assertGrammarWithinLimits(grammar, 'response_format', 'The grammar made from this json_schema was');
+      try {
+        // The settings LlamaJsonSchemaGrammar gives its grammars.
+        return await this.#llama.createGrammar({ grammar, stopGenerationTriggers: [LlamaText(['\n'.repeat(4)])], trimWhitespaceSuffix: true });
       } catch (error) {
         throw new UnsupportedFeatureError(`json_schema could not be compiled to a grammar: ${reasonOf(error)}`, 'response_format');
       }
@@ -54,6 +85,7 @@ export class GrammarCompiler {
     // llama.cpp would print a grammar it cannot parse raw to stderr: it must never see one.
     const problem = gbnfSyntaxProblem(constraint.grammar);
     if (problem !== undefined) throw new UnsupportedFeatureError(`invalid GBNF grammar: ${problem}`, 'grammar');
+    assertGrammarWithinLimits(constraint.grammar, 'grammar', 'The grammar was');
     try {
       return await this.#llama.createGrammar({ grammar: constraint.grammar });
     } catch (error) {

@@ -100,10 +100,10 @@ async function runOnSequence(
   const logprobs = options.topLogprobs === undefined ? undefined : new LogprobRecorder(model, prompt.tokens, options.topLogprobs);
 
   let text = '';
-  const emit = (piece: string): void => {
+  const emit = (piece: string): void | Promise<void> => {
     if (piece === '') return;
     text += piece;
-    options.onText?.(piece);
+    return options.onText?.(piece);
   };
 
   const evaluateOptions = samplerOptions(options, {
@@ -126,7 +126,13 @@ async function runOnSequence(
       generated.push(step.token);
       logprobs?.record(step, decoder.decodedLength);
       const output = holdback.push(decoder.push(step.token));
-      emit(output.text);
+      const readerBehind = emit(output.text);
+      if (readerBehind !== undefined) {
+        // Paused for a client that does not read: the other sequences' rounds do not wait for it.
+        engine.rounds.leave(roundMember);
+        await readerBehind;
+        if (options.signal.aborted) break;
+      }
       if (output.stopped) {
         stoppedByString = true;
         break;
@@ -149,7 +155,7 @@ async function runOnSequence(
   }
   if (!stoppedByString) {
     const output = holdback.finish(decoder.flush());
-    emit(output.text);
+    await emit(output.text);
     if (output.stopped) finishReason = 'stop';
   }
 

@@ -1,0 +1,185 @@
+// Issue 13, rows 4, 8 and 11: a generation cannot hold a model hostage. Costly grammars are refused
+// before llama.cpp parses them, a generation has a wall-clock limit, a request's n choices leave
+// slots to others, and a stream whose client reads nothing pauses and is cut after the stall
+// timeout. Real llama.cpp on the shared tiny models; each attack scaled down and bounded in time.
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import OpenAI from 'openai';
+import { models } from '../helpers/paths.js';
+import { startTestGateway, type TestGateway } from '../helpers/test-gateway.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+const STALL_TIMEOUT_SECONDS = 2;
+
+const CONFIG = `
+[api]
+stream_stall_timeout = ${STALL_TIMEOUT_SECONDS}
+
+[api.models.shared]
+path = "${models.stories}"
+type = "completion"
+context_length = 2048
+threads = 2
+parallel = 4
+
+[api.models.timed]
+path = "${models.stories}"
+type = "completion"
+context_length = 2048
+threads = 2
+parallel = 1
+max_generation_seconds = 0.5
+
+[api.models.chat]
+path = "${models.storiesChatml}"
+type = "chat"
+context_length = 2048
+threads = 2
+parallel = 4
+max_slots_per_request = 1
+`;
+
+/** `"a"{0,1999}` side by side: the issue's attack used 400 (4.8 KB); 200 stalls the model for seconds. */
+const repetitionAttack = (count: number): string => `root ::= ${Array.from({ length: count }, () => '"a"{0,1999}').join(' ')}`;
+
+async function timed<T>(work: () => Promise<T>): Promise<{ result: T; ms: number }> {
+  const started = performance.now();
+  const result = await work();
+  return { result, ms: performance.now() - started };
+}
+
+describe('a generation cannot hold a model hostage', () => {
+  let gateway: TestGateway;
+  let client: OpenAI;
+  before(async () => {
+    gateway = await startTestGateway(CONFIG);
+    client = gateway.client;
+    for (const entry of gateway.gateway.registry.list()) assert.equal(entry.status, 'ready', `${entry.id}: ${entry.reason ?? ''}`);
+  });
+  after(() => gateway.close());
+
+  const victim = () => timed(() => client.completions.create({ model: 'shared', prompt: 'Once upon a time', max_tokens: 4, temperature: 0 }));
+
+  test('a grammar of many bounded repetitions is refused with a 400 naming the limit, and the model stays quick', async (t) => {
+    const attack = client.completions
+      .create({ model: 'shared', prompt: 'Once upon a time', max_tokens: 6, temperature: 0, grammar: repetitionAttack(200) } as never)
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const { ms } = await victim();
+    const error = await attack;
+    t.diagnostic(`victim: ${ms.toFixed(0)} ms`);
+    // Unfixed: the victim's 4 tokens took seconds behind the grammar's tokens (47 s at 400 repetitions).
+    assert.ok(ms < 2_000, `the victim took ${ms.toFixed(0)} ms`);
+    assert.ok(error instanceof OpenAI.APIError, 'the grammar was accepted');
+    assert.equal(error.status, 400);
+    assert.equal((error.error as { param?: string }).param, 'grammar');
+    assert.match(error.message, /limit is 65536/);
+  });
+
+  test('the grammar made from a json_schema is measured too (param response_format)', async () => {
+    const schema = { type: 'array', maxItems: 50, items: { type: 'array', maxItems: 50, items: { type: 'string', maxLength: 100 } } };
+    await assert.rejects(
+      client.completions.create({
+        model: 'shared',
+        prompt: 'Lists:',
+        max_tokens: 4,
+        response_format: { type: 'json_schema', json_schema: { name: 'lists', schema } },
+      } as never),
+      (error: unknown) => {
+        assert.ok(error instanceof OpenAI.APIError);
+        assert.equal(error.status, 400);
+        assert.equal((error.error as { param?: string }).param, 'response_format');
+        assert.match(error.message, /repetition weight .* limit is 32768/);
+        return true;
+      },
+    );
+  });
+
+  test('a generation past max_generation_seconds ends with a 504 generation_timeout, streamed or not', async () => {
+    const request = { model: 'timed', prompt: 'Once upon a time', max_tokens: 1900, temperature: 1 };
+    const { ms } = await timed(() =>
+      assert.rejects(client.completions.create(request), (error: unknown) => {
+        assert.ok(error instanceof OpenAI.APIError);
+        assert.equal(error.status, 504);
+        assert.equal(error.code, 'generation_timeout');
+        assert.match(error.message, /max_generation_seconds/);
+        assert.equal(error.headers?.get('x-should-retry'), 'false');
+        return true;
+      }),
+    );
+    assert.ok(ms < 5_000, `stopped after ${ms.toFixed(0)} ms`);
+
+    const stream = await client.completions.create({ ...request, stream: true });
+    await assert.rejects(
+      (async () => {
+        for await (const chunk of stream) void chunk;
+      })(),
+      /max_generation_seconds/,
+    );
+    const entry = gateway.gateway.registry.list().find((model) => model.id === 'timed');
+    await waitFor(() => entry?.scheduler?.activeCount === 0, 5_000, 'the slot to be free');
+  });
+
+  test('n = 16 on a model of 4 slots leaves slots to another request', async (t) => {
+    const attacker = await client.completions.create({ model: 'shared', prompt: 'Once upon a time', max_tokens: 600, temperature: 1, n: 16, stream: true });
+    const reading = (async () => {
+      for await (const chunk of attacker) void chunk;
+    })();
+    // The attacker's choices are generating before the victim asks.
+    await waitFor(() => (gateway.gateway.registry.list().find((model) => model.id === 'shared')?.scheduler?.activeCount ?? 0) >= 2, 10_000, 'the attack to run');
+    const { ms } = await victim();
+    const entry = gateway.gateway.registry.list().find((model) => model.id === 'shared');
+    t.diagnostic(`victim: ${ms.toFixed(0)} ms`);
+    // Unfixed: the victim queued behind 12 choices, three rounds of generations (8.1 s in the issue).
+    assert.ok(ms < 2_000, `the victim took ${ms.toFixed(0)} ms`);
+    assert.ok((entry?.scheduler?.activeCount ?? 0) <= 2, 'the request holds at most half of the slots');
+    attacker.controller.abort();
+    await reading.catch(() => undefined);
+  });
+
+  test('a stream whose client reads nothing pauses, then is cut after stream_stall_timeout; its slot is freed', async (t) => {
+    const body = JSON.stringify({
+      model: 'chat',
+      messages: [{ role: 'user', content: 'Tell me a story.' }],
+      max_tokens: 1000,
+      n: 8,
+      logprobs: true,
+      top_logprobs: 20,
+      temperature: 1,
+      stream: true,
+    });
+    const url = new URL(gateway.url);
+    const socket = net.connect(Number(url.port), url.hostname);
+    socket.pause();
+    socket.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    const entry = gateway.gateway.registry.list().find((model) => model.id === 'chat');
+    await waitFor(() => (entry?.scheduler?.activeCount ?? 0) > 0, 10_000, 'the stream to start');
+    // Paused: the generation neither finishes nor frees its slot, until the stall timeout cuts it.
+    const started = performance.now();
+    await waitFor(() => entry?.scheduler?.activeCount === 0, 60_000, 'the slot to be free');
+    const heldMs = performance.now() - started;
+
+    // What the client can still read is what was in flight when the stream was cut: no [DONE].
+    let received = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (received += chunk));
+    socket.resume();
+    await new Promise<void>((resolve) => {
+      socket.once('close', () => resolve());
+      socket.once('error', () => resolve());
+    });
+    // The choices run one at a time (max_slots_per_request = 1); each ends with a frame of ~1 MB of
+    // logprobs. Unfixed, all eight were produced and buffered (6.3 MB for 4 × 1,500 tokens).
+    const finished = (received.match(/"finish_reason":"length"/g) ?? []).length;
+    t.diagnostic(`slot held ${heldMs.toFixed(0)} ms after the stream started; ${finished} of 8 choices, ${received.length} bytes reached the client`);
+    assert.ok(!received.includes('data: [DONE]'), `the whole generation was produced for a client that read nothing (${received.length} bytes)`);
+    assert.ok(finished < 8, `${finished} choices were produced`);
+    assert.ok(heldMs >= (STALL_TIMEOUT_SECONDS - 0.5) * 1000, `cut after ${heldMs.toFixed(0)} ms`);
+    assert.ok(received.length < 32 * 1024 * 1024, `${received.length} bytes buffered`);
+    assert.ok(gateway.logs.some((line) => line.msg === 'stream cut: its client read nothing for stream_stall_timeout'));
+  });
+});
