@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { setMaxListeners } from 'node:events';
 import net from 'node:net';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { modelPath } from '../test/helpers/paths.js';
 import { percentile, printTable, startGatewayChild, type GatewayChild, type Row } from './bench-support.js';
 
@@ -57,8 +58,12 @@ const PROBE_INTERVAL_MS = 25;
 
 interface Attack {
   name: string;
+  /** Builds the attack's bodies before anything is timed: the client's own work must not count. */
+  prepare?(): void;
   /** The victim's request: to the attacked model, or to another one. */
   victim: 'same-chat' | 'other-model';
+  /** The body `prepare` built. */
+  body?: string;
   /** Runs the attack until it is done or `signal` fires; returns a summary (statuses, counts). */
   run(url: string, signal: AbortSignal): Promise<string>;
 }
@@ -153,33 +158,42 @@ const ATTACKS: Attack[] = [
   {
     name: '2a one 1 MB embedding input',
     victim: 'other-model',
+    prepare() {
+      this.body = JSON.stringify({ model: 'embed', input: sentence(1_000_000) });
+    },
     async run(url, signal) {
-      return countStatuses([await statusOf(post(url, '/v1/embeddings', { model: 'embed', input: sentence(1_000_000) }, ATTACKER_KEY, signal))]);
+      return countStatuses([await statusOf(post(url, '/v1/embeddings', this.body, ATTACKER_KEY, signal))]);
     },
   },
   {
     name: '2b 2,048 inputs × 2,000 characters, 2 at once',
     victim: 'other-model',
+    prepare() {
+      this.body = JSON.stringify({ model: 'embed', input: Array.from({ length: 2_048 }, () => sentence(2_000)) });
+    },
     async run(url, signal) {
-      const input = Array.from({ length: 2_048 }, () => sentence(2_000));
-      return countStatuses(await flood(2, 2, signal, () => statusOf(post(url, '/v1/embeddings', { model: 'embed', input }, ATTACKER_KEY, signal))));
+      return countStatuses(await flood(2, 2, signal, () => statusOf(post(url, '/v1/embeddings', this.body, ATTACKER_KEY, signal))));
     },
   },
   {
     name: '2c rerank of 2,048 documents × 2,000 characters',
     victim: 'other-model',
+    prepare() {
+      this.body = JSON.stringify({ model: 'rerank', query: 'a query', documents: Array.from({ length: 2_048 }, () => sentence(2_000)) });
+    },
     async run(url, signal) {
-      const documents = Array.from({ length: 2_048 }, () => sentence(2_000));
-      return countStatuses([await statusOf(post(url, '/v1/rerank', { model: 'rerank', query: 'a query', documents }, ATTACKER_KEY, signal))]);
+      return countStatuses([await statusOf(post(url, '/v1/rerank', this.body, ATTACKER_KEY, signal))]);
     },
   },
   {
     name: '3 json_schema enum of 150,000 values',
     victim: 'other-model',
-    async run(url, signal) {
+    prepare() {
       const schema = { type: 'object', properties: { pick: { enum: Array.from({ length: 150_000 }, (_, index) => `v${index}`) } }, required: ['pick'] };
-      const body = { model: 'chat', messages: [{ role: 'user', content: 'Pick one.' }], max_tokens: 4, response_format: { type: 'json_schema', json_schema: { name: 'pick', schema } } };
-      return countStatuses([await statusOf(post(url, '/v1/chat/completions', body, ATTACKER_KEY, signal))]);
+      this.body = JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'Pick one.' }], max_tokens: 4, response_format: { type: 'json_schema', json_schema: { name: 'pick', schema } } });
+    },
+    async run(url, signal) {
+      return countStatuses([await statusOf(post(url, '/v1/chat/completions', this.body, ATTACKER_KEY, signal))]);
     },
   },
   {
@@ -207,9 +221,11 @@ const ATTACKS: Attack[] = [
   {
     name: '10 json_schema nested 3,000 levels',
     victim: 'other-model',
+    prepare() {
+      this.body = `{"model":"chat","messages":[{"role":"user","content":"x"}],"max_tokens":4,"response_format":{"type":"json_schema","json_schema":{"name":"deep","schema":${nestedSchemaJson(3_000)}}}}`;
+    },
     async run(url, signal) {
-      const body = `{"model":"chat","messages":[{"role":"user","content":"x"}],"max_tokens":4,"response_format":{"type":"json_schema","json_schema":{"name":"deep","schema":${nestedSchemaJson(3_000)}}}}`;
-      return countStatuses([await statusOf(post(url, '/v1/chat/completions', body, ATTACKER_KEY, signal))]);
+      return countStatuses([await statusOf(post(url, '/v1/chat/completions', this.body, ATTACKER_KEY, signal))]);
     },
   },
   {
@@ -250,8 +266,25 @@ async function timedLoop(stop: AbortSignal, pauseMs: number, send: (signal: Abor
   return latencies;
 }
 
+/**
+ * Probes /health and runs victims from a worker thread, whose event loop the attacks' own client
+ * work (floods of requests, megabyte bodies) cannot hold up: only the gateway's delays are timed.
+ */
+function observe(url: string, victim: Attack['victim'], stop: AbortSignal): Promise<Window> {
+  const worker = new Worker(new URL(import.meta.url), { workerData: { url, victim } });
+  stop.addEventListener('abort', () => worker.postMessage('stop'), { once: true });
+  if (stop.aborted) worker.postMessage('stop');
+  return new Promise((resolve, reject) => {
+    worker.once('message', (window: Window) => {
+      resolve(window);
+      void worker.terminate();
+    });
+    worker.once('error', reject);
+  });
+}
+
 /** Probes /health every PROBE_INTERVAL_MS and runs victim requests back to back until `stop` fires. */
-async function observe(url: string, victim: Attack['victim'], stop: AbortSignal): Promise<Window> {
+async function observeHere(url: string, victim: Attack['victim'], stop: AbortSignal): Promise<Window> {
   const request =
     victim === 'same-chat'
       ? { path: '/v1/chat/completions', json: { model: 'chat', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 4, temperature: 0 } }
@@ -289,6 +322,7 @@ async function settle(url: string): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  for (const attack of ATTACKS) attack.prepare?.();
   const gateway = await startGatewayChild(CONFIG);
   try {
     // Quiet baselines, one per victim kind.
@@ -335,4 +369,11 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+if (isMainThread) {
+  await main();
+} else {
+  const { url, victim } = workerData as { url: string; victim: Attack['victim'] };
+  const stop = new AbortController();
+  parentPort!.once('message', () => stop.abort());
+  parentPort!.postMessage(await observeHere(url, victim, stop.signal));
+}
