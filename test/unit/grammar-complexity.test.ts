@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { parseGbnf } from '../../src/backends/llama/gbnf-grammar.js';
 import { checkGrammar } from '../../src/backends/llama/grammar-checks.js';
 import { MAX_GRAMMAR_CHARACTERS, MAX_GRAMMAR_ELEMENTS, MAX_GRAMMAR_REPETITION_WEIGHT, measureGrammar as measureParsed } from '../../src/backends/llama/grammar-complexity.js';
+import { loadJsonSchemaToGbnf } from '../../src/backends/llama/grammar.js';
 
 const measureGrammar = (text: string) => measureParsed(parseGbnf(text));
 
@@ -54,7 +55,7 @@ test('the repetition weight multiplies nesting and side-by-side optional repetit
 });
 
 test('everyday grammars and JSON schema grammars pass', async () => {
-  const gbnfOf = await jsonSchemaToGbnf();
+  const gbnfOf = await loadJsonSchemaToGbnf();
   const fields = Object.fromEntries(Array.from({ length: 30 }, (_, index) => [`field${index}`, { type: 'string', maxLength: 1000 }]));
   for (const grammar of [
     'root ::= "yes" | "no"',
@@ -66,10 +67,3 @@ test('everyday grammars and JSON schema grammars pass', async () => {
     assert.equal(grammarComplexityProblem(grammar), undefined, grammar.slice(0, 80));
   }
 });
-
-async function jsonSchemaToGbnf(): Promise<(schema: unknown) => string> {
-  const module = (await import(new URL('./utils/gbnfJson/getGbnfGrammarForGbnfJsonSchema.js', import.meta.resolve('node-llama-cpp')).href)) as {
-    getGbnfGrammarForGbnfJsonSchema(schema: unknown): string;
-  };
-  return module.getGbnfGrammarForGbnfJsonSchema;
-}

@@ -11,7 +11,7 @@ function reasonOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-type JsonSchemaToGbnf = (schema: unknown) => string;
+export type JsonSchemaToGbnf = (schema: unknown) => string;
 let jsonSchemaToGbnf: Promise<JsonSchemaToGbnf> | undefined;
 
 /**
@@ -20,7 +20,7 @@ let jsonSchemaToGbnf: Promise<JsonSchemaToGbnf> | undefined;
  * llama.cpp parses it on the event loop; the generator itself is not exported, so it is loaded from
  * the package's files (the grammar tests fail if an upgrade moves it).
  */
-function loadJsonSchemaToGbnf(): Promise<JsonSchemaToGbnf> {
+export function loadJsonSchemaToGbnf(): Promise<JsonSchemaToGbnf> {
   jsonSchemaToGbnf ??= import(new URL('./utils/gbnfJson/getGbnfGrammarForGbnfJsonSchema.js', import.meta.resolve('node-llama-cpp')).href)
     .then((module: { getGbnfGrammarForGbnfJsonSchema: JsonSchemaToGbnf }) => module.getGbnfGrammarForGbnfJsonSchema);
   return jsonSchemaToGbnf;
