@@ -80,6 +80,22 @@ describe('a generation cannot hold a model hostage', () => {
     assert.match(error.message, /limit is 65536/);
   });
 
+  test('an ambiguous recursive grammar (each "a" doubled the parse stacks) is refused with a 400 naming the rule', async () => {
+    // 44 bytes that passed every other check: unfixed, tokens 9 to 11 of "a"s took 8, 32 and 94 ms
+    // on the stories model (3-4× a token, bench/ambiguous-grammar.ts), 386 s by token 15 elsewhere.
+    const grammar = 'root ::= x\nx ::= "a" x "b" | "a" x "c" | "d"';
+    const { ms } = await timed(() =>
+      assert.rejects(client.completions.create({ model: 'shared', prompt: 'Once upon a time', max_tokens: 11, grammar } as never), (error: unknown) => {
+        assert.ok(error instanceof OpenAI.APIError);
+        assert.equal(error.status, 400);
+        assert.equal((error.error as { param?: string }).param, 'grammar');
+        assert.match(error.message, /rule "x" is ambiguous/);
+        return true;
+      }),
+    );
+    assert.ok(ms < 2_000, `answered after ${ms.toFixed(0)} ms`);
+  });
+
   test('the grammar made from a json_schema is measured too (param response_format)', async () => {
     const schema = { type: 'array', maxItems: 50, items: { type: 'array', maxItems: 50, items: { type: 'string', maxLength: 100 } } };
     await assert.rejects(

@@ -1,4 +1,4 @@
-// What a GBNF grammar will cost llama.cpp, measured on its text before llama.cpp sees it.
+// What a GBNF grammar will cost llama.cpp, measured before llama.cpp sees it.
 //
 // llama.cpp parses a grammar on the calling thread (the gateway's event loop) and rewrites every
 // bounded repetition `x{m,n}` into m copies of x and a chain of n - m optional rules. The sampler
@@ -15,8 +15,8 @@
 //   inside the repeated unit, so nested repetitions and repeated rule references multiply), counted
 //   once more for every other optional repetition beside it in its sequence (see sequenceOf). An
 //   estimate of the parse stacks the sampler advances at each token, the driver of its cost.
-// The parser follows llama.cpp's (src/llama-grammar.cpp) closely enough to count; syntax it does
-// not understand is left for llama.cpp to reject.
+// Both are computed over the parsed grammar (gbnf-grammar.ts).
+import type { GbnfGrammar, GbnfItem } from './gbnf-grammar.js';
 
 /** Longest grammar text accepted, in characters. */
 export const MAX_GRAMMAR_CHARACTERS = 65_536;
@@ -25,24 +25,13 @@ export const MAX_GRAMMAR_ELEMENTS = 65_536;
 /** Largest repetition weight (see above): keeps a token's grammar work under ~100 ms (measured). */
 export const MAX_GRAMMAR_REPETITION_WEIGHT = 32_768;
 
-/** llama.cpp treats a repetition bound above this as unbounded (MAX_REPETITION_THRESHOLD). */
-const LLAMA_REPETITION_THRESHOLD = 2000;
-/** Groups nested deeper than this are refused: llama.cpp's parser recurses once per level. */
-const MAX_GROUP_NESTING = 64;
-
 export interface GrammarComplexity {
   characters: number;
   elements: number;
   repetitionWeight: number;
 }
 
-type Token =
-  | { kind: 'name'; text: string }
-  | { kind: 'define' | 'bar' | 'open' | 'close' }
-  | { kind: 'terminal'; elements: number }
-  | { kind: 'repeat'; min: number; max: number | undefined };
-
-/** One item of a sequence, or a whole rule. */
+/** What an item, a sequence or a whole rule costs. */
 interface Item {
   /** Elements a repetition of this item copies. */
   elements: number;
@@ -92,131 +81,6 @@ function sequenceOf(items: readonly Item[]): Item {
   return total;
 }
 
-function tokenize(text: string): Token[] {
-  const tokens: Token[] = [];
-  let at = 0;
-  const skipQuoted = (close: string): number => {
-    let count = 0;
-    at++;
-    while (at < text.length && text[at] !== close) {
-      at += text[at] === '\\' ? 2 : 1;
-      count++;
-    }
-    at++;
-    return count;
-  };
-  while (at < text.length) {
-    const char = text[at];
-    if (char === '#') {
-      while (at < text.length && text[at] !== '\n') at++;
-    } else if (/\s/.test(char)) {
-      at++;
-    } else if (text.startsWith('::=', at)) {
-      tokens.push({ kind: 'define' });
-      at += 3;
-    } else if (char === '"') {
-      tokens.push({ kind: 'terminal', elements: Math.max(1, skipQuoted('"')) });
-    } else if (char === '[') {
-      tokens.push({ kind: 'terminal', elements: Math.max(1, skipQuoted(']')) });
-    } else if (char === '<' || (char === '!' && text[at + 1] === '<')) {
-      at += char === '!' ? 1 : 0;
-      skipQuoted('>');
-      tokens.push({ kind: 'terminal', elements: 1 });
-    } else if (char === '.') {
-      tokens.push({ kind: 'terminal', elements: 1 });
-      at++;
-    } else if (char === '|' || char === '(' || char === ')') {
-      tokens.push({ kind: char === '|' ? 'bar' : char === '(' ? 'open' : 'close' });
-      at++;
-    } else if (char === '*' || char === '+' || char === '?') {
-      tokens.push({ kind: 'repeat', min: char === '+' ? 1 : 0, max: char === '?' ? 1 : undefined });
-      at++;
-    } else if (char === '{') {
-      const match = /^\{\s*(\d+)\s*(?:(,)\s*(\d*)\s*)?\}/.exec(text.slice(at, at + 64));
-      if (match === null) {
-        at++;
-        continue;
-      }
-      const min = Number(match[1]);
-      const max = match[2] === undefined ? min : match[3] === '' ? undefined : Number(match[3]);
-      tokens.push({ kind: 'repeat', min, max: max !== undefined && max > LLAMA_REPETITION_THRESHOLD ? undefined : max });
-      at += match[0].length;
-    } else {
-      const name = /^[A-Za-z0-9_-]+/.exec(text.slice(at, at + 256));
-      if (name === null) {
-        at++;
-        continue;
-      }
-      tokens.push({ kind: 'name', text: name[0] });
-      at += name[0].length;
-    }
-  }
-  return tokens;
-}
-
-/** The rules of a grammar: each one's elements and positions. */
-class GrammarShape {
-  readonly rules = new Map<string, Item>();
-  readonly #tokens: Token[];
-  #at = 0;
-  #depth = 0;
-
-  /** `positionsOfRule` resolves a reference once every rule has been read. */
-  constructor(text: string, private readonly positionsOfRule: (name: string) => number) {
-    this.#tokens = tokenize(text);
-    while (this.#at < this.#tokens.length) {
-      const token = this.#tokens[this.#at];
-      if (token.kind === 'name' && this.#tokens[this.#at + 1]?.kind === 'define') {
-        this.#at += 2;
-        const body = this.#alternates();
-        const previous = this.rules.get(token.text);
-        this.rules.set(token.text, previous === undefined ? body : join(previous, body));
-      } else {
-        this.#at++;
-      }
-    }
-  }
-
-  #startsRule(): boolean {
-    return this.#tokens[this.#at]?.kind === 'name' && this.#tokens[this.#at + 1]?.kind === 'define';
-  }
-
-  /** `a | b | c`: one ALT or END element per alternative. */
-  #alternates(): Item {
-    const total = emptyItem();
-    for (;;) {
-      join(total, this.#sequence());
-      total.elements++;
-      if (this.#tokens[this.#at]?.kind !== 'bar') return total;
-      this.#at++;
-    }
-  }
-
-  #sequence(): Item {
-    const items: Item[] = [];
-    for (;;) {
-      const token = this.#tokens[this.#at];
-      if (token === undefined || token.kind === 'bar' || token.kind === 'close' || this.#startsRule()) return sequenceOf(items);
-      this.#at++;
-      if (token.kind === 'repeat') {
-        const last = items.pop();
-        if (last !== undefined) items.push(repeated(last, token.min, token.max));
-      } else if (token.kind === 'terminal') {
-        items.push({ elements: token.elements, shared: 0, positions: [], optional: false });
-      } else if (token.kind === 'name') {
-        items.push({ elements: 1, shared: 0, positions: [() => this.positionsOfRule(token.text)], optional: false });
-      } else if (token.kind === 'open') {
-        // A group becomes a rule of its own; the sequence holds one reference to it.
-        if (++this.#depth > MAX_GROUP_NESTING) throw new RangeError('groups nested too deeply');
-        const group = this.#alternates();
-        this.#depth--;
-        if (this.#tokens[this.#at]?.kind === 'close') this.#at++;
-        items.push({ elements: 1, shared: group.elements + group.shared, positions: group.positions, optional: false });
-      }
-    }
-  }
-}
-
 /** Adds `right` to `left` (which is changed and returned). */
 function join(left: Item, right: Item): Item {
   left.elements += right.elements;
@@ -246,15 +110,16 @@ function repeated(unit: Item, min: number, max: number | undefined): Item {
   };
 }
 
-/** The grammar's figures; rules referenced but not defined count nothing (llama.cpp rejects them). */
-export function measureGrammar(text: string): GrammarComplexity {
+/** The grammar's figures. */
+export function measureGrammar(grammar: GbnfGrammar): GrammarComplexity {
   const resolved = new Map<string, number>();
   const resolving = new Set<string>();
+  const costs = new Map<string, Item>();
   // A rule's positions with those of the rules it references; recursion adds nothing more.
   const positionsOf = (name: string): number => {
     const known = resolved.get(name);
     if (known !== undefined) return known;
-    const rule = shape.rules.get(name);
+    const rule = costs.get(name);
     if (rule === undefined || resolving.has(name)) return 0;
     resolving.add(name);
     const positions = positionsOfItem(rule);
@@ -262,23 +127,39 @@ export function measureGrammar(text: string): GrammarComplexity {
     resolved.set(name, positions);
     return positions;
   };
-  const shape = new GrammarShape(text, positionsOf);
+  const costOfItem = (item: GbnfItem): Item => {
+    switch (item.kind) {
+      case 'terminal':
+        return { elements: item.elements, shared: 0, positions: [], optional: false };
+      case 'ref':
+        return { elements: 1, shared: 0, positions: [() => positionsOf(item.name)], optional: false };
+      case 'group': {
+        // A group becomes a rule of its own; the sequence holds one reference to it.
+        const group = costOfAlternatives(item.alternatives);
+        return { elements: 1, shared: group.elements + group.shared, positions: group.positions, optional: false };
+      }
+      case 'repeat':
+        return repeated(costOfItem(item.item), item.min, item.max);
+    }
+  };
+  // `a | b | c`: one ALT or END element per alternative.
+  const costOfAlternatives = (alternatives: ReadonlyArray<readonly GbnfItem[]>): Item => {
+    const total = emptyItem();
+    for (const items of alternatives) {
+      join(total, sequenceOf(items.map(costOfItem)));
+      total.elements++;
+    }
+    return total;
+  };
+  for (const [name, rule] of grammar.rules) costs.set(name, costOfAlternatives(rule.alternatives));
   let elements = 0;
-  for (const rule of shape.rules.values()) elements += rule.elements + rule.shared;
-  return { characters: text.length, elements, repetitionWeight: positionsOf('root') };
+  for (const rule of costs.values()) elements += rule.elements + rule.shared;
+  return { characters: grammar.characters, elements, repetitionWeight: positionsOf('root') };
 }
 
 /** Why the grammar is refused, naming the limit; undefined when it is within every limit. */
-export function grammarComplexityProblem(text: string): string | undefined {
-  if (text.length > MAX_GRAMMAR_CHARACTERS) return `the grammar is ${text.length} characters long; the limit is ${MAX_GRAMMAR_CHARACTERS}`;
-  let measured: GrammarComplexity;
-  try {
-    measured = measureGrammar(text);
-  } catch (error) {
-    // Groups or rule references nested thousands deep: llama.cpp's own parser recurses as deep.
-    if (error instanceof RangeError) return `the grammar nests groups (limit ${MAX_GROUP_NESTING} levels) or rule references too deeply`;
-    throw error;
-  }
+export function grammarComplexityProblem(grammar: GbnfGrammar): string | undefined {
+  const measured = measureGrammar(grammar);
   if (measured.elements > MAX_GRAMMAR_ELEMENTS) {
     return `the grammar expands to about ${measured.elements} elements once its repetitions are unrolled; the limit is ${MAX_GRAMMAR_ELEMENTS} (lower the repetition bounds)`;
   }

@@ -2,8 +2,7 @@
 // the same schema on every call, so compiled grammars are kept in a small cache per model.
 import { LlamaText, type Llama, type LlamaGrammar } from 'node-llama-cpp';
 import { InvalidInputError, UnsupportedFeatureError, type OutputConstraint } from '../types.js';
-import { gbnfSyntaxProblem } from './gbnf-syntax.js';
-import { grammarComplexityProblem } from './grammar-complexity.js';
+import { checkGrammar } from './grammar-checks.js';
 import { toGrammarJsonSchema } from './json-schema-conversion.js';
 
 const CACHE_SIZE = 32;
@@ -12,7 +11,7 @@ function reasonOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-type JsonSchemaToGbnf = (schema: unknown) => string;
+export type JsonSchemaToGbnf = (schema: unknown) => string;
 let jsonSchemaToGbnf: Promise<JsonSchemaToGbnf> | undefined;
 
 /**
@@ -21,16 +20,20 @@ let jsonSchemaToGbnf: Promise<JsonSchemaToGbnf> | undefined;
  * llama.cpp parses it on the event loop; the generator itself is not exported, so it is loaded from
  * the package's files (the grammar tests fail if an upgrade moves it).
  */
-function loadJsonSchemaToGbnf(): Promise<JsonSchemaToGbnf> {
+export function loadJsonSchemaToGbnf(): Promise<JsonSchemaToGbnf> {
   jsonSchemaToGbnf ??= import(new URL('./utils/gbnfJson/getGbnfGrammarForGbnfJsonSchema.js', import.meta.resolve('node-llama-cpp')).href)
     .then((module: { getGbnfGrammarForGbnfJsonSchema: JsonSchemaToGbnf }) => module.getGbnfGrammarForGbnfJsonSchema);
   return jsonSchemaToGbnf;
 }
 
-/** Refuses a grammar whose size or repetitions would stall the model (see grammar-complexity.ts). */
-function assertGrammarWithinLimits(grammar: string, param: string, source: string): void {
-  const problem = grammarComplexityProblem(grammar);
-  if (problem !== undefined) throw new InvalidInputError(`${source} refused: ${problem}.`, param);
+/**
+ * Refuses a grammar llama.cpp would refuse or crash on (`invalid`: llama.cpp would print it raw to
+ * stderr) and one that would stall the model (see grammar-checks.ts).
+ */
+function assertGrammarAcceptable(grammar: string, param: string, source: string, invalid: string): void {
+  const verdict = checkGrammar(grammar);
+  if (verdict.kind === 'invalid') throw new UnsupportedFeatureError(`${invalid}: ${verdict.reason}`, param);
+  if (verdict.kind === 'too-costly') throw new InvalidInputError(`${source} refused: ${verdict.reason}.`, param);
 }
 
 export class GrammarCompiler {
@@ -71,7 +74,7 @@ export class GrammarCompiler {
       } catch (error) {
         throw new UnsupportedFeatureError(`json_schema could not be compiled to a grammar: ${reasonOf(error)}`, 'response_format');
       }
-      assertGrammarWithinLimits(grammar, 'response_format', 'The grammar made from this json_schema was');
+      assertGrammarAcceptable(grammar, 'response_format', 'The grammar made from this json_schema was', 'json_schema could not be compiled to a grammar');
       try {
         // The settings LlamaJsonSchemaGrammar gives its grammars.
         return await this.#llama.createGrammar({ grammar, stopGenerationTriggers: [LlamaText(['\n'.repeat(4)])], trimWhitespaceSuffix: true });
@@ -82,10 +85,7 @@ export class GrammarCompiler {
     if (!/^\s*root\s*::=/m.test(constraint.grammar)) {
       throw new UnsupportedFeatureError('invalid GBNF grammar: it has no "root ::= ..." rule', 'grammar');
     }
-    // llama.cpp would print a grammar it cannot parse raw to stderr: it must never see one.
-    const problem = gbnfSyntaxProblem(constraint.grammar);
-    if (problem !== undefined) throw new UnsupportedFeatureError(`invalid GBNF grammar: ${problem}`, 'grammar');
-    assertGrammarWithinLimits(constraint.grammar, 'grammar', 'The grammar was');
+    assertGrammarAcceptable(constraint.grammar, 'grammar', 'The grammar was', 'invalid GBNF grammar');
     try {
       return await this.#llama.createGrammar({ grammar: constraint.grammar });
     } catch (error) {

@@ -1,41 +1,104 @@
-// Checks a GBNF grammar's syntax the way llama.cpp's parser (llama-grammar.cpp,
-// llama_grammar_parser::parse) does, before the grammar reaches it. On a syntax error that parser
-// writes the client's whole grammar raw to the process's stderr (fprintf, not the log callback),
-// so a grammar holding a newline and a JSON object forged a record in the gateway's log; it
-// also loops without end on `x{5,2}` (max below min). Grammars this accepts parse there; it is
-// stricter in two places: every referenced rule must be defined, and no rule may reach itself
-// before consuming input (left recursion). llama.cpp's own check misses left recursion through a
-// part that can be empty (`expr ::= ws expr "a" | "b"` with `ws ::= [ ]*`): building such a
-// grammar allocated until the process aborted (std::bad_alloc), taking every model down with it.
+// The one GBNF parser: reads a grammar the way llama.cpp's parser (llama-grammar.cpp,
+// llama_grammar_parser::parse) does, with its error checks, before the grammar reaches it, and
+// gives each rule's alternatives item by item for the checks that follow (left recursion,
+// complexity, ambiguity: gbnf-checks.ts). On a syntax error llama.cpp's parser writes the
+// client's whole grammar raw to the process's stderr (fprintf, not the log callback), so a grammar
+// holding a newline and a JSON object forged a record in the gateway's log; it also loops without
+// end on `x{5,2}` (max below min). Grammars this accepts parse there; it is stricter in that every
+// referenced rule must be defined and groups nest at most MAX_GROUP_NESTING deep (deeper is a
+// RangeError).
 
-/** llama.cpp's MAX_REPETITION_THRESHOLD. */
-const MAX_REPETITIONS = 2000;
+/** llama.cpp's MAX_REPETITION_THRESHOLD: a larger bound means no bound. */
+export const MAX_REPETITIONS = 2000;
+/** Groups nested deeper than this are refused: llama.cpp's parser recurses once per level. */
+export const MAX_GROUP_NESTING = 64;
 const UINT64_MAX = 2n ** 64n - 1n;
 const UNBOUNDED = -1;
+/** Past the last Unicode code point: token ids `<[t]>` are read as the "character" TOKEN_BASE + t. */
+const LAST_CODE_POINT = 0x10ffff;
+const TOKEN_BASE = 0x110000;
+const ANYTHING: CharRanges = [[0, Number.MAX_SAFE_INTEGER]];
 
-/** What the left-recursion check needs of a grammar: each rule's alternatives, item by item. */
-type Item = { kind: 'ref'; name: string; optional: boolean } | { kind: 'terminal'; empty: boolean; optional: boolean } | { kind: 'group'; alternatives: Item[][]; optional: boolean };
+/** Sorted, disjoint, inclusive ranges of code points. */
+export type CharRanges = ReadonlyArray<readonly [number, number]>;
 
-class GbnfSyntaxError extends Error {
+/** One item of a sequence, as written (repetitions are not expanded). */
+export type GbnfItem =
+  /** A string, class, `.` or token: what its first character can be, how many elements llama.cpp makes of it, its text if a string. */
+  | { kind: 'terminal'; first: CharRanges; elements: number; text?: string }
+  | { kind: 'ref'; name: string }
+  | { kind: 'group'; alternatives: GbnfItem[][] }
+  /** `x*`, `x+`, `x?`, `x{m}`, `x{m,}`, `x{m,n}`; max undefined when unbounded. */
+  | { kind: 'repeat'; item: GbnfItem; min: number; max: number | undefined };
+
+export interface GbnfRule {
+  /** Alternatives of every definition of the rule. */
+  alternatives: GbnfItem[][];
+  /** Where it is first defined (an index into the text). */
+  at: number;
+}
+
+export interface GbnfGrammar {
+  characters: number;
+  rules: Map<string, GbnfRule>;
+}
+
+export class GbnfSyntaxError extends Error {
   constructor(readonly what: string, readonly index: number) {
     super(what);
   }
 }
 
+/** "at line 2, column 7" for an index into the grammar. */
+export function positionIn(text: string, index: number): string {
+  const before = text.slice(0, index);
+  return `at line ${before.split('\n').length}, column ${index - before.lastIndexOf('\n')}`;
+}
+
+/** The union of two sets of ranges. */
+export function unionOf(left: CharRanges, right: CharRanges): CharRanges {
+  if (left.length === 0) return right;
+  if (right.length === 0) return left;
+  const sorted = [...left, ...right].sort((a, b) => a[0] - b[0]);
+  const merged: Array<[number, number]> = [];
+  for (const [low, high] of sorted) {
+    const last = merged[merged.length - 1];
+    if (last !== undefined && low <= last[1] + 1) last[1] = Math.max(last[1], high);
+    else merged.push([low, high]);
+  }
+  return merged;
+}
+
+export function overlap(left: CharRanges, right: CharRanges): boolean {
+  for (const [lowA, highA] of left) for (const [lowB, highB] of right) if (lowA <= highB && lowB <= highA) return true;
+  return false;
+}
+
+function complementOf(ranges: CharRanges): CharRanges {
+  const result: Array<[number, number]> = [];
+  let next = 0;
+  for (const [low, high] of ranges) {
+    if (low > next) result.push([next, low - 1]);
+    next = Math.max(next, high + 1);
+  }
+  if (next <= LAST_CODE_POINT) result.push([next, LAST_CODE_POINT]);
+  return result;
+}
+
 const isDigit = (char: string | undefined) => char !== undefined && char >= '0' && char <= '9';
 const isWordChar = (char: string | undefined) => char !== undefined && (/[a-zA-Z-]/.test(char) || isDigit(char));
+const ESCAPES: Record<string, number> = { t: 9, r: 13, n: 10, '\\': 92, '"': 34, '[': 91, ']': 93, '-': 45 };
 
-class GbnfChecker {
+class GbnfParser {
   /** The grammar as the C parser sees it: a C string ends at the first NUL. */
   readonly #text: string;
-  readonly #defined = new Set<string>();
   readonly #referenced = new Set<string>();
   /** Every rule name seen, defined or referenced: the parser gives each an id. */
   readonly #names = new Set<string>();
   /** Names the parser has made (generated ones hold "_", which rule names cannot). */
   #generated = 0;
-  /** Each rule's alternatives, and where it is first defined. */
-  readonly #rules = new Map<string, { alternatives: Item[][]; at: number }>();
+  #depth = 0;
+  readonly rules = new Map<string, GbnfRule>();
 
   constructor(grammar: string) {
     const nul = grammar.indexOf('\0');
@@ -50,76 +113,12 @@ class GbnfChecker {
     return this.#names.size + this.#generated;
   }
 
-  check(): void {
+  parse(): void {
     let index = this.#space(0, true);
     while (index < this.#text.length) index = this.#rule(index);
-    if (!this.#defined.has('root')) throw new GbnfSyntaxError('no "root ::= ..." rule', 0);
+    if (!this.rules.has('root')) throw new GbnfSyntaxError('no "root ::= ..." rule', 0);
     for (const name of this.#referenced) {
-      if (!this.#defined.has(name)) throw new GbnfSyntaxError(`undefined rule "${name.slice(0, 40)}"`, this.#text.length);
-    }
-    this.#checkLeftRecursion();
-  }
-
-  /** Rules that can match the empty string (a fixed point: a rule is nullable through others). */
-  #nullableRules(): Set<string> {
-    const nullable = new Set<string>();
-    const itemNullable = (item: Item): boolean =>
-      item.optional || (item.kind === 'terminal' && item.empty) || (item.kind === 'ref' && nullable.has(item.name)) || (item.kind === 'group' && item.alternatives.some((items) => items.every(itemNullable)));
-    for (let changed = true; changed; ) {
-      changed = false;
-      for (const [name, rule] of this.#rules) {
-        if (!nullable.has(name) && rule.alternatives.some((items) => items.every(itemNullable))) {
-          nullable.add(name);
-          changed = true;
-        }
-      }
-    }
-    return nullable;
-  }
-
-  #checkLeftRecursion(): void {
-    const nullable = this.#nullableRules();
-    const itemNullable = (item: Item): boolean =>
-      item.optional || (item.kind === 'terminal' && item.empty) || (item.kind === 'ref' && nullable.has(item.name)) || (item.kind === 'group' && item.alternatives.some((items) => items.every(itemNullable)));
-    // The rules each rule can start with: those it references before anything that consumes input.
-    const leftmost = (alternatives: Item[][], into: Set<string>): void => {
-      for (const items of alternatives) {
-        for (const item of items) {
-          if (item.kind === 'ref') into.add(item.name);
-          else if (item.kind === 'group') leftmost(item.alternatives, into);
-          if (!itemNullable(item)) break;
-        }
-      }
-    };
-    const edges = new Map<string, Set<string>>();
-    for (const [name, rule] of this.#rules) {
-      const starts = new Set<string>();
-      leftmost(rule.alternatives, starts);
-      edges.set(name, starts);
-    }
-    // A cycle among those edges, found without recursion (a grammar may hold thousands of rules).
-    const state = new Map<string, 'open' | 'done'>();
-    for (const start of edges.keys()) {
-      if (state.has(start)) continue;
-      const stack: Array<[string, Iterator<string>]> = [[start, edges.get(start)!.values()]];
-      state.set(start, 'open');
-      while (stack.length > 0) {
-        const [name, next] = stack[stack.length - 1];
-        const step = next.next();
-        if (step.done) {
-          state.set(name, 'done');
-          stack.pop();
-          continue;
-        }
-        const target = step.value;
-        if (state.get(target) === 'open') {
-          throw new GbnfSyntaxError(`left recursion: rule "${target.slice(0, 40)}" can reach itself before matching any input (rewrite it to consume input first)`, this.#rules.get(target)?.at ?? 0);
-        }
-        if (!state.has(target)) {
-          state.set(target, 'open');
-          stack.push([target, (edges.get(target) ?? new Set<string>()).values()]);
-        }
-      }
+      if (!this.rules.has(name)) throw new GbnfSyntaxError(`undefined rule "${name.slice(0, 40)}"`, this.#text.length);
     }
   }
 
@@ -150,31 +149,30 @@ class GbnfChecker {
     return [value, index];
   }
 
-  #char(start: number): number {
+  /** One character, escapes decoded: its code point and where the next begins. */
+  #char(start: number): [number, number] {
     if (this.#at(start) === '\\') {
       const escape = this.#at(start + 1);
       const hexDigits = escape === 'x' ? 2 : escape === 'u' ? 4 : escape === 'U' ? 8 : 0;
       if (hexDigits > 0) {
-        for (let index = start + 2; index < start + 2 + hexDigits; index++) {
-          if (!/[0-9a-fA-F]/.test(this.#at(index) ?? '')) throw new GbnfSyntaxError(`expecting ${hexDigits} hex digits`, start);
-        }
-        return start + 2 + hexDigits;
+        const digits = this.#text.slice(start + 2, start + 2 + hexDigits);
+        if (!new RegExp(`^[0-9a-fA-F]{${hexDigits}}$`).test(digits)) throw new GbnfSyntaxError(`expecting ${hexDigits} hex digits`, start);
+        return [Number.parseInt(digits, 16), start + 2 + hexDigits];
       }
-      if (escape !== undefined && 'trn\\"[]-'.includes(escape)) return start + 2;
+      if (escape !== undefined && escape in ESCAPES) return [ESCAPES[escape], start + 2];
       throw new GbnfSyntaxError('unknown escape', start);
     }
     const codePoint = this.#text.codePointAt(start);
     if (codePoint === undefined) throw new GbnfSyntaxError('unexpected end of input', start);
-    return start + (codePoint > 0xffff ? 2 : 1);
+    return [codePoint, start + (codePoint > 0xffff ? 2 : 1)];
   }
 
   #rule(start: number): number {
     const nameEnd = this.#name(start);
     const name = this.#text.slice(start, nameEnd);
-    this.#defined.add(name);
     this.#names.add(name);
-    if (!this.#rules.has(name)) this.#rules.set(name, { alternatives: [], at: start });
-    const alternatives = this.#rules.get(name)!.alternatives;
+    if (!this.rules.has(name)) this.rules.set(name, { alternatives: [], at: start });
+    const alternatives = this.rules.get(name)!.alternatives;
     let index = this.#space(nameEnd, false);
     if (this.#text.slice(index, index + 3) !== '::=') throw new GbnfSyntaxError('expecting "::="', index);
     index = this.#alternates(this.#space(index + 3, true), false, alternatives);
@@ -184,23 +182,27 @@ class GbnfChecker {
     return this.#space(index, true);
   }
 
-  #alternates(start: number, nested: boolean, into: Item[][]): number {
-    const first: Item[] = [];
+  #alternates(start: number, nested: boolean, into: GbnfItem[][]): number {
+    const first: GbnfItem[] = [];
     into.push(first);
     let index = this.#sequence(start, nested, first);
     while (this.#at(index) === '|') {
-      const next: Item[] = [];
+      const next: GbnfItem[] = [];
       into.push(next);
       index = this.#sequence(this.#space(index + 1, true), nested, next);
     }
     return index;
   }
 
-  #sequence(start: number, nested: boolean, items: Item[]): number {
+  #sequence(start: number, nested: boolean, items: GbnfItem[]): number {
     let index = start;
     // Whether an item precedes a repetition operator, and how many rules it stands for.
     let hasItem = false;
     let previousRules = 1;
+    const push = (item: GbnfItem, isItem = true): void => {
+      items.push(item);
+      [hasItem, previousRules] = [isItem, 1];
+    };
     const repeat = (at: number, min: bigint, max: bigint | typeof UNBOUNDED) => {
       if (!hasItem) throw new GbnfSyntaxError('expecting an item before */+/?/{', at);
       if (max !== UNBOUNDED && max < min) throw new GbnfSyntaxError('a repetition {m,n} needs n >= m', at);
@@ -210,7 +212,7 @@ class GbnfChecker {
       this.#generated += optional;
       hasItem = !(min === 0n && optional === 0);
       previousRules *= Number(total);
-      if (min === 0n) items[items.length - 1].optional = true;
+      items.push({ kind: 'repeat', item: items.pop()!, min: Number(min), max: max === UNBOUNDED ? undefined : Number(max) });
     };
     for (;;) {
       const char = this.#at(index);
@@ -218,59 +220,69 @@ class GbnfChecker {
       const at = index;
       if (char === '"') {
         index++;
-        let chars = 0;
+        let text = '';
         while (this.#at(index) !== '"') {
           if (index >= this.#text.length) throw new GbnfSyntaxError('unterminated string', at);
-          index = this.#char(index);
-          chars++;
+          const [codePoint, next] = this.#char(index);
+          text += String.fromCodePoint(codePoint);
+          index = next;
         }
-        [hasItem, previousRules] = [chars > 0, 1];
-        items.push({ kind: 'terminal', empty: chars === 0, optional: false });
+        const first = text.codePointAt(0);
+        push({ kind: 'terminal', first: first === undefined ? [] : [[first, first]], elements: Math.max(1, [...text].length), text }, text !== '');
         index = this.#space(index + 1, nested);
       } else if (char === '[') {
         index++;
-        if (this.#at(index) === '^') index++;
-        let chars = 0;
+        const negated = this.#at(index) === '^';
+        if (negated) index++;
+        let ranges: CharRanges = [];
+        let elements = 0;
         while (this.#at(index) !== ']') {
           if (index >= this.#text.length) throw new GbnfSyntaxError('unterminated character class', at);
-          index = this.#char(index);
-          chars++;
+          const [low, next] = this.#char(index);
+          let high = low;
+          index = next;
+          elements++;
           if (this.#at(index) === '-' && this.#at(index + 1) !== ']') {
             if (index + 1 >= this.#text.length) throw new GbnfSyntaxError('unterminated character class', at);
-            index = this.#char(index + 1);
+            [high, index] = this.#char(index + 1);
+            elements++;
           }
+          ranges = unionOf(ranges, [[Math.min(low, high), Math.max(low, high)]]);
         }
-        [hasItem, previousRules] = [chars > 0, 1];
-        items.push({ kind: 'terminal', empty: false, optional: false });
+        push({ kind: 'terminal', first: negated ? complementOf(ranges) : ranges, elements: Math.max(1, elements) }, elements > 0);
         index = this.#space(index + 1, nested);
       } else if (char === '<' || char === '!') {
         if (char === '!') index++;
         if (this.#at(index) !== '<') throw new GbnfSyntaxError('expecting "<"', index);
         if (this.#at(index + 1) !== '[') throw new GbnfSyntaxError('only token ids (<[123]>) are accepted as tokens', index);
-        index = this.#integer(index + 2)[1];
+        const [token, end] = this.#integer(index + 2);
+        index = end;
         if (this.#at(index) !== ']' || this.#at(index + 1) !== '>') throw new GbnfSyntaxError('expecting "]>"', index);
-        [hasItem, previousRules] = [true, 1];
-        items.push({ kind: 'terminal', empty: false, optional: false });
+        // Any token but one may begin with any character.
+        const first: CharRanges = char === '!' || token > 2n ** 40n ? ANYTHING : [[TOKEN_BASE + Number(token), TOKEN_BASE + Number(token)]];
+        push({ kind: 'terminal', first, elements: 1 });
         index = this.#space(index + 2, nested);
       } else if (isWordChar(char)) {
         const nameEnd = this.#name(index);
-        this.#referenced.add(this.#text.slice(index, nameEnd));
-        this.#names.add(this.#text.slice(index, nameEnd));
-        [hasItem, previousRules] = [true, 1];
-        items.push({ kind: 'ref', name: this.#text.slice(index, nameEnd), optional: false });
+        const name = this.#text.slice(index, nameEnd);
+        this.#referenced.add(name);
+        this.#names.add(name);
+        push({ kind: 'ref', name });
         index = this.#space(nameEnd, nested);
       } else if (char === '(') {
+        // Refused as too costly (a RangeError, like a stack overflow on references chained too deep).
+        if (++this.#depth > MAX_GROUP_NESTING) throw new RangeError('groups nested too deeply');
         const before = this.#symbolCount();
         this.#generated++;
-        const alternatives: Item[][] = [];
+        const alternatives: GbnfItem[][] = [];
         index = this.#alternates(this.#space(index + 1, true), true, alternatives);
-        [hasItem, previousRules] = [true, Math.max(1, this.#symbolCount() - before)];
-        items.push({ kind: 'group', alternatives, optional: false });
+        this.#depth--;
+        push({ kind: 'group', alternatives });
+        previousRules = Math.max(1, this.#symbolCount() - before);
         if (this.#at(index) !== ')') throw new GbnfSyntaxError('expecting ")"', index);
         index = this.#space(index + 1, nested);
       } else if (char === '.') {
-        [hasItem, previousRules] = [true, 1];
-        items.push({ kind: 'terminal', empty: false, optional: false });
+        push({ kind: 'terminal', first: [[0, LAST_CODE_POINT]], elements: 1 });
         index = this.#space(index + 1, nested);
       } else if (char === '*' || char === '+' || char === '?') {
         index = this.#space(index + 1, nested);
@@ -307,19 +319,9 @@ class GbnfChecker {
   }
 }
 
-/**
- * Why llama.cpp's parser would refuse the grammar ("expecting \")\" at line 2, column 7"), or
- * undefined when it parses. The reason never quotes the grammar beyond a rule name.
- */
-export function gbnfSyntaxProblem(grammar: string): string | undefined {
-  try {
-    new GbnfChecker(grammar).check();
-    return undefined;
-  } catch (error) {
-    if (!(error instanceof GbnfSyntaxError)) throw error;
-    const before = grammar.slice(0, error.index);
-    const line = before.split('\n').length;
-    const column = error.index - before.lastIndexOf('\n');
-    return `${error.what} at line ${line}, column ${column}`;
-  }
+/** The grammar's rules; a GbnfSyntaxError where llama.cpp's parser would refuse it. */
+export function parseGbnf(text: string): GbnfGrammar {
+  const parser = new GbnfParser(text);
+  parser.parse();
+  return { characters: text.length, rules: parser.rules };
 }
