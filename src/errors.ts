@@ -82,6 +82,12 @@ export const errors = {
     new GatewayError(message, { status: 429, type: 'rate_limit_error', code, headers: { ...retryHeaders(retryAfterMs), ...extraHeaders } }),
   unavailable: (message: string, retryAfterMs: number, code = 'service_unavailable') =>
     new GatewayError(message, { status: 503, type: 'service_unavailable_error', code, headers: retryHeaders(retryAfterMs) }),
+  /**
+   * 504: the request may well be fine and the model busy, but a retry of a request that is itself
+   * slow (a costly grammar) would hold the model as long again, so OpenAI SDKs are told not to retry.
+   */
+  generationTimeout: (message: string) =>
+    new GatewayError(message, { status: 504, type: 'service_unavailable_error', code: 'generation_timeout', headers: { 'x-should-retry': 'false' } }),
   internal: (cause?: unknown) =>
     new GatewayError('The server had an error while processing your request. The request id in x-request-id identifies it in the log.', {
       status: 500,

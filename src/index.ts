@@ -32,6 +32,6 @@ export type {
   TokenizeCapability,
   TokenLogprob,
 } from './backends/types.js';
-export { InputTooLongError, InvalidInputError, UnsupportedFeatureError } from './backends/types.js';
+export { InputTooLongError, InvalidInputError, TokenTimeoutError, UnsupportedFeatureError } from './backends/types.js';
 export { errors, GatewayError, retryHeaders, type ErrorType, type GatewayErrorOptions } from './errors.js';
 export type { Usage } from './openai/generation-wire.js';

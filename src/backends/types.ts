@@ -183,3 +183,14 @@ export class InputTooLongError extends Error {
     this.name = 'InputTooLongError';
   }
 }
+
+/**
+ * Thrown by an adapter when one generated token took longer than the model's per-token limit
+ * (`max_token_seconds`): a 504 `generation_timeout`, like a generation past `max_generation_seconds`.
+ */
+export class TokenTimeoutError extends Error {
+  constructor(readonly tokenSeconds: number, readonly limitSeconds: number) {
+    super(`one token took ${tokenSeconds.toFixed(1)} s to generate, longer than this model's limit of ${limitSeconds} s per token (max_token_seconds)`);
+    this.name = 'TokenTimeoutError';
+  }
+}

@@ -68,6 +68,17 @@ export const modelSchema = z.strictObject({
    * 15 tokens/s is 270 s) and bounds how long a costly grammar can slow the model's other requests.
    */
   max_generation_seconds: z.number().positive().default(300),
+  /**
+   * Seconds one generated token may take (the decode plus this request's own sampling; the first
+   * token, which evaluates the prompt, is not timed); a slower one ends the generation with the same
+   * 504 `generation_timeout` before another token is asked for. A step cannot be interrupted, so
+   * this bounds a grammar whose cost multiplies at each token to about one step past the limit,
+   * where `max_generation_seconds` could be overshot by a step of any length. 30 s is far above an
+   * honest step on a CPU (about 1 s for a 70B model at 4 bits; 3 to 10 s for an 8B model when another
+   * request's 512-token prompt chunk shares the decode). A 70B model on a CPU that evaluates other
+   * requests' long prompts while generating needs more.
+   */
+  max_token_seconds: z.number().positive().default(30),
 
   // Embeddings and reranking
   dimensions: positiveInt.optional(),

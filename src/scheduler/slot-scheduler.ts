@@ -130,15 +130,8 @@ export class SlotScheduler {
     }
   }
 
-  /**
-   * 504: the request may well be fine and the model busy, but a retry of a request that is itself
-   * slow (a costly grammar) would hold the model as long again, so OpenAI SDKs are told not to retry.
-   */
   private timeoutError(limitMs: number): GatewayError {
-    return new GatewayError(
-      `Generation on model '${this.options.model}' ran longer than its limit of ${limitMs / 1000} s (max_generation_seconds) and was stopped.`,
-      { status: 504, type: 'service_unavailable_error', code: 'generation_timeout', headers: { 'x-should-retry': 'false' } },
-    );
+    return errors.generationTimeout(`Generation on model '${this.options.model}' ran longer than its limit of ${limitMs / 1000} s (max_generation_seconds) and was stopped.`);
   }
 
   private admit(signal: AbortSignal): Promise<void> {

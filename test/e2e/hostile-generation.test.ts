@@ -11,6 +11,7 @@ import { startTestGateway, type TestGateway } from '../helpers/test-gateway.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const STALL_TIMEOUT_SECONDS = 2;
+const TOKEN_LIMIT_SECONDS = 0.2;
 
 const CONFIG = `
 [api]
@@ -31,6 +32,14 @@ threads = 2
 parallel = 1
 max_generation_seconds = 0.5
 
+[api.models.stepped]
+path = "${models.stories}"
+type = "completion"
+context_length = 2048
+threads = 2
+parallel = 2
+max_token_seconds = ${TOKEN_LIMIT_SECONDS}
+
 [api.models.chat]
 path = "${models.storiesChatml}"
 type = "chat"
@@ -42,6 +51,13 @@ max_slots_per_request = 1
 
 /** `"a"{0,1999}` side by side: the issue's attack used 400 (4.8 KB); 200 stalls the model for seconds. */
 const repetitionAttack = (count: number): string => `root ::= ${Array.from({ length: count }, () => '"a"{0,1999}').join(' ')}`;
+
+/**
+ * Every `a` opens one more level whose end may be `b` or `c`, so llama.cpp keeps 2^n parse stacks
+ * after n tokens: small enough for the compile-time limits, but each token costs 3 to 5 times the one
+ * before. Measured on 2 cores: tokens 11 to 15 took 24, 60, 200, 664 and 3,117 ms.
+ */
+const DOUBLING_GRAMMAR = 'root ::= x\nx ::= "a" y\ny ::= x "b" | x "c"';
 
 async function timed<T>(work: () => Promise<T>): Promise<{ result: T; ms: number }> {
   const started = performance.now();
@@ -137,6 +153,39 @@ describe('a generation cannot hold a model hostage', () => {
       /max_generation_seconds/,
     );
     const entry = gateway.gateway.registry.list().find((model) => model.id === 'timed');
+    await waitFor(() => entry?.scheduler?.activeCount === 0, 5_000, 'the slot to be free');
+  });
+
+  test('a token slower than max_token_seconds ends its generation with a 504 generation_timeout; a quick request in the same decode rounds carries on', async (t) => {
+    const attack = timed(() =>
+      client.completions.create({ model: 'stepped', prompt: 'Once', max_tokens: 15, temperature: 0, grammar: DOUBLING_GRAMMAR } as never).then(
+        () => undefined,
+        (error: unknown) => error,
+      ),
+    );
+    // Started together, the victim decodes beside the attack at every step: it waits for the slow
+    // grammar's tokens, but its own steps are quick and it must not be stopped.
+    const victim = timed(() => client.completions.create({ model: 'stepped', prompt: 'Once upon a time', max_tokens: 48, temperature: 0 }));
+    const [{ result: error, ms }, { result: victimResult, ms: victimMs }] = await Promise.all([attack, victim]);
+    t.diagnostic(`attack stopped after ${ms.toFixed(0)} ms; victim: ${victimResult.usage?.completion_tokens} tokens in ${victimMs.toFixed(0)} ms`);
+    // Unfixed: all 15 tokens were generated (about 4 s, the last token alone 3.1 s) and answered 200.
+    assert.ok(error instanceof OpenAI.APIError, 'the attack ran to its end');
+    assert.equal(error.status, 504);
+    assert.equal(error.code, 'generation_timeout');
+    assert.match(error.message, new RegExp(`limit of ${TOKEN_LIMIT_SECONDS} s per token \\(max_token_seconds\\)`));
+    assert.equal(error.headers?.get('x-should-retry'), 'false');
+    assert.ok(ms < 15_000, `stopped after ${ms.toFixed(0)} ms`);
+    assert.ok((victimResult.usage?.completion_tokens ?? 0) > 0);
+
+    // Streamed, the same error is the stream's last frame.
+    const stream = await client.completions.create({ model: 'stepped', prompt: 'Once', max_tokens: 15, temperature: 0, grammar: DOUBLING_GRAMMAR, stream: true } as never);
+    await assert.rejects(
+      (async () => {
+        for await (const chunk of stream as unknown as AsyncIterable<unknown>) void chunk;
+      })(),
+      /max_token_seconds/,
+    );
+    const entry = gateway.gateway.registry.list().find((model) => model.id === 'stepped');
     await waitFor(() => entry?.scheduler?.activeCount === 0, 5_000, 'the slot to be free');
   });
 

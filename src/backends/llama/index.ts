@@ -90,7 +90,7 @@ async function assembleGeneration(llama: Llama, model: LlamaModel, context: Back
   }
   const pool = new SequencePool(llamaContext);
   const vocabularySize = vocabularySizeOf(model);
-  const engine: GenerationEngine = { model, pool, rounds: new DecodeRounds(), grammars: new GrammarCompiler(llama), contextSize: llamaContext.contextSize, vocabularySize };
+  const engine: GenerationEngine = { model, pool, rounds: new DecodeRounds(), grammars: new GrammarCompiler(llama), contextSize: llamaContext.contextSize, vocabularySize, maxTokenMs: config.max_token_seconds * 1000 };
   return {
     capabilities: {
       ...(chatWrapper === undefined ? {} : { chat: createLlamaChat(engine, chatWrapper) }),

@@ -14,6 +14,7 @@ import type { GrammarCompiler } from './grammar.js';
 import { samplerOptions } from './sampling.js';
 import type { SequencePool } from './sequence-pool.js';
 import { StopStringHoldback } from './stop-string-holdback.js';
+import { TokenStepTimer } from './token-step-timer.js';
 import { TokenTextDecoder } from './token-text-decoder.js';
 
 export interface GenerationEngine {
@@ -25,6 +26,8 @@ export interface GenerationEngine {
   /** Tokens one sequence holds: prompt plus completion. */
   contextSize: number;
   vocabularySize: number;
+  /** A step (a token after the first) that took longer than this ends its generation (`max_token_seconds`). */
+  maxTokenMs: number;
 }
 
 export interface PreparedPrompt {
@@ -120,8 +123,10 @@ async function runOnSequence(
   let finishReason: FinishReason = 'stop';
   let stoppedByString = false;
   const roundMember = {};
+  const stepTimer = new TokenStepTimer(engine.maxTokenMs);
   try {
     for await (const step of steps) {
+      stepTimer.received();
       if (options.signal.aborted || prompt.stopTokens.has(step.token)) break;
       generated.push(step.token);
       logprobs?.record(step, decoder.decodedLength);
@@ -141,6 +146,8 @@ async function runOnSequence(
         finishReason = 'length';
         break;
       }
+      // Checked only when another token is wanted: a slow last token still completes the reply.
+      stepTimer.assertLastStepWithinLimit();
       engine.rounds.join(roundMember);
       const round = engine.rounds.arrive(roundMember);
       if (round !== undefined) await round;
@@ -149,6 +156,7 @@ async function runOnSequence(
       // long as any sequence has a token queued (see SequencePool.editState).
       const edits = engine.pool.stateEditsSettled();
       if (edits !== undefined) await edits;
+      stepTimer.asking();
     }
   } finally {
     engine.rounds.leave(roundMember);
