@@ -210,7 +210,8 @@ export class RemoteModel implements LoadedModel {
             relayed = true;
             deltas++;
             text += piece;
-            options.onText?.(piece);
+            // Waiting for a reader that is behind stops reading the upstream too: TCP holds it back there.
+            await options.onText?.(piece);
           }
           if (choice.logprobs) logprobs.push(...(kind === 'chat' ? chatLogprobsOf(choice.logprobs) : textLogprobsOf(choice.logprobs)));
           if (choice.finish_reason) finishReason = choice.finish_reason;

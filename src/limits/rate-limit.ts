@@ -3,6 +3,7 @@
 import type { Middleware } from 'koa';
 import { RateLimiterRes } from 'rate-limiter-flexible';
 import { errors } from '../errors.js';
+import { clientNetworkOf } from './client-address.js';
 import type { Logger } from '../logger.js';
 import { principalOf, type KeyRing } from '../server/middleware/auth.js';
 import type { LimiterStore } from './limiter-store.js';
@@ -21,7 +22,8 @@ export function rateLimit(settings: () => RateLimitSettings, logger: Logger, onR
     const { store, keyRing, maxReservedCompletion } = settings();
     const principal = principalOf(ctx);
     const limits = principal?.limits ?? keyRing.anonymousLimits;
-    const subject = principal ? `key:${principal.name}` : `addr:${ctx.ip}`;
+    // Without a key, an IPv6 client counts by its /64, as for failed keys: one host holds them all.
+    const subject = principal ? `key:${principal.name}` : `addr:${clientNetworkOf(ctx.ip)}`;
 
     if (limits.maxConcurrentRequests > 0) {
       const count = running.get(subject) ?? 0;
