@@ -11,6 +11,15 @@ import { locateKey } from './key-location.js';
 import { buildConfigSchema, configSchema, loggingSchema, type Config, type ConfigExtension } from './schema.js';
 import { describeValue, isSecretKey } from './value-description.js';
 
+/**
+ * An `*_env` value as an error may show it: a variable's name, or, when it does not look like one
+ * (a key pasted into the wrong field), a redacted placeholder instead.
+ */
+function environmentVariableName(value: string): string {
+  // Upper case, as variables are named by convention: a key of letters and digits is not echoed either.
+  return /^[A-Z_][A-Z0-9_]{0,63}$/.test(value) ? value : `named by ${describeValue(value, { secret: true })}`;
+}
+
 export interface ConfigProblem {
   /** Dotted key path, e.g. `api.models.my-chat-model.context_length`; empty for syntax errors. */
   keyPath: string;
@@ -165,7 +174,7 @@ function resolveKeys(source: string, config: Config, problems: ConfigProblem[]):
   let single = api.api_key;
   if (api.api_key_env !== undefined) {
     single = readSecret(api.api_key_env);
-    if (single === undefined) problem(['api', 'api_key_env'], `expected the environment variable ${api.api_key_env} to hold the API key, found it unset or empty`);
+    if (single === undefined) problem(['api', 'api_key_env'], `expected the environment variable ${environmentVariableName(api.api_key_env)} to hold the API key, found it unset or empty`);
   }
   if (single !== undefined) keys.push({ name: 'default', sha256: sha256Of(single), models: ['*'], role: 'admin', ...defaults });
   const names = new Set(keys.map((key) => key.name));
@@ -183,7 +192,7 @@ function resolveKeys(source: string, config: Config, problems: ConfigProblem[]):
     else if (key.key_sha256 !== undefined) sha256 = Buffer.from(key.key_sha256, 'hex');
     else if (key.key_env !== undefined) {
       const secret = readSecret(key.key_env);
-      if (secret === undefined) problem([...at, 'key_env'], `expected the environment variable ${key.key_env} to hold the key, found it unset or empty`);
+      if (secret === undefined) problem([...at, 'key_env'], `expected the environment variable ${environmentVariableName(key.key_env)} to hold the key, found it unset or empty`);
       else sha256 = sha256Of(secret);
     }
     if (!sha256) return;

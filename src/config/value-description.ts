@@ -5,7 +5,7 @@
  * Keys whose values are secrets, or hashes of them: api_key, key, key_sha256, a plugin's token,
  * secret or password. Names of environment variables (`*_env`) and counts (`max_tokens…`) are not.
  */
-const SECRET_KEY = /(^|_)(key|secret|password|passwd|token|credentials?|sha256)(_sha256)?$|apikey/i;
+const SECRET_KEY = /(^|_)(keys?|secret|password|passwd|token|credentials?|sha256)(_sha256)?$|apikey/i;
 
 export function isSecretKey(name: string): boolean {
   return !name.endsWith('_env') && SECRET_KEY.test(name);

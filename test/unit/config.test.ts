@@ -180,4 +180,15 @@ describe('config loading', () => {
       assert.ok(source.includes(key), `config.toml should mention ${key}`);
     }
   });
+
+  test('a key pasted into `keys` or a `*_env` field is never echoed; a variable name is', () => {
+    const raw = 'sk-live-SUPERSECRET-abcdef0123';
+    for (const source of [`[api]\nkeys = ["${raw}"]\n`, `[api]\nrequire_auth = true\n[[api.keys]]\nname = "a"\nkey_env = "${raw}"\n`, `[api]\nrequire_auth = true\napi_key_env = "${raw}"\n`]) {
+      assert.throws(
+        () => parseConfig(source, 'config.toml'),
+        (error: Error) => error instanceof ConfigError && !error.message.includes('SUPERSECRET') && /\(redacted\)/.test(error.message),
+      );
+    }
+    assert.throws(() => parseConfig('[api]\nrequire_auth = true\napi_key_env = "SWITCHYARD_UNSET_VARIABLE"\n', 'config.toml'), /SWITCHYARD_UNSET_VARIABLE/);
+  });
 });

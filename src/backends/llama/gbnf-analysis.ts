@@ -1,6 +1,6 @@
 // Facts about a parsed GBNF grammar that several checks need: which rules and items can match
 // nothing, what their first character can be, and which rules are recursive.
-import { unionOf, type CharRanges, type GbnfGrammar, type GbnfItem } from './gbnf-grammar.js';
+import { unionOfAll, type CharRanges, type GbnfGrammar, type GbnfItem } from './gbnf-grammar.js';
 
 /** Rules that can match the empty string (a fixed point: a rule is nullable through others). */
 export function nullableRules(grammar: GbnfGrammar): Set<string> {
@@ -58,16 +58,16 @@ export class FirstCharacters {
   }
 
   ofSequence(items: readonly GbnfItem[]): CharRanges {
-    let first: CharRanges = [];
+    const parts: CharRanges[] = [];
     for (const item of items) {
-      first = unionOf(first, this.ofItem(item));
+      parts.push(this.ofItem(item));
       if (!itemNullable(item, this.nullable)) break;
     }
-    return first;
+    return unionOfAll(parts);
   }
 
   ofAlternatives(alternatives: ReadonlyArray<readonly GbnfItem[]>): CharRanges {
-    return alternatives.reduce<CharRanges>((first, items) => unionOf(first, this.ofSequence(items)), []);
+    return unionOfAll(alternatives.map((items) => this.ofSequence(items)));
   }
 
   ofRule(name: string): CharRanges {

@@ -14,13 +14,14 @@ export type GrammarVerdict =
   /** It would cost the model too much; the reason names the limit. */
   | { kind: 'too-costly'; reason: string };
 
-export function checkGrammar(text: string): GrammarVerdict {
+/** `origin`: a client's GBNF, or the grammar made from a JSON schema (see grammarComplexityProblem). */
+export function checkGrammar(text: string, origin: 'gbnf' | 'json_schema' = 'gbnf'): GrammarVerdict {
   if (text.length > MAX_GRAMMAR_CHARACTERS) return { kind: 'too-costly', reason: `the grammar is ${text.length} characters long; the limit is ${MAX_GRAMMAR_CHARACTERS}` };
   try {
     const grammar = parseGbnf(text);
     const nullable = nullableRules(grammar);
     assertNoLeftRecursion(grammar, nullable);
-    const problem = grammarComplexityProblem(grammar) ?? ambiguityProblem(grammar, nullable, recursiveComponents(grammar));
+    const problem = grammarComplexityProblem(grammar, origin === 'gbnf') ?? ambiguityProblem(grammar, nullable, recursiveComponents(grammar));
     return problem === undefined ? { kind: 'accepted' } : { kind: 'too-costly', reason: problem };
   } catch (error) {
     if (error instanceof GbnfSyntaxError) return { kind: 'invalid', reason: `${error.what} ${positionIn(text, error.index)}` };

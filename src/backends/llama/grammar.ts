@@ -30,8 +30,8 @@ export function loadJsonSchemaToGbnf(): Promise<JsonSchemaToGbnf> {
  * Refuses a grammar llama.cpp would refuse or crash on (`invalid`: llama.cpp would print it raw to
  * stderr) and one that would stall the model (see grammar-checks.ts).
  */
-function assertGrammarAcceptable(grammar: string, param: string, source: string, invalid: string): void {
-  const verdict = checkGrammar(grammar);
+function assertGrammarAcceptable(grammar: string, param: 'grammar' | 'response_format', source: string, invalid: string): void {
+  const verdict = checkGrammar(grammar, param === 'grammar' ? 'gbnf' : 'json_schema');
   if (verdict.kind === 'invalid') throw new UnsupportedFeatureError(`${invalid}: ${verdict.reason}`, param);
   if (verdict.kind === 'too-costly') throw new InvalidInputError(`${source} refused: ${verdict.reason}.`, param);
 }
