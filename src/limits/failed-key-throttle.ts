@@ -7,6 +7,7 @@
 // Keys in use are remembered in this process only: a check costs them no store round trip, and a
 // replica that has not seen one yet refuses it at worst until the address's minute is over.
 import type { Principal } from '../server/middleware/auth.js';
+import { RateLimiterRes } from 'rate-limiter-flexible';
 import { errors } from '../errors.js';
 import { clientNetworkOf } from './client-address.js';
 import type { LimiterStore } from './limiter-store.js';
@@ -35,9 +36,11 @@ export class FailedKeyThrottle {
   /**
    * Lets the request through to the key check, or throws 429 while its address is throttled and
    * `principal` (the key's owner, if the key is right) has not been used from that address.
+   * `presented`: whether the request carried a key at all (a missing key is refused while the
+   * address is throttled, but never counted: it is no guess).
    */
-  async admit(address: string, principal: Principal | undefined): Promise<void> {
-    const blockedForMs = await this.blockedFor(address, principal);
+  async admit(address: string, principal: Principal | undefined, presented: boolean): Promise<void> {
+    const blockedForMs = await this.blockedFor(address, principal, presented);
     if (blockedForMs === undefined) return;
     const { maxFailuresPerMinute } = this.#settings();
     throw errors.rateLimited(
@@ -48,27 +51,34 @@ export class FailedKeyThrottle {
   }
 
   /**
-   * How long `address` stays throttled for `principal` (undefined when it is not), remembering a
-   * key that passes as in use. Public routes, which must answer anyway, treat a throttled key as
-   * no key, so that an admin key guessed there looks like a wrong one too.
+   * How long `address` stays throttled for `principal` (undefined when it is not). A presented key
+   * not in use from the address, right or wrong, is counted first, in one atomic step, and given
+   * back once found right: reading the count and adding to it in two steps let parallel guesses
+   * all read "under the limit" before any was added (one Redis round trip for each). Public
+   * routes, which must answer anyway, treat a throttled key as no key, so that an admin key guessed
+   * there looks like a wrong one too.
    */
-  async blockedFor(address: string, principal: Principal | undefined): Promise<number | undefined> {
+  async blockedFor(address: string, principal: Principal | undefined, presented: boolean): Promise<number | undefined> {
     const { store, maxFailuresPerMinute } = this.#settings();
     if (maxFailuresPerMinute === 0) return undefined;
     const network = clientNetworkOf(address);
     if (principal && this.#inUse(network, principal.name)) return undefined;
-    const failures = await store.limiter('failed-keys', maxFailuresPerMinute).get(network);
-    if (failures && failures.consumedPoints >= maxFailuresPerMinute) return failures.msBeforeNext;
-    if (principal) this.#remember(network, principal.name);
+    const limiter = store.limiter('failed-keys', maxFailuresPerMinute);
+    if (!presented) {
+      const failures = await limiter.get(network);
+      return failures && failures.consumedPoints >= maxFailuresPerMinute ? failures.msBeforeNext : undefined;
+    }
+    try {
+      await limiter.consume(network, 1);
+    } catch (rejection) {
+      if (rejection instanceof RateLimiterRes) return rejection.msBeforeNext;
+      throw rejection;
+    }
+    if (principal) {
+      await limiter.reward(network, 1);
+      this.#remember(network, principal.name);
+    }
     return undefined;
-  }
-
-  /** Counts a wrong key presented from `address`. */
-  async recordFailure(address: string): Promise<void> {
-    const { store, maxFailuresPerMinute } = this.#settings();
-    if (maxFailuresPerMinute === 0) return;
-    // penalty() adds without refusing: admit() alone decides.
-    await store.limiter('failed-keys', maxFailuresPerMinute).penalty(clientNetworkOf(address), 1);
   }
 
   #inUse(network: string, keyName: string): boolean {

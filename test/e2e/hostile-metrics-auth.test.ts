@@ -293,6 +293,17 @@ key_prefix = "failed-keys-${process.pid}"
         statuses.push((await send(replicas[guess % 2].url, { method: 'GET', path: '/v1/models', headers: bearer(`sk-guess-${guess}`) })).status);
       }
       assert.deepEqual(statuses, [...Array<number>(10).fill(401), ...Array<number>(4).fill(429)]);
+
+      // Guesses sent all at once from another address: the count is taken atomically, so no more
+      // than the limit learn anything (reading the count, then adding to it, let them all through).
+      const parallel = await Promise.all(
+        Array.from({ length: 60 }, (_, guess) => send(replicas[guess % 2].url, { method: 'GET', path: '/v1/models', headers: bearer(`sk-parallel-${guess}`), localAddress: '127.0.0.9' })),
+      );
+      const unthrottled = parallel.filter((reply) => reply.status === 401).length;
+      assert.ok(unthrottled <= 10, `${unthrottled} of 60 parallel guesses were checked`);
+      assert.equal(parallel.filter((reply) => reply.status === 429).length, 60 - unthrottled);
+      // A right key, new to that address, is refused like a wrong one; the admin key in use elsewhere is not.
+      assert.equal((await send(replicas[0].url, { method: 'GET', path: '/v1/models', headers: bearer(ADMIN_KEY), localAddress: '127.0.0.9' })).status, 429);
     } finally {
       await Promise.all(replicas.map((replica) => replica.close()));
       await redis.stop();

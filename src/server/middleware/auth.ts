@@ -72,10 +72,8 @@ export function authenticate(keyRing: () => KeyRing, failedKeys: FailedKeyThrott
     const ring = keyRing();
     const key = presentedKey(ctx, ring.allowQueryKey);
     const principal = key === undefined ? undefined : ring.identify(key);
-    if (ring.requireAuth) await failedKeys.admit(ctx.ip, principal);
+    if (ring.requireAuth) await failedKeys.admit(ctx.ip, principal, key !== undefined);
     if (ring.requireAuth && !principal) {
-      // A missing key is no guess: it is refused, not counted.
-      if (key !== undefined) await failedKeys.recordFailure(ctx.ip);
       throw key === undefined
         ? errors.invalidApiKey('You did not provide an API key. Send it as "Authorization: Bearer <key>" or "X-API-Key: <key>".')
         : errors.invalidApiKey();
@@ -95,8 +93,7 @@ export async function optionalPrincipal(ctx: Context, ring: KeyRing, failedKeys:
   const key = presentedKey(ctx, ring.allowQueryKey);
   if (key === undefined) return undefined;
   const principal = ring.identify(key);
-  if ((await failedKeys.blockedFor(ctx.ip, principal)) !== undefined) return undefined;
-  if (!principal) await failedKeys.recordFailure(ctx.ip);
+  if ((await failedKeys.blockedFor(ctx.ip, principal, true)) !== undefined) return undefined;
   return principal;
 }
 
