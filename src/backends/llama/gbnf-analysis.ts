@@ -91,11 +91,7 @@ export function referencesOf(items: readonly GbnfItem[], into = new Set<string>(
   return into;
 }
 
-/**
- * Each recursive rule's cycle: the rules it can reach and that reach it back (a strongly connected
- * component of the reference graph, found by Tarjan's algorithm without recursion). Rules in no
- * cycle are absent.
- */
+/** Each recursive rule's cycle in the reference graph (see cyclesOf). */
 export function recursiveComponents(grammar: GbnfGrammar): Map<string, ReadonlySet<string>> {
   const edges = new Map<string, string[]>();
   for (const [name, rule] of grammar.rules) {
@@ -103,6 +99,15 @@ export function recursiveComponents(grammar: GbnfGrammar): Map<string, ReadonlyS
     for (const alternative of rule.alternatives) referencesOf(alternative, targets);
     edges.set(name, [...targets]);
   }
+  return cyclesOf(edges);
+}
+
+/**
+ * Each rule on a cycle of `edges`, with the rules of its cycle: the ones it can reach and that reach
+ * it back (a strongly connected component, found by Tarjan's algorithm without recursion, since a
+ * grammar may hold thousands of rules). Rules in no cycle are absent.
+ */
+export function cyclesOf(edges: ReadonlyMap<string, readonly string[]>): Map<string, ReadonlySet<string>> {
   const order = new Map<string, number>();
   const low = new Map<string, number>();
   const onStack = new Set<string>();

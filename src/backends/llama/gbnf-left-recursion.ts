@@ -2,7 +2,7 @@
 // left recursion through a part that can be empty (`expr ::= ws expr "a" | "b"` with
 // `ws ::= [ ]*`): building such a grammar allocated until the process aborted (std::bad_alloc),
 // taking every model down with it.
-import { itemNullable } from './gbnf-analysis.js';
+import { cyclesOf, itemNullable } from './gbnf-analysis.js';
 import { GbnfSyntaxError, type GbnfGrammar, type GbnfItem } from './gbnf-grammar.js';
 
 /** Throws a GbnfSyntaxError naming a left-recursive rule, if there is one. */
@@ -19,34 +19,15 @@ export function assertNoLeftRecursion(grammar: GbnfGrammar, nullable: ReadonlySe
       }
     }
   };
-  const edges = new Map<string, Set<string>>();
+  const edges = new Map<string, string[]>();
   for (const [name, rule] of grammar.rules) {
     const starts = new Set<string>();
     leftmost(rule.alternatives, starts);
-    edges.set(name, starts);
+    edges.set(name, [...starts]);
   }
-  // A cycle among those edges, found without recursion (a grammar may hold thousands of rules).
-  const state = new Map<string, 'open' | 'done'>();
-  for (const start of edges.keys()) {
-    if (state.has(start)) continue;
-    const stack: Array<[string, Iterator<string>]> = [[start, edges.get(start)!.values()]];
-    state.set(start, 'open');
-    while (stack.length > 0) {
-      const [name, next] = stack[stack.length - 1];
-      const step = next.next();
-      if (step.done) {
-        state.set(name, 'done');
-        stack.pop();
-        continue;
-      }
-      const target = step.value;
-      if (state.get(target) === 'open') {
-        throw new GbnfSyntaxError(`left recursion: rule "${target.slice(0, 40)}" can reach itself before matching any input (rewrite it to consume input first)`, grammar.rules.get(target)?.at ?? 0);
-      }
-      if (!state.has(target)) {
-        state.set(target, 'open');
-        stack.push([target, (edges.get(target) ?? new Set<string>()).values()]);
-      }
-    }
+  const cycles = cyclesOf(edges);
+  // The first rule, in the grammar's order, on a cycle of those edges.
+  for (const [name, rule] of grammar.rules) {
+    if (cycles.has(name)) throw new GbnfSyntaxError(`left recursion: rule "${name.slice(0, 40)}" can reach itself before matching any input (rewrite it to consume input first)`, rule.at);
   }
 }
