@@ -12,6 +12,8 @@ import type { GatewayError } from '../errors.js';
 export interface SseStreamOptions {
   /** How long a full socket buffer may stay full before the stream is cut. */
   stallTimeoutMs?: number;
+  /** Called when the stream is cut for that. */
+  onStall?: () => void;
 }
 
 export class SseStream {
@@ -19,17 +21,11 @@ export class SseStream {
   private ended = false;
   private keepAlive?: NodeJS.Timeout;
   private drained?: Promise<void>;
-  private stalledOut = false;
 
   constructor(
     private readonly ctx: Context,
     private readonly options: SseStreamOptions = {},
   ) {}
-
-  /** True when the stream was cut because its client read nothing for the stall timeout. */
-  get stalled(): boolean {
-    return this.stalledOut;
-  }
 
   get isOpen(): boolean {
     return this.started && !this.ended && !this.ctx.res.destroyed;
@@ -110,7 +106,7 @@ export class SseStream {
       };
       // Cutting the socket fires 'close': the client's abort signal stops the generation.
       const stall = setTimeout(() => {
-        this.stalledOut = true;
+        this.options.onStall?.();
         res.destroy();
       }, this.options.stallTimeoutMs ?? 60_000);
       res.once('drain', settle);

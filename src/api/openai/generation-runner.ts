@@ -44,7 +44,12 @@ export async function respondWithGeneration(ctx: Context, run: GenerationRun): P
   // One failing choice stops its siblings: the response cannot be completed anyway.
   const siblings = new AbortController();
   const signal = AbortSignal.any([run.signal, siblings.signal]);
-  const sse = run.stream ? new SseStream(ctx, { stallTimeoutMs: run.streamStallTimeoutMs }) : undefined;
+  const sse = run.stream
+    ? new SseStream(ctx, {
+        stallTimeoutMs: run.streamStallTimeoutMs,
+        onStall: () => run.logger.warn({ requestId: ctx.state.requestId, stallTimeoutMs: run.streamStallTimeoutMs }, 'stream cut: its client read nothing for stream_stall_timeout'),
+      })
+    : undefined;
   // The request's choices share a capped number of the model's slots.
   const requestSlots = run.scheduler.requestSlots();
   let firstAdmission = true;
@@ -104,7 +109,6 @@ export async function respondWithGeneration(ctx: Context, run: GenerationRun): P
       if (sse?.isOpen) return sse.fail(ending);
       throw ending;
     }
-    if (sse?.stalled) run.logger.warn({ requestId: ctx.state.requestId, stallTimeoutMs: run.streamStallTimeoutMs }, 'stream cut: its client read nothing for stream_stall_timeout');
     if (run.signal.aborted && isAbortError(error)) {
       // The prompt was processed for a client that left: that much is charged.
       ctx.state.usage = usageOf(run.promptTokens, 0);
@@ -131,7 +135,6 @@ export async function respondWithGeneration(ctx: Context, run: GenerationRun): P
     throw ending;
   }
   if (run.signal.aborted) {
-    if (sse?.stalled) run.logger.warn({ requestId: ctx.state.requestId, stallTimeoutMs: run.streamStallTimeoutMs }, 'stream cut: its client read nothing for stream_stall_timeout');
     // The engine stopped early for a client that left; its partial usage is logged and charged.
     sse?.end();
     return;
