@@ -69,19 +69,22 @@ function containmentRoot(realFolder: string): string {
  */
 async function assertInsideFolder(file: string, folder: string, realFolder: string): Promise<void> {
   const real = await realpath(file).catch(() => undefined);
-  if (real === undefined) return;
-  const relative = path.relative(realFolder, real);
-  if (relative === '' || relative.startsWith('..') || path.isAbsolute(relative)) {
+  if (real !== undefined && !isInside(realFolder, real)) {
     throw new Error(`"${file}" resolves outside the model folder "${folder}"; model files must be inside it (copy or hard-link them there)`);
   }
+}
+
+/** Whether `target` lies below `folder` (both absolute). A name that merely begins with ".." is inside. */
+function isInside(folder: string, target: string): boolean {
+  const relative = path.relative(folder, target);
+  return relative !== '' && relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative);
 }
 
 async function chooseGraph(folder: string, file: string | undefined): Promise<string> {
   const candidates = await listGraphs(folder);
   if (file !== undefined) {
     const chosen = path.resolve(folder, file);
-    const relative = path.relative(folder, chosen);
-    if (relative.startsWith('..') || path.isAbsolute(relative)) {
+    if (!isInside(folder, chosen)) {
       throw new Error(`ONNX file "${chosen}" (the model's \`file\` setting) is outside the model folder "${folder}"; give a name inside it`);
     }
     if (await isFile(chosen)) return chosen;
