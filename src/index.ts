@@ -31,7 +31,7 @@ export type {
   TextCompletionCapability,
   TokenizeCapability,
   TokenLogprob,
-} from './backends/types.js';
-export { InputTooLongError, InvalidInputError, TokenTimeoutError, UnsupportedFeatureError } from './backends/types.js';
+} from './engine/contract.js';
+export { InputTooLongError, InvalidInputError, TokenTimeoutError, UnsupportedFeatureError } from './engine/errors.js';
 export { errors, GatewayError, retryHeaders, type ErrorType, type GatewayErrorOptions } from './errors.js';
 export type { Usage } from './openai/generation-wire.js';

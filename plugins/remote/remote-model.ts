@@ -3,18 +3,7 @@
 // Generations always stream from the upstream: text reaches the client delta by delta, a client
 // that leaves cancels the upstream request, and the usage chunk (stream_options.include_usage)
 // gives the exact token counts that reconcile the estimates made before the run.
-import type {
-  ChatCapability,
-  ChatMessage,
-  EmbeddingCapability,
-  EmbeddingInput,
-  GenerationOptions,
-  GenerationResult,
-  LoadedModel,
-  RerankCapability,
-  TextCompletionCapability,
-  TokenLogprob,
-} from '../../src/backends/types.js';
+import type { ChatCapability, ChatMessage, EmbeddingCapability, EmbeddingInput, GenerationOptions, GenerationResult, LoadedModel, RerankCapability, TextCompletionCapability, TokenLogprob } from '../../src/engine/contract.js';
 import type { ModelConfig } from '../../src/config/schema.js';
 import type { Logger } from '../../src/logger.js';
 import { sseData } from './sse-frames.js';

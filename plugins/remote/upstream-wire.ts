@@ -1,7 +1,7 @@
 // Engine-level calls → OpenAI request bodies for an upstream, and upstream responses → engine
 // results and errors. Only fields a request set are sent: an upstream that is OpenAI itself
 // rejects fields it does not know (top_k, min_p, repeat_penalty, grammar).
-import type { ChatMessage, FinishReason, GenerationOptions, TokenLogprob } from '../../src/backends/types.js';
+import type { ChatMessage, FinishReason, GenerationOptions, TokenLogprob } from '../../src/engine/contract.js';
 import { GatewayError, type ErrorType } from '../../src/errors.js';
 
 /** Token counts for rate limits before a run, where no tokenizer is at hand: about four characters a token. */

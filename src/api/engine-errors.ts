@@ -1,6 +1,6 @@
 // Maps what an engine adapter throws to what a client should see. Adapters know nothing of
 // HTTP; they throw typed errors, and this is where those become statuses.
-import { InputTooLongError, InvalidInputError, TokenTimeoutError, UnsupportedFeatureError } from '../backends/types.js';
+import { InputTooLongError, InvalidInputError, TokenTimeoutError, UnsupportedFeatureError } from '../engine/errors.js';
 import { errors, GatewayError } from '../errors.js';
 
 export function toGatewayError(error: unknown): GatewayError {

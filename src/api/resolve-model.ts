@@ -1,6 +1,6 @@
 // Finds the model a request names and checks that it can serve the endpoint. A model of another
 // type gets a 400 naming its type, so a client learns which endpoint to call instead.
-import type { ModelType } from '../backends/types.js';
+import type { ModelType } from '../engine/contract.js';
 import { errors } from '../errors.js';
 import type { GatewayState } from '../server/gateway-state.js';
 import { principalOf, type Principal } from '../server/middleware/auth.js';

@@ -1,6 +1,6 @@
 // Wire chat messages → engine messages: text only. A part of another kind (an image, audio) is
 // refused with a 400 naming it rather than silently dropped.
-import type { ChatMessage } from '../backends/types.js';
+import type { ChatMessage } from '../engine/contract.js';
 import { errors } from '../errors.js';
 import type { ChatCompletionRequest } from './generation-request.js';
 

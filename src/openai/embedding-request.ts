@@ -1,7 +1,7 @@
 // Wire schema and checks of POST /v1/embeddings. `input` is checked by hand so that each
 // problem names the index of the offending item, as OpenAI's own errors do.
 import { z } from 'zod';
-import type { EmbeddingInput } from '../backends/types.js';
+import type { EmbeddingInput } from '../engine/contract.js';
 import { errors } from '../errors.js';
 
 export const embeddingRequestSchema = z.looseObject({

@@ -1,6 +1,6 @@
 // Wire sampling fields → the engine's GenerationOptions (less maxTokens and signal, which the
 // route resolves once it knows the prompt's length).
-import type { GenerationOptions, OutputConstraint } from '../backends/types.js';
+import type { GenerationOptions, OutputConstraint } from '../engine/contract.js';
 import { errors } from '../errors.js';
 import type { SamplingRequest } from './generation-request.js';
 import { checkJsonSchemaLimits } from './request-limits.js';

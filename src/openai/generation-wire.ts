@@ -1,7 +1,7 @@
 // Engine results → OpenAI response bodies and stream chunks, for chat completions and for
 // (legacy) text completions. The one place these shapes are written.
 import { randomBytes } from 'node:crypto';
-import type { FinishReason, GenerationResult, TokenLogprob } from '../backends/types.js';
+import type { FinishReason, GenerationResult, TokenLogprob } from '../engine/contract.js';
 
 export interface Usage {
   prompt_tokens: number;

@@ -9,7 +9,7 @@
 import type Router from '@koa/router';
 import type { Middleware } from 'koa';
 import type { z } from 'zod';
-import type { BackendLoadContext, LoadedModel } from '../backends/types.js';
+import type { BackendLoadContext, LoadedModel } from '../engine/contract.js';
 import type { errors, GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Usage } from '../openai/generation-wire.js';

@@ -2,7 +2,7 @@
 // Created by the plugin loader at startup, read by the gateway, closed last at shutdown.
 import type Router from '@koa/router';
 import type { BackendFactories } from '../backends/index.js';
-import type { BackendFactory } from '../backends/types.js';
+import type { BackendFactory } from '../engine/contract.js';
 import type { ConfigExtension } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 import type { PluginBackend, RequestHooks } from './plugin-api.js';

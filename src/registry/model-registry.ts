@@ -6,7 +6,7 @@ import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import type { BackendName, Config, ModelConfig } from '../config/schema.js';
 import type { BackendFactories } from '../backends/index.js';
-import type { EmbeddingBatchResult, EmbeddingInput, LoadedModel, ModelType } from '../backends/types.js';
+import type { EmbeddingBatchResult, EmbeddingInput, LoadedModel, ModelType } from '../engine/contract.js';
 import { errors } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { EmbeddingBatcher } from '../scheduler/embedding-batcher.js';

@@ -2,7 +2,8 @@
 // engine runs. There is no timer: an idle engine starts at once on whatever is waiting, and
 // inputs that arrive during a run form the next batch when it ends, so batches grow exactly as
 // fast as the engine falls behind.
-import { InputTooLongError, type EmbeddingBatchResult, type EmbeddingCapability, type EmbeddingInput } from '../backends/types.js';
+import { type EmbeddingBatchResult, type EmbeddingCapability, type EmbeddingInput } from '../engine/contract.js';
+import { InputTooLongError } from '../engine/errors.js';
 
 export interface EmbeddingBatcherOptions {
   /** Inputs per engine run (config `max_batch_size`). */

@@ -8,7 +8,7 @@ import { getLlama, type LlamaModel } from 'node-llama-cpp';
 import { toGrammarJsonSchema } from '../../src/backends/llama/json-schema-conversion.js';
 import { StopStringHoldback } from '../../src/backends/llama/stop-string-holdback.js';
 import { TokenTextDecoder } from '../../src/backends/llama/token-text-decoder.js';
-import { UnsupportedFeatureError } from '../../src/backends/types.js';
+import { UnsupportedFeatureError } from '../../src/engine/errors.js';
 import { models } from '../helpers/paths.js';
 
 function feed(holdback: StopStringHoldback, pieces: string[]): { released: string[]; stopped: boolean } {

@@ -1,6 +1,6 @@
 // A stand-in engine for tests of the HTTP layer only (status codes, envelopes, registry states).
 // End-to-end tests of generation and embeddings use the real engines.
-import type { BackendFactory, LoadedModel } from '../../src/backends/types.js';
+import type { BackendFactory, LoadedModel } from '../../src/engine/contract.js';
 
 export function standInFactory(options: { gate?: Promise<void>; fail?: string } = {}): BackendFactory {
   return async ({ config }) => {

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { loadOnnxModel } from '../../src/backends/onnx/index.js';
-import { InputTooLongError, type EmbeddingBatchResult, type EmbeddingCapability, type EmbeddingInput } from '../../src/backends/types.js';
+import { type EmbeddingBatchResult, type EmbeddingCapability, type EmbeddingInput } from '../../src/engine/contract.js';
+import { InputTooLongError } from '../../src/engine/errors.js';
 import { modelSchema } from '../../src/config/schema.js';
 import { createSilentLogger } from '../../src/logger.js';
 import { EmbeddingBatcher, type EmbeddingBatcherOptions } from '../../src/scheduler/embedding-batcher.js';

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { TokenStepTimer } from '../../src/backends/llama/token-step-timer.js';
-import { TokenTimeoutError } from '../../src/backends/types.js';
+import { TokenTimeoutError } from '../../src/engine/errors.js';
 
 function clockedTimer(limitMs: number): { timer: TokenStepTimer; advance: (ms: number) => void } {
   let now = 0;

@@ -2,7 +2,7 @@
 // answers with one JSON body or an SSE stream. Shared by both endpoints; the wire format decides
 // the shapes.
 import type { Context } from 'koa';
-import type { GenerationOptions, GenerationResult } from '../../backends/types.js';
+import type { GenerationOptions, GenerationResult } from '../../engine/contract.js';
 import { errors, GatewayError } from '../../errors.js';
 import type { GenerationWire } from '../../openai/generation-wire.js';
 import { usageOf } from '../../openai/generation-wire.js';

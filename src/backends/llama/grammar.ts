@@ -1,7 +1,8 @@
 // Output constraints → llama.cpp grammars. Compiling is cheap but not free and clients tend to send
 // the same schema on every call, so compiled grammars are kept in a small cache per model.
 import { LlamaText, type Llama, type LlamaGrammar } from 'node-llama-cpp';
-import { InvalidInputError, UnsupportedFeatureError, type OutputConstraint } from '../types.js';
+import type { OutputConstraint } from '../../engine/contract.js';
+import { InvalidInputError, UnsupportedFeatureError } from '../../engine/errors.js';
 import { checkGrammar } from './grammar-checks.js';
 import { toGrammarJsonSchema } from './json-schema-conversion.js';
 

@@ -3,7 +3,7 @@
 // concurrent requests; embedding and rerank models get a one-sequence context of their kind.
 import { open, stat } from 'node:fs/promises';
 import type { Llama, LlamaContext, LlamaModel } from 'node-llama-cpp';
-import type { BackendFactory, BackendLoadContext, LoadedModel, LoadedModelInfo } from '../types.js';
+import type { BackendFactory, BackendLoadContext, LoadedModel, LoadedModelInfo } from '../../engine/contract.js';
 import { hasOwnChatTemplate, resolveModelChatWrapper } from './chat-template.js';
 import { canGenerate, resolveContextSize, vocabularySizeOf } from './context-settings.js';
 import { GrammarCompiler } from './grammar.js';

@@ -3,7 +3,7 @@
 // rather than ignored: a constraint that is silently dropped would let output through that does not
 // match the client's schema.
 import type { GbnfJsonSchema } from 'node-llama-cpp';
-import { UnsupportedFeatureError } from '../types.js';
+import { UnsupportedFeatureError } from '../../engine/errors.js';
 
 type JsonObject = Record<string, unknown>;
 type GbnfSchema = GbnfJsonSchema;

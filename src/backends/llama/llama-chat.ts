@@ -2,7 +2,8 @@
 // generation loop. The count and the generation render through the same function, so the count
 // is exactly the prompt the model sees.
 import { SpecialToken, SpecialTokensText, type ChatHistoryItem, type ChatWrapper, type LlamaModel, type Token } from 'node-llama-cpp';
-import { UnsupportedFeatureError, type ChatCapability, type ChatMessage } from '../types.js';
+import type { ChatCapability, ChatMessage } from '../../engine/contract.js';
+import { UnsupportedFeatureError } from '../../engine/errors.js';
 import { generateFromPrompt, type GenerationEngine, type PreparedPrompt } from './token-generation.js';
 
 /**

@@ -3,7 +3,8 @@
 import type { LlamaEmbeddingContext, LlamaModel, Token } from 'node-llama-cpp';
 import { cutToCharacterBound } from '../character-bound.js';
 import { mapInTimeSlices } from '../time-sliced-map.js';
-import { InputTooLongError, type EmbeddingCapability, type EmbeddingInput } from '../types.js';
+import type { EmbeddingCapability, EmbeddingInput } from '../../engine/contract.js';
+import { InputTooLongError } from '../../engine/errors.js';
 import { assertTokensInVocabulary } from './sampling.js';
 import { beginningToken, endToken } from './special-tokens.js';
 

@@ -4,7 +4,8 @@
 import type { LlamaModel, LlamaRankingContext, Token } from 'node-llama-cpp';
 import { cutToCharacterBound } from '../character-bound.js';
 import { mapInTimeSlices } from '../time-sliced-map.js';
-import { InputTooLongError, type RerankCapability } from '../types.js';
+import type { RerankCapability } from '../../engine/contract.js';
+import { InputTooLongError } from '../../engine/errors.js';
 
 /** node-llama-cpp returns sigmoid(logit) (a probability); with `sigmoid = false` the logit is wanted back. */
 function probabilityToLogit(probability: number): number {

@@ -3,7 +3,8 @@
 // vocabulary asks for it, and special-token text (e.g. "<|im_start|>") parsed as special tokens,
 // since raw prompts are often hand-written templates.
 import type { LlamaModel, Token } from 'node-llama-cpp';
-import { UnsupportedFeatureError, type GenerationOptions, type TextCompletionCapability } from '../types.js';
+import type { GenerationOptions, TextCompletionCapability } from '../../engine/contract.js';
+import { UnsupportedFeatureError } from '../../engine/errors.js';
 import { withSpecialTokens } from './special-tokens.js';
 import { generateFromPrompt, type GenerationEngine, type PreparedPrompt } from './token-generation.js';
 

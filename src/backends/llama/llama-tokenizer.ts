@@ -1,6 +1,6 @@
 // Tokenize and detokenize with a llama.cpp model's own vocabulary (the native /tokenize routes).
 import type { LlamaModel, Token } from 'node-llama-cpp';
-import type { TokenizeCapability } from '../types.js';
+import type { TokenizeCapability } from '../../engine/contract.js';
 import { assertTokensInVocabulary } from './sampling.js';
 import { withSpecialTokens } from './special-tokens.js';
 

@@ -1,7 +1,8 @@
 // GenerationOptions → the sampler settings of one `LlamaContextSequence.evaluate` call.
 import { randomInt } from 'node:crypto';
 import { TokenBias, type LlamaGrammarEvaluationState, type LlamaModel, type SequenceEvaluateOptions, type Token } from 'node-llama-cpp';
-import { UnsupportedFeatureError, type GenerationOptions } from '../types.js';
+import type { GenerationOptions } from '../../engine/contract.js';
+import { UnsupportedFeatureError } from '../../engine/errors.js';
 
 /** llama.cpp's default window for repeat, presence and frequency penalties. */
 const PENALTY_WINDOW = 64;

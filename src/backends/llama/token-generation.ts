@@ -8,7 +8,8 @@
 // so far and finishReason "stop"; the caller tells the two apart by `signal.aborted`, and can still
 // charge the tokens that were spent.
 import { LlamaGrammarEvaluationState, type LlamaGrammar, type LlamaContextSequence, type LlamaModel, type Token } from 'node-llama-cpp';
-import { InputTooLongError, type FinishReason, type GenerationOptions, type GenerationResult, type TokenLogprob } from '../types.js';
+import type { FinishReason, GenerationOptions, GenerationResult, TokenLogprob } from '../../engine/contract.js';
+import { InputTooLongError } from '../../engine/errors.js';
 import type { DecodeRounds } from './decode-rounds.js';
 import type { GrammarCompiler } from './grammar.js';
 import { samplerOptions } from './sampling.js';

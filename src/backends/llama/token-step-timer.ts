@@ -14,7 +14,7 @@
 // own sampler is done, and the wait for the slow one happens in DecodeRounds, before the next ask.
 // The first token is not timed: its step evaluates the prompt, which is bounded by the context size
 // and by `max_generation_seconds`.
-import { TokenTimeoutError } from '../types.js';
+import { TokenTimeoutError } from '../../engine/errors.js';
 
 export class TokenStepTimer {
   #askedAt: number | undefined;

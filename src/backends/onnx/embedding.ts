@@ -1,5 +1,5 @@
 // EmbeddingCapability over an ONNX encoder.
-import type { EmbeddingBatchResult, EmbeddingCapability, EmbeddingInput } from '../types.js';
+import type { EmbeddingBatchResult, EmbeddingCapability, EmbeddingInput } from '../../engine/contract.js';
 import { buildInputTensors, type InputFeed } from './input-tensors.js';
 import type { InputPreparation } from './input-preparation.js';
 import { runLengthSorted, type BatchLimits } from './length-sorted-runs.js';

@@ -1,6 +1,6 @@
 // The ONNX Runtime backend: embedding and rerank models from a folder holding an .onnx graph
 // and its tokenizer.json. The session lives in a worker thread (session-worker.ts).
-import type { BackendFactory, LoadedModel, TokenizeCapability } from '../types.js';
+import type { BackendFactory, LoadedModel, TokenizeCapability } from '../../engine/contract.js';
 import { chooseEmbeddingOutput, OnnxEmbedding } from './embedding.js';
 import { InputPreparation } from './input-preparation.js';
 import { resolveInputLimit } from './input-limit.js';

@@ -1,7 +1,8 @@
 // Turns request inputs into the exact token sequences the model runs: special tokens added,
 // over-long inputs cut or refused, client token ids checked.
 import { cutToCharacterBound } from '../character-bound.js';
-import { InputTooLongError, InvalidInputError, type EmbeddingInput } from '../types.js';
+import type { EmbeddingInput } from '../../engine/contract.js';
+import { InputTooLongError, InvalidInputError } from '../../engine/errors.js';
 import { keepTokens, longestFirstLengths, type TokenSequence } from './sequence-layout.js';
 import type { ModelTokenizer } from './tokenizer.js';
 

@@ -1,5 +1,5 @@
 // RerankCapability over an ONNX cross-encoder (sequence classification with 1 or 2 logits).
-import type { RerankCapability, RerankResult } from '../types.js';
+import type { RerankCapability, RerankResult } from '../../engine/contract.js';
 import { buildInputTensors, type InputFeed } from './input-tensors.js';
 import type { InputPreparation } from './input-preparation.js';
 import { runLengthSorted, type BatchLimits } from './length-sorted-runs.js';
