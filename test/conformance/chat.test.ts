@@ -1,0 +1,24 @@
+// The chat conformance suite over every backend that serves chat. Adding an engine: one line in
+// TARGETS, with the features it has.
+import { models } from '../helpers/paths.js';
+import { chatConformance, type ChatFeatures } from './chat-conformance.js';
+import { serveLocal, serveRemote, type ConformanceTarget } from './served-model.js';
+
+// One sequence: a generation that outlived its client would hold it, and the next request would wait.
+const LLAMA_CHAT = `
+path = "${models.storiesChatml}"
+type = "chat"
+context_length = 512
+threads = 1
+parallel = 1
+queue_timeout = 10
+`;
+
+const EVERYTHING: ChatFeatures = { contextLength: 512, n: true, seed: true, stop: true, jsonSchema: true, logprobs: true };
+
+const TARGETS: Array<ConformanceTarget<ChatFeatures>> = [
+  { name: 'llama', features: EVERYTHING, start: () => serveLocal(LLAMA_CHAT) },
+  { name: 'remote (to llama)', features: EVERYTHING, start: () => serveRemote(LLAMA_CHAT, 'type = "chat"') },
+];
+
+for (const target of TARGETS) chatConformance(target);
