@@ -2,7 +2,8 @@
 // one line in TARGETS, with the features it has.
 import { models } from '../helpers/paths.js';
 import { embeddingConformance, type EmbeddingFeatures } from './embedding-conformance.js';
-import { serveLocal, serveRemote, type ConformanceTarget } from './served-model.js';
+import type { ConformanceTarget } from './conformance-target.js';
+import { serveLocal, serveRemote } from './served-model.js';
 
 const MAX_INPUTS = 4;
 

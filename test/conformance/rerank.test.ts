@@ -3,7 +3,8 @@
 import { writeGgufReranker } from '../helpers/gguf-reranker.js';
 import { models } from '../helpers/paths.js';
 import { rerankConformance, type RerankFeatures } from './rerank-conformance.js';
-import { serveLocal, serveRemote, type ConformanceTarget } from './served-model.js';
+import type { ConformanceTarget } from './conformance-target.js';
+import { serveLocal, serveRemote } from './served-model.js';
 
 const MAX_INPUTS = 4;
 
