@@ -6,6 +6,7 @@ import http from 'node:http';
 import { after, before, describe } from 'node:test';
 import OpenAI from 'openai';
 import { checksFor, type ConformanceTarget } from './conformance-target.js';
+import { assertCreated, assertUsage, collect, finishOf } from './generation-checks.js';
 import { assertBadRequest, postJson } from './openai-responses.js';
 import type { ServedModel } from './served-model.js';
 
@@ -28,31 +29,8 @@ type Chunk = OpenAI.Chat.ChatCompletionChunk;
 
 const user = (content: string): OpenAI.Chat.ChatCompletionMessageParam => ({ role: 'user', content });
 
-async function collect(stream: AsyncIterable<Chunk>): Promise<Chunk[]> {
-  const chunks: Chunk[] = [];
-  for await (const chunk of stream) chunks.push(chunk);
-  return chunks;
-}
-
 function textOf(chunks: Chunk[], index = 0): string {
   return chunks.map((chunk) => chunk.choices.find((choice) => choice.index === index)?.delta.content ?? '').join('');
-}
-
-function finishOf(chunks: Chunk[], index = 0): string | null {
-  return chunks.flatMap((chunk) => chunk.choices).find((choice) => choice.index === index && choice.finish_reason)?.finish_reason ?? null;
-}
-
-function assertCreated(created: number): void {
-  assert.ok(Number.isInteger(created), `created ${created} is whole seconds`);
-  assert.ok(Math.abs(created - Date.now() / 1000) < 600, `created ${created} is about now`);
-}
-
-function assertUsage(usage: OpenAI.CompletionUsage | null | undefined, maxTokens: number): OpenAI.CompletionUsage {
-  assert.ok(usage, 'usage is present');
-  assert.ok(Number.isInteger(usage.prompt_tokens) && usage.prompt_tokens > 0, `prompt_tokens ${usage.prompt_tokens}`);
-  assert.ok(Number.isInteger(usage.completion_tokens) && usage.completion_tokens > 0 && usage.completion_tokens <= maxTokens, `completion_tokens ${usage.completion_tokens}`);
-  assert.equal(usage.total_tokens, usage.prompt_tokens + usage.completion_tokens);
-  return usage;
 }
 
 export function chatConformance(target: ConformanceTarget<ChatFeatures>): void {

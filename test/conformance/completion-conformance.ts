@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe } from 'node:test';
 import OpenAI from 'openai';
 import { checksFor, type ConformanceTarget } from './conformance-target.js';
+import { assertCreated, assertUsage, collect, finishOf } from './generation-checks.js';
 import { assertBadRequest, postJson } from './openai-responses.js';
 import type { ServedModel } from './served-model.js';
 
@@ -21,26 +22,8 @@ export interface CompletionFeatures {
 
 type Chunk = OpenAI.Completions.Completion;
 
-async function collect(stream: AsyncIterable<Chunk>): Promise<Chunk[]> {
-  const chunks: Chunk[] = [];
-  for await (const chunk of stream) chunks.push(chunk);
-  return chunks;
-}
-
 function textOf(chunks: Chunk[], index = 0): string {
   return chunks.map((chunk) => chunk.choices.find((choice) => choice.index === index)?.text ?? '').join('');
-}
-
-function finishOf(chunks: Chunk[], index = 0): string | null {
-  return chunks.flatMap((chunk) => chunk.choices).find((choice) => choice.index === index && choice.finish_reason)?.finish_reason ?? null;
-}
-
-function assertUsage(usage: OpenAI.CompletionUsage | undefined, maxTokens: number): OpenAI.CompletionUsage {
-  assert.ok(usage, 'usage is present');
-  assert.ok(Number.isInteger(usage.prompt_tokens) && usage.prompt_tokens > 0, `prompt_tokens ${usage.prompt_tokens}`);
-  assert.ok(Number.isInteger(usage.completion_tokens) && usage.completion_tokens > 0 && usage.completion_tokens <= maxTokens, `completion_tokens ${usage.completion_tokens}`);
-  assert.equal(usage.total_tokens, usage.prompt_tokens + usage.completion_tokens);
-  return usage;
 }
 
 /** Registers the suite for a model of type completion (a chat model serves both endpoints). */
@@ -61,7 +44,7 @@ export function completionConformance(target: ConformanceTarget<CompletionFeatur
       const completion = await client.completions.create({ model, prompt: 'Once upon a time', max_tokens: 12, temperature: 0 });
       assert.match(completion.id, /^cmpl-/);
       assert.equal(completion.object, 'text_completion');
-      assert.ok(Number.isInteger(completion.created) && Math.abs(completion.created - Date.now() / 1000) < 600, `created ${completion.created}`);
+      assertCreated(completion.created);
       assert.equal(completion.model, model);
       assert.equal(completion.choices.length, 1);
       const [choice] = completion.choices;
@@ -92,6 +75,7 @@ export function completionConformance(target: ConformanceTarget<CompletionFeatur
         assert.match(chunk.id, /^cmpl-/);
         assert.equal(chunk.id, chunks[0].id, 'one id for the whole stream');
         assert.equal(chunk.object, 'text_completion');
+        assertCreated(chunk.created);
         assert.equal(chunk.model, model);
       }
       assert.equal(textOf(chunks), whole.choices[0].text);
