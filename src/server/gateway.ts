@@ -16,8 +16,8 @@ import type { PluginHost } from '../plugins/plugin-host.js';
 import { ModelRegistry, type ModelEntry, type ReloadSummary } from '../registry/model-registry.js';
 import { isLoopback, parseAddress } from './address.js';
 import { createApp, createMetricsApp } from './app.js';
-import { createKeyRing, type KeyRing } from './middleware/auth.js';
-import type { GatewayState } from './gateway-state.js';
+import { createKeyRing, type KeyRing } from '../http/key-ring.js';
+import type { GatewayState } from '../http/gateway-state.js';
 
 export interface GatewayOptions {
   loaded: LoadedConfig;
