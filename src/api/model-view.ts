@@ -4,7 +4,8 @@
 import type { ModelEntry } from '../registry/model-registry.js';
 import type { Context } from 'koa';
 import type { FailedKeyThrottle } from '../limits/failed-key-throttle.js';
-import { optionalPrincipal, type KeyRing, type Principal } from '../server/middleware/auth.js';
+import type { KeyRing, Principal } from '../http/key-ring.js';
+import { optionalPrincipal } from '../http/presented-key.js';
 
 /** Who reads a view: `admin` sees full failure reasons, `key` their summary, `public` neither. */
 export type ViewAudience = 'admin' | 'key' | 'public';

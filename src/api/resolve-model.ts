@@ -2,10 +2,10 @@
 // type gets a 400 naming its type, so a client learns which endpoint to call instead.
 import type { ModelType } from '../engine/contract.js';
 import { errors } from '../errors.js';
-import type { GatewayState } from '../server/gateway-state.js';
-import { principalOf, type Principal } from '../server/middleware/auth.js';
+import type { GatewayState } from '../http/gateway-state.js';
+import type { Principal } from '../http/key-ring.js';
+import { holdLease, principalOf } from '../http/request-state.js';
 import type { Context } from 'koa';
-import { holdLease } from '../server/middleware/model-leases.js';
 import type { ModelEntry, ModelLease } from '../registry/model-registry.js';
 
 /** Whether a request's key may use a model (no key and no auth: every model). */

@@ -6,7 +6,6 @@
 // already working from that address (behind the same NAT as the guesser) are not held up.
 // Keys in use are remembered in this process only: a check costs them no store round trip, and a
 // replica that has not seen one yet refuses it at worst until the address's minute is over.
-import type { Principal } from '../server/middleware/auth.js';
 import { RateLimiterRes } from 'rate-limiter-flexible';
 import { errors } from '../errors.js';
 import { clientNetworkOf } from './client-address.js';
@@ -17,6 +16,11 @@ export interface FailedKeyThrottleSettings {
   store: LimiterStore;
   /** Failed keys one address may present per minute before it is throttled; 0 = no limit. */
   maxFailuresPerMinute: number;
+}
+
+/** The owner of a right key: only its name is remembered here. */
+export interface KeyOwner {
+  name: string;
 }
 
 /** How long a key stays "in use" from an address after its last success. */
@@ -39,7 +43,7 @@ export class FailedKeyThrottle {
    * `presented`: whether the request carried a key at all (a missing key is refused while the
    * address is throttled, but never counted: it is no guess).
    */
-  async admit(address: string, principal: Principal | undefined, presented: boolean): Promise<void> {
+  async admit(address: string, principal: KeyOwner | undefined, presented: boolean): Promise<void> {
     const blockedForMs = await this.blockedFor(address, principal, presented);
     if (blockedForMs === undefined) return;
     const { maxFailuresPerMinute } = this.#settings();
@@ -58,7 +62,7 @@ export class FailedKeyThrottle {
    * routes, which must answer anyway, treat a throttled key as no key, so that an admin key guessed
    * there looks like a wrong one too.
    */
-  async blockedFor(address: string, principal: Principal | undefined, presented: boolean): Promise<number | undefined> {
+  async blockedFor(address: string, principal: KeyOwner | undefined, presented: boolean): Promise<number | undefined> {
     const { store, maxFailuresPerMinute } = this.#settings();
     if (maxFailuresPerMinute === 0) return undefined;
     const network = clientNetworkOf(address);

@@ -1,7 +1,10 @@
 // OpenAI's rate-limit headers. Reset durations are written as OpenAI writes them ("20ms", "6s",
-// "1m30s") so clients that parse them keep working.
-import type { Context } from 'koa';
+// "1m30s") so clients that parse them keep working. Limits report them through a callback, so
+// that they know nothing of the HTTP framework that sends them.
 import type { LimitKind } from './limiter-store.js';
+
+/** Sets one response header (the server layer passes its context's). */
+export type SetHeader = (name: string, value: string) => void;
 
 export function formatReset(milliseconds: number): string {
   const ms = Math.max(0, Math.ceil(milliseconds));
@@ -11,8 +14,8 @@ export function formatReset(milliseconds: number): string {
   return minutes > 0 ? `${minutes}m${seconds % 60}s` : `${seconds}s`;
 }
 
-export function setRateLimitHeaders(ctx: Context, kind: LimitKind, limit: number, remaining: number, resetMs: number): void {
-  ctx.set(`x-ratelimit-limit-${kind}`, String(limit));
-  ctx.set(`x-ratelimit-remaining-${kind}`, String(Math.max(0, remaining)));
-  ctx.set(`x-ratelimit-reset-${kind}`, formatReset(resetMs));
+export function setRateLimitHeaders(setHeader: SetHeader, kind: LimitKind, limit: number, remaining: number, resetMs: number): void {
+  setHeader(`x-ratelimit-limit-${kind}`, String(limit));
+  setHeader(`x-ratelimit-remaining-${kind}`, String(Math.max(0, remaining)));
+  setHeader(`x-ratelimit-reset-${kind}`, formatReset(resetMs));
 }

@@ -1,18 +1,18 @@
 // Token limits that hold under concurrency: a run reserves its tokens atomically in the limiter
 // before it starts (prompt plus max_tokens, capped), and the reservation is reconciled with the
 // actual usage after it. Gateways that count only after the fact let concurrent requests overshoot.
-import type { Context } from 'koa';
 import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { errors } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { formatReset, setRateLimitHeaders } from './rate-limit-headers.js';
+import { formatReset, setRateLimitHeaders, type SetHeader } from './rate-limit-headers.js';
 
 export class TokenBudget {
   private reserved = 0;
   private settled = false;
 
   constructor(
-    private readonly ctx: Context,
+    /** Where the x-ratelimit-*-tokens headers of a reservation go. */
+    private readonly setHeader: SetHeader,
     private readonly limiter: RateLimiterAbstract | undefined,
     private readonly subject: string,
     private readonly tokensPerMinute: number,
@@ -35,12 +35,12 @@ export class TokenBudget {
     try {
       const result = await this.limiter.consume(this.subject, amount);
       this.reserved = amount;
-      setRateLimitHeaders(this.ctx, 'tokens', this.tokensPerMinute, result.remainingPoints, result.msBeforeNext);
+      setRateLimitHeaders(this.setHeader, 'tokens', this.tokensPerMinute, result.remainingPoints, result.msBeforeNext);
     } catch (rejection) {
       if (!(rejection instanceof RateLimiterRes)) throw rejection;
       // rate-limiter-flexible counts a refused consume; give it back, it was never used.
       await this.limiter.reward(this.subject, amount).catch(() => undefined);
-      setRateLimitHeaders(this.ctx, 'tokens', this.tokensPerMinute, 0, rejection.msBeforeNext);
+      setRateLimitHeaders(this.setHeader, 'tokens', this.tokensPerMinute, 0, rejection.msBeforeNext);
       throw errors.rateLimited(
         `Rate limit reached for tokens per minute: limit ${this.tokensPerMinute}, this request needs ${amount}. Retry in ${formatReset(rejection.msBeforeNext)}.`,
         rejection.msBeforeNext,
@@ -62,8 +62,4 @@ export class TokenBudget {
       this.logger.warn({ err: error }, 'token usage could not be reconciled');
     }
   }
-}
-
-export function tokenBudgetOf(ctx: Context): TokenBudget | undefined {
-  return ctx.state.tokenBudget as TokenBudget | undefined;
 }

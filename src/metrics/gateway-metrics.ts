@@ -3,7 +3,7 @@
 // only ever labelled by their name, and their usage series sit in a registry of their own, so a
 // scrape can leave out the keys its reader may not see.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { ModelRegistry } from '../registry/model-registry.js';
+import type { ModelEntry } from '../registry/model-registry.js';
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
@@ -25,6 +25,13 @@ export class GatewayMetrics {
 
   readonly contentType = this.registry.contentType;
 
+  /** The models the gauges describe: none until the model registry exists, which is made after the metrics that count its loads. */
+  #models: () => readonly ModelEntry[] = () => [];
+
+  describeModels(models: () => readonly ModelEntry[]): void {
+    this.#models = models;
+  }
+
   /** The Prometheus text: with every key's usage series, or only those of `ownKey` (none without one). */
   async exposition(keys: 'all' | { ownKey: string | undefined }): Promise<string> {
     const shared = await this.registry.metrics();
@@ -33,7 +40,8 @@ export class GatewayMetrics {
     return [shared, ...own].join('\n');
   }
 
-  constructor(models: () => ModelRegistry) {
+  constructor() {
+    const models = () => this.#models();
     collectDefaultMetrics({ register: this.registry, prefix: 'switchyard_' });
     new Gauge({
       name: 'switchyard_queue_depth',
@@ -42,7 +50,7 @@ export class GatewayMetrics {
       registers: [this.registry],
       collect() {
         this.reset();
-        for (const entry of models().list()) this.set({ model: entry.id }, (entry.scheduler?.queueDepth ?? 0) + (entry.embeddingBatcher?.queuedInputs ?? 0));
+        for (const entry of models()) this.set({ model: entry.id }, (entry.scheduler?.queueDepth ?? 0) + (entry.embeddingBatcher?.queuedInputs ?? 0));
       },
     });
     new Gauge({
@@ -52,7 +60,7 @@ export class GatewayMetrics {
       registers: [this.registry],
       collect() {
         this.reset();
-        for (const entry of models().list()) this.set({ model: entry.id }, entry.scheduler?.activeCount ?? 0);
+        for (const entry of models()) this.set({ model: entry.id }, entry.scheduler?.activeCount ?? 0);
       },
     });
     new Gauge({
@@ -62,7 +70,7 @@ export class GatewayMetrics {
       registers: [this.registry],
       collect() {
         this.reset();
-        for (const entry of models().list()) this.set({ model: entry.id, status: entry.status }, entry.status === 'ready' ? 1 : 0);
+        for (const entry of models()) this.set({ model: entry.id, status: entry.status }, entry.status === 'ready' ? 1 : 0);
       },
     });
   }

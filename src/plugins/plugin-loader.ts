@@ -14,7 +14,7 @@ import { ConfigError, configProblemsFromIssues, parseConfig, parseToml, type Con
 import { locateKey } from '../config/key-location.js';
 import { errors, GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { jsonBody } from '../server/middleware/json-body.js';
+import { jsonBody } from '../http/json-body.js';
 import type { PluginContext, SwitchyardPlugin } from './plugin-api.js';
 import { PluginHost } from './plugin-host.js';
 

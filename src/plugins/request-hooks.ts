@@ -4,14 +4,10 @@
 // JSON body parser and before the handler.
 import type { Context, Middleware } from 'koa';
 import { toGatewayError } from '../api/engine-errors.js';
-import type { Usage } from '../openai/generation-wire.js';
-import { clientAbortSignal } from '../server/client-abort.js';
-import type { AccessDetails } from '../server/middleware/access-log.js';
+import { clientAbortSignal } from '../http/client-abort.js';
+import type { SseTransform } from '../http/request-state.js';
 import type { PluginEndpoint, PluginRequest, PluginResponse, StreamChunk } from './plugin-api.js';
 import type { PluginHost } from './plugin-host.js';
-
-/** The transform the SSE writer applies to each frame (ctx.state.sseTransform): undefined drops it. */
-export type SseTransform = (payload: unknown) => unknown;
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -19,11 +15,11 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 function pluginRequestOf(ctx: Context, endpoint: PluginEndpoint, host: PluginHost): PluginRequest {
   const request = {
-    id: String(ctx.state.requestId ?? ''),
+    id: ctx.state.requestId,
     endpoint,
     method: ctx.method,
     path: ctx.path,
-    keyName: (ctx.state.principal as { name?: string } | undefined)?.name,
+    keyName: ctx.state.principal?.name,
     headers: ctx.headers,
     body: ctx.request.body as Record<string, unknown>,
     startedAt: new Date(),
@@ -86,8 +82,8 @@ export function pluginRequestHooks(host: PluginHost | undefined, endpoint: Plugi
         status: gatewayError ? gatewayError.status : streamed ? ctx.res.statusCode : ctx.status,
         streamed,
         body,
-        usage: ctx.state.usage as Usage | undefined,
-        model: (ctx.state.access as AccessDetails | undefined)?.model,
+        usage: ctx.state.usage,
+        model: ctx.state.access.model,
         error: gatewayError?.toJSON().error,
         durationMs: performance.now() - started,
         clientClosed: ctx.res.destroyed && !ctx.res.writableEnded,

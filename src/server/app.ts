@@ -6,15 +6,15 @@ import { healthRoutes } from '../api/native/health.js';
 import { adminRoutes, metricsRoutes, readinessRoutes } from '../api/native/operations.js';
 import { modelRoutes } from '../api/openai/models.js';
 import { openAiGenerationRoutes } from '../api/openai/generation-routes.js';
-import { rateLimit } from '../limits/rate-limit.js';
 import { accessLog } from './middleware/access-log.js';
 import { authenticate } from './middleware/auth.js';
 import { corsPolicy } from './middleware/cors.js';
 import { errorEnvelope } from './middleware/error-envelope.js';
 import { modelLeases } from './middleware/model-leases.js';
-import { requestId } from './middleware/request-id.js';
+import { rateLimit } from './middleware/rate-limit.js';
+import { requestState } from './middleware/request-state.js';
 import { routePatternOf } from './route-pattern.js';
-import type { GatewayState } from './gateway-state.js';
+import type { GatewayState } from '../http/gateway-state.js';
 
 export function createApp(state: GatewayState): Koa {
   const app = new Koa();
@@ -31,11 +31,10 @@ export function createApp(state: GatewayState): Koa {
   // Plugins' routes sit beside the API's: after authentication and rate limits.
   for (const { router } of state.plugins?.routers ?? []) apiRouter.use(router.routes());
 
-  app.use(requestId());
+  app.use(requestState(state.shutdownSignal));
   app.use(accessLog(state.logger, state.metrics, routePatternOf([publicRouter, metrics, apiRouter])));
   app.use(errorEnvelope(state.logger));
   app.use(async function drainOnShutdown(ctx, next) {
-    ctx.state.shutdownSignal = state.shutdownSignal;
     if (state.shuttingDown()) {
       // Clients should open their next connection to another replica.
       ctx.set('connection', 'close');
@@ -85,6 +84,7 @@ export function createApp(state: GatewayState): Koa {
 export function createMetricsApp(state: GatewayState): Koa {
   const app = new Koa();
   app.silent = true;
+  app.use(requestState(state.shutdownSignal));
   app.use(errorEnvelope(state.logger));
   app.use(metricsRoutes(state).routes());
   app.use(async function unknownRoute(ctx) {

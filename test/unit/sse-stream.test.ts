@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import Koa from 'koa';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { errors } from '../../src/errors.js';
-import { SseStream } from '../../src/server/sse-stream.js';
+import { SseStream } from '../../src/http/sse-stream.js';
 
 async function serveOnce(handler: (stream: SseStream) => void): Promise<{ body: Buffer; headers: http.IncomingHttpHeaders }> {
   const app = new Koa();

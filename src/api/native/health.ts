@@ -2,7 +2,7 @@
 // wait; 200 afterwards, "degraded" when a model could not be loaded. Anyone reads statuses; why a
 // model or the limiter store failed (paths, addresses) only a request with an admin key.
 import Router, { type RouterMiddleware } from '@koa/router';
-import type { GatewayState } from '../../server/gateway-state.js';
+import type { GatewayState } from '../../http/gateway-state.js';
 import { publicAudienceOf, toHealthView } from '../model-view.js';
 
 export function healthRoutes(state: GatewayState): Router {

@@ -3,8 +3,8 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { ConfigError } from '../../config/load-config.js';
 import { errors, GatewayError } from '../../errors.js';
-import type { GatewayState } from '../../server/gateway-state.js';
-import { principalOf } from '../../server/middleware/auth.js';
+import type { GatewayState } from '../../http/gateway-state.js';
+import { principalOf } from '../../http/request-state.js';
 import { publicAudienceOf, toHealthView } from '../model-view.js';
 
 /** GET /ready: 200 when every startup model is loaded and the gateway is not shutting down. */

@@ -6,11 +6,11 @@ import { samplingOptions } from '../../openai/generation-options.js';
 import { textCompletionWire } from '../../openai/generation-wire.js';
 import { checkPromptFits } from '../../openai/request-limits.js';
 import { parseRequest } from '../../openai/validation.js';
-import { clientAbortSignal } from '../../server/client-abort.js';
-import type { GatewayState } from '../../server/gateway-state.js';
-import type { AccessDetails } from '../../server/middleware/access-log.js';
+import { clientAbortSignal } from '../../http/client-abort.js';
+import type { GatewayState } from '../../http/gateway-state.js';
+import type { AccessDetails } from '../../http/request-state.js';
 import { resolveModel } from '../resolve-model.js';
-import { tokenBudgetOf } from '../../limits/token-budget.js';
+import { tokenBudgetOf } from '../../http/request-state.js';
 import { resolveMaxTokens } from './context-budget.js';
 import { respondWithGeneration } from './generation-runner.js';
 

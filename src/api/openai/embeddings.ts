@@ -5,12 +5,12 @@ import { embeddingInputs, embeddingRequestSchema } from '../../openai/embedding-
 import { shortenVector, toBase64 } from '../../openai/embedding-encoding.js';
 import { checkInputFits } from '../../openai/request-limits.js';
 import { parseRequest } from '../../openai/validation.js';
-import { clientAbortSignal, isAbortError } from '../../server/client-abort.js';
-import type { GatewayState } from '../../server/gateway-state.js';
-import type { AccessDetails } from '../../server/middleware/access-log.js';
+import { clientAbortSignal, isAbortError } from '../../http/client-abort.js';
+import type { GatewayState } from '../../http/gateway-state.js';
+import type { AccessDetails } from '../../http/request-state.js';
 import { toGatewayError } from '../engine-errors.js';
 import { resolveModel } from '../resolve-model.js';
-import { tokenBudgetOf } from '../../limits/token-budget.js';
+import { tokenBudgetOf } from '../../http/request-state.js';
 
 export async function embeddings(ctx: Context, state: GatewayState): Promise<void> {
   const request = parseRequest(embeddingRequestSchema, ctx.request.body);

@@ -1,8 +1,8 @@
 // The OpenAI routes that take a JSON body: chat, completions, embeddings, rerank.
 import Router from '@koa/router';
 import { pluginRequestHooks } from '../../plugins/request-hooks.js';
-import type { GatewayState } from '../../server/gateway-state.js';
-import { jsonBody } from '../../server/middleware/json-body.js';
+import type { GatewayState } from '../../http/gateway-state.js';
+import { jsonBody } from '../../http/json-body.js';
 import { chatCompletions } from './chat-completions.js';
 import { completions } from './completions.js';
 import { embeddings } from './embeddings.js';

@@ -7,9 +7,9 @@ import { errors, GatewayError } from '../../errors.js';
 import type { GenerationWire } from '../../openai/generation-wire.js';
 import { usageOf } from '../../openai/generation-wire.js';
 import type { SlotScheduler } from '../../scheduler/slot-scheduler.js';
-import { isAbortError, isShutdownAbort } from '../../server/client-abort.js';
-import { SseStream } from '../../server/sse-stream.js';
-import type { AccessDetails } from '../../server/middleware/access-log.js';
+import { isAbortError, isShutdownAbort } from '../../http/client-abort.js';
+import { SseStream } from '../../http/sse-stream.js';
+import type { AccessDetails } from '../../http/request-state.js';
 import { toGatewayError } from '../engine-errors.js';
 import type { Logger } from '../../logger.js';
 

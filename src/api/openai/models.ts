@@ -1,10 +1,10 @@
 // GET /v1/models and /v1/models/{id}: the OpenAI list shape; aliases resolve to their model.
 import Router from '@koa/router';
 import { errors } from '../../errors.js';
-import type { GatewayState } from '../../server/gateway-state.js';
+import type { GatewayState } from '../../http/gateway-state.js';
 import { audienceOf, toModelObject } from '../model-view.js';
 import { mayUse } from '../resolve-model.js';
-import { principalOf } from '../../server/middleware/auth.js';
+import { principalOf } from '../../http/request-state.js';
 
 export function modelRoutes(state: GatewayState): Router {
   const router = new Router();

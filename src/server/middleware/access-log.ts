@@ -6,18 +6,6 @@ import type { Logger } from '../../logger.js';
 import type { GatewayMetrics } from '../../metrics/gateway-metrics.js';
 import type { RoutePatternOf } from '../route-pattern.js';
 
-export interface AccessDetails {
-  /** The configured id of the model that served (a metric label: never the client's own string). */
-  model?: string;
-  promptTokens?: number;
-  completionTokens?: number;
-  queueWaitMs?: number;
-  timeToFirstTokenMs?: number;
-  stream?: boolean;
-  /** The error code of a failed request (e.g. queue_full, rate_limit_exceeded). */
-  errorCode?: string;
-}
-
 // The rejection kinds are a closed set: a 429 with any other code (a plugin's) counts as "other".
 const LIMIT_KINDS: Record<string, string> = {
   rate_limit_exceeded: 'rate',
@@ -33,10 +21,7 @@ function limitKindOf(errorCode: string): string {
 
 export function accessLog(logger: Logger, metrics: GatewayMetrics, routePatternOf: RoutePatternOf): Middleware {
   return async function accessLog(ctx, next) {
-    const started = performance.now();
-    const details: AccessDetails = {};
-    ctx.state.access = details;
-    ctx.state.startedAt = started;
+    const { startedAt: started, access: details } = ctx.state;
     // Written once the handler is done (so a cancelled generation's token count is known) and the
     // response is over (so its real end and status are).
     let handlerDone = false;
@@ -54,7 +39,7 @@ export function accessLog(logger: Logger, metrics: GatewayMetrics, routePatternO
     const write = () => {
       const durationMs = performance.now() - started;
       const status = ctx.res.writableFinished ? ctx.status : 499;
-      const key = (ctx.state.principal as { name?: string } | undefined)?.name;
+      const key = ctx.state.principal?.name;
       const model = details.model ?? '';
       // Every label comes from a closed set: route patterns, configured model ids and key names.
       const matchedRoute = (ctx as { _matchedRoute?: string | RegExp })._matchedRoute;

@@ -29,7 +29,7 @@ export function errorEnvelope(logger: Logger): Middleware {
         logger.warn({ requestId: ctx.state.requestId, err: thrown }, 'error after the response started');
         return;
       }
-      if (ctx.state.access && gatewayError.code) ctx.state.access.errorCode = gatewayError.code;
+      if (gatewayError.code) ctx.state.access.errorCode = gatewayError.code;
       ctx.status = gatewayError.status;
       for (const [name, value] of Object.entries(gatewayError.headers)) ctx.set(name, value);
       ctx.body = gatewayError.toJSON();

@@ -4,7 +4,7 @@ import { setMaxListeners } from 'node:events';
 import type { Context } from 'koa';
 
 export function clientAbortSignal(ctx: Context): AbortSignal {
-  const existing = ctx.state.abortSignal as AbortSignal | undefined;
+  const existing = ctx.state.abortSignal;
   if (existing) return existing;
   const controller = new AbortController();
   // Each of a request's `n` choices (up to 128) listens on it: no leak, so no warning on stderr.
@@ -12,12 +12,12 @@ export function clientAbortSignal(ctx: Context): AbortSignal {
   // One listener on the shared shutdown signal, removed when the response is over, rather than
   // AbortSignal.any(): that keeps a weak reference per request on the shutdown signal, cleaned up
   // only by garbage collection, and cost about 6% of the event loop under an embedding load.
-  const shutdown = ctx.state.shutdownSignal as AbortSignal | undefined;
-  const onShutdown = () => controller.abort(shutdown?.reason);
-  if (shutdown?.aborted) onShutdown();
-  else shutdown?.addEventListener('abort', onShutdown, { once: true });
+  const shutdown = ctx.state.shutdownSignal;
+  const onShutdown = () => controller.abort(shutdown.reason);
+  if (shutdown.aborted) onShutdown();
+  else shutdown.addEventListener('abort', onShutdown, { once: true });
   ctx.res.once('close', () => {
-    shutdown?.removeEventListener('abort', onShutdown);
+    shutdown.removeEventListener('abort', onShutdown);
     if (!ctx.res.writableFinished) controller.abort();
   });
   ctx.state.abortSignal = controller.signal;
@@ -30,5 +30,5 @@ export function isAbortError(error: unknown): boolean {
 
 /** True when work ended because the server is shutting down rather than because the client left. */
 export function isShutdownAbort(ctx: Context): boolean {
-  return (ctx.state.shutdownSignal as AbortSignal | undefined)?.aborted === true && !ctx.res.destroyed;
+  return ctx.state.shutdownSignal.aborted && !ctx.res.destroyed;
 }

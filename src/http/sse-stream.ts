@@ -63,7 +63,7 @@ export class SseStream {
   /** Writes one frame; a promise when the client is behind, settling once it has caught up or left. */
   send(payload: unknown): Promise<void> | undefined {
     // Plugins' onStreamChunk hooks (src/plugins/request-hooks.ts) may replace or drop a frame.
-    const transform = this.ctx.state.sseTransform as ((payload: unknown) => unknown) | undefined;
+    const transform = this.ctx.state.sseTransform;
     const frame = transform ? transform(payload) : payload;
     if (frame === undefined) return undefined;
     return this.writeRaw(`data: ${JSON.stringify(frame)}\n\n`) ? undefined : this.whenDrained();

@@ -7,7 +7,7 @@ import type { Logger } from '../logger.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { PluginHost } from '../plugins/plugin-host.js';
 import type { ModelRegistry, ReloadSummary } from '../registry/model-registry.js';
-import type { KeyRing } from './middleware/auth.js';
+import type { KeyRing } from './key-ring.js';
 
 export interface GatewayState {
   config(): Config;

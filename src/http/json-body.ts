@@ -3,7 +3,7 @@
 import type { Middleware } from 'koa';
 import getRawBody from 'raw-body';
 import secureJson from 'secure-json-parse';
-import { errors } from '../../errors.js';
+import { errors } from '../errors.js';
 
 export function jsonBody(limitBytes: () => number): Middleware {
   return async function jsonBody(ctx, next) {
