@@ -28,7 +28,7 @@ export const onnxBackend = defineBackend({
 });
 
 /** In the order they claim paths. */
-export const builtInBackends: readonly BackendDescriptor[] = [llamaBackend, onnxBackend] as BackendDescriptor[];
+export const builtInBackends: readonly BackendDescriptor[] = [llamaBackend, onnxBackend];
 
 export const backendNames: readonly string[] = builtInBackends.map((backend) => backend.name);
 

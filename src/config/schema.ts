@@ -100,13 +100,13 @@ export interface ConfigExtension {
 }
 
 /**
- * The backend that serves a model: the one it names, or the first that claims its path, plugin
- * backends before the built-in ones (onnx claims every path that is not a .gguf file).
+ * The backend that serves a model: the one it names, or the first of `claimOrder` that claims its
+ * path (plugin backends come before the built-in ones: onnx claims every path that is not a .gguf
+ * file).
  */
-function backendOf(model: { backend?: string; path?: string }, backends: readonly BackendDescriptor[]): { backend?: BackendDescriptor; inferred: boolean } {
-  if (model.backend !== undefined) return { backend: backends.find((backend) => backend.name === model.backend), inferred: false };
-  const builtIn = new Set(builtInBackends);
-  return { backend: backendClaiming(model.path, [...backends.filter((backend) => !builtIn.has(backend)), ...builtInBackends]), inferred: true };
+function backendOf(model: { backend?: string; path?: string }, claimOrder: readonly BackendDescriptor[]): { backend?: BackendDescriptor; inferred: boolean } {
+  if (model.backend !== undefined) return { backend: claimOrder.find((backend) => backend.name === model.backend), inferred: false };
+  return { backend: backendClaiming(model.path, claimOrder), inferred: true };
 }
 
 /** The keys of `backend` that `fields` holds, for its own schema. */
@@ -122,7 +122,9 @@ function ownKeys(backend: BackendDescriptor, fields: Record<string, unknown>): R
  */
 export function modelSchemaFor(extension: ConfigExtension = { backends: [] }) {
   const pluginOf = new Map(extension.backends.map(({ plugin, backend }) => [backend.name, plugin]));
-  const backends = [...builtInBackends, ...extension.backends.map(({ backend }) => backend)];
+  const pluginBackends = extension.backends.map(({ backend }) => backend);
+  const backends = [...builtInBackends, ...pluginBackends];
+  const claimOrder = [...pluginBackends, ...builtInBackends];
   const owners = new Map<string, string[]>();
   for (const backend of backends) {
     for (const key of Object.keys(backend.modelOptionsSchema?.shape ?? {})) owners.set(key, [...(owners.get(key) ?? []), backend.name]);
@@ -140,7 +142,7 @@ export function modelSchemaFor(extension: ConfigExtension = { backends: [] }) {
         context.addIssue({ code: 'custom', path: ['backend'], message: `expected one of ${choices}, found ${describeValue(model.backend)}${hint}`, input: model.backend });
         return;
       }
-      const { backend, inferred } = backendOf(model, backends);
+      const { backend, inferred } = backendOf(model, claimOrder);
       // Without a backend, the path is what would name one.
       if (model.path === undefined && (backend === undefined || backend.requiresPath === true)) {
         context.addIssue({ code: 'custom', path: ['path'], message: 'expected a string, found nothing', input: undefined });
@@ -161,7 +163,7 @@ export function modelSchemaFor(extension: ConfigExtension = { backends: [] }) {
     })
     .transform((model): ModelConfig => {
       // Valid by now: this applies the backend's defaults and records which backend it is.
-      const { backend } = backendOf(model, backends);
+      const { backend } = backendOf(model, claimOrder);
       const own = backend?.modelOptionsSchema?.parse(ownKeys(backend, model)) ?? {};
       return { ...model, ...own, backend: backend?.name } as ModelConfig;
     });
