@@ -6,8 +6,9 @@
 import type { ChatCapability, ChatMessage, EmbeddingCapability, EmbeddingInput, GenerationOptions, GenerationResult, LoadedModel, RerankCapability, TextCompletionCapability, TokenLogprob } from '../../src/engine/contract.js';
 import type { ModelConfig } from '../../src/config/schema.js';
 import type { Logger } from '../../src/logger.js';
-import { sseData } from './sse-frames.js';
-import { UpstreamClient, UpstreamStreamError } from './upstream-client.js';
+import { sseData } from '../../src/upstream/sse-frames.js';
+import { UpstreamStreamError } from '../../src/upstream/openai-client.js';
+import { UpstreamClient } from './upstream-client.js';
 import { UpstreamPool } from './upstream-pool.js';
 import type { RemoteModelOptions, RemoteOptions } from './options.js';
 import {

@@ -5,31 +5,9 @@
 // Retry-After. The client's AbortSignal cancels the upstream request.
 import { errors, GatewayError } from '../../src/errors.js';
 import type { Logger } from '../../src/logger.js';
+import { networkReason, OpenAIClient, retryAfterOf, UpstreamHttpError, UpstreamStreamError, UpstreamTimeoutError } from '../../src/upstream/openai-client.js';
 import type { Upstream, UpstreamPool } from './upstream-pool.js';
 import { gatewayErrorFromUpstream } from './upstream-wire.js';
-
-/** A non-2xx answer from an upstream. */
-export class UpstreamHttpError extends Error {
-  constructor(readonly status: number, readonly body: unknown, readonly headers: Headers) {
-    super(`answered ${status}${typeof (body as { error?: { message?: unknown } })?.error?.message === 'string' ? `: ${(body as { error: { message: string } }).error.message}` : ''}`);
-    this.name = 'UpstreamHttpError';
-  }
-}
-
-/** A stream that failed after its headers: an in-band error frame, or an end without [DONE]. */
-export class UpstreamStreamError extends Error {
-  constructor(message: string, readonly envelope?: unknown) {
-    super(message);
-    this.name = 'UpstreamStreamError';
-  }
-}
-
-class UpstreamTimeoutError extends Error {
-  constructor(seconds: number) {
-    super(`no response headers within ${seconds} s`);
-    this.name = 'UpstreamTimeoutError';
-  }
-}
 
 interface Disposition {
   /** Why, for the log and the upstream's last_error. */
@@ -43,18 +21,6 @@ interface Disposition {
   relayIfLast?: GatewayError;
   /** What the client gets when it is too late to retry. */
   midResponse?: GatewayError;
-}
-
-function retryAfterOf(headers: Headers): number | undefined {
-  const milliseconds = Number(headers.get('retry-after-ms'));
-  if (Number.isFinite(milliseconds) && milliseconds > 0) return milliseconds;
-  const seconds = Number(headers.get('retry-after'));
-  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : undefined;
-}
-
-function networkReason(error: unknown): string {
-  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? (error instanceof Error ? error.message : String(error));
 }
 
 function dispositionOf(error: unknown): Disposition {
@@ -106,11 +72,10 @@ export interface UpstreamCall<T> {
 }
 
 export class UpstreamClient {
-  private readonly headers: Record<string, string>;
+  private readonly http: OpenAIClient;
 
   constructor(private readonly settings: UpstreamClientSettings) {
-    this.headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
-    if (settings.apiKey) this.headers.authorization = `Bearer ${settings.apiKey}`;
+    this.http = new OpenAIClient({ apiKey: settings.apiKey, responseTimeoutMs: settings.responseTimeoutMs });
   }
 
   get pool(): UpstreamPool {
@@ -118,9 +83,8 @@ export class UpstreamClient {
   }
 
   get authorization(): Record<string, string> {
-    return this.settings.apiKey ? { authorization: `Bearer ${this.settings.apiKey}` } : {};
+    return this.http.authorization;
   }
-
   /** The 503 a client gets when no upstream is up: upstream addresses stay in the log. */
   unavailable(): GatewayError {
     return errors.unavailable(`All upstreams of model '${this.settings.model}' are unavailable; retry shortly.`, this.settings.pool.retryAfterMs(), 'upstream_unavailable');
@@ -165,29 +129,7 @@ export class UpstreamClient {
   }
 
   private async attempt<T>(upstream: Upstream, payload: string, call: UpstreamCall<T>): Promise<T> {
-    const timeout = new AbortController();
-    const seconds = this.settings.responseTimeoutMs / 1000;
-    const timer = setTimeout(() => timeout.abort(new UpstreamTimeoutError(seconds)), this.settings.responseTimeoutMs);
-    const signal = call.signal ? AbortSignal.any([call.signal, timeout.signal]) : timeout.signal;
-    let response: Response;
-    try {
-      response = await fetch(`${upstream.url}${call.path}`, { method: 'POST', headers: this.headers, body: payload, signal });
-    } catch (error) {
-      if (timeout.signal.aborted && !call.signal?.aborted) throw timeout.signal.reason;
-      throw error;
-    } finally {
-      clearTimeout(timer);
-    }
-    if (!response.ok) {
-      const text = await response.text().catch(() => '');
-      let body: unknown = text;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        // not JSON: the text is the message
-      }
-      throw new UpstreamHttpError(response.status, body, response.headers);
-    }
+    const response = await this.http.post(upstream.url, call.path, payload, call.signal);
     return call.read(response, upstream);
   }
 }

@@ -1,11 +1,37 @@
-// The typed registry of engine adapters. Engines are imported on first use so that a gateway
-// serving only ONNX models never loads llama.cpp, and the reverse.
-import type { BuiltInBackendName } from '../config/schema.js';
+// The backends built into switchyard, described like the ones plugins register. Engines are
+// imported on first load so that a gateway serving only ONNX models never loads llama.cpp, and
+// the reverse.
+import { backendFactory, defineBackend, type BackendDescriptor } from '../engine/backend-descriptor.js';
 import type { BackendFactory } from '../engine/contract.js';
+import { llamaModelOptionsSchema } from './llama/options.js';
+import { checkGgufFile, checkOnnxFolder, isGgufPath } from './model-paths.js';
+import { onnxModelOptionsSchema } from './onnx/options.js';
 
-export const backendFactories = {
-  llama: async (context) => (await import('./llama/index.js')).loadLlamaModel(context),
-  onnx: async (context) => (await import('./onnx/index.js')).loadOnnxModel(context),
-} satisfies Record<BuiltInBackendName, BackendFactory>;
+export const llamaBackend = defineBackend({
+  name: 'llama',
+  modelOptionsSchema: llamaModelOptionsSchema,
+  requiresPath: true,
+  claimsPath: isGgufPath,
+  checkFiles: checkGgufFile,
+  load: async (context) => (await import('./llama/index.js')).loadLlamaModel(context),
+});
+
+export const onnxBackend = defineBackend({
+  name: 'onnx',
+  modelOptionsSchema: onnxModelOptionsSchema,
+  requiresPath: true,
+  // Asked after llama: every path that is not a .gguf file (an ONNX model is a folder, whose name
+  // says nothing).
+  claimsPath: (modelPath) => !isGgufPath(modelPath),
+  checkFiles: checkOnnxFolder,
+  load: async (context) => (await import('./onnx/index.js')).loadOnnxModel(context),
+});
+
+/** In the order they claim paths. */
+export const builtInBackends: readonly BackendDescriptor[] = [llamaBackend, onnxBackend];
+
+export const backendNames: readonly string[] = builtInBackends.map((backend) => backend.name);
 
 export type BackendFactories = Record<string, BackendFactory>;
+
+export const backendFactories: BackendFactories = Object.fromEntries(builtInBackends.map((backend) => [backend.name, backendFactory(backend)]));

@@ -70,8 +70,10 @@ function allowedKeysAt(root: z.core.$ZodType, path: readonly PropertyKey[]): str
   const unwrap = (candidate: z.core.$ZodType): z.core.$ZodType => {
     let current = candidate;
     for (;;) {
-      const def = current._zod.def as { type: string; innerType?: z.core.$ZodType };
+      const def = current._zod.def as { type: string; innerType?: z.core.$ZodType; in?: z.core.$ZodType };
       if ((def.type === 'default' || def.type === 'optional' || def.type === 'prefault') && def.innerType) current = def.innerType;
+      // A model's schema ends in a transform (its backend's defaults): its keys are those of its input.
+      else if (def.type === 'pipe' && def.in) current = def.in;
       else return current;
     }
   };

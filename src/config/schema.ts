@@ -1,6 +1,10 @@
 // The one schema of config.toml. Defaults live here and nowhere else; the config types are
 // inferred from it. Objects are strict so that an operator's typo is an error, never ignored.
 import { z } from 'zod';
+import { builtInBackends } from '../backends/index.js';
+import { llamaModelOptionsSchema } from '../backends/llama/options.js';
+import { onnxModelOptionsSchema } from '../backends/onnx/options.js';
+import { backendClaiming, type BackendDescriptor } from '../engine/backend-descriptor.js';
 import { describeValue } from './value-description.js';
 
 const positiveInt = z.number().int().positive();
@@ -12,19 +16,19 @@ export const addressSchema = z
   .regex(/^(?:(?:\[[0-9a-fA-F:.]+\]|[^\s:\[\]]+):)?\d{1,5}$/, 'an address such as "127.0.0.1:8080"');
 
 export const modelTypes = ['chat', 'completion', 'embedding', 'rerank'] as const;
-/** The engines built into switchyard; plugins add more (see `buildConfigSchema`). */
-export const backendNames = ['llama', 'onnx'] as const;
 
 /**
- * The keys of one [api.models.ID] table. `path` and `backend` are checked by the refinement in
- * `modelSchemaFor`: `path` is required unless the model's backend is a plugin's that needs none,
- * and `backend` must name a built-in engine or one a plugin registered.
+ * The keys of one [api.models.ID] table that every model has, whatever its backend: what the
+ * gateway itself reads (routes, registry, scheduler, batcher) and what any engine may report.
+ * Each backend adds its own keys (see src/backends/index.ts and a plugin's `registerBackend`).
+ * `path` and `backend` are checked by `modelSchemaFor`: `path` is required unless the model's
+ * backend needs none, and `backend` must name a built-in backend or one a plugin registered.
  */
-export const modelSchema = z.strictObject({
+export const commonModelSchema = z.strictObject({
   /** A .gguf file (llama.cpp) or a folder with an .onnx file and tokenizer.json (ONNX Runtime). */
   path: z.string().min(1).optional(),
   type: z.enum(modelTypes),
-  /** Inferred from `path` when absent. */
+  /** Inferred from `path` when absent: a .gguf file is llama's, anything else onnx's. */
   backend: z.string().min(1).optional(),
   /** Other names clients may use for this model. */
   aliases: z.array(z.string().min(1)).default([]),
@@ -37,20 +41,12 @@ export const modelSchema = z.strictObject({
   /** Expected SHA-256 of the file fetched from `source`. */
   sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, '64 hexadecimal digits').optional(),
 
-  // Generation (llama.cpp)
+  // Generation
+  /** Tokens of context per sequence (llama), or the longest input (onnx); reported by every backend. */
   context_length: positiveInt.optional(),
   default_temperature: z.number().min(0).max(2).default(0.7),
   /** Used when a request gives no max_tokens; capped by what the context leaves. */
   default_max_tokens: positiveInt.optional(),
-  /** "auto" offloads what fits when a GPU is present; a number fixes the layer count. */
-  gpu_layers: z.union([z.literal('auto'), z.literal('max'), nonNegativeInt]).default('auto'),
-  /** CPU threads for the engine; 0 lets the engine choose. */
-  threads: nonNegativeInt.optional(),
-  /** Sequences sharing one context: concurrent requests are batched together. */
-  parallel: positiveInt.default(4),
-  batch_size: positiveInt.optional(),
-  /** A Jinja chat template that replaces the one in the GGUF. */
-  chat_template: z.string().min(1).optional(),
 
   // Scheduling
   /** Requests that may wait for a slot; beyond it a 429. */
@@ -59,7 +55,7 @@ export const modelSchema = z.strictObject({
   queue_timeout: z.number().positive().default(30),
   /**
    * Slots one request's n choices may hold at once (the rest take turns), so that a request with
-   * n = 16 leaves slots to others. Default: half of `parallel`, rounded up.
+   * n = 16 leaves slots to others. Default: half of the model's slots, rounded up.
    */
   max_slots_per_request: positiveInt.optional(),
   /**
@@ -68,33 +64,10 @@ export const modelSchema = z.strictObject({
    * 15 tokens/s is 270 s) and bounds how long a costly grammar can slow the model's other requests.
    */
   max_generation_seconds: z.number().positive().default(300),
-  /**
-   * Seconds one generated token may take (the decode plus this request's own sampling; the first
-   * token, which evaluates the prompt, is not timed); a slower one ends the generation with the same
-   * 504 `generation_timeout` before another token is asked for. A step cannot be interrupted, so
-   * this bounds a grammar whose cost multiplies at each token to about one step past the limit,
-   * where `max_generation_seconds` could be overshot by a step of any length. 30 s is far above an
-   * honest step on a CPU (about 1 s for a 70B model at 4 bits; 3 to 10 s for an 8B model when another
-   * request's 512-token prompt chunk shares the decode). A 70B model on a CPU that evaluates other
-   * requests' long prompts while generating needs more.
-   */
-  max_token_seconds: z.number().positive().default(30),
 
   // Embeddings and reranking
+  /** Expected vector length, checked at load. */
   dimensions: positiveInt.optional(),
-  /** ONNX file name inside the folder when it holds several. */
-  file: z.string().min(1).optional(),
-  execution_providers: z.array(z.enum(['cuda', 'cpu'])).min(1).default(['cuda', 'cpu']),
-  intra_op_threads: nonNegativeInt.optional(),
-  inter_op_threads: nonNegativeInt.optional(),
-  graph_optimization_level: z.enum(['disabled', 'basic', 'extended', 'all']).default('all'),
-  /**
-   * ONNX Runtime's worker threads spin while they wait for work (true) or sleep (false). Spinning
-   * takes the cores the gateway's own threads need; it pays only when nothing else runs on them.
-   */
-  allow_spinning: z.boolean().default(false),
-  pooling: z.enum(['mean', 'cls', 'last']).default('mean'),
-  normalize: z.boolean().default(true),
   /** Inputs longer than the model's maximum are cut (true) or refused with a 400 (false). */
   truncate: z.boolean().default(true),
   max_inputs: positiveInt.default(2048),
@@ -102,20 +75,21 @@ export const modelSchema = z.strictObject({
   max_batch_tokens: positiveInt.default(16384),
   /** Dynamic batching of concurrent embedding requests. */
   batching: z.boolean().default(true),
-  /** Rerank scores through a sigmoid (0..1) rather than raw logits. */
-  sigmoid: z.boolean().default(true),
 });
+
+/**
+ * Every key a model may have, each built-in backend's with its defaults. Its output type is what
+ * engines read (`ModelConfig`: a model's object holds the keys of its own backend only), and tests
+ * build an engine's config from it; the config file validates each model against the common keys
+ * and its own backend's (`modelSchemaFor`).
+ */
+export const modelSchema = commonModelSchema.extend(llamaModelOptionsSchema.shape).extend(onnxModelOptionsSchema.shape);
 
 /** A backend a plugin registered, as the config schema needs to know it. */
 export interface PluginBackendSchema {
-  /** The `backend` value models use. */
-  name: string;
   /** The plugin that registered it (its [plugins.NAME] key), named in messages. */
   plugin: string;
-  /** The model-level keys it adds to [api.models.ID], validated for its models only. */
-  modelOptions?: z.ZodObject;
-  /** Whether its models need `path`. */
-  requiresPath: boolean;
+  backend: BackendDescriptor;
 }
 
 /** What loaded plugins add to the schema. */
@@ -126,48 +100,73 @@ export interface ConfigExtension {
 }
 
 /**
- * The model schema with the keys of plugin backends added (each optional at this level) and the
- * checks that depend on the backend: its name, whether `path` is needed, and the plugin's own
- * schema for its keys. Plugin keys on a model of another backend are errors naming the backend.
+ * The backend that serves a model: the one it names, or the first of `claimOrder` that claims its
+ * path (plugin backends come before the built-in ones: onnx claims every path that is not a .gguf
+ * file).
+ */
+function backendOf(model: { backend?: string; path?: string }, claimOrder: readonly BackendDescriptor[]): { backend?: BackendDescriptor; inferred: boolean } {
+  if (model.backend !== undefined) return { backend: claimOrder.find((backend) => backend.name === model.backend), inferred: false };
+  return { backend: backendClaiming(model.path, claimOrder), inferred: true };
+}
+
+/** The keys of `backend` that `fields` holds, for its own schema. */
+function ownKeys(backend: BackendDescriptor, fields: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.keys(backend.modelOptionsSchema?.shape ?? {}).map((key) => [key, fields[key]]));
+}
+
+/**
+ * The model schema of a config file: the common keys, plus the keys of every backend (built-in
+ * and plugin ones), each allowed only on its own backend's models and validated by that
+ * backend's schema. A model that names no backend gets the one its path says before its keys are
+ * checked, and the parsed model names it. A key no backend declares stays an unknown key.
  */
 export function modelSchemaFor(extension: ConfigExtension = { backends: [] }) {
+  const pluginOf = new Map(extension.backends.map(({ plugin, backend }) => [backend.name, plugin]));
+  const pluginBackends = extension.backends.map(({ backend }) => backend);
+  const backends = [...builtInBackends, ...pluginBackends];
+  const claimOrder = [...pluginBackends, ...builtInBackends];
   const owners = new Map<string, string[]>();
-  for (const backend of extension.backends) {
-    for (const key of Object.keys(backend.modelOptions?.shape ?? {})) owners.set(key, [...(owners.get(key) ?? []), backend.name]);
+  for (const backend of backends) {
+    for (const key of Object.keys(backend.modelOptionsSchema?.shape ?? {})) owners.set(key, [...(owners.get(key) ?? []), backend.name]);
   }
-  const extraKeys = Object.fromEntries([...owners.keys()].map((key) => [key, z.unknown().optional()]));
-  // The extra keys are only additive: the inferred type stays the built-in one, and a plugin
-  // reads its keys through its own schema.
-  const base = (owners.size > 0 ? modelSchema.extend(extraKeys) : modelSchema) as unknown as typeof modelSchema;
-  const choices = [...backendNames, ...extension.backends.map((backend) => `${backend.name} (from plugin ${backend.plugin})`)].join(', ');
-  return base.superRefine((model, context) => {
-    const fields = model as Record<string, unknown>;
-    const backendName = model.backend;
-    const pluginBackend = extension.backends.find((backend) => backend.name === backendName);
-    if (backendName !== undefined && !pluginBackend && !(backendNames as readonly string[]).includes(backendName)) {
-      const plugin = extension.knownPluginBackends?.[backendName];
-      const hint = plugin === undefined ? '' : ` (enable the plugin that provides it with [plugins.${plugin}])`;
-      context.addIssue({ code: 'custom', path: ['backend'], message: `expected one of ${choices}, found ${describeValue(backendName)}${hint}`, input: backendName });
-      return;
-    }
-    if (model.path === undefined && (pluginBackend?.requiresPath ?? true)) {
-      context.addIssue({ code: 'custom', path: ['path'], message: 'expected a string, found nothing', input: undefined });
-    }
-    for (const [key, backends] of owners) {
-      if (fields[key] === undefined || (backendName !== undefined && backends.includes(backendName))) continue;
-      context.addIssue({
-        code: 'custom',
-        path: [key],
-        message: `applies only to models with ${backends.map((name) => `backend = "${name}"`).join(' or ')}, found ${backendName === undefined ? 'no backend' : `backend = "${backendName}"`}`,
-        input: fields[key],
-      });
-    }
-    if (pluginBackend?.modelOptions) {
-      const own = Object.fromEntries(Object.keys(pluginBackend.modelOptions.shape).map((key) => [key, fields[key]]));
-      const result = pluginBackend.modelOptions.safeParse(own, { reportInput: true });
-      if (!result.success) for (const issue of result.error.issues) context.addIssue({ ...issue } as never);
-    }
-  });
+  // Each backend's keys are checked by its own schema below; at this level they are only allowed
+  // (and typed as the common keys alone).
+  const base = commonModelSchema.extend(Object.fromEntries([...owners.keys()].map((key) => [key, z.unknown().optional()]))) as unknown as typeof commonModelSchema;
+  const choices = backends.map((backend) => (pluginOf.has(backend.name) ? `${backend.name} (from plugin ${pluginOf.get(backend.name)})` : backend.name)).join(', ');
+  return base
+    .superRefine((model, context) => {
+      const fields = model as Record<string, unknown>;
+      if (model.backend !== undefined && !backends.some((backend) => backend.name === model.backend)) {
+        const plugin = extension.knownPluginBackends?.[model.backend];
+        const hint = plugin === undefined ? '' : ` (enable the plugin that provides it with [plugins.${plugin}])`;
+        context.addIssue({ code: 'custom', path: ['backend'], message: `expected one of ${choices}, found ${describeValue(model.backend)}${hint}`, input: model.backend });
+        return;
+      }
+      const { backend, inferred } = backendOf(model, claimOrder);
+      // Without a backend, the path is what would name one.
+      if (model.path === undefined && (backend === undefined || backend.requiresPath === true)) {
+        context.addIssue({ code: 'custom', path: ['path'], message: 'expected a string, found nothing', input: undefined });
+      }
+      const found = backend === undefined ? 'no backend' : inferred ? `no backend (its path makes it ${/^[aeiou]/.test(backend.name) ? 'an' : 'a'} ${backend.name} model)` : `backend = "${backend.name}"`;
+      for (const [key, names] of owners) {
+        const value = fields[key];
+        if (value === undefined || (backend !== undefined && names.includes(backend.name))) continue;
+        context.addIssue({
+          code: 'custom',
+          path: [key],
+          message: `applies only to models with ${names.map((name) => `backend = "${name}"`).join(' or ')}, found ${found}`,
+          input: value,
+        });
+      }
+      const result = backend?.modelOptionsSchema?.safeParse(ownKeys(backend, fields), { reportInput: true });
+      if (result && !result.success) for (const issue of result.error.issues) context.addIssue({ ...issue } as never);
+    })
+    .transform((model): ModelConfig => {
+      // Valid by now: this applies the backend's defaults and records which backend it is.
+      const { backend } = backendOf(model, claimOrder);
+      const own = backend?.modelOptionsSchema?.parse(ownKeys(backend, model)) ?? {};
+      return { ...model, ...own, backend: backend?.name } as ModelConfig;
+    });
 }
 
 const modelIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:\/-]*$/, 'a model id of letters, digits and . _ : / -');
@@ -286,7 +285,6 @@ export type ApiConfig = Config['api'];
 export type ModelConfig = z.infer<typeof modelSchema>;
 export type KeyConfig = z.infer<typeof keySchema>;
 export type RateLimitConfig = z.infer<typeof rateLimitSchema>;
-export type BuiltInBackendName = (typeof backendNames)[number];
-/** A built-in backend or one a plugin registered. */
+/** A built-in backend or one a plugin registered: names are known only once plugins are loaded. */
 export type BackendName = string;
 export type PluginTableConfig = z.infer<typeof pluginTableSchema>;

@@ -9,7 +9,7 @@
 import type Router from '@koa/router';
 import type { Middleware } from 'koa';
 import type { z } from 'zod';
-import type { BackendLoadContext, LoadedModel } from '../engine/contract.js';
+import type { BackendDescriptor, BackendDescriptorLoadContext } from '../engine/backend-descriptor.js';
 import type { errors, GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Usage } from '../openai/generation-wire.js';
@@ -79,26 +79,17 @@ export interface RequestHooks {
 }
 
 /** What `load` receives: the registry's load context plus the model's own keys, parsed. */
-export interface PluginBackendLoadContext<ModelOptions> extends BackendLoadContext {
-  /** The model's backend keys, parsed by `modelOptionsSchema` (defaults applied). */
-  modelOptions: ModelOptions;
-}
+export type PluginBackendLoadContext<ModelOptions> = BackendDescriptorLoadContext<ModelOptions>;
 
-/** A backend: what `backend = "NAME"` in [api.models.ID] loads. */
-export interface PluginBackend<Schema extends z.ZodObject = z.ZodObject> {
-  /** The `backend` value; must not be a built-in one (llama, onnx) or another plugin's. */
-  name: string;
-  /**
-   * The keys this backend adds to [api.models.ID] (e.g. `upstreams`), as a zod object. They are
-   * allowed only on models with this backend and validated by this schema at config load, so
-   * their errors name the file, line and key like any other. They must not reuse a built-in key.
-   */
-  modelOptionsSchema?: Schema;
-  /** Whether its models need `path` (default false: the backend finds its model elsewhere). */
-  requiresPath?: boolean;
-  /** Loads one model; throw with a reason an operator can act on (the model is marked unavailable). */
-  load(context: PluginBackendLoadContext<z.output<Schema>>): Promise<LoadedModel>;
-}
+/**
+ * A backend: what `backend = "NAME"` in [api.models.ID] loads. The same descriptor the built-in
+ * backends have (src/backends/index.ts): its name must not be a built-in one (llama, onnx) or
+ * another plugin's; `modelOptionsSchema`'s keys are allowed only on its models and validated at
+ * config load, so their errors name the file, line and key like any other, and must not reuse a
+ * key of the built-in model schema; `requiresPath` defaults to false; a `claimsPath` makes it the
+ * backend of models that name none and whose path it claims (asked before the built-in backends).
+ */
+export type PluginBackend<Schema extends z.ZodObject = z.ZodObject> = BackendDescriptor<Schema>;
 
 export interface PluginContext<Options = unknown> {
   /** The plugin's key in the config ([plugins.NAME]). */

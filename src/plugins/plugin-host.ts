@@ -2,7 +2,7 @@
 // Created by the plugin loader at startup, read by the gateway, closed last at shutdown.
 import type Router from '@koa/router';
 import type { BackendFactories } from '../backends/index.js';
-import type { BackendFactory } from '../engine/contract.js';
+import { backendFactory } from '../engine/backend-descriptor.js';
 import type { ConfigExtension } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 import type { PluginBackend, RequestHooks } from './plugin-api.js';
@@ -34,33 +34,18 @@ export class PluginHost {
     private readonly knownPluginBackends: Readonly<Record<string, string>> = {},
   ) {}
 
-  /** What the config schema needs: the backends' names, their model keys, whether they need `path`. */
+  /** What the config schema needs: the backends (their names, model keys, paths) and who registered them. */
   get configExtension(): ConfigExtension {
     const enabled = new Set(this.backends.keys());
     return {
-      backends: [...this.backends.entries()].map(([name, { plugin, backend }]) => ({
-        name,
-        plugin,
-        modelOptions: backend.modelOptionsSchema,
-        requiresPath: backend.requiresPath ?? false,
-      })),
+      backends: [...this.backends.values()],
       knownPluginBackends: Object.fromEntries(Object.entries(this.knownPluginBackends).filter(([backend]) => !enabled.has(backend))),
     };
   }
 
-  /** One factory per plugin backend, giving `load` the model's own keys parsed by the backend's schema. */
+  /** One factory per plugin backend, made as the built-in backends' are. */
   backendFactories(): BackendFactories {
-    const factories: Record<string, BackendFactory> = {};
-    for (const [name, { backend }] of this.backends) {
-      const schema = backend.modelOptionsSchema;
-      factories[name] = async (context) => {
-        const fields = context.config as Record<string, unknown>;
-        // Already validated at config load; this applies the schema's defaults.
-        const modelOptions = schema ? schema.parse(Object.fromEntries(Object.keys(schema.shape).map((key) => [key, fields[key]]))) : {};
-        return backend.load({ ...context, modelOptions });
-      };
-    }
-    return factories;
+    return Object.fromEntries([...this.backends].map(([name, { backend }]) => [name, backendFactory(backend)]));
   }
 
   addCloser(plugin: string, close: () => void | Promise<void>): void {

@@ -9,7 +9,8 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { closest } from 'fastest-levenshtein';
 import { z } from 'zod';
-import { backendNames, modelSchema, pluginNameSchema, pluginTableSchema } from '../config/schema.js';
+import { backendNames } from '../backends/index.js';
+import { modelSchema, pluginNameSchema, pluginTableSchema } from '../config/schema.js';
 import { ConfigError, configProblemsFromIssues, parseConfig, parseToml, type ConfigProblem, type LoadedConfig } from '../config/load-config.js';
 import { locateKey } from '../config/key-location.js';
 import { errors, GatewayError } from '../errors.js';
@@ -110,7 +111,7 @@ export async function loadPlugins(options: { source: string; file: string; logge
       errors,
       GatewayError,
       registerBackend(backend) {
-        if ((backendNames as readonly string[]).includes(backend.name)) throw new Error(`backend "${backend.name}" is built in`);
+        if (backendNames.includes(backend.name)) throw new Error(`backend "${backend.name}" is built in`);
         const owner = host.backends.get(backend.name);
         if (owner) throw new Error(`backend "${backend.name}" is already registered by plugin "${owner.plugin}"`);
         const clashes = Object.keys(backend.modelOptionsSchema?.shape ?? {}).filter((key) => builtInModelKeys.has(key));

@@ -239,7 +239,7 @@ describe('plugin config errors name the file and key', () => {
     assert.equal(await problemOf(`${echo()}[api.models.x]\nbackend = "echo"\ntype = "chat"\n`), 'config.toml:3: api.models.x.echo_prefix: expected a string, found nothing');
     assert.equal(
       await problemOf(`${echo()}[api.models.x]\npath = "a.gguf"\ntype = "chat"\necho_prefix = "p"\n`),
-      'config.toml:6: api.models.x.echo_prefix: applies only to models with backend = "echo", found no backend',
+      'config.toml:6: api.models.x.echo_prefix: applies only to models with backend = "echo", found no backend (its path makes it a llama model)',
     );
     assert.equal(await problemOf(`[plugins.remote]\n[api.models.x]\nbackend = "remote"\ntype = "chat"\n`), 'config.toml:2: api.models.x.upstreams: expected an array, found nothing');
     assert.equal(

@@ -192,3 +192,60 @@ describe('config loading', () => {
     assert.throws(() => parseConfig('[api]\nrequire_auth = true\napi_key_env = "SWITCHYARD_UNSET_VARIABLE"\n', 'config.toml'), /SWITCHYARD_UNSET_VARIABLE/);
   });
 });
+
+describe('config: common keys plus per-backend keys', () => {
+  test('the seed config of the design notes is the one tested above, unchanged, and loads', async () => {
+    const notes = await readFile('../shared/DESIGN.md', 'utf8');
+    const seed = /```toml\n([\s\S]*?)```/.exec(notes)?.[1];
+    assert.equal(seed, DESIGN_EXAMPLE);
+    const { config } = parseConfig(seed, 'config.toml');
+    // Neither path is a .gguf file: both are onnx models, which the common keys fit.
+    assert.deepEqual(Object.values(config.api.models).map((model) => model.backend), ['onnx', 'onnx', 'onnx']);
+  });
+
+  test('a llama key on an onnx model is an error naming the file, line, key and both backends', () => {
+    assert.equal(
+      problemOf('[api.models.embed]\npath = "/models/bge"\nbackend = "onnx"\ntype = "embedding"\ngpu_layers = 10\n'),
+      'config.toml:5: api.models.embed.gpu_layers: applies only to models with backend = "llama", found backend = "onnx"',
+    );
+    // Without `backend`, the path says which backend the model is, and the message says so.
+    assert.equal(
+      problemOf('[api.models.embed]\npath = "/models/bge-small-en-v1.5"\ntype = "embedding"\nthreads = 2\n'),
+      'config.toml:4: api.models.embed.threads: applies only to models with backend = "llama", found no backend (its path makes it an onnx model)',
+    );
+  });
+
+  test('an onnx key on a .gguf model is an error; a key both declare is allowed on either', () => {
+    assert.equal(
+      problemOf('[api.models.chat]\npath = "m.gguf"\ntype = "chat"\n\nintra_op_threads = 2\nexecution_providers = ["cpu"]\n').split('\n').sort().join('\n'),
+      [
+        'config.toml:5: api.models.chat.intra_op_threads: applies only to models with backend = "onnx", found no backend (its path makes it a llama model)',
+        'config.toml:6: api.models.chat.execution_providers: applies only to models with backend = "onnx", found no backend (its path makes it a llama model)',
+      ].join('\n'),
+    );
+    const { config } = parseConfig('[api.models.a]\npath = "a.gguf"\ntype = "embedding"\nnormalize = false\n[api.models.b]\npath = "b"\ntype = "embedding"\nnormalize = false\n', 'config.toml');
+    assert.deepEqual([config.api.models.a.normalize, config.api.models.b.normalize], [false, false]);
+  });
+
+  test("a backend key's value is checked by its backend's schema, naming file, line and key", () => {
+    assert.equal(problemOf('[api.models.chat]\npath = "m.gguf"\ntype = "chat"\nparallel = 0\n'), 'config.toml:4: api.models.chat.parallel: expected a value > 0, found the integer 0');
+    assert.equal(
+      problemOf('[api.models.e]\npath = "e"\ntype = "embedding"\npooling = "max"\n'),
+      'config.toml:4: api.models.e.pooling: expected one of "mean", "cls", "last", found the string "max"',
+    );
+  });
+
+  test('an unknown key is still an error, with the keys of every backend as suggestions', () => {
+    assert.match(problemOf('[api.models.chat]\npath = "m.gguf"\ntype = "chat"\ngpu_layer = 3\n'), /^config\.toml:4: api\.models\.chat\.gpu_layer: unknown key "gpu_layer" \(did you mean "gpu_layers"\?\); allowed here: .*context_length.*gpu_layers.*execution_providers/);
+  });
+
+  test("each model gets its backend's defaults and names its backend", () => {
+    const { config } = parseConfig('[api.models.chat]\npath = "m.GGUF"\ntype = "chat"\n[api.models.embed]\npath = "folder"\ntype = "embedding"\n[api.models.forced]\npath = "model.bin"\nbackend = "llama"\ntype = "completion"\nthreads = 1\n', 'config.toml');
+    const { chat, embed, forced } = config.api.models;
+    assert.deepEqual([chat.backend, chat.gpu_layers, chat.parallel, chat.max_token_seconds, chat.execution_providers], ['llama', 'auto', 4, 30, undefined]);
+    assert.deepEqual([embed.backend, embed.execution_providers, embed.pooling, embed.allow_spinning, embed.gpu_layers], ['onnx', ['cuda', 'cpu'], 'mean', false, undefined]);
+    assert.deepEqual([forced.backend, forced.threads, forced.parallel], ['llama', 1, 4]);
+    // The keys every model has keep their defaults whatever the backend.
+    assert.deepEqual([chat.max_queue, embed.max_queue, embed.max_batch_size, chat.default_temperature], [64, 64, 32, 0.7]);
+  });
+});

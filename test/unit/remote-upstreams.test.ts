@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { sseData } from '../../plugins/remote/sse-frames.js';
+import { sseData } from '../../src/upstream/sse-frames.js';
 import { UpstreamPool } from '../../plugins/remote/upstream-pool.js';
 import { generationFields, spreadTokens } from '../../plugins/remote/upstream-wire.js';
 
