@@ -3,7 +3,7 @@
 // writer's transform, `afterResponse` when the handler is done. Mounted per route, after the
 // JSON body parser and before the handler.
 import type { Context, Middleware } from 'koa';
-import { toGatewayError } from '../api/engine-errors.js';
+import { toGatewayError } from '../api/error-mapping.js';
 import type { Usage } from '../openai/generation-wire.js';
 import { clientAbortSignal } from '../server/client-abort.js';
 import type { AccessDetails } from '../server/middleware/access-log.js';

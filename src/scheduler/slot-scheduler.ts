@@ -2,7 +2,7 @@
 // queue behind them, a wait limit, and removal of a waiter whose client left. One request holds at
 // most `maxSlotsPerRequest` slots (its n choices take turns), and a run holds its slot at most
 // `maxRunMs`.
-import { errors, GatewayError } from '../errors.js';
+import { GenerationTimeoutError, ModelClosingError, QueueFullError, QueueTimeoutError } from '../model-call/admission-errors.js';
 
 export interface SlotSchedulerOptions {
   model: string;
@@ -130,25 +130,20 @@ export class SlotScheduler {
     }
   }
 
-  private timeoutError(limitMs: number): GatewayError {
-    return errors.generationTimeout(`Generation on model '${this.options.model}' ran longer than its limit of ${limitMs / 1000} s (max_generation_seconds) and was stopped.`);
+  private timeoutError(limitMs: number): GenerationTimeoutError {
+    return new GenerationTimeoutError(this.options.model, limitMs);
   }
 
   private admit(signal: AbortSignal): Promise<void> {
-    if (this.closed) return Promise.reject(errors.unavailable(`Model '${this.options.model}' is shutting down.`, 5_000, 'model_unloading'));
+    if (this.closed) return Promise.reject(new ModelClosingError(this.options.model));
     if (signal.aborted) return Promise.reject(new AbortedError());
     if (this.active < this.options.slots && this.waiting.length === 0) {
       this.active++;
       return Promise.resolve();
     }
     if (this.waiting.length >= this.options.maxQueue) {
-      return Promise.reject(
-        errors.rateLimited(
-          `Model '${this.options.model}' is busy: ${this.active} requests running and ${this.waiting.length} waiting (max_queue). Retry shortly.`,
-          this.options.queueTimeoutMs > 0 ? Math.min(this.options.queueTimeoutMs, 2_000) : 1_000,
-          'queue_full',
-        ),
-      );
+      const retryAfterMs = this.options.queueTimeoutMs > 0 ? Math.min(this.options.queueTimeoutMs, 2_000) : 1_000;
+      return Promise.reject(new QueueFullError(this.options.model, this.active, this.waiting.length, retryAfterMs));
     }
     return new Promise<void>((resolve, reject) => {
       const leave = () => {
@@ -163,13 +158,7 @@ export class SlotScheduler {
       };
       const timer = setTimeout(() => {
         leave();
-        reject(
-          errors.unavailable(
-            `Request waited ${Math.round(this.options.queueTimeoutMs / 1000)} s for model '${this.options.model}' (queue_timeout) and timed out. Retry later.`,
-            Math.min(this.options.queueTimeoutMs, 10_000),
-            'queue_timeout',
-          ),
-        );
+        reject(new QueueTimeoutError(this.options.model, this.options.queueTimeoutMs, Math.min(this.options.queueTimeoutMs, 10_000)));
       }, this.options.queueTimeoutMs);
       const waiter: Waiter = {
         grant: () => {
@@ -199,6 +188,6 @@ export class SlotScheduler {
   /** Fails every waiter; runs already admitted finish. */
   close(): void {
     this.closed = true;
-    for (const waiter of [...this.waiting]) waiter.fail(errors.unavailable(`Model '${this.options.model}' is shutting down.`, 5_000, 'model_unloading'));
+    for (const waiter of [...this.waiting]) waiter.fail(new ModelClosingError(this.options.model));
   }
 }

@@ -135,7 +135,7 @@ test('a GBNF grammar constrains the output; a broken one or an unenforceable sch
   assert.match(result.text, /^(yes|no), [a-z]+\.$/);
   await assert.rejects(
     model.textCompletion!.generateText('x', options({ constraint: { kind: 'gbnf', grammar: 'root ::= undefined-rule' } })),
-    (error: unknown) => error instanceof UnsupportedFeatureError && /invalid GBNF grammar/.test(error.message) && error.param === 'grammar',
+    (error: unknown) => error instanceof UnsupportedFeatureError && /invalid GBNF grammar/.test(error.message) && error.field === 'grammar',
   );
   await assert.rejects(
     model.textCompletion!.generateText('x', options({ constraint: { kind: 'json_schema', schema: { type: 'string', pattern: '^a+$' } } })),
@@ -311,7 +311,7 @@ test('a prompt longer than the context is refused with both lengths; suffix need
   await assert.rejects(model.textCompletion!.generateText(long, options()), (error: unknown) => error instanceof InputTooLongError && /\d+ tokens long.*2048/.test(error.message));
   await assert.rejects(
     model.textCompletion!.generateText('def f(', options({ suffix: ')' })),
-    (error: unknown) => error instanceof UnsupportedFeatureError && error.param === 'suffix' && /fill-in-the-middle/.test(error.message),
+    (error: unknown) => error instanceof UnsupportedFeatureError && error.field === 'suffix' && /fill-in-the-middle/.test(error.message),
   );
 });
 

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { test } from 'node:test';
-import { GatewayError } from '../../src/errors.js';
+import { toGatewayError } from '../../src/api/error-mapping.js';
+import { GenerationTimeoutError } from '../../src/model-call/admission-errors.js';
 import { SlotScheduler } from '../../src/scheduler/slot-scheduler.js';
 
 function scheduler(options: { maxSlotsPerRequest?: number; maxRunMs?: number } = {}): SlotScheduler {
@@ -77,11 +78,12 @@ test('a run past maxRunMs sees its signal fire and fails with a 504 generation_t
   const started = performance.now();
   const run = slots.run(new AbortController().signal, (signal) => new Promise<string>((resolve) => signal.addEventListener('abort', () => resolve('partial'))));
   await assert.rejects(run, (error: unknown) => {
-    assert.ok(error instanceof GatewayError);
-    assert.equal(error.status, 504);
-    assert.equal(error.code, 'generation_timeout');
-    assert.equal(error.headers['x-should-retry'], 'false');
-    assert.match(error.message, /max_generation_seconds/);
+    assert.ok(error instanceof GenerationTimeoutError);
+    const wire = toGatewayError(error);
+    assert.equal(wire.status, 504);
+    assert.equal(wire.code, 'generation_timeout');
+    assert.equal(wire.headers['x-should-retry'], 'false');
+    assert.match(wire.message, /max_generation_seconds/);
     return true;
   });
   assert.ok(performance.now() - started < 2_000);

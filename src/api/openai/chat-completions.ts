@@ -2,7 +2,7 @@
 import type { Context } from 'koa';
 import { errors } from '../../errors.js';
 import { toChatMessages } from '../../openai/chat-messages.js';
-import { chatCompletionRequestSchema } from '../../openai/generation-request.js';
+import { chatCompletionRequestSchema, type ChatCompletionRequest } from '../../openai/generation-request.js';
 import { samplingOptions } from '../../openai/generation-options.js';
 import { chatCompletionWire } from '../../openai/generation-wire.js';
 import { checkPromptFits } from '../../openai/request-limits.js';
@@ -12,11 +12,17 @@ import type { GatewayState } from '../../server/gateway-state.js';
 import type { AccessDetails } from '../../server/middleware/access-log.js';
 import { resolveModel } from '../resolve-model.js';
 import { tokenBudgetOf } from '../../limits/token-budget.js';
-import { resolveMaxTokens } from './context-budget.js';
+import { resolveMaxTokens } from '../../model-call/context-budget.js';
+import { withWireNames, type WireNames } from '../error-mapping.js';
 import { respondWithGeneration } from './generation-runner.js';
 
 export async function chatCompletions(ctx: Context, state: GatewayState): Promise<void> {
   const request = parseRequest(chatCompletionRequestSchema, ctx.request.body);
+  const wireNames = { prompt: 'messages', maxTokens: request.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens' };
+  await withWireNames(wireNames, () => serveChat(ctx, state, request, wireNames));
+}
+
+async function serveChat(ctx: Context, state: GatewayState, request: ChatCompletionRequest, wireNames: WireNames): Promise<void> {
   if (request.tools && request.tools.length > 0) throw errors.invalidRequest("'tools' are not supported by this server.", 'tools', 'unsupported_parameter');
   if (request.max_tokens != null && request.max_completion_tokens != null && request.max_tokens !== request.max_completion_tokens) {
     throw errors.invalidRequest("Set either 'max_tokens' or 'max_completion_tokens', not both with different values.", 'max_completion_tokens');
@@ -39,8 +45,6 @@ export async function chatCompletions(ctx: Context, state: GatewayState): Promis
     requested,
     defaultMaxTokens: entry.config.default_max_tokens,
     contextLength: model.info.contextLength,
-    param: request.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens',
-    promptParam: 'messages',
   });
   const choices = request.n ?? 1;
   await tokenBudgetOf(ctx)?.reserve(promptTokens, maxTokens * choices);
@@ -62,5 +66,6 @@ export async function chatCompletions(ctx: Context, state: GatewayState): Promis
     signal: clientAbortSignal(ctx),
     streamStallTimeoutMs: state.config().api.stream_stall_timeout * 1000,
     logger: state.logger,
+    wireNames,
   });
 }

@@ -1,7 +1,7 @@
 // POST /v1/completions (the legacy text completion API)
 import type { Context } from 'koa';
 import { errors } from '../../errors.js';
-import { completionRequestSchema } from '../../openai/generation-request.js';
+import { completionRequestSchema, type CompletionRequest } from '../../openai/generation-request.js';
 import { samplingOptions } from '../../openai/generation-options.js';
 import { textCompletionWire } from '../../openai/generation-wire.js';
 import { checkPromptFits } from '../../openai/request-limits.js';
@@ -11,11 +11,16 @@ import type { GatewayState } from '../../server/gateway-state.js';
 import type { AccessDetails } from '../../server/middleware/access-log.js';
 import { resolveModel } from '../resolve-model.js';
 import { tokenBudgetOf } from '../../limits/token-budget.js';
-import { resolveMaxTokens } from './context-budget.js';
+import { resolveMaxTokens } from '../../model-call/context-budget.js';
+import { withWireNames } from '../error-mapping.js';
 import { respondWithGeneration } from './generation-runner.js';
 
 export async function completions(ctx: Context, state: GatewayState): Promise<void> {
   const request = parseRequest(completionRequestSchema, ctx.request.body);
+  await withWireNames({}, () => serveCompletions(ctx, state, request));
+}
+
+async function serveCompletions(ctx: Context, state: GatewayState, request: CompletionRequest): Promise<void> {
   const prompts = typeof request.prompt === 'string' ? [request.prompt] : request.prompt;
   if (prompts.some((prompt) => typeof prompt !== 'string')) {
     throw errors.invalidRequest("Token arrays in 'prompt' are not supported; send the prompt as text.", 'prompt', 'unsupported_parameter');
@@ -41,8 +46,6 @@ export async function completions(ctx: Context, state: GatewayState): Promise<vo
     requested: request.max_tokens ?? undefined,
     defaultMaxTokens: entry.config.default_max_tokens ?? 16,
     contextLength: model.info.contextLength,
-    param: 'max_tokens',
-    promptParam: 'prompt',
   });
   const totalPromptTokens = promptTokenCounts.reduce((sum, count) => sum + count, 0);
   await tokenBudgetOf(ctx)?.reserve(totalPromptTokens, maxTokens * texts.length * choicesPerPrompt);
@@ -69,5 +72,6 @@ export async function completions(ctx: Context, state: GatewayState): Promise<vo
     signal: clientAbortSignal(ctx),
     streamStallTimeoutMs: state.config().api.stream_stall_timeout * 1000,
     logger: state.logger,
+    wireNames: {},
   });
 }

@@ -8,7 +8,7 @@ import { parseRequest } from '../../openai/validation.js';
 import { clientAbortSignal, isAbortError } from '../../server/client-abort.js';
 import type { GatewayState } from '../../server/gateway-state.js';
 import type { AccessDetails } from '../../server/middleware/access-log.js';
-import { toGatewayError } from '../engine-errors.js';
+import { toGatewayError } from '../error-mapping.js';
 import { resolveModel } from '../resolve-model.js';
 import { tokenBudgetOf } from '../../limits/token-budget.js';
 

@@ -3,14 +3,14 @@
 // the shapes.
 import type { Context } from 'koa';
 import type { GenerationOptions, GenerationResult } from '../../engine/contract.js';
-import { errors, GatewayError } from '../../errors.js';
+import { errors } from '../../errors.js';
 import type { GenerationWire } from '../../openai/generation-wire.js';
 import { usageOf } from '../../openai/generation-wire.js';
 import type { SlotScheduler } from '../../scheduler/slot-scheduler.js';
 import { isAbortError, isShutdownAbort } from '../../server/client-abort.js';
 import { SseStream } from '../../server/sse-stream.js';
 import type { AccessDetails } from '../../server/middleware/access-log.js';
-import { toGatewayError } from '../engine-errors.js';
+import { toGatewayError, type WireNames } from '../error-mapping.js';
 import type { Logger } from '../../logger.js';
 
 export interface GenerationJob {
@@ -36,6 +36,8 @@ export interface GenerationRun {
   /** How long a stream's client may read nothing before the stream is cut ([api] stream_stall_timeout). */
   streamStallTimeoutMs: number;
   logger: Logger;
+  /** How the request spells the fields an error may name (see error-mapping.ts). */
+  wireNames: WireNames;
 }
 
 export async function respondWithGeneration(ctx: Context, run: GenerationRun): Promise<void> {
@@ -115,7 +117,7 @@ export async function respondWithGeneration(ctx: Context, run: GenerationRun): P
       sse?.end();
       return;
     }
-    const gatewayError = error instanceof GatewayError ? error : toGatewayError(error);
+    const gatewayError = toGatewayError(error, run.wireNames);
     if (sse?.isOpen) {
       if (gatewayError.status >= 500) run.logger.error({ requestId: ctx.state.requestId, err: error }, 'generation failed mid-stream');
       sse.fail(gatewayError.type === 'api_error' ? errors.internal() : gatewayError);

@@ -41,7 +41,7 @@ export function renderChat(model: LlamaModel, wrapper: ChatWrapper, messages: re
     state = wrapper.generateContextState({ chatHistory: toChatHistory(messages) });
   } catch (error) {
     // Jinja templates raise on conversations they do not accept (e.g. roles that do not alternate).
-    throw new UnsupportedFeatureError(`the model's chat template rejected these messages: ${error instanceof Error ? error.message : String(error)}`, 'messages');
+    throw new UnsupportedFeatureError(`the model's chat template rejected these messages: ${error instanceof Error ? error.message : String(error)}`, 'prompt');
   }
   let contextText = state.contextText;
   if (state.noPrefixTrigger?.type === 'response') contextText = contextText.concat(state.noPrefixTrigger.inject);
@@ -68,7 +68,7 @@ export function createLlamaChat(engine: GenerationEngine, wrapper: ChatWrapper):
   const prepare = (messages: ChatMessage[]): PreparedPrompt => ({
     ...renderChat(engine.model, wrapper, messages),
     trimLeadingWhitespace: true,
-    param: 'messages',
+    param: 'prompt',
   });
   return {
     async countChatPromptTokens(messages) {
