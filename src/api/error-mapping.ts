@@ -8,6 +8,7 @@ import { errors, GatewayError } from '../errors.js';
 import { ContextLengthError } from '../model-call/context-budget.js';
 import { GenerationTimeoutError, ModelClosingError, QueueFullError, QueueTimeoutError } from '../model-call/admission-errors.js';
 import {
+  ModelCapabilityError,
   ModelLoadingError,
   ModelNotFoundError,
   ModelNotNamedError,
@@ -63,6 +64,7 @@ function fromDomainError(error: DomainError, names: WireNames): GatewayError {
   if (error instanceof ModelNotFoundError) return errors.modelNotFound(error.model);
   if (error instanceof ModelNotPermittedError) return errors.permissionDenied(error.message);
   if (error instanceof ModelTypeMismatchError) return errors.invalidRequest(`${error.message}; use ${ENDPOINT_FOR_TYPE[error.type]}.`, 'model', 'model_type_mismatch');
+  if (error instanceof ModelCapabilityError) return errors.invalidRequest(error.message, 'model', 'model_type_mismatch');
   if (error instanceof ModelNotNamedError) return errors.invalidRequest(error.message, 'model', 'missing_required_parameter');
   if (error instanceof ModelLoadingError) return errors.unavailable(error.message, error.retryAfterMs, 'model_loading');
   if (error instanceof ModelUnloadingError) return errors.unavailable(error.message, error.retryAfterMs, 'model_unloading');

@@ -51,3 +51,10 @@ export class ModelUnavailableError extends DomainError {
     super(`Model '${model}' is unavailable: ${summary}.`);
   }
 }
+
+/** The model's engine lacks the capability a call needs (a chat model without a chat template): a 400. */
+export class ModelCapabilityError extends DomainError {
+  constructor(readonly model: string, readonly capability: 'chat' | 'complete text' | 'tokenize') {
+    super(`Model '${model}' cannot ${capability}.`, 'model');
+  }
+}

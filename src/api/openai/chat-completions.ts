@@ -10,9 +10,8 @@ import { parseRequest } from '../../openai/validation.js';
 import { clientAbortSignal } from '../../server/client-abort.js';
 import type { GatewayState } from '../../server/gateway-state.js';
 import type { AccessDetails } from '../../server/middleware/access-log.js';
-import { resolveModel } from '../resolve-model.js';
+import { openModelFor } from '../resolve-model.js';
 import { tokenBudgetOf } from '../../limits/token-budget.js';
-import { resolveMaxTokens } from '../../model-call/context-budget.js';
 import { withWireNames, type WireNames } from '../error-mapping.js';
 import { respondWithGeneration } from './generation-runner.js';
 
@@ -31,36 +30,24 @@ async function serveChat(ctx: Context, state: GatewayState, request: ChatComplet
     throw errors.invalidRequest("'top_logprobs' requires 'logprobs' to be true.", 'top_logprobs');
   }
   const messages = toChatMessages(request.messages);
-  const { entry, model, scheduler } = await resolveModel(ctx, state, request.model, ['chat'], '/v1/chat/completions');
-  (ctx.state.access as AccessDetails).model = entry.id;
-  const chat = model.chat;
-  if (!chat) throw errors.invalidRequest(`Model '${entry.id}' cannot chat.`, 'model', 'model_type_mismatch');
+  const model = await openModelFor(ctx, state, request.model, ['chat'], '/v1/chat/completions');
+  (ctx.state.access as AccessDetails).model = model.id;
 
-  const sampling = samplingOptions(request, entry.config.default_temperature);
+  const sampling = samplingOptions(request, model.config.default_temperature);
   checkPromptFits(messages.reduce((sum, message) => sum + message.content.length, 0), model.info.contextLength, 'messages');
-  const promptTokens = await chat.countChatPromptTokens(messages);
-  const requested = request.max_completion_tokens ?? request.max_tokens ?? undefined;
-  const maxTokens = resolveMaxTokens({
-    promptTokens,
-    requested,
-    defaultMaxTokens: entry.config.default_max_tokens,
-    contextLength: model.info.contextLength,
-  });
+  const prompt = await model.prepareChat(messages);
+  const maxTokens = model.maxTokensFor(prompt.promptTokens, request.max_completion_tokens ?? request.max_tokens ?? undefined, model.config.default_max_tokens);
   const choices = request.n ?? 1;
-  await tokenBudgetOf(ctx)?.reserve(promptTokens, maxTokens * choices);
+  await tokenBudgetOf(ctx)?.reserve(prompt.promptTokens, maxTokens * choices);
   const includeUsage = request.stream_options?.include_usage === true;
   await respondWithGeneration(ctx, {
-    jobs: Array.from({ length: choices }, (_, index) => ({
-      index,
-      prefix: '',
-      // n choices from one seed would be n copies: each choice gets its own seed.
-      generate: (options) => chat.generateChat(messages, { ...options, seed: options.seed === undefined ? undefined : options.seed + index }),
-    })),
-    scheduler,
-    wire: chatCompletionWire(entry.id, request.stream === true && includeUsage),
+    handle: model,
+    prompts: [prompt],
+    choicesPerPrompt: choices,
+    wire: chatCompletionWire(model.id, request.stream === true && includeUsage),
     stream: request.stream === true,
     includeUsage,
-    promptTokens,
+    promptTokens: prompt.promptTokens,
     exactPromptTokens: model.promptTokensAreEstimates ? (results) => results[0].promptTokens : undefined,
     options: { ...sampling, maxTokens, topLogprobs: request.logprobs ? (request.top_logprobs ?? 0) : undefined },
     signal: clientAbortSignal(ctx),
