@@ -21,17 +21,20 @@ export type {
   EmbeddingCapability,
   EmbeddingInput,
   FinishReason,
+  GenerationEvent,
+  GenerationEventListener,
   GenerationOptions,
   GenerationResult,
   LoadedModel,
   LoadedModelInfo,
   OutputConstraint,
+  PreparedPrompt,
   RerankCapability,
   RerankResult,
   TextCompletionCapability,
   TokenizeCapability,
   TokenLogprob,
 } from './engine/contract.js';
-export { InputTooLongError, InvalidInputError, TokenTimeoutError, UnsupportedFeatureError } from './engine/errors.js';
+export { DomainError, InputTooLongError, InvalidInputError, TokenTimeoutError, UnsupportedFeatureError } from './engine/errors.js';
 export { errors, GatewayError, retryHeaders, type ErrorType, type GatewayErrorOptions } from './errors.js';
 export type { Usage } from './openai/generation-wire.js';

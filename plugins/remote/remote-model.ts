@@ -3,7 +3,7 @@
 // Generations always stream from the upstream: text reaches the client delta by delta, a client
 // that leaves cancels the upstream request, and the usage chunk (stream_options.include_usage)
 // gives the exact token counts that reconcile the estimates made before the run.
-import type { ChatCapability, ChatMessage, EmbeddingCapability, EmbeddingInput, GenerationOptions, GenerationResult, LoadedModel, RerankCapability, TextCompletionCapability, TokenLogprob } from '../../src/engine/contract.js';
+import type { ChatCapability, EmbeddingCapability, EmbeddingInput, GenerationOptions, GenerationResult, LoadedModel, PreparedPrompt, RerankCapability, TextCompletionCapability, TokenLogprob } from '../../src/engine/contract.js';
 import type { ModelConfig } from '../../src/config/schema.js';
 import type { Logger } from '../../src/logger.js';
 import { sseData } from '../../src/upstream/sse-frames.js';
@@ -23,10 +23,26 @@ import {
   vectorOf,
 } from './upstream-wire.js';
 
+/**
+ * What a remote model prepares: the request fields that carry the prompt, and an estimate of its
+ * tokens (there is no tokenizer here; the upstream's usage chunk gives the exact count).
+ */
+interface RemotePrompt extends PreparedPrompt {
+  readonly kind: 'chat' | 'text';
+  readonly input: Record<string, unknown>;
+}
+
+function asRemotePrompt(prompt: PreparedPrompt): RemotePrompt {
+  const remote = prompt as Partial<RemotePrompt>;
+  if (remote.kind === undefined || remote.input === undefined) throw new TypeError('this prompt was not prepared by a remote model');
+  return prompt as RemotePrompt;
+}
+
 interface Usage {
   prompt_tokens?: number;
   completion_tokens?: number;
   total_tokens?: number;
+  prompt_tokens_details?: { cached_tokens?: number };
 }
 
 export interface RemoteModelSettings {
@@ -66,22 +82,22 @@ export class RemoteModel implements LoadedModel {
     const type = settings.config.type;
     if (type === 'chat') {
       this.chat = {
-        // Counting runs before a stream's headers are sent: with every upstream down, the client
+        // Preparing runs before a stream's headers are sent: with every upstream down, the client
         // gets a real 503 with Retry-After rather than an error frame in a 200 stream.
-        countChatPromptTokens: async (messages) => {
+        prepareChat: async (messages): Promise<RemotePrompt> => {
           this.client.assertAnyUp();
-          return estimateChatTokens(messages);
+          return { kind: 'chat', input: { messages: chatMessagesBody(messages) }, promptTokens: estimateChatTokens(messages) };
         },
-        generateChat: (messages, options) => this.generate('chat', { messages: chatMessagesBody(messages) }, estimateChatTokens(messages), options),
+        generate: (prompt, options) => this.generate(asRemotePrompt(prompt), options),
       };
     }
     if (type === 'chat' || type === 'completion') {
       this.textCompletion = {
-        countTextTokens: async (text) => {
+        prepareText: async (prompt, options = {}): Promise<RemotePrompt> => {
           this.client.assertAnyUp();
-          return estimateTokens(text);
+          return { kind: 'text', input: options.suffix === undefined ? { prompt } : { prompt, suffix: options.suffix }, promptTokens: estimateTokens(prompt) };
         },
-        generateText: (prompt, options) => this.generate('text', options.suffix === undefined ? { prompt } : { prompt, suffix: options.suffix }, estimateTokens(prompt), options),
+        generate: (prompt, options) => this.generate(asRemotePrompt(prompt), options),
       };
     }
     if (type === 'embedding') {
@@ -157,10 +173,11 @@ export class RemoteModel implements LoadedModel {
     }
   }
 
-  private async generate(kind: 'chat' | 'text', input: Record<string, unknown>, promptEstimate: number, options: GenerationOptions): Promise<GenerationResult> {
+  private async generate(prompt: RemotePrompt, options: GenerationOptions): Promise<GenerationResult> {
+    const { kind } = prompt;
     const body = {
       model: this.upstreamModel,
-      ...input,
+      ...prompt.input,
       ...generationFields(options, kind),
       stream: true,
       stream_options: { include_usage: true },
@@ -201,20 +218,25 @@ export class RemoteModel implements LoadedModel {
             deltas++;
             text += piece;
             // Waiting for a reader that is behind stops reading the upstream too: TCP holds it back there.
-            await options.onText?.(piece);
+            await options.onEvent?.({ type: 'text', text: piece });
           }
           if (choice.logprobs) logprobs.push(...(kind === 'chat' ? chatLogprobsOf(choice.logprobs) : textLogprobsOf(choice.logprobs)));
           if (choice.finish_reason) finishReason = choice.finish_reason;
         }
         if (!done && finishReason === undefined) throw new UpstreamStreamError('the upstream closed the stream before it finished');
-        return {
+        const result: GenerationResult = {
           text,
           finishReason: finishReasonOf(finishReason),
-          promptTokens: usage?.prompt_tokens ?? promptEstimate,
+          promptTokens: usage?.prompt_tokens ?? prompt.promptTokens,
           // Without a usage chunk, one token per delta is the closest guess.
           completionTokens: usage?.completion_tokens ?? deltas,
+          cachedPromptTokens: usage?.prompt_tokens_details?.cached_tokens,
           logprobs: options.topLogprobs === undefined ? undefined : logprobs,
         };
+        if (result.logprobs !== undefined) await options.onEvent?.({ type: 'tokens', logprobs: result.logprobs });
+        await options.onEvent?.({ type: 'finish', reason: result.finishReason });
+        await options.onEvent?.({ type: 'usage', promptTokens: result.promptTokens, completionTokens: result.completionTokens, cachedPromptTokens: result.cachedPromptTokens });
+        return result;
       },
     });
   }

@@ -44,11 +44,26 @@ export interface GenerationOptions {
   /** Aborted when the client leaves: the engine stops within a token or two. */
   signal: AbortSignal;
   /**
-   * Called with each piece of text as soon as it is final (stop strings already held back). A
-   * promise asks the engine to generate nothing more until it settles (the reader is behind).
+   * Called with each event of the generation as soon as it is final (text with stop strings
+   * already held back). A promise asks the engine to generate nothing more until it settles (the
+   * reader is behind).
    */
-  onText?: (text: string) => void | Promise<void>;
+  onEvent?: GenerationEventListener;
 }
+
+/**
+ * What an engine reports while it generates, in order: `text` deltas as they become final, then
+ * `tokens` (the logprobs of the returned text, when `topLogprobs` asked for them), `finish` and
+ * `usage`. The union is open: the tool-calling work adds tool-call and reasoning events, so a
+ * consumer ignores a `type` it does not know.
+ */
+export type GenerationEvent =
+  | { type: 'text'; text: string }
+  | { type: 'tokens'; logprobs: TokenLogprob[] }
+  | { type: 'finish'; reason: FinishReason }
+  | { type: 'usage'; promptTokens: number; completionTokens: number; cachedPromptTokens?: number };
+
+export type GenerationEventListener = (event: GenerationEvent) => void | Promise<void>;
 
 export interface TokenLogprob {
   token: string;
@@ -58,24 +73,38 @@ export interface TokenLogprob {
 
 export type FinishReason = 'stop' | 'length';
 
+/** The whole of a generation once it ended: what its events said, gathered. */
 export interface GenerationResult {
   text: string;
   finishReason: FinishReason;
   promptTokens: number;
   completionTokens: number;
+  /** Prompt tokens the engine found already evaluated (a cached prefix); undefined when unknown. */
+  cachedPromptTokens?: number;
   logprobs?: TokenLogprob[];
 }
 
+/**
+ * A prompt rendered (chat template) and tokenized once, by the capability that generates from it:
+ * its token count decides the completion's budget before any slot is taken, and `generate` reuses
+ * it (a chat is never rendered twice). Only the engine that made it reads what else it holds.
+ */
+export interface PreparedPrompt {
+  /** Tokens of the prompt as the model sees it (an estimate where `promptTokensAreEstimates`). */
+  readonly promptTokens: number;
+}
+
 export interface ChatCapability {
-  /** Renders the messages with the model's template and counts the prompt's tokens. */
-  countChatPromptTokens(messages: ChatMessage[]): Promise<number>;
-  generateChat(messages: ChatMessage[], options: GenerationOptions): Promise<GenerationResult>;
+  /** Renders the messages with the model's template and tokenizes them. */
+  prepareChat(messages: ChatMessage[]): Promise<PreparedPrompt>;
+  /** One completion of a prompt this capability prepared; it may be called again for another choice. */
+  generate(prompt: PreparedPrompt, options: GenerationOptions): Promise<GenerationResult>;
 }
 
 export interface TextCompletionCapability {
-  countTextTokens(text: string): Promise<number>;
-  /** `suffix` asks for fill-in-the-middle; adapters without it throw UnsupportedFeatureError. */
-  generateText(prompt: string, options: GenerationOptions & { suffix?: string }): Promise<GenerationResult>;
+  /** `suffix` asks for fill-in-the-middle; adapters without it throw UnsupportedFeatureError (field `suffix`). */
+  prepareText(prompt: string, options?: { suffix?: string }): Promise<PreparedPrompt>;
+  generate(prompt: PreparedPrompt, options: GenerationOptions): Promise<GenerationResult>;
 }
 
 /** One input of an embedding request: text, or token ids the client already made. */
@@ -141,9 +170,9 @@ export interface LoadedModel {
   /** How many generations may run at once on this instance (the scheduler's slot count). */
   readonly parallelism: number;
   /**
-   * True when `countChatPromptTokens`/`countTextTokens` return estimates (a remote model has no
-   * tokenizer here): the reservation for rate limits uses them, and the usage reported and
-   * charged after the run is the `promptTokens` of the results. Default false.
+   * True when prepared prompts hold estimated token counts (a remote model has no tokenizer
+   * here): the reservation for rate limits uses them, and the usage reported and charged after
+   * the run is the `promptTokens` of the results. Default false.
    */
   readonly promptTokensAreEstimates?: boolean;
   dispose(): Promise<void>;

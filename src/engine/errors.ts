@@ -1,37 +1,37 @@
-// What engines throw: domain errors with internal field names. One place (src/api/engine-errors.ts)
-// turns them into statuses and the OpenAI envelope.
+// What engines throw: domain errors with internal field names (the names of GenerationOptions and
+// of the capability's arguments: `prompt`, `suffix`, `logitBias`, `input`). One place
+// (src/api/error-mapping.ts) turns them into statuses, the OpenAI envelope and wire names.
+
+/**
+ * The family every layer below the routes throws (engines, registry, scheduler, model calls): it
+ * says what went wrong in the gateway's own terms, never as an HTTP status.
+ */
+export abstract class DomainError extends Error {
+  /** The internal name of the option or input at fault, when there is one. */
+  readonly field?: string;
+
+  constructor(message: string, field?: string) {
+    super(message);
+    this.name = new.target.name;
+    if (field !== undefined) this.field = field;
+  }
+}
 
 /** Thrown by an adapter for a request feature its engine cannot honour (becomes a 400). */
-export class UnsupportedFeatureError extends Error {
-  constructor(message: string, readonly param?: string) {
-    super(message);
-    this.name = 'UnsupportedFeatureError';
-  }
-}
+export class UnsupportedFeatureError extends DomainError {}
 
 /** Thrown by an adapter for an input it cannot take (a token id outside the vocabulary, an empty token array): a 400. */
-export class InvalidInputError extends Error {
-  constructor(message: string, readonly param?: string) {
-    super(message);
-    this.name = 'InvalidInputError';
-  }
-}
+export class InvalidInputError extends DomainError {}
 
 /** Thrown by an adapter when an input is too long for the model and truncation is off (a 400). */
-export class InputTooLongError extends Error {
-  constructor(message: string, readonly param?: string) {
-    super(message);
-    this.name = 'InputTooLongError';
-  }
-}
+export class InputTooLongError extends DomainError {}
 
 /**
  * Thrown by an adapter when one generated token took longer than the model's per-token limit
  * (`max_token_seconds`): a 504 `generation_timeout`, like a generation past `max_generation_seconds`.
  */
-export class TokenTimeoutError extends Error {
+export class TokenTimeoutError extends DomainError {
   constructor(readonly tokenSeconds: number, readonly limitSeconds: number) {
     super(`one token took ${tokenSeconds.toFixed(1)} s to generate, longer than this model's limit of ${limitSeconds} s per token (max_token_seconds)`);
-    this.name = 'TokenTimeoutError';
   }
 }

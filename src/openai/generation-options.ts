@@ -5,7 +5,7 @@ import { errors } from '../errors.js';
 import type { SamplingRequest } from './generation-request.js';
 import { checkJsonSchemaLimits } from './request-limits.js';
 
-export type SamplingOptions = Omit<GenerationOptions, 'maxTokens' | 'signal' | 'onText'>;
+export type SamplingOptions = Omit<GenerationOptions, 'maxTokens' | 'signal' | 'onEvent'>;
 
 function outputConstraint(request: SamplingRequest): OutputConstraint | undefined {
   const given: Array<[string, OutputConstraint | undefined]> = [];

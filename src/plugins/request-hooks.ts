@@ -3,7 +3,8 @@
 // writer's transform, `afterResponse` when the handler is done. Mounted per route, after the
 // JSON body parser and before the handler.
 import type { Context, Middleware } from 'koa';
-import { toGatewayError } from '../api/engine-errors.js';
+import { toGatewayError } from '../api/error-mapping.js';
+import type { Usage } from '../openai/generation-wire.js';
 import { clientAbortSignal } from '../http/client-abort.js';
 import type { SseTransform } from '../http/request-state.js';
 import type { PluginEndpoint, PluginRequest, PluginResponse, StreamChunk } from './plugin-api.js';

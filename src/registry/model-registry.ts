@@ -7,11 +7,11 @@ import { isDeepStrictEqual } from 'node:util';
 import type { BackendName, Config, ModelConfig } from '../config/schema.js';
 import type { BackendFactories } from '../backends/index.js';
 import type { EmbeddingBatchResult, EmbeddingInput, LoadedModel, ModelType } from '../engine/contract.js';
-import { errors } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { EmbeddingBatcher } from '../scheduler/embedding-batcher.js';
 import { SlotScheduler } from '../scheduler/slot-scheduler.js';
 import { inferBackend } from './backend-inference.js';
+import { ModelLoadingError, ModelNotFoundError, ModelUnavailableError, ModelUnloadingError } from './model-errors.js';
 
 export interface EmbeddingSubmitter {
   submit(inputs: EmbeddingInput[], options: { truncate: boolean; signal?: AbortSignal }): Promise<EmbeddingBatchResult>;
@@ -86,6 +86,8 @@ export interface ReloadSummary {
 
 /** The time a client should wait before retrying while a model loads at startup. */
 const LOADING_RETRY_MS = 5_000;
+/** A model that failed to load stays so until an operator acts: clients need not retry soon. */
+const UNAVAILABLE_RETRY_MS = 30_000;
 const IDLE_SWEEP_MS = 1_000;
 /** The public summary of a model path that is missing or not a model (see backend-inference.ts). */
 const FILE_PROBLEM = 'model files missing or not recognised';
@@ -258,19 +260,18 @@ export class ModelRegistry {
 
   /**
    * Leases the ready model behind `name`, loading it first when it is not loaded (a lazy model,
-   * or one unloaded for idleness). Throws the GatewayError a client should see: 404 unknown,
-   * 503 loading at startup, unloading or unavailable. The lease must be released.
+   * or one unloaded for idleness). Throws a ModelNotFoundError, or ModelLoadingError (loading at
+   * startup), ModelUnloadingError or ModelUnavailableError (src/registry/model-errors.ts). The
+   * lease must be released.
    */
   async acquire(name: string): Promise<ModelLease> {
     const entry = this.find(name);
-    if (!entry) throw errors.modelNotFound(name);
+    if (!entry) throw new ModelNotFoundError(name);
     if (entry.status === 'unloaded') await this.load(entry, true);
     else if (entry.status === 'loading' && entry.loadingOnDemand) await entry.loading;
-    if (entry.status === 'loading') throw errors.unavailable(`Model '${entry.id}' is loading; retry shortly.`, LOADING_RETRY_MS, 'model_loading');
-    if (entry.status === 'unloading') throw errors.unavailable(`Model '${entry.id}' is being unloaded; retry shortly.`, LOADING_RETRY_MS, 'model_unloading');
-    if (entry.status !== 'ready' || !entry.loaded || !entry.scheduler) {
-      throw errors.unavailable(`Model '${entry.id}' is unavailable: ${entry.reasonSummary ?? 'not loaded'}.`, 30_000, 'model_unavailable');
-    }
+    if (entry.status === 'loading') throw new ModelLoadingError(entry.id, LOADING_RETRY_MS);
+    if (entry.status === 'unloading') throw new ModelUnloadingError(entry.id, LOADING_RETRY_MS);
+    if (entry.status !== 'ready' || !entry.loaded || !entry.scheduler) throw new ModelUnavailableError(entry.id, entry.reasonSummary ?? 'not loaded', UNAVAILABLE_RETRY_MS);
     entry.inFlight++;
     entry.lastUsed = Date.now();
     let released = false;
@@ -318,7 +319,7 @@ export class ModelRegistry {
   /** Admin: loads a model now (and waits for it). */
   async loadModel(name: string): Promise<ModelEntry> {
     const entry = this.find(name);
-    if (!entry) throw errors.modelNotFound(name);
+    if (!entry) throw new ModelNotFoundError(name);
     if (entry.status === 'unavailable') {
       // Try again: the file may have appeared since.
       entry.status = 'unloaded';
@@ -334,7 +335,7 @@ export class ModelRegistry {
   /** Admin: unloads a model once its requests in flight are done; the next request loads it again. */
   async unloadModel(name: string): Promise<ModelEntry> {
     const entry = this.find(name);
-    if (!entry) throw errors.modelNotFound(name);
+    if (!entry) throw new ModelNotFoundError(name);
     await this.unloadEntry(entry, 'asked by an admin');
     return entry;
   }

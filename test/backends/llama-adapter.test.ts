@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, test } from 'node:test';
 import { loadLlamaModel } from '../../src/backends/llama/index.js';
-import { type GenerationOptions, type LoadedModel } from '../../src/engine/contract.js';
+import { type ChatMessage, type GenerationOptions, type GenerationResult, type LoadedModel } from '../../src/engine/contract.js';
 import { InputTooLongError, UnsupportedFeatureError } from '../../src/engine/errors.js';
 import { modelSchema } from '../../src/config/schema.js';
 import { createSilentLogger } from '../../src/logger.js';
@@ -33,8 +33,24 @@ after(async () => {
   for (const model of loaded.values()) await (await model.catch(() => undefined))?.dispose();
 });
 
-function options(overrides: Partial<GenerationOptions & { suffix: string }> = {}): GenerationOptions {
-  return { maxTokens: 32, temperature: 0, stop: [], signal: new AbortController().signal, ...overrides };
+type TestOptions = GenerationOptions & { suffix?: string };
+
+/** Options with `onText` for the text events, the one kind most tests watch. */
+function options(overrides: Partial<Omit<TestOptions, 'onEvent'> & { onText: (text: string) => void | Promise<void> }> = {}): TestOptions {
+  const { onText, ...rest } = overrides;
+  return { maxTokens: 32, temperature: 0, stop: [], signal: new AbortController().signal, ...rest, onEvent: onText && ((event) => (event.type === 'text' ? onText(event.text) : undefined)) };
+}
+
+async function generateChat(model: LoadedModel, messages: ChatMessage[], generation: TestOptions): Promise<GenerationResult> {
+  return await model.chat!.generate(await model.chat!.prepareChat(messages), generation);
+}
+
+async function generateText(model: LoadedModel, prompt: string, { suffix, ...generation }: TestOptions): Promise<GenerationResult> {
+  return await model.textCompletion!.generate(await model.textCompletion!.prepareText(prompt, { suffix }), generation);
+}
+
+async function countChat(model: LoadedModel, messages: ChatMessage[]): Promise<number> {
+  return (await model.chat!.prepareChat(messages)).promptTokens;
 }
 
 const storyPrompt = [{ role: 'user' as const, content: 'Tell me a story about a cat.' }];
@@ -47,8 +63,8 @@ test('chat on a GGUF with a ChatML template renders with it and counts the promp
   assert.ok(['localBuild', 'prebuilt'].includes(String(model.info.details?.engineBuild)), 'names the llama.cpp binary in use');
   assert.equal(model.parallelism, 4);
   assert.ok(model.chat && model.textCompletion && model.tokenizer);
-  const counted = await model.chat.countChatPromptTokens(storyPrompt);
-  const result = await model.chat.generateChat(storyPrompt, options({ maxTokens: 24 }));
+  const counted = await countChat(model, storyPrompt);
+  const result = await generateChat(model, storyPrompt, options({ maxTokens: 24 }));
   assert.equal(result.promptTokens, counted);
   assert.equal(result.completionTokens, 24);
   assert.equal(result.finishReason, 'length');
@@ -68,8 +84,8 @@ test('chat on a GGUF without a template uses a built-in wrapper, and all roles r
     { role: 'tool' as const, content: '{"weather":"sunny"}', name: 'weather' },
     { role: 'user' as const, content: 'Tell me a story.' },
   ];
-  const counted = await model.chat.countChatPromptTokens(messages);
-  const result = await model.chat.generateChat(messages, options({ maxTokens: 16 }));
+  const counted = await countChat(model, messages);
+  const result = await generateChat(model, messages, options({ maxTokens: 16 }));
   assert.equal(result.promptTokens, counted);
   assert.ok(result.completionTokens > 0);
 });
@@ -78,9 +94,9 @@ test('completion continues text coherently and counts its prompt exactly', { ski
   const model = await stories();
   assert.equal(model.chat, undefined);
   assert.ok(model.textCompletion);
-  const result = await model.textCompletion.generateText('Once upon a time', options({ maxTokens: 20 }));
+  const result = await generateText(model, 'Once upon a time', options({ maxTokens: 20 }));
   assert.match(result.text, /^, there was a little (girl|boy)/);
-  assert.equal(result.promptTokens, await model.textCompletion.countTextTokens('Once upon a time'));
+  assert.equal(result.promptTokens, (await model.textCompletion!.prepareText('Once upon a time')).promptTokens);
   assert.equal(result.completionTokens, 20);
   assert.equal(result.finishReason, 'length');
 });
@@ -88,7 +104,7 @@ test('completion continues text coherently and counts its prompt exactly', { ski
 test('a stop string ends generation, is left out, and never reaches the stream', { skip }, async () => {
   const model = await stories();
   const pieces: string[] = [];
-  const result = await model.textCompletion!.generateText('Once upon a time', options({ maxTokens: 48, stop: ['named Lily'], onText: (piece) => void pieces.push(piece) }));
+  const result = await generateText(model, 'Once upon a time', options({ maxTokens: 48, stop: ['named Lily'], onText: (piece) => void pieces.push(piece) }));
   assert.equal(result.finishReason, 'stop');
   assert.equal(result.text, ', there was a little girl ');
   assert.equal(pieces.join(''), result.text);
@@ -98,14 +114,14 @@ test('a stop string ends generation, is left out, and never reaches the stream',
 test('streamed pieces add up to the final text', { skip }, async () => {
   const model = await chatml();
   const pieces: string[] = [];
-  const result = await model.chat!.generateChat(storyPrompt, options({ maxTokens: 40, temperature: 0.7, seed: 3, onText: (piece) => void pieces.push(piece) }));
+  const result = await generateChat(model, storyPrompt, options({ maxTokens: 40, temperature: 0.7, seed: 3, onText: (piece) => void pieces.push(piece) }));
   assert.ok(pieces.length > 5);
   assert.equal(pieces.join(''), result.text);
 });
 
 test('the same seed gives the same text; other seeds differ', { skip }, async () => {
   const model = await stories();
-  const generate = async (seed: number) => (await model.textCompletion!.generateText('Once upon a time', options({ maxTokens: 24, temperature: 0.8, seed }))).text;
+  const generate = async (seed: number) => (await generateText(model, 'Once upon a time', options({ maxTokens: 24, temperature: 0.8, seed }))).text;
   const first = await generate(42);
   assert.equal(await generate(42), first);
   const others = new Set([first, await generate(1), await generate(2), await generate(3)]);
@@ -119,7 +135,7 @@ test('a JSON schema constraint gives output that parses and matches', { skip }, 
     properties: { name: { type: 'string', maxLength: 12 }, age: { type: 'integer' }, happy: { type: 'boolean' } },
     required: ['name', 'age', 'happy'],
   };
-  const result = await model.textCompletion!.generateText('Once upon a time', options({ maxTokens: 80, constraint: { kind: 'json_schema', schema } }));
+  const result = await generateText(model, 'Once upon a time', options({ maxTokens: 80, constraint: { kind: 'json_schema', schema } }));
   assert.equal(result.finishReason, 'stop');
   const value = JSON.parse(result.text) as Record<string, unknown>;
   assert.equal(typeof value.name, 'string');
@@ -131,14 +147,14 @@ test('a JSON schema constraint gives output that parses and matches', { skip }, 
 test('a GBNF grammar constrains the output; a broken one or an unenforceable schema is refused', { skip }, async () => {
   const model = await stories();
   const grammar = 'root ::= ("yes" | "no") ", " [a-z]+ "."';
-  const result = await model.textCompletion!.generateText('Is the cat happy?', options({ maxTokens: 24, constraint: { kind: 'gbnf', grammar } }));
+  const result = await generateText(model, 'Is the cat happy?', options({ maxTokens: 24, constraint: { kind: 'gbnf', grammar } }));
   assert.match(result.text, /^(yes|no), [a-z]+\.$/);
   await assert.rejects(
-    model.textCompletion!.generateText('x', options({ constraint: { kind: 'gbnf', grammar: 'root ::= undefined-rule' } })),
-    (error: unknown) => error instanceof UnsupportedFeatureError && /invalid GBNF grammar/.test(error.message) && error.param === 'grammar',
+    generateText(model, 'x', options({ constraint: { kind: 'gbnf', grammar: 'root ::= undefined-rule' } })),
+    (error: unknown) => error instanceof UnsupportedFeatureError && /invalid GBNF grammar/.test(error.message) && error.field === 'grammar',
   );
   await assert.rejects(
-    model.textCompletion!.generateText('x', options({ constraint: { kind: 'json_schema', schema: { type: 'string', pattern: '^a+$' } } })),
+    generateText(model, 'x', options({ constraint: { kind: 'json_schema', schema: { type: 'string', pattern: '^a+$' } } })),
     (error: unknown) => error instanceof UnsupportedFeatureError && /pattern/.test(error.message),
   );
 });
@@ -149,7 +165,7 @@ test('abort stops generation within a token or two and resolves with the partial
   let piecesAfterAbort = 0;
   let pieces = 0;
   let abortedAt = 0;
-  const result = await model.textCompletion!.generateText('Once upon a time', options({
+  const result = await generateText(model, 'Once upon a time', options({
     maxTokens: 400,
     temperature: 0.8,
     seed: 7,
@@ -168,7 +184,7 @@ test('abort stops generation within a token or two and resolves with the partial
   assert.ok(result.completionTokens <= 7, `${result.completionTokens} tokens were generated`);
   assert.equal(result.finishReason, 'stop');
   assert.ok(stoppedWithin < 1000, `took ${stoppedWithin} ms to stop`);
-  await assert.rejects(model.textCompletion!.generateText('Once', options({ signal: controller.signal })), { name: 'AbortError' });
+  await assert.rejects(generateText(model, 'Once', options({ signal: controller.signal })), { name: 'AbortError' });
 });
 
 test('four concurrent generations run at once on four sequences of one context', { skip }, async () => {
@@ -176,7 +192,7 @@ test('four concurrent generations run at once on four sequences of one context',
   const firstPieceAt: number[] = [];
   const finishedAt: number[] = [];
   const results = await Promise.all([0, 1, 2, 3].map(async (index) => {
-    const result = await model.chat!.generateChat([{ role: 'user', content: `Story number ${index}` }], options({
+    const result = await generateChat(model, [{ role: 'user', content: `Story number ${index}` }], options({
       maxTokens: 48,
       temperature: 0.8,
       seed: index,
@@ -198,7 +214,7 @@ test('after concurrent generations, a generation is no slower and a staggered bu
     let fastest = Infinity;
     for (let run = 0; run < 5; run++) {
       const started = performance.now();
-      const result = await model.chat!.generateChat(story, options({ maxTokens: 60, temperature: 0.7, seed: 1 }));
+      const result = await generateChat(model, story, options({ maxTokens: 60, temperature: 0.7, seed: 1 }));
       fastest = Math.min(fastest, performance.now() - started);
       assert.equal(result.completionTokens, 60);
     }
@@ -206,13 +222,13 @@ test('after concurrent generations, a generation is no slower and a staggered bu
   };
   const before = await fastest60();
   const hi = [{ role: 'user' as const, content: 'Hi' }];
-  await Promise.all([3, 4].map((seed) => model.chat!.generateChat(hi, options({ maxTokens: 4, temperature: 0.7, seed }))));
+  await Promise.all([3, 4].map((seed) => generateChat(model, hi, options({ maxTokens: 4, temperature: 0.7, seed }))));
   const afterConcurrent = await fastest60();
   assert.ok(afterConcurrent <= 3 * before + 100, `60 tokens took ${afterConcurrent.toFixed(0)} ms after concurrent use, ${before.toFixed(0)} ms before`);
 
   // Every sequence now caches a conversation that the burst below shares only the template's
   // opening with, so each request of the burst must first trim its sequence's cached state.
-  await Promise.all([5, 6, 7, 8].map((seed) => model.chat!.generateChat(hi, options({ maxTokens: 4, temperature: 0.7, seed }))));
+  await Promise.all([5, 6, 7, 8].map((seed) => generateChat(model, hi, options({ maxTokens: 4, temperature: 0.7, seed }))));
   // Requests arrive one after another, as over HTTP: each starts once the previous one streams.
   // Trimming used to wait until every running generation had finished (node-llama-cpp's batch
   // loop held the context lock as long as any sequence had a token queued).
@@ -220,7 +236,7 @@ test('after concurrent generations, a generation is no slower and a staggered bu
   const finishedAt: number[] = [];
   const runs: Array<Promise<unknown>> = [];
   const start = (index: number): void => {
-    runs.push(model.chat!.generateChat([{ role: 'user', content: `Story number ${index}` }], options({
+    runs.push(generateChat(model, [{ role: 'user', content: `Story number ${index}` }], options({
       maxTokens: 60,
       temperature: 0.8,
       seed: index,
@@ -248,10 +264,10 @@ test('with one sequence, a second generation waits for it, and an abort while wa
   const model = await load('serial', models.stories, { type: 'completion', context_length: 256, parallel: 1 });
   assert.equal(model.parallelism, 1);
   const order: string[] = [];
-  const first = model.textCompletion!.generateText('Once upon a time', options({ maxTokens: 24 })).then((result) => { order.push('first'); return result; });
-  const second = model.textCompletion!.generateText('Once upon a time', options({ maxTokens: 24, onText: () => { if (!order.includes('second started')) order.push('second started'); } }));
+  const first = generateText(model, 'Once upon a time', options({ maxTokens: 24 })).then((result) => { order.push('first'); return result; });
+  const second = generateText(model, 'Once upon a time', options({ maxTokens: 24, onText: () => { if (!order.includes('second started')) order.push('second started'); } }));
   const waiting = new AbortController();
-  const abandoned = model.textCompletion!.generateText('Once', options({ signal: waiting.signal }));
+  const abandoned = generateText(model, 'Once', options({ signal: waiting.signal }));
   waiting.abort();
   await assert.rejects(abandoned, { name: 'AbortError' });
   const [a, b] = await Promise.all([first, second]);
@@ -273,7 +289,7 @@ test('a JSON schema with definitions, enums, optional fields and arrays is honou
     $defs: { friend: { type: 'object', properties: { name: { type: 'string', maxLength: 8 } }, required: ['name'] } },
   };
   for (const seed of [1, 2]) {
-    const result = await model.chat!.generateChat(storyPrompt, options({ maxTokens: 120, temperature: 0.8, seed, constraint: { kind: 'json_schema', schema } }));
+    const result = await generateChat(model, storyPrompt, options({ maxTokens: 120, temperature: 0.8, seed, constraint: { kind: 'json_schema', schema } }));
     assert.equal(result.finishReason, 'stop', result.text);
     const value = JSON.parse(result.text) as { title: string; mood: string; friends: Array<{ name: string }>; note?: string };
     assert.ok(value.title.length <= 16);
@@ -286,7 +302,7 @@ test('a JSON schema with definitions, enums, optional fields and arrays is honou
 
 test('logprobs report the chosen token and its alternatives', { skip }, async () => {
   const model = await stories();
-  const result = await model.textCompletion!.generateText('Once upon a time', options({ maxTokens: 6, topLogprobs: 3 }));
+  const result = await generateText(model, 'Once upon a time', options({ maxTokens: 6, topLogprobs: 3 }));
   assert.equal(result.logprobs?.length, 6);
   for (const entry of result.logprobs ?? []) {
     assert.ok(entry.logprob <= 0);
@@ -301,17 +317,17 @@ test('logit bias -100 bans a token', { skip }, async () => {
   // SentencePiece spells a lone "," as "▁" then ",".
   const comma = (await model.tokenizer!.tokenize(',')).at(-1)!;
   assert.equal(await model.tokenizer!.detokenize([comma]), ',');
-  const result = await model.textCompletion!.generateText('Once upon a time', options({ maxTokens: 4, logitBias: { [comma]: -100 } }));
+  const result = await generateText(model, 'Once upon a time', options({ maxTokens: 4, logitBias: { [comma]: -100 } }));
   assert.ok(!result.text.startsWith(','), result.text);
 });
 
 test('a prompt longer than the context is refused with both lengths; suffix needs FIM tokens', { skip }, async () => {
   const model = await stories();
   const long = 'the cat sat on the mat. '.repeat(400);
-  await assert.rejects(model.textCompletion!.generateText(long, options()), (error: unknown) => error instanceof InputTooLongError && /\d+ tokens long.*2048/.test(error.message));
+  await assert.rejects(generateText(model, long, options()), (error: unknown) => error instanceof InputTooLongError && /\d+ tokens long.*2048/.test(error.message));
   await assert.rejects(
-    model.textCompletion!.generateText('def f(', options({ suffix: ')' })),
-    (error: unknown) => error instanceof UnsupportedFeatureError && error.param === 'suffix' && /fill-in-the-middle/.test(error.message),
+    generateText(model, 'def f(', options({ suffix: ')' })),
+    (error: unknown) => error instanceof UnsupportedFeatureError && error.field === 'suffix' && /fill-in-the-middle/.test(error.message),
   );
 });
 
@@ -381,9 +397,9 @@ test('llama-2-tiny-random (32k vocabulary) loads and generates', { skip }, async
   assert.equal(model.parallelism, 2);
   assert.ok((await model.tokenizer!.tokenize('Hello world')).every((id) => id < 32000));
   assert.ok((await model.tokenizer!.tokenize('Hello world')).some((id) => id > 512));
-  const result = await model.chat!.generateChat([{ role: 'user', content: 'Hello' }], options({ maxTokens: 12 }));
+  const result = await generateChat(model, [{ role: 'user', content: 'Hello' }], options({ maxTokens: 12 }));
   assert.equal(result.completionTokens, 12);
-  assert.equal(result.promptTokens, await model.chat!.countChatPromptTokens([{ role: 'user', content: 'Hello' }]));
+  assert.equal(result.promptTokens, await countChat(model, [{ role: 'user', content: 'Hello' }]));
 });
 
 test('load failures say what is wrong', { skip }, async () => {

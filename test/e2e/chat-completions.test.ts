@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
+import { ChatMLChatWrapper } from 'node-llama-cpp';
 import OpenAI from 'openai';
 import { models } from '../helpers/paths.js';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.js';
@@ -24,6 +25,15 @@ threads = 2
 parallel = 1
 max_queue = 1
 queue_timeout = 60
+
+[api.models.pair]
+path = "${models.stories}"
+type = "completion"
+context_length = 2048
+threads = 2
+parallel = 2
+max_slots_per_request = 2
+max_queue = 0
 
 [api.models.stories]
 path = "${models.stories}"
@@ -355,6 +365,42 @@ describe('chat and text completions on llama.cpp', () => {
     assert.equal(scheduler.activeCount, 0);
     assert.equal(line?.status, 499);
     assert.ok(Number(line?.completionTokens) < 1500, `generated ${String(line?.completionTokens)}`);
+  });
+
+  test('a request is admitted once: its n choices never take queue places of their own', async () => {
+    // n = 4 on one slot with max_queue = 1: the choices take turns on the request's slot.
+    const alone = await client.chat.completions.create({ model: 'llama2-chat', messages: [user('Hi')], max_tokens: 3, n: 4, temperature: 0.7, seed: 1 });
+    assert.deepEqual(alone.choices.map((choice) => choice.index), [0, 1, 2, 3]);
+    // Two slots, one busy, no queue: the request is admitted on the free slot and runs both choices
+    // there. Before, its second choice asked the full queue for a place and the request got a 429.
+    const scheduler = () => gateway.gateway.registry.list().find((entry) => entry.id === 'pair')?.scheduler;
+    const busy = new AbortController();
+    const long = client.completions.create({ model: 'pair', prompt: 'Once upon a time', max_tokens: 1800, temperature: 1 }, { signal: busy.signal }).catch(() => undefined);
+    const started = performance.now();
+    while ((scheduler()?.activeCount ?? 0) < 1 && performance.now() - started < 10_000) await new Promise((resolve) => setTimeout(resolve, 5));
+    try {
+      const completion = await client.completions.create({ model: 'pair', prompt: 'Once', max_tokens: 3, n: 2 });
+      assert.deepEqual(completion.choices.map((choice) => choice.index), [0, 1]);
+    } finally {
+      busy.abort();
+      await long;
+    }
+  });
+
+  test('a chat request renders its template once (the count and the run share one rendering)', async () => {
+    const prototype = ChatMLChatWrapper.prototype;
+    const original = prototype.generateContextState;
+    let renders = 0;
+    prototype.generateContextState = function (this: ChatMLChatWrapper, ...args: Parameters<typeof original>) {
+      renders++;
+      return original.apply(this, args);
+    };
+    try {
+      await client.chat.completions.create({ model: 'chatml', messages: [user('Tell me a story.')], max_tokens: 2, n: 2 });
+    } finally {
+      prototype.generateContextState = original;
+    }
+    assert.equal(renders, 1);
   });
 
   test('a full queue is the SDK RateLimitError with Retry-After', async () => {

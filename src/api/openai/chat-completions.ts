@@ -2,7 +2,7 @@
 import type { Context } from 'koa';
 import { errors } from '../../errors.js';
 import { toChatMessages } from '../../openai/chat-messages.js';
-import { chatCompletionRequestSchema } from '../../openai/generation-request.js';
+import { chatCompletionRequestSchema, type ChatCompletionRequest } from '../../openai/generation-request.js';
 import { samplingOptions } from '../../openai/generation-options.js';
 import { chatCompletionWire } from '../../openai/generation-wire.js';
 import { checkPromptFits } from '../../openai/request-limits.js';
@@ -10,13 +10,18 @@ import { parseRequest } from '../../openai/validation.js';
 import { clientAbortSignal } from '../../http/client-abort.js';
 import type { GatewayState } from '../../http/gateway-state.js';
 import type { AccessDetails } from '../../http/request-state.js';
-import { resolveModel } from '../resolve-model.js';
+import { openModelFor } from '../resolve-model.js';
 import { tokenBudgetOf } from '../../http/request-state.js';
-import { resolveMaxTokens } from './context-budget.js';
+import { withWireNames, type WireNames } from '../error-mapping.js';
 import { respondWithGeneration } from './generation-runner.js';
 
 export async function chatCompletions(ctx: Context, state: GatewayState): Promise<void> {
   const request = parseRequest(chatCompletionRequestSchema, ctx.request.body);
+  const wireNames = { prompt: 'messages', maxTokens: request.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens' };
+  await withWireNames(wireNames, () => serveChat(ctx, state, request, wireNames));
+}
+
+async function serveChat(ctx: Context, state: GatewayState, request: ChatCompletionRequest, wireNames: WireNames): Promise<void> {
   if (request.tools && request.tools.length > 0) throw errors.invalidRequest("'tools' are not supported by this server.", 'tools', 'unsupported_parameter');
   if (request.max_tokens != null && request.max_completion_tokens != null && request.max_tokens !== request.max_completion_tokens) {
     throw errors.invalidRequest("Set either 'max_tokens' or 'max_completion_tokens', not both with different values.", 'max_completion_tokens');
@@ -25,42 +30,29 @@ export async function chatCompletions(ctx: Context, state: GatewayState): Promis
     throw errors.invalidRequest("'top_logprobs' requires 'logprobs' to be true.", 'top_logprobs');
   }
   const messages = toChatMessages(request.messages);
-  const { entry, model, scheduler } = await resolveModel(ctx, state, request.model, ['chat'], '/v1/chat/completions');
-  (ctx.state.access as AccessDetails).model = entry.id;
-  const chat = model.chat;
-  if (!chat) throw errors.invalidRequest(`Model '${entry.id}' cannot chat.`, 'model', 'model_type_mismatch');
+  const model = await openModelFor(ctx, state, request.model, ['chat'], '/v1/chat/completions');
+  (ctx.state.access as AccessDetails).model = model.id;
 
-  const sampling = samplingOptions(request, entry.config.default_temperature);
+  const sampling = samplingOptions(request, model.config.default_temperature);
   checkPromptFits(messages.reduce((sum, message) => sum + message.content.length, 0), model.info.contextLength, 'messages');
-  const promptTokens = await chat.countChatPromptTokens(messages);
-  const requested = request.max_completion_tokens ?? request.max_tokens ?? undefined;
-  const maxTokens = resolveMaxTokens({
-    promptTokens,
-    requested,
-    defaultMaxTokens: entry.config.default_max_tokens,
-    contextLength: model.info.contextLength,
-    param: request.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens',
-    promptParam: 'messages',
-  });
+  const prompt = await model.prepareChat(messages);
+  const maxTokens = model.maxTokensFor(prompt.promptTokens, request.max_completion_tokens ?? request.max_tokens ?? undefined, model.config.default_max_tokens);
   const choices = request.n ?? 1;
-  await tokenBudgetOf(ctx)?.reserve(promptTokens, maxTokens * choices);
+  await tokenBudgetOf(ctx)?.reserve(prompt.promptTokens, maxTokens * choices);
   const includeUsage = request.stream_options?.include_usage === true;
   await respondWithGeneration(ctx, {
-    jobs: Array.from({ length: choices }, (_, index) => ({
-      index,
-      prefix: '',
-      // n choices from one seed would be n copies: each choice gets its own seed.
-      generate: (options) => chat.generateChat(messages, { ...options, seed: options.seed === undefined ? undefined : options.seed + index }),
-    })),
-    scheduler,
-    wire: chatCompletionWire(entry.id, request.stream === true && includeUsage),
+    handle: model,
+    prompts: [prompt],
+    choicesPerPrompt: choices,
+    wire: chatCompletionWire(model.id, request.stream === true && includeUsage),
     stream: request.stream === true,
     includeUsage,
-    promptTokens,
+    promptTokens: prompt.promptTokens,
     exactPromptTokens: model.promptTokensAreEstimates ? (results) => results[0].promptTokens : undefined,
     options: { ...sampling, maxTokens, topLogprobs: request.logprobs ? (request.top_logprobs ?? 0) : undefined },
     signal: clientAbortSignal(ctx),
     streamStallTimeoutMs: state.config().api.stream_stall_timeout * 1000,
     logger: state.logger,
+    wireNames,
   });
 }

@@ -1,7 +1,7 @@
 // POST /v1/completions (the legacy text completion API)
 import type { Context } from 'koa';
 import { errors } from '../../errors.js';
-import { completionRequestSchema } from '../../openai/generation-request.js';
+import { completionRequestSchema, type CompletionRequest } from '../../openai/generation-request.js';
 import { samplingOptions } from '../../openai/generation-options.js';
 import { textCompletionWire } from '../../openai/generation-wire.js';
 import { checkPromptFits } from '../../openai/request-limits.js';
@@ -9,13 +9,20 @@ import { parseRequest } from '../../openai/validation.js';
 import { clientAbortSignal } from '../../http/client-abort.js';
 import type { GatewayState } from '../../http/gateway-state.js';
 import type { AccessDetails } from '../../http/request-state.js';
-import { resolveModel } from '../resolve-model.js';
+import { openModelFor } from '../resolve-model.js';
 import { tokenBudgetOf } from '../../http/request-state.js';
-import { resolveMaxTokens } from './context-budget.js';
+import { withWireNames } from '../error-mapping.js';
 import { respondWithGeneration } from './generation-runner.js';
+
+/** The legacy API's default when a request sets no max_tokens. */
+const OPENAI_DEFAULT_MAX_TOKENS = 16;
 
 export async function completions(ctx: Context, state: GatewayState): Promise<void> {
   const request = parseRequest(completionRequestSchema, ctx.request.body);
+  await withWireNames({}, () => serveCompletions(ctx, state, request));
+}
+
+async function serveCompletions(ctx: Context, state: GatewayState, request: CompletionRequest): Promise<void> {
   const prompts = typeof request.prompt === 'string' ? [request.prompt] : request.prompt;
   if (prompts.some((prompt) => typeof prompt !== 'string')) {
     throw errors.invalidRequest("Token arrays in 'prompt' are not supported; send the prompt as text.", 'prompt', 'unsupported_parameter');
@@ -26,48 +33,35 @@ export async function completions(ctx: Context, state: GatewayState): Promise<vo
     throw errors.invalidRequest("'best_of' is not supported unless it equals 'n'.", 'best_of', 'unsupported_parameter');
   }
   if (request.echo && request.suffix) throw errors.invalidRequest("'echo' and 'suffix' cannot be used together.", 'suffix');
-  const { entry, model, scheduler } = await resolveModel(ctx, state, request.model, ['chat', 'completion'], '/v1/completions');
-  (ctx.state.access as AccessDetails).model = entry.id;
-  const completion = model.textCompletion;
-  if (!completion) throw errors.invalidRequest(`Model '${entry.id}' cannot complete text.`, 'model', 'model_type_mismatch');
+  const model = await openModelFor(ctx, state, request.model, ['chat', 'completion'], '/v1/completions');
+  (ctx.state.access as AccessDetails).model = model.id;
 
-  const sampling = samplingOptions(request, entry.config.default_temperature);
+  const sampling = samplingOptions(request, model.config.default_temperature);
   for (const text of texts) checkPromptFits(text.length + (request.suffix?.length ?? 0), model.info.contextLength, 'prompt');
-  const promptTokenCounts = await Promise.all(texts.map((text) => completion.countTextTokens(text)));
+  const prepared = [];
+  for (const text of texts) prepared.push(await model.prepareText(text, request.suffix ?? undefined));
   // The longest prompt decides whether max_tokens fits for all of them.
-  const longest = Math.max(...promptTokenCounts);
-  const maxTokens = resolveMaxTokens({
-    promptTokens: longest,
-    requested: request.max_tokens ?? undefined,
-    defaultMaxTokens: entry.config.default_max_tokens ?? 16,
-    contextLength: model.info.contextLength,
-    param: 'max_tokens',
-    promptParam: 'prompt',
-  });
-  const totalPromptTokens = promptTokenCounts.reduce((sum, count) => sum + count, 0);
+  const longest = Math.max(...prepared.map((prompt) => prompt.promptTokens));
+  const maxTokens = model.maxTokensFor(longest, request.max_tokens ?? undefined, model.config.default_max_tokens ?? OPENAI_DEFAULT_MAX_TOKENS);
+  const totalPromptTokens = prepared.reduce((sum, prompt) => sum + prompt.promptTokens, 0);
   await tokenBudgetOf(ctx)?.reserve(totalPromptTokens, maxTokens * texts.length * choicesPerPrompt);
   const includeUsage = request.stream_options?.include_usage === true;
-  const suffix = request.suffix ?? undefined;
-  const jobs = texts.flatMap((text, promptIndex) =>
-    Array.from({ length: choicesPerPrompt }, (_, choice) => ({
-      index: promptIndex * choicesPerPrompt + choice,
-      prefix: request.echo ? text : '',
-      generate: (options: Parameters<typeof completion.generateText>[1]) =>
-        completion.generateText(text, { ...options, suffix, seed: options.seed === undefined ? undefined : options.seed + choice }),
-    })),
-  );
+  const promptOf = (index: number) => texts[Math.floor(index / choicesPerPrompt)];
   await respondWithGeneration(ctx, {
-    jobs,
-    scheduler,
-    wire: textCompletionWire(entry.id, request.stream === true && includeUsage, (index) => (request.echo ? 0 : texts[Math.floor(index / choicesPerPrompt)].length)),
+    handle: model,
+    prompts: prepared,
+    choicesPerPrompt,
+    prefixOf: request.echo ? promptOf : undefined,
+    wire: textCompletionWire(model.id, request.stream === true && includeUsage, (index) => (request.echo ? 0 : promptOf(index).length)),
     stream: request.stream === true,
     includeUsage,
     promptTokens: totalPromptTokens,
-    // Results are in job order: the first choice of each prompt carries that prompt's count.
+    // Results are in choice order: the first choice of each prompt carries that prompt's count.
     exactPromptTokens: model.promptTokensAreEstimates ? (results) => texts.reduce((sum, _text, prompt) => sum + results[prompt * choicesPerPrompt].promptTokens, 0) : undefined,
     options: { ...sampling, maxTokens, topLogprobs: request.logprobs ?? undefined },
     signal: clientAbortSignal(ctx),
     streamStallTimeoutMs: state.config().api.stream_stall_timeout * 1000,
     logger: state.logger,
+    wireNames: {},
   });
 }

@@ -8,7 +8,7 @@ import { parseRequest } from '../../openai/validation.js';
 import { clientAbortSignal, isAbortError } from '../../http/client-abort.js';
 import type { GatewayState } from '../../http/gateway-state.js';
 import type { AccessDetails } from '../../http/request-state.js';
-import { toGatewayError } from '../engine-errors.js';
+import { toGatewayError } from '../error-mapping.js';
 import { resolveModel } from '../resolve-model.js';
 import { tokenBudgetOf } from '../../http/request-state.js';
 

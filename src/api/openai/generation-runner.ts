@@ -1,29 +1,25 @@
-// Runs the choices of a chat or text completion request through the model's scheduler and
-// answers with one JSON body or an SSE stream. Shared by both endpoints; the wire format decides
-// the shapes.
+// Runs the choices of a chat or text completion request through the model's handle and answers
+// with one JSON body or an SSE stream: the formatter of the handle's events for both endpoints
+// (the wire format decides the shapes). Admission is the handle's business.
 import type { Context } from 'koa';
-import type { GenerationOptions, GenerationResult } from '../../engine/contract.js';
-import { errors, GatewayError } from '../../errors.js';
+import type { GenerationOptions, GenerationResult, PreparedPrompt } from '../../engine/contract.js';
+import type { GenerationRequest, ModelHandle } from '../../model-call/model-calls.js';
+import { errors } from '../../errors.js';
 import type { GenerationWire } from '../../openai/generation-wire.js';
 import { usageOf } from '../../openai/generation-wire.js';
-import type { SlotScheduler } from '../../scheduler/slot-scheduler.js';
 import { isAbortError, isShutdownAbort } from '../../http/client-abort.js';
 import { SseStream } from '../../http/sse-stream.js';
 import type { AccessDetails } from '../../http/request-state.js';
-import { toGatewayError } from '../engine-errors.js';
+import { toGatewayError, type WireNames } from '../error-mapping.js';
 import type { Logger } from '../../logger.js';
 
-export interface GenerationJob {
-  /** The choice's index in the response. */
-  index: number;
-  /** Text the choice's output starts with (the prompt, for `echo`). */
-  prefix: string;
-  generate(options: GenerationOptions): Promise<GenerationResult>;
-}
-
 export interface GenerationRun {
-  jobs: GenerationJob[];
-  scheduler: SlotScheduler;
+  handle: ModelHandle;
+  /** Prompts the handle prepared; each gets `choicesPerPrompt` choices (index = prompt × n + choice). */
+  prompts: PreparedPrompt[];
+  choicesPerPrompt: number;
+  /** Text a choice's output starts with (the prompt, for `echo`); default none. */
+  prefixOf?: (index: number) => string;
   wire: GenerationWire;
   stream: boolean;
   includeUsage: boolean;
@@ -31,78 +27,67 @@ export interface GenerationRun {
   promptTokens: number;
   /** The exact prompt tokens from the results, when `promptTokens` was an estimate (remote models). */
   exactPromptTokens?: (results: GenerationResult[]) => number;
-  options: Omit<GenerationOptions, 'signal' | 'onText'>;
+  options: Omit<GenerationOptions, 'signal' | 'onEvent'>;
   signal: AbortSignal;
   /** How long a stream's client may read nothing before the stream is cut ([api] stream_stall_timeout). */
   streamStallTimeoutMs: number;
   logger: Logger;
+  /** How the request spells the fields an error may name (see error-mapping.ts). */
+  wireNames: WireNames;
 }
 
 export async function respondWithGeneration(ctx: Context, run: GenerationRun): Promise<void> {
   const access = ctx.state.access as AccessDetails;
   access.stream = run.stream;
-  // One failing choice stops its siblings: the response cannot be completed anyway.
-  const siblings = new AbortController();
-  const signal = AbortSignal.any([run.signal, siblings.signal]);
   const sse = run.stream
     ? new SseStream(ctx, {
         stallTimeoutMs: run.streamStallTimeoutMs,
         onStall: () => run.logger.warn({ requestId: ctx.state.requestId, stallTimeoutMs: run.streamStallTimeoutMs }, 'stream cut: its client read nothing for stream_stall_timeout'),
       })
     : undefined;
-  // The request's choices share a capped number of the model's slots.
-  const requestSlots = run.scheduler.requestSlots();
-  let firstAdmission = true;
+  const prefixOf = run.prefixOf ?? (() => '');
   const started = (ctx.state.startedAt as number | undefined) ?? performance.now();
   const firstText = () => {
     access.timeToFirstTokenMs ??= performance.now() - started;
   };
 
-  const runJob = (job: GenerationJob) =>
-    run.scheduler.run(
-      signal,
-      async (runSignal) => {
-        if (sse && !sse.isOpen && !signal.aborted) {
-          sse.start();
-          sse.startKeepAlive();
+  const generation: GenerationRequest = {
+    prompts: run.prompts,
+    choicesPerPrompt: run.choicesPerPrompt,
+    options: run.options,
+    signal: run.signal,
+    onAdmitted: (waitedMs) => {
+      access.queueWaitMs = waitedMs;
+    },
+    // Every frame waits for a client that is behind (see SseStream), and a choice's frames are
+    // written while it holds its slot: a choice's last frame holds all its logprobs (1,500 tokens ×
+    // 20 alternatives is about 1.5 MB), so no choice starts writing more while the client has not
+    // read what came before.
+    onChoiceStart: sse
+      ? async (index) => {
+          if (!sse.isOpen && !run.signal.aborted) {
+            sse.start();
+            sse.startKeepAlive();
+          }
+          const start = run.wire.streamStart(index);
+          if (start !== undefined) await sse.send(start);
+          const prefix = prefixOf(index);
+          if (prefix !== '') await sse.send(run.wire.streamDelta(index, prefix));
         }
-        // Every frame waits for a client that is behind (see SseStream): a choice's last frame holds
-        // all its logprobs (1,500 tokens × 20 alternatives is about 1.5 MB), so no choice starts
-        // writing more while the client has not read what came before.
-        const start = sse ? run.wire.streamStart(job.index) : undefined;
-        if (sse && start !== undefined) await sse.send(start);
-        if (sse && job.prefix !== '') await sse.send(run.wire.streamDelta(job.index, job.prefix));
-        const result = await job.generate({
-          ...run.options,
-          signal: runSignal,
-          onText: sse
-            ? (text) => {
-                firstText();
-                sse.stopKeepAlive();
-                return sse.send(run.wire.streamDelta(job.index, text));
-              }
-            : firstText,
-        });
-        if (sse) await sse.send(run.wire.streamFinish(job.index, result.finishReason, result.logprobs));
-        return result;
-      },
-      (waitedMs) => {
-        if (firstAdmission) access.queueWaitMs = waitedMs;
-        firstAdmission = false;
-      },
-      requestSlots,
-    );
+      : undefined,
+    onEvent: (index, event) => {
+      if (event.type !== 'text') return;
+      firstText();
+      if (!sse) return;
+      sse.stopKeepAlive();
+      return sse.send(run.wire.streamDelta(index, event.text));
+    },
+    onChoiceEnd: sse ? (index, result) => sse.send(run.wire.streamFinish(index, result.finishReason, result.logprobs)) : undefined,
+  };
 
   let results: GenerationResult[];
   try {
-    results = await Promise.all(
-      run.jobs.map((job) =>
-        runJob(job).catch((error: unknown) => {
-          siblings.abort();
-          throw error;
-        }),
-      ),
-    );
+    results = await run.handle.generate(generation);
   } catch (error) {
     if (run.signal.aborted && isShutdownAbort(ctx)) {
       const ending = errors.unavailable('The server shut down before this request finished; retry it.', 1_000, 'shutting_down');
@@ -115,7 +100,7 @@ export async function respondWithGeneration(ctx: Context, run: GenerationRun): P
       sse?.end();
       return;
     }
-    const gatewayError = error instanceof GatewayError ? error : toGatewayError(error);
+    const gatewayError = toGatewayError(error, run.wireNames);
     if (sse?.isOpen) {
       if (gatewayError.status >= 500) run.logger.error({ requestId: ctx.state.requestId, err: error }, 'generation failed mid-stream');
       sse.fail(gatewayError.type === 'api_error' ? errors.internal() : gatewayError);
@@ -145,7 +130,7 @@ export async function respondWithGeneration(ctx: Context, run: GenerationRun): P
     return;
   }
   ctx.body = run.wire.response(
-    run.jobs.map((job, position) => ({ index: job.index, text: job.prefix + results[position].text, result: results[position] })),
+    results.map((result, index) => ({ index, text: prefixOf(index) + result.text, result })),
     usage,
   );
 }

@@ -1,10 +1,10 @@
-// Chat on a llama.cpp model: messages rendered with the model's chat template, then the shared
-// generation loop. The count and the generation render through the same function, so the count
-// is exactly the prompt the model sees.
+// Chat on a llama.cpp model: messages rendered with the model's chat template once (prepareChat),
+// then the shared generation loop on those very tokens, so the count is exactly the prompt the
+// model sees and a 2M-character conversation is not tokenized twice.
 import { SpecialToken, SpecialTokensText, type ChatHistoryItem, type ChatWrapper, type LlamaModel, type Token } from 'node-llama-cpp';
 import type { ChatCapability, ChatMessage } from '../../engine/contract.js';
 import { UnsupportedFeatureError } from '../../engine/errors.js';
-import { generateFromPrompt, type GenerationEngine, type PreparedPrompt } from './token-generation.js';
+import { generateFromPrompt, llamaPrompt, type GenerationEngine } from './token-generation.js';
 
 /**
  * node-llama-cpp's chat history has no tool role (it models tool calls inside model turns), so a
@@ -41,7 +41,7 @@ export function renderChat(model: LlamaModel, wrapper: ChatWrapper, messages: re
     state = wrapper.generateContextState({ chatHistory: toChatHistory(messages) });
   } catch (error) {
     // Jinja templates raise on conversations they do not accept (e.g. roles that do not alternate).
-    throw new UnsupportedFeatureError(`the model's chat template rejected these messages: ${error instanceof Error ? error.message : String(error)}`, 'messages');
+    throw new UnsupportedFeatureError(`the model's chat template rejected these messages: ${error instanceof Error ? error.message : String(error)}`, 'prompt');
   }
   let contextText = state.contextText;
   if (state.noPrefixTrigger?.type === 'response') contextText = contextText.concat(state.noPrefixTrigger.inject);
@@ -65,17 +65,12 @@ export function renderChat(model: LlamaModel, wrapper: ChatWrapper, messages: re
 }
 
 export function createLlamaChat(engine: GenerationEngine, wrapper: ChatWrapper): ChatCapability {
-  const prepare = (messages: ChatMessage[]): PreparedPrompt => ({
-    ...renderChat(engine.model, wrapper, messages),
-    trimLeadingWhitespace: true,
-    param: 'messages',
-  });
   return {
-    async countChatPromptTokens(messages) {
-      return prepare(messages).tokens.length;
+    async prepareChat(messages) {
+      return llamaPrompt({ ...renderChat(engine.model, wrapper, messages), trimLeadingWhitespace: true });
     },
-    async generateChat(messages, options) {
-      return await generateFromPrompt(engine, prepare(messages), options);
+    async generate(prompt, options) {
+      return await generateFromPrompt(engine, prompt, options);
     },
   };
 }

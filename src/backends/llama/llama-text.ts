@@ -3,10 +3,10 @@
 // vocabulary asks for it, and special-token text (e.g. "<|im_start|>") parsed as special tokens,
 // since raw prompts are often hand-written templates.
 import type { LlamaModel, Token } from 'node-llama-cpp';
-import type { GenerationOptions, TextCompletionCapability } from '../../engine/contract.js';
+import type { TextCompletionCapability } from '../../engine/contract.js';
 import { UnsupportedFeatureError } from '../../engine/errors.js';
 import { withSpecialTokens } from './special-tokens.js';
-import { generateFromPrompt, type GenerationEngine, type PreparedPrompt } from './token-generation.js';
+import { generateFromPrompt, llamaPrompt, type GenerationEngine } from './token-generation.js';
 
 export function completionPromptTokens(model: LlamaModel, text: string): Token[] {
   return withSpecialTokens(model, model.tokenize(text, true), { end: false });
@@ -28,25 +28,18 @@ function infillPromptTokens(model: LlamaModel, modelId: string, prefix: string, 
 
 export function createLlamaTextCompletion(engine: GenerationEngine, modelId: string): TextCompletionCapability {
   const { model } = engine;
-  const prepare = (tokens: Token[]): PreparedPrompt => ({
-    tokens,
-    templateStops: [],
-    stopTokens: new Set(),
-    trimLeadingWhitespace: false,
-    param: 'prompt',
-  });
   return {
-    async countTextTokens(text) {
-      return completionPromptTokens(model, text).length;
-    },
-    async generateText(prompt, options: GenerationOptions & { suffix?: string }) {
+    async prepareText(prompt, options = {}) {
       const tokens = options.suffix !== undefined && options.suffix !== ''
         ? infillPromptTokens(model, modelId, prompt, options.suffix)
         : completionPromptTokens(model, prompt);
       if (tokens.length === 0) {
         throw new UnsupportedFeatureError(`model "${modelId}" cannot continue an empty prompt (its vocabulary adds no beginning token)`, 'prompt');
       }
-      return await generateFromPrompt(engine, prepare(tokens), options);
+      return llamaPrompt({ tokens, templateStops: [], stopTokens: new Set(), trimLeadingWhitespace: false });
+    },
+    async generate(prompt, options) {
+      return await generateFromPrompt(engine, prompt, options);
     },
   };
 }

@@ -19,10 +19,10 @@ export function resolveSeed(seed: number | undefined): number {
 }
 
 /** Throws UnsupportedFeatureError (a 400) for a token id the model does not have. */
-export function assertTokensInVocabulary(tokens: Iterable<number>, vocabularySize: number, param: string): void {
+export function assertTokensInVocabulary(tokens: Iterable<number>, vocabularySize: number, field: string): void {
   for (const token of tokens) {
     if (!Number.isInteger(token) || token < 0 || token >= vocabularySize) {
-      throw new UnsupportedFeatureError(`token id ${token} is not in this model's vocabulary (0 to ${vocabularySize - 1})`, param);
+      throw new UnsupportedFeatureError(`token id ${token} is not in this model's vocabulary (0 to ${vocabularySize - 1})`, field);
     }
   }
 }
@@ -30,7 +30,7 @@ export function assertTokensInVocabulary(tokens: Iterable<number>, vocabularySiz
 function tokenBiasFor(model: LlamaModel, logitBias: Record<number, number>, vocabularySize: number): TokenBias | undefined {
   const entries = Object.entries(logitBias).map(([token, bias]) => [Number(token), bias] as const);
   if (entries.length === 0) return undefined;
-  assertTokensInVocabulary(entries.map(([token]) => token), vocabularySize, 'logit_bias');
+  assertTokensInVocabulary(entries.map(([token]) => token), vocabularySize, 'logitBias');
   const tokenBias = TokenBias.for(model);
   // TokenBias.set() silently skips end-of-generation tokens, yet banning EOS is a common use of
   // logit_bias; the sampler reads this map as is, so EOG tokens are written to it directly.

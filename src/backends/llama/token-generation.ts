@@ -8,7 +8,7 @@
 // so far and finishReason "stop"; the caller tells the two apart by `signal.aborted`, and can still
 // charge the tokens that were spent.
 import { LlamaGrammarEvaluationState, type LlamaGrammar, type LlamaContextSequence, type LlamaModel, type Token } from 'node-llama-cpp';
-import type { FinishReason, GenerationOptions, GenerationResult, TokenLogprob } from '../../engine/contract.js';
+import type { FinishReason, GenerationOptions, GenerationResult, PreparedPrompt, TokenLogprob } from '../../engine/contract.js';
 import { InputTooLongError } from '../../engine/errors.js';
 import type { DecodeRounds } from './decode-rounds.js';
 import type { GrammarCompiler } from './grammar.js';
@@ -31,7 +31,8 @@ export interface GenerationEngine {
   maxTokenMs: number;
 }
 
-export interface PreparedPrompt {
+/** A prompt of a llama.cpp model, rendered and tokenized once (see `llamaPrompt`). */
+export interface LlamaPrompt extends PreparedPrompt {
   tokens: Token[];
   /** Stop strings of the chat template, besides the request's own. */
   templateStops: readonly string[];
@@ -39,8 +40,20 @@ export interface PreparedPrompt {
   stopTokens: ReadonlySet<Token>;
   /** Chat replies start at the first non-blank character; raw completions keep every character. */
   trimLeadingWhitespace: boolean;
-  /** The request field the prompt came from, for error messages. */
-  param: string;
+}
+
+/** Prompts this engine made: `generate` takes no other (a prompt of another model has other tokens). */
+const madeHere = new WeakSet<PreparedPrompt>();
+
+export function llamaPrompt(parts: Omit<LlamaPrompt, 'promptTokens'>): LlamaPrompt {
+  const prompt: LlamaPrompt = { ...parts, promptTokens: parts.tokens.length };
+  madeHere.add(prompt);
+  return prompt;
+}
+
+function asLlamaPrompt(prompt: PreparedPrompt): LlamaPrompt {
+  if (!madeHere.has(prompt)) throw new TypeError('this prompt was not prepared by a llama.cpp model');
+  return prompt as LlamaPrompt;
 }
 
 interface GeneratedStep {
@@ -50,16 +63,17 @@ interface GeneratedStep {
 }
 
 /** Fails before any work when the prompt leaves no room for a single generated token. */
-export function assertPromptFits(promptLength: number, contextSize: number, param: string): void {
+export function assertPromptFits(promptLength: number, contextSize: number): void {
   if (promptLength >= contextSize) {
-    throw new InputTooLongError(`the prompt is ${promptLength} tokens long, but this model's context holds ${contextSize} tokens (prompt and completion together)`, param);
+    throw new InputTooLongError(`the prompt is ${promptLength} tokens long, but this model's context holds ${contextSize} tokens (prompt and completion together)`, 'prompt');
   }
 }
 
-export async function generateFromPrompt(engine: GenerationEngine, prompt: PreparedPrompt, options: GenerationOptions): Promise<GenerationResult> {
+export async function generateFromPrompt(engine: GenerationEngine, prepared: PreparedPrompt, options: GenerationOptions): Promise<GenerationResult> {
+  const prompt = asLlamaPrompt(prepared);
   options.signal.throwIfAborted();
-  assertPromptFits(prompt.tokens.length, engine.contextSize, prompt.param);
-  if (options.maxTokens <= 0) return { text: '', finishReason: 'length', promptTokens: prompt.tokens.length, completionTokens: 0 };
+  assertPromptFits(prompt.tokens.length, engine.contextSize);
+  if (options.maxTokens <= 0) return await reportEnd(options, { text: '', finishReason: 'length', promptTokens: prompt.tokens.length, completionTokens: 0 });
   // Compiled before taking a sequence, so that a bad grammar costs no slot.
   const grammar = options.constraint === undefined ? undefined : await engine.grammars.compile(options.constraint);
   const lease = await engine.pool.acquire(prompt.tokens, options.signal);
@@ -88,7 +102,7 @@ async function reuseCachedPrefix(sequence: LlamaContextSequence, promptTokens: T
 async function runOnSequence(
   engine: GenerationEngine,
   sequence: LlamaContextSequence,
-  prompt: PreparedPrompt,
+  prompt: LlamaPrompt,
   options: GenerationOptions,
   grammar: LlamaGrammar | undefined,
 ): Promise<GenerationResult> {
@@ -107,7 +121,7 @@ async function runOnSequence(
   const emit = (piece: string): void | Promise<void> => {
     if (piece === '') return;
     text += piece;
-    return options.onText?.(piece);
+    return options.onEvent?.({ type: 'text', text: piece });
   };
 
   const evaluateOptions = samplerOptions(options, {
@@ -168,13 +182,23 @@ async function runOnSequence(
     if (output.stopped) finishReason = 'stop';
   }
 
-  return {
+  return await reportEnd(options, {
     text,
     finishReason,
     promptTokens: prompt.tokens.length,
     completionTokens: generated.length,
+    // The last prompt token is evaluated again even when cached (its logits start the reply).
+    cachedPromptTokens: prompt.tokens.length - input.length,
     logprobs: logprobs?.entriesWithin(holdback.leadingTrimmed, holdback.leadingTrimmed + text.length),
-  };
+  });
+}
+
+/** The closing events of a generation (its text went out as it came), then its result. */
+async function reportEnd(options: GenerationOptions, result: GenerationResult): Promise<GenerationResult> {
+  if (result.logprobs !== undefined) await options.onEvent?.({ type: 'tokens', logprobs: result.logprobs });
+  await options.onEvent?.({ type: 'finish', reason: result.finishReason });
+  await options.onEvent?.({ type: 'usage', promptTokens: result.promptTokens, completionTokens: result.completionTokens, cachedPromptTokens: result.cachedPromptTokens });
+  return result;
 }
 
 async function* tokensOnly(tokens: AsyncGenerator<Token, void, void | Token | Token[]>): AsyncGenerator<GeneratedStep, void, void> {

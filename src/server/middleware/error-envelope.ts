@@ -2,6 +2,7 @@
 // the client a generic message and the log the whole story. Once headers are sent (a stream),
 // the stream writer reports in-band; here it can only be logged.
 import type { Middleware } from 'koa';
+import { toGatewayError } from '../../api/error-mapping.js';
 import { errors, GatewayError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 
@@ -21,7 +22,7 @@ export function errorEnvelope(logger: Logger): Middleware {
       await next();
     } catch (thrown) {
       const gatewayError =
-        thrown instanceof GatewayError ? thrown : (typeof thrown === 'object' && thrown !== null && fromHttpError(thrown as never)) || errors.internal(thrown);
+        thrown instanceof GatewayError ? thrown : (typeof thrown === 'object' && thrown !== null && fromHttpError(thrown as never)) || toGatewayError(thrown);
       if (gatewayError.status >= 500 && gatewayError.type === 'api_error') {
         logger.error({ requestId: ctx.state.requestId, err: thrown, method: ctx.method, path: ctx.path }, 'unexpected error');
       }

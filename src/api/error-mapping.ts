@@ -1,0 +1,92 @@
+// The one place where what the layers below the routes throw becomes what a client sees: the
+// status, the OpenAI envelope, Retry-After, and the wire names of the request's fields. Engines,
+// registry, scheduler and model calls throw DomainErrors in their own terms; the error middleware,
+// the stream writer's error frame and the plugins' afterResponse hooks all go through here.
+import type { ModelType } from '../engine/contract.js';
+import { DomainError, InputTooLongError, InvalidInputError, TokenTimeoutError, UnsupportedFeatureError } from '../engine/errors.js';
+import { errors, GatewayError } from '../errors.js';
+import { ContextLengthError } from '../model-call/context-budget.js';
+import { GenerationTimeoutError, ModelClosingError, QueueFullError, QueueTimeoutError } from '../model-call/admission-errors.js';
+import {
+  ModelCapabilityError,
+  ModelLoadingError,
+  ModelNotFoundError,
+  ModelNotNamedError,
+  ModelNotPermittedError,
+  ModelTypeMismatchError,
+  ModelUnavailableError,
+  ModelUnloadingError,
+} from '../registry/model-errors.js';
+
+/** How one request spells the fields the domain errors name (internal name → wire name). */
+export type WireNames = Readonly<Record<string, string>>;
+
+/** Internal names whose wire name is the same for every endpoint. */
+const COMMON_WIRE_NAMES: WireNames = {
+  prompt: 'prompt',
+  maxTokens: 'max_tokens',
+  logitBias: 'logit_bias',
+  topLogprobs: 'top_logprobs',
+};
+
+const ENDPOINT_FOR_TYPE: Record<ModelType, string> = {
+  chat: '/v1/chat/completions',
+  completion: '/v1/completions',
+  embedding: '/v1/embeddings',
+  rerank: '/v1/rerank',
+};
+
+/** The wire name of an internal field; a name with no entry is already the wire's (`suffix`, `grammar`). */
+function wireName(field: string | undefined, names: WireNames): string | undefined {
+  return field === undefined ? undefined : (names[field] ?? COMMON_WIRE_NAMES[field] ?? field);
+}
+
+function contextLengthMessage(error: ContextLengthError, names: WireNames): string {
+  const { contextLength, promptTokens, requestedTokens } = error;
+  if (requestedTokens === undefined) {
+    return `This model's maximum context length is ${contextLength} tokens. However, your prompt has ${promptTokens} tokens, which leaves no room for a completion. Please reduce the prompt.`;
+  }
+  return `This model's maximum context length is ${contextLength} tokens. However, you requested ${promptTokens + requestedTokens} tokens (${promptTokens} in the prompt, ${requestedTokens} for the completion). Please reduce the prompt or ${wireName('maxTokens', names)}.`;
+}
+
+function fromDomainError(error: DomainError, names: WireNames): GatewayError {
+  const param = wireName(error.field, names) ?? null;
+  if (error instanceof UnsupportedFeatureError) return errors.invalidRequest(error.message, param, 'unsupported_parameter');
+  if (error instanceof InvalidInputError) return errors.invalidRequest(error.message, param, 'invalid_input');
+  if (error instanceof InputTooLongError) return errors.invalidRequest(error.message, param ?? wireName('input', names) ?? null, 'context_length_exceeded');
+  // The prompt is what has to shrink, whichever number was asked for.
+  if (error instanceof ContextLengthError) return errors.invalidRequest(contextLengthMessage(error, names), wireName('prompt', names) ?? null, 'context_length_exceeded');
+  if (error instanceof TokenTimeoutError) return errors.generationTimeout(`Generation stopped: ${error.message}.`);
+  if (error instanceof GenerationTimeoutError) return errors.generationTimeout(error.message);
+  if (error instanceof QueueFullError) return errors.rateLimited(error.message, error.retryAfterMs, 'queue_full');
+  if (error instanceof QueueTimeoutError) return errors.unavailable(error.message, error.retryAfterMs, 'queue_timeout');
+  if (error instanceof ModelClosingError) return errors.unavailable(error.message, error.retryAfterMs, 'model_unloading');
+  if (error instanceof ModelNotFoundError) return errors.modelNotFound(error.model);
+  if (error instanceof ModelNotPermittedError) return errors.permissionDenied(error.message);
+  if (error instanceof ModelTypeMismatchError) return errors.invalidRequest(`${error.message}; use ${ENDPOINT_FOR_TYPE[error.type]}.`, 'model', 'model_type_mismatch');
+  if (error instanceof ModelCapabilityError) return errors.invalidRequest(error.message, 'model', 'model_type_mismatch');
+  if (error instanceof ModelNotNamedError) return errors.invalidRequest(error.message, 'model', 'missing_required_parameter');
+  if (error instanceof ModelLoadingError) return errors.unavailable(error.message, error.retryAfterMs, 'model_loading');
+  if (error instanceof ModelUnloadingError) return errors.unavailable(error.message, error.retryAfterMs, 'model_unloading');
+  if (error instanceof ModelUnavailableError) return errors.unavailable(error.message, error.retryAfterMs, 'model_unavailable');
+  return errors.internal(error);
+}
+
+/**
+ * What a client should see for `error`. `names` spells the request's fields as the client sent
+ * them (chat's prompt is `messages`; its limit `max_completion_tokens` when that is what was set).
+ */
+export function toGatewayError(error: unknown, names: WireNames = {}): GatewayError {
+  if (error instanceof GatewayError) return error;
+  if (error instanceof DomainError) return fromDomainError(error, names);
+  return errors.internal(error);
+}
+
+/** Runs a route's work and gives any failure its wire form with the request's own field names. */
+export async function withWireNames<T>(names: WireNames, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw error instanceof DomainError ? toGatewayError(error, names) : error;
+  }
+}
