@@ -80,10 +80,9 @@ export function embeddingCalls(lease: Pick<ModelLease, 'entry' | 'model' | 'sche
     },
     embed(prepared, signal) {
       const engine = embedding();
-      const batcher = entry.embeddingBatcher;
-      if (batcher !== undefined) return batcher.submit(prepared.inputs, { signal });
       // No batcher: the engine batches on its own side, and each call takes one of the model's slots.
-      return scheduler.run(signal, (runSignal) => engine.embed(prepared.inputs, { signal: runSignal }));
+      if (entry.embeddingBatcher === undefined) return scheduler.run(signal, (runSignal) => engine.embed(prepared.inputs, { signal: runSignal }));
+      return entry.embeddingBatcher.submit(prepared.inputs, { signal });
     },
     rerank(query, documents, signal) {
       const engine = reranker();

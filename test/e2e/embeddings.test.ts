@@ -66,17 +66,22 @@ const norm = (vector: number[]) => Math.sqrt(vector.reduce((sum, value) => sum +
 
 const SENTENCES = ['Hello world!', 'The quick brown fox jumps over the lazy dog.', 'switchyard serves local models.'];
 
-describe('embeddings and rerank', () => {
-  let gateway: TestGateway;
-  let client: OpenAI;
-  before(async () => {
-    const ggufReranker = await writeGgufReranker();
-    gateway = await startTestGateway(`${CONFIG}
+/** A gateway serving CONFIG's models and a GGUF reranker. */
+async function startEmbeddingGateway(): Promise<TestGateway> {
+  const ggufReranker = await writeGgufReranker();
+  return startTestGateway(`${CONFIG}
 [api.models.gguf-rerank]
 path = "${ggufReranker.file}"
 type = "rerank"
 threads = 1
 `);
+}
+
+describe('embeddings and rerank', () => {
+  let gateway: TestGateway;
+  let client: OpenAI;
+  before(async () => {
+    gateway = await startEmbeddingGateway();
     client = gateway.client;
     for (const entry of gateway.gateway.registry.list()) assert.equal(entry.status, 'ready', `${entry.id}: ${entry.reason ?? ''}`);
   });
@@ -161,28 +166,7 @@ threads = 1
       count(args[0]);
       return transformersEncode.apply(this, args);
     };
-    const ggufReranker = await writeGgufReranker();
-    const spied = await startTestGateway(`
-[api.models.gguf-embed]
-path = "${models.embedGguf}"
-type = "embedding"
-threads = 1
-
-[api.models.onnx-embed]
-path = "${models.embedOnnx}"
-type = "embedding"
-intra_op_threads = 1
-
-[api.models.gguf-rerank]
-path = "${ggufReranker.file}"
-type = "rerank"
-threads = 1
-
-[api.models.onnx-rerank]
-path = "${models.rerankOnnx}"
-type = "rerank"
-intra_op_threads = 1
-`);
+    const spied = await startEmbeddingGateway();
     try {
       for (const model of ['gguf-embed', 'onnx-embed']) {
         const input = [`${model} ${mark} first input`, `${model} ${mark} the second one`];
