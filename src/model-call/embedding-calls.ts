@@ -42,7 +42,10 @@ export interface EmbeddingCalls {
   embeddingLimits(): EmbeddingLimits;
   /** What a rerank request is checked against. Throws a 400 `model_type_mismatch` when the model cannot rerank. */
   rerankLimits(): RerankLimits;
-  /** Tokenizes each input once and cuts it to the model's limit (or refuses it, with `truncate = false`). */
+  /**
+   * Tokenizes each input once and cuts it to the model's limit (or refuses it, with `truncate = false`).
+   * A request that would find the queue full gets its 429 here, before any tokenizing.
+   */
   prepare(inputs: EmbeddingInput[], signal?: AbortSignal): Promise<PreparedEmbeddings>;
   /**
    * One vector per input, in order, once the model admits the request: a 429 `queue_full` beyond
@@ -73,7 +76,10 @@ export function embeddingCalls(lease: Pick<ModelLease, 'entry' | 'model' | 'sche
       return { maxInputTokens: reranker().maxInputTokens, maxDocuments: config.max_inputs, truncate: config.truncate };
     },
     async prepare(inputs, signal) {
-      const prepared = await embedding().prepare(inputs, { truncate: config.truncate, signal });
+      const engine = embedding();
+      // A full queue refuses the request before its inputs cost any tokenizing.
+      entry.embeddingBatcher?.checkRoom();
+      const prepared = await engine.prepare(inputs, { truncate: config.truncate, signal });
       let tokenCount = 0;
       for (const input of prepared) tokenCount += input.tokenCount;
       return { inputs: prepared, tokenCount };

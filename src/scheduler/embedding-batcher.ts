@@ -95,6 +95,15 @@ export class EmbeddingBatcher {
   }
 
   /**
+   * Throws the 429 a request submitted now would get: called before a request's inputs are
+   * tokenized, so that a full queue refuses it without that cost (`submit` checks again).
+   */
+  checkRoom(): void {
+    const engineFree = this.#running === undefined && this.#queuedInputs === 0;
+    if (!engineFree && this.#waitingRequests >= this.#admission.maxQueue) throw queueFullError(this.#admission, this.#waitingRequests);
+  }
+
+  /**
    * One vector and token count per input, in order, whichever batches the inputs ran in. Throws
    * the 429 of a full queue; rejects with the 503 of `queueTimeoutMs` spent waiting.
    */
@@ -102,8 +111,7 @@ export class EmbeddingBatcher {
     this.#checkOpen();
     throwIfAborted(options.signal);
     if (inputs.length === 0) return { vectors: [], tokenCounts: [] };
-    const engineFree = this.#running === undefined && this.#queuedInputs === 0;
-    if (!engineFree && this.#waitingRequests >= this.#admission.maxQueue) throw queueFullError(this.#admission, this.#waitingRequests);
+    this.checkRoom();
 
     return new Promise<EmbeddingBatchResult>((resolve, reject) => {
       const request: PendingRequest = {

@@ -239,6 +239,7 @@ describe('EmbeddingBatcher', () => {
     assert.equal(batcher.waitingRequests, 0, 'a request with an input in a run is not waiting');
     const waiting = submitted(batcher, ['waiting']);
     assert.equal(batcher.waitingRequests, 1);
+    assert.throws(() => batcher.checkRoom(), (error: unknown) => error instanceof GatewayError && error.code === 'queue_full');
     await assert.rejects(submitted(batcher, ['refused']), (error: unknown) => {
       assert.ok(error instanceof GatewayError);
       assert.equal(error.status, 429);
@@ -252,7 +253,9 @@ describe('EmbeddingBatcher', () => {
     assert.deepEqual(await waiting, ['waiting']);
     assert.ok(!engine.runs.flat().includes('refused'));
 
+    batcher.checkRoom();
     const strict = batcherFor(new CountingEngine(), { maxQueue: 0 });
+    strict.checkRoom();
     assert.deepEqual(await submitted(strict, ['alone']), ['alone']);
   });
 
