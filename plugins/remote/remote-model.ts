@@ -3,7 +3,7 @@
 // Generations always stream from the upstream: text reaches the client delta by delta, a client
 // that leaves cancels the upstream request, and the usage chunk (stream_options.include_usage)
 // gives the exact token counts that reconcile the estimates made before the run.
-import type { ChatCapability, EmbeddingCapability, EmbeddingInput, GenerationOptions, GenerationResult, LoadedModel, PreparedPrompt, RerankCapability, TextCompletionCapability, TokenLogprob } from '../../src/engine/contract.js';
+import type { ChatCapability, ChatMessage, EmbeddingCapability, EmbeddingInput, GenerationOptions, GenerationResult, LoadedModel, PreparedEmbeddingInput, PreparedPrompt, RerankCapability, TextCompletionCapability, TokenLogprob } from '../../src/engine/contract.js';
 import type { ModelConfig } from '../../src/config/schema.js';
 import type { Logger } from '../../src/logger.js';
 import { sseData } from '../../src/upstream/sse-frames.js';
@@ -45,6 +45,11 @@ interface Usage {
   prompt_tokens_details?: { cached_tokens?: number };
 }
 
+/** An embedding input as sent upstream, with its estimated token count. */
+interface RemoteEmbeddingInput extends PreparedEmbeddingInput {
+  readonly input: EmbeddingInput;
+}
+
 export interface RemoteModelSettings {
   id: string;
   config: ModelConfig;
@@ -59,7 +64,7 @@ export class RemoteModel implements LoadedModel {
   readonly promptTokensAreEstimates = true;
   readonly chat?: ChatCapability;
   readonly textCompletion?: TextCompletionCapability;
-  readonly embedding?: EmbeddingCapability;
+  readonly embedding?: EmbeddingCapability<RemoteEmbeddingInput>;
   readonly rerank?: RerankCapability;
   private readonly client: UpstreamClient;
   private readonly pool: UpstreamPool;
@@ -108,7 +113,8 @@ export class RemoteModel implements LoadedModel {
           return settings.config.dimensions ?? model.learnedDimensions ?? Number.MAX_SAFE_INTEGER;
         },
         maxInputTokens: Number.MAX_SAFE_INTEGER,
-        countEmbeddingTokens: async (inputs) => inputs.map((input) => (typeof input === 'string' ? estimateTokens(input) : input.length)),
+        // Nothing to tokenize here: the estimates reserve the budget, the upstream's usage is charged.
+        prepare: async (inputs) => inputs.map((input) => ({ tokenCount: typeof input === 'string' ? estimateTokens(input) : input.length, input })),
         embed: (inputs, options) => this.embed(inputs, options.signal),
       };
     }
@@ -241,7 +247,8 @@ export class RemoteModel implements LoadedModel {
     });
   }
 
-  private async embed(inputs: EmbeddingInput[], signal?: AbortSignal) {
+  private async embed(prepared: readonly RemoteEmbeddingInput[], signal?: AbortSignal) {
+    const inputs = prepared.map((item) => item.input);
     return this.client.send({
       path: '/embeddings',
       body: { model: this.upstreamModel, input: inputs, encoding_format: 'base64' },
@@ -253,7 +260,7 @@ export class RemoteModel implements LoadedModel {
         const vectors = new Array<Float32Array>(inputs.length);
         data.forEach((item, position) => (vectors[item.index ?? position] = vectorOf(item.embedding)));
         this.learnedDimensions ??= vectors[0]?.length;
-        const estimates = inputs.map((input) => (typeof input === 'string' ? estimateTokens(input) : input.length));
+        const estimates = prepared.map((item) => item.tokenCount);
         const total = body.usage?.prompt_tokens ?? body.usage?.total_tokens;
         return { vectors, tokenCounts: total === undefined ? estimates : spreadTokens(total, estimates) };
       },

@@ -110,26 +110,41 @@ export interface TextCompletionCapability {
 /** One input of an embedding request: text, or token ids the client already made. */
 export type EmbeddingInput = string | number[];
 
-export interface EmbeddingCapability {
+/**
+ * An input as its engine will run it: tokenized once, cut to the model's limit (or refused), and
+ * counted. Each engine extends it with what it runs (its token ids); only that engine reads them.
+ */
+export interface PreparedEmbeddingInput {
+  /** Tokens the model runs for this input, special tokens included (an estimate for a remote model). */
+  readonly tokenCount: number;
+}
+
+export interface EmbeddingCapability<Prepared extends PreparedEmbeddingInput = PreparedEmbeddingInput> {
   /** Length of each vector before any `dimensions` shortening. */
   readonly dimensions: number;
   /** Longest input in tokens the model accepts. */
   readonly maxInputTokens: number;
   /** Token ids a token-array input may hold: 0 to vocabularySize - 1 (unknown for a remote model). */
   readonly vocabularySize?: number;
-  /** Token count of each input after truncation, without running the model. */
-  countEmbeddingTokens(inputs: EmbeddingInput[], truncate: boolean): Promise<number[]>;
   /**
    * True for an engine that takes concurrent calls and batches on its own side (a remote
-   * server): the registry then puts no batcher in front of it. Default false.
+   * server): it gets no batcher in front of it, and its calls take the model's slots. Default false.
    */
   readonly takesConcurrentCalls?: boolean;
-  /** One vector per input, in order. Inputs are already checked by the route. */
-  embed(inputs: EmbeddingInput[], options: { truncate: boolean; signal?: AbortSignal }): Promise<EmbeddingBatchResult>;
+  /**
+   * Tokenizes each input, once, and cuts it to `maxInputTokens` (`truncate`) or refuses it
+   * (InputTooLongError; InvalidInputError for a token id outside the vocabulary). The token counts
+   * are known before any run: they reserve the rate-limit budget and let a batcher group inputs by
+   * length. Inputs are already checked by the route.
+   */
+  prepare(inputs: EmbeddingInput[], options: { truncate: boolean; signal?: AbortSignal }): Promise<Prepared[]>;
+  /** One vector per prepared input, in order, with nothing tokenized again. */
+  embed(inputs: readonly Prepared[], options: { signal?: AbortSignal }): Promise<EmbeddingBatchResult>;
 }
 
 export interface EmbeddingBatchResult {
   vectors: Float32Array[];
+  /** Tokens each input ran: the prepared counts (a remote model's, from the upstream's usage). */
   tokenCounts: number[];
 }
 

@@ -6,18 +6,12 @@ import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import type { BackendName, Config, ModelConfig } from '../config/schema.js';
 import type { BackendFactories } from '../backends/index.js';
-import type { EmbeddingBatchResult, EmbeddingInput, LoadedModel, ModelType } from '../engine/contract.js';
+import type { LoadedModel, ModelType } from '../engine/contract.js';
 import type { Logger } from '../logger.js';
 import { EmbeddingBatcher } from '../scheduler/embedding-batcher.js';
 import { SlotScheduler } from '../scheduler/slot-scheduler.js';
 import { inferBackend } from './backend-inference.js';
 import { ModelLoadingError, ModelNotFoundError, ModelUnavailableError, ModelUnloadingError } from './model-errors.js';
-
-export interface EmbeddingSubmitter {
-  submit(inputs: EmbeddingInput[], options: { truncate: boolean; signal?: AbortSignal }): Promise<EmbeddingBatchResult>;
-  readonly queuedInputs?: number;
-  dispose?(): void | Promise<void>;
-}
 
 export type ModelStatus = 'unloaded' | 'loading' | 'ready' | 'unloading' | 'unavailable';
 
@@ -38,8 +32,8 @@ export interface ModelEntry {
   loadSeconds?: number;
   loaded?: LoadedModel;
   scheduler?: SlotScheduler;
-  /** Merges concurrent embedding requests into engine batches (embedding models only). */
-  embeddingBatcher?: EmbeddingSubmitter;
+  /** Merges concurrent embedding requests into engine batches, within the model's queue limits (local embedding models only). */
+  embeddingBatcher?: EmbeddingBatcher;
   loading?: Promise<void>;
   /** True while a load was asked for by a request (it waits) rather than by startup (503). */
   loadingOnDemand?: boolean;
@@ -234,12 +228,12 @@ export class ModelRegistry {
         maxSlotsPerRequest: entry.config.max_slots_per_request ?? Math.ceil(loaded.parallelism / 2),
         maxRunMs: entry.config.max_generation_seconds * 1000,
       });
-      if (loaded.embedding?.takesConcurrentCalls) {
-        // An engine that batches on its own side (a remote server) gets its calls as they come.
-        const embedding = loaded.embedding;
-        entry.embeddingBatcher = { submit: (inputs, options) => embedding.embed(inputs, options) };
-      } else if (loaded.embedding) {
+      // An engine that batches on its own side (a remote server) gets its calls through the slots instead.
+      if (loaded.embedding && !loaded.embedding.takesConcurrentCalls) {
         entry.embeddingBatcher = new EmbeddingBatcher(loaded.embedding, {
+          model: entry.id,
+          maxQueue: entry.config.max_queue,
+          queueTimeoutMs: entry.config.queue_timeout * 1000,
           maxBatchSize: entry.config.max_batch_size,
           maxBatchTokens: entry.config.max_batch_tokens,
           enabled: entry.config.batching,

@@ -1,11 +1,18 @@
 // Dynamic batching of embedding requests: concurrent requests for one model are merged into few
 // engine runs. There is no timer: an idle engine starts at once on whatever is waiting, and
 // inputs that arrive during a run form the next batch when it ends, so batches grow exactly as
-// fast as the engine falls behind.
-import { type EmbeddingBatchResult, type EmbeddingCapability, type EmbeddingInput } from '../engine/contract.js';
-import { InputTooLongError } from '../engine/errors.js';
+// fast as the engine falls behind. Inputs arrive prepared (tokenized once, cut, counted): the
+// batcher groups them by their token counts and never tokenizes.
+//
+// Admission: a request is *waiting* from the moment it is submitted until the first of its inputs
+// goes into an engine run; from then on it is being served, however many runs its other inputs
+// take. At most `maxQueue` requests wait (one more gets 429 `queue_full`, unless the engine is
+// idle with nothing queued), and a request still waiting after `queueTimeoutMs` gets 503
+// `queue_timeout`: the `max_queue` and `queue_timeout` of every other model.
+import { type EmbeddingBatchResult, type EmbeddingCapability, type PreparedEmbeddingInput } from '../engine/contract.js';
+import { queueFullError, queueTimeoutError, type EmbeddingAdmission } from './embedding-admission.js';
 
-export interface EmbeddingBatcherOptions {
+export interface EmbeddingBatcherOptions extends EmbeddingAdmission {
   /** Inputs per engine run (config `max_batch_size`). */
   maxBatchSize: number;
   /** Padded tokens per engine run: inputs × the longest (config `max_batch_tokens`). */
@@ -17,21 +24,21 @@ export interface EmbeddingBatcherOptions {
 }
 
 export interface EmbeddingSubmitOptions {
-  /** Cut over-long inputs (true) or refuse the request with InputTooLongError (false). */
-  truncate: boolean;
   /** Aborting drops the request's inputs not yet run and rejects it with an AbortError. */
   signal?: AbortSignal;
 }
 
-type Engine = Pick<EmbeddingCapability, 'embed' | 'countEmbeddingTokens' | 'maxInputTokens'>;
+type Engine = Pick<EmbeddingCapability, 'embed'>;
 
 interface PendingRequest {
-  readonly inputs: EmbeddingInput[];
+  readonly inputs: readonly PreparedEmbeddingInput[];
   readonly items: QueuedInput[];
   readonly vectors: Float32Array[];
   readonly tokenCounts: number[];
-  readonly truncate: boolean;
   readonly signal?: AbortSignal;
+  /** No input of it has gone into a run yet (see "Admission" above). */
+  waiting: boolean;
+  queueTimer?: NodeJS.Timeout;
   /** Inputs whose vectors are still missing. */
   missing: number;
   /** First item that may still be queued (items before it were all taken). */
@@ -56,6 +63,8 @@ export class EmbeddingBatcher {
   readonly #maxBatchTokens: number;
   readonly #enabled: boolean;
   readonly #onBatch: ((size: number, paddedTokens: number) => void) | undefined;
+  readonly #admission: EmbeddingAdmission;
+  #waitingRequests = 0;
   /** Requests in arrival order; the oldest queued input anchors the next batch, so none starves. */
   #requests: PendingRequest[] = [];
   #head = 0;
@@ -72,6 +81,7 @@ export class EmbeddingBatcher {
     this.#maxBatchTokens = options.maxBatchTokens;
     this.#enabled = options.enabled ?? true;
     this.#onBatch = options.onBatch;
+    this.#admission = { model: options.model, maxQueue: options.maxQueue, queueTimeoutMs: options.queueTimeoutMs };
   }
 
   /** Inputs waiting for a run (for a queue-depth gauge). */
@@ -79,21 +89,29 @@ export class EmbeddingBatcher {
     return this.#queuedInputs;
   }
 
-  /** One vector and token count per input, in order, whichever batches the inputs ran in. */
-  async submit(inputs: EmbeddingInput[], options: EmbeddingSubmitOptions): Promise<EmbeddingBatchResult> {
+  /** Requests none of whose inputs has gone into a run yet (what `maxQueue` bounds). */
+  get waitingRequests(): number {
+    return this.#waitingRequests;
+  }
+
+  /**
+   * Throws the 429 a request submitted now would get: called before a request's inputs are
+   * tokenized, so that a full queue refuses it without that cost (`submit` checks again).
+   */
+  checkRoom(): void {
+    const engineFree = this.#running === undefined && this.#queuedInputs === 0;
+    if (!engineFree && this.#waitingRequests >= this.#admission.maxQueue) throw queueFullError(this.#admission, this.#waitingRequests);
+  }
+
+  /**
+   * One vector and token count per input, in order, whichever batches the inputs ran in. Throws
+   * the 429 of a full queue; rejects with the 503 of `queueTimeoutMs` spent waiting.
+   */
+  async submit(inputs: readonly PreparedEmbeddingInput[], options: EmbeddingSubmitOptions = {}): Promise<EmbeddingBatchResult> {
     this.#checkOpen();
     throwIfAborted(options.signal);
     if (inputs.length === 0) return { vectors: [], tokenCounts: [] };
-    // Full lengths: an input too long for a request that forbids truncation fails here, alone,
-    // before it can join a batch.
-    const lengths = await this.#engine.countEmbeddingTokens(inputs, false);
-    this.#checkOpen();
-    throwIfAborted(options.signal);
-    const limit = this.#engine.maxInputTokens;
-    if (!options.truncate) {
-      const tooLong = lengths.find((length) => length > limit);
-      if (tooLong !== undefined) throw new InputTooLongError(`an input is ${tooLong} tokens long, more than the ${limit} tokens this model accepts`, 'input');
-    }
+    this.checkRoom();
 
     return new Promise<EmbeddingBatchResult>((resolve, reject) => {
       const request: PendingRequest = {
@@ -101,8 +119,8 @@ export class EmbeddingBatcher {
         items: [],
         vectors: new Array<Float32Array>(inputs.length),
         tokenCounts: new Array<number>(inputs.length),
-        truncate: options.truncate,
         signal: options.signal,
+        waiting: true,
         missing: inputs.length,
         cursor: 0,
         settled: false,
@@ -111,12 +129,14 @@ export class EmbeddingBatcher {
         detachAbort: () => undefined,
       };
       for (let index = 0; index < inputs.length; index++) {
-        const item: QueuedInput = { request, index, tokens: Math.min(lengths[index], limit), taken: false };
+        const item: QueuedInput = { request, index, tokens: inputs[index].tokenCount, taken: false };
         request.items.push(item);
         this.#buckets.add(item);
       }
       this.#queuedInputs += inputs.length;
       this.#requests.push(request);
+      this.#waitingRequests++;
+      request.queueTimer = setTimeout(() => this.#settle(request, queueTimeoutError(this.#admission)), this.#admission.queueTimeoutMs);
       const signal = options.signal;
       if (signal !== undefined) {
         const onAbort = () => this.#settle(request, abortError(signal));
@@ -227,6 +247,7 @@ export class EmbeddingBatcher {
   }
 
   #take(item: QueuedInput): QueuedInput {
+    this.#stopWaiting(item.request);
     item.taken = true;
     this.#buckets.remove(item);
     this.#queuedInputs--;
@@ -271,10 +292,9 @@ export class EmbeddingBatcher {
   async #embed(items: QueuedInput[]): Promise<EmbeddingBatchResult> {
     const inputs = items.map((item) => item.request.inputs[item.index]);
     // A merged batch mixes requests, so no single signal may stop it; alone, a request's own
-    // signal goes to the engine. Truncation can be on for every merged input: one whose request
-    // forbids it was refused at submit unless it fits, and then truncation leaves it unchanged.
+    // signal goes to the engine.
     const alone = !this.#enabled ? items[0].request : undefined;
-    const result = await this.#engine.embed(inputs, { truncate: alone?.truncate ?? true, signal: alone?.signal });
+    const result = await this.#engine.embed(inputs, { signal: alone?.signal });
     let longest = 0;
     for (const item of items) longest = Math.max(longest, item.tokens);
     this.#onBatch?.(items.length, items.length * longest);
@@ -292,9 +312,18 @@ export class EmbeddingBatcher {
     });
   }
 
+  /** The request leaves the waiting count: its first input is going into a run, or it ended. */
+  #stopWaiting(request: PendingRequest): void {
+    if (!request.waiting) return;
+    request.waiting = false;
+    this.#waitingRequests--;
+    clearTimeout(request.queueTimer);
+  }
+
   #settle(request: PendingRequest, error?: unknown): void {
     if (request.settled) return;
     request.settled = true;
+    this.#stopWaiting(request);
     request.detachAbort();
     // Its inputs still queued are dropped here rather than skipped later, so none is ever run.
     for (const item of request.items) if (!item.taken) this.#take(item);

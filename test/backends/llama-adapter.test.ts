@@ -10,6 +10,7 @@ import { modelSchema } from '../../src/config/schema.js';
 import { createSilentLogger } from '../../src/logger.js';
 import { writeGgufReranker } from '../helpers/gguf-reranker.js';
 import { OnnxReference } from '../helpers/onnx-reference.js';
+import { prepareAndEmbed, preparedTokenCounts } from '../helpers/prepared-embedding.js';
 import { models, sharedModels } from '../helpers/paths.js';
 
 const skip = existsSync(sharedModels) ? false : `no test models at ${sharedModels}`;
@@ -339,12 +340,12 @@ test('GGUF embeddings: 32 dimensions, normalised unless normalize=false, token i
   assert.equal(normalized.info.dimensions, 32);
   const norm = (vector: Float32Array) => Math.sqrt(vector.reduce((sum, value) => sum + value * value, 0));
 
-  const [unit, other] = (await normalized.embedding.embed(['Hello world!', 'A cat sat on the mat.'], { truncate: true })).vectors;
+  const [unit, other] = (await prepareAndEmbed(normalized.embedding, ['Hello world!', 'A cat sat on the mat.'], { truncate: true })).vectors;
   assert.equal(unit.length, 32);
   assert.ok(Math.abs(norm(unit) - 1) < 1e-5);
   assert.ok(unit.some((value, index) => Math.abs(value - other[index]) > 1e-4), 'different texts give different vectors');
 
-  const rawResult = await raw.embedding.embed(['Hello world!'], { truncate: true });
+  const rawResult = await prepareAndEmbed(raw.embedding, ['Hello world!'], { truncate: true });
   const rawVector = rawResult.vectors[0];
   assert.ok(Math.abs(norm(rawVector) - 1) > 1e-3, 'llama.cpp vectors are not normalised');
   rawVector.forEach((value, index) => assert.ok(Math.abs(value / norm(rawVector) - unit[index]) < 1e-5));
@@ -352,13 +353,13 @@ test('GGUF embeddings: 32 dimensions, normalised unless normalize=false, token i
 
   const ids = await normalized.tokenizer.tokenize('Hello world!');
   assert.deepEqual(ids, [7592, 2088, 999]);
-  const fromIds = (await normalized.embedding.embed([ids], { truncate: true })).vectors[0];
+  const fromIds = (await prepareAndEmbed(normalized.embedding, [ids], { truncate: true })).vectors[0];
   fromIds.forEach((value, index) => assert.ok(Math.abs(value - unit[index]) < 1e-5));
 
   const long = 'word '.repeat(600);
-  assert.deepEqual(await normalized.embedding.countEmbeddingTokens([long], true), [normalized.embedding.maxInputTokens]);
-  await assert.rejects(normalized.embedding.embed([long], { truncate: false }), (error: unknown) => error instanceof InputTooLongError && /602 tokens long.*511/.test(error.message));
-  assert.equal((await normalized.embedding.embed([long], { truncate: true })).vectors[0].length, 32);
+  assert.deepEqual(await preparedTokenCounts(normalized.embedding, [long], true), [normalized.embedding.maxInputTokens]);
+  await assert.rejects(prepareAndEmbed(normalized.embedding, [long], { truncate: false }), (error: unknown) => error instanceof InputTooLongError && /602 tokens long.*511/.test(error.message));
+  assert.equal((await prepareAndEmbed(normalized.embedding, [long], { truncate: true })).vectors[0].length, 32);
 
   for (const dimensions of [16, 768]) {
     await assert.rejects(load(`embed-${dimensions}`, models.embedGguf, { type: 'embedding', dimensions }), (error: Error) => error.message.includes(`dimensions = ${dimensions}`) && /have 32 values/.test(error.message));

@@ -9,6 +9,7 @@ import { InputTooLongError, InvalidInputError } from '../../src/engine/errors.js
 import { modelSchema } from '../../src/config/schema.js';
 import { createSilentLogger } from '../../src/logger.js';
 import { OnnxReference as Reference } from '../helpers/onnx-reference.js';
+import { prepareAndEmbed, preparedTokenCounts } from '../helpers/prepared-embedding.js';
 import { models } from '../helpers/paths.js';
 
 const TOLERANCE = 1e-5;
@@ -51,7 +52,7 @@ describe('ONNX embedding adapter (tiny-bert-embed)', () => {
   });
 
   test('mean-pooled, normalised vectors equal the direct computation', async () => {
-    const result = await model.embedding!.embed(SENTENCES, { truncate: true });
+    const result = await prepareAndEmbed(model.embedding!, SENTENCES, { truncate: true });
     const expected = await reference.embed(SENTENCES.map((text) => reference.ids(text)), 'mean', true);
     assert.equal(result.vectors.length, SENTENCES.length);
     result.vectors.forEach((vector, i) => {
@@ -62,9 +63,9 @@ describe('ONNX embedding adapter (tiny-bert-embed)', () => {
   });
 
   test('each input gets the same vector alone as in a batch (padding is masked)', async () => {
-    const batched = await model.embedding!.embed(SENTENCES, { truncate: true });
+    const batched = await prepareAndEmbed(model.embedding!, SENTENCES, { truncate: true });
     for (const [i, text] of SENTENCES.entries()) {
-      const [alone] = (await model.embedding!.embed([text], { truncate: true })).vectors;
+      const [alone] = (await prepareAndEmbed(model.embedding!, [text], { truncate: true })).vectors;
       assertClose(alone, batched.vectors[i], text);
     }
   });
@@ -73,8 +74,8 @@ describe('ONNX embedding adapter (tiny-bert-embed)', () => {
     const small = await load({ max_batch_size: 2, max_batch_tokens: 40 });
     try {
       const texts = [...SENTENCES, 'one more', 'and the last of them all'];
-      const split = await small.embedding!.embed(texts, { truncate: true });
-      const whole = await model.embedding!.embed(texts, { truncate: true });
+      const split = await prepareAndEmbed(small.embedding!, texts, { truncate: true });
+      const whole = await prepareAndEmbed(model.embedding!, texts, { truncate: true });
       split.vectors.forEach((vector, i) => assertClose(vector, whole.vectors[i], texts[i]));
       assert.deepEqual(split.tokenCounts, whole.tokenCounts);
     } finally {
@@ -82,10 +83,10 @@ describe('ONNX embedding adapter (tiny-bert-embed)', () => {
     }
   });
 
-  test('countEmbeddingTokens equals the tokens run, special tokens included', async () => {
+  test('the prepared token counts equal the tokens run, special tokens included', async () => {
     const inputs = [...SENTENCES, [101, 7592, 102]];
-    const counts = await model.embedding!.countEmbeddingTokens(inputs, true);
-    const result = await model.embedding!.embed(inputs, { truncate: true });
+    const counts = await preparedTokenCounts(model.embedding!, inputs, true);
+    const result = await prepareAndEmbed(model.embedding!, inputs, { truncate: true });
     assert.deepEqual(counts, result.tokenCounts);
     assert.equal(counts[0], 5);
     assert.equal(counts[3], 3);
@@ -96,7 +97,7 @@ describe('ONNX embedding adapter (tiny-bert-embed)', () => {
     for (const pooling of ['cls', 'last'] as const) {
       const pooled = await load({ pooling });
       try {
-        const result = await pooled.embedding!.embed(SENTENCES, { truncate: true });
+        const result = await prepareAndEmbed(pooled.embedding!, SENTENCES, { truncate: true });
         const expected = await reference.embed(rows, pooling, true);
         result.vectors.forEach((vector, i) => assertClose(vector, expected[i], `${pooling} ${SENTENCES[i]}`));
         assert.equal(pooled.info.details?.pooling, pooling);
@@ -106,7 +107,7 @@ describe('ONNX embedding adapter (tiny-bert-embed)', () => {
     }
     const raw = await load({ normalize: false });
     try {
-      const result = await raw.embedding!.embed(SENTENCES, { truncate: true });
+      const result = await prepareAndEmbed(raw.embedding!, SENTENCES, { truncate: true });
       const expected = await reference.embed(rows, 'mean', false);
       result.vectors.forEach((vector, i) => assertClose(vector, expected[i], `unnormalised ${SENTENCES[i]}`));
       assert.ok(Math.abs(norm(result.vectors[0]) - 1) > 1e-3, 'a raw mean is not unit length');
@@ -123,7 +124,7 @@ describe('ONNX embedding adapter (tiny-bert-embed)', () => {
       assert.equal(tuned.info.details?.allowSpinning, true);
       assert.equal(model.info.details?.graphOptimizationLevel, 'all');
       assert.equal(model.info.details?.allowSpinning, false);
-      const result = await tuned.embedding!.embed(SENTENCES, { truncate: true });
+      const result = await prepareAndEmbed(tuned.embedding!, SENTENCES, { truncate: true });
       const expected = await reference.embed(SENTENCES.map((text) => reference.ids(text)), 'mean', true);
       result.vectors.forEach((vector, i) => assertClose(vector, expected[i], SENTENCES[i]));
     } finally {
@@ -152,10 +153,8 @@ describe('ONNX embedding adapter (tiny-bert-embed)', () => {
     const text = Array.from({ length: 600 }, (_, i) => `word${i % 7}`).join(' ');
     const full = reference.ids(text);
     assert.ok(full.length > 512);
-    const [count] = await model.embedding!.countEmbeddingTokens([text], true);
-    assert.equal(count, 512);
-    assert.deepEqual(await model.embedding!.countEmbeddingTokens([text], false), [full.length]);
-    const result = await model.embedding!.embed([text], { truncate: true });
+    assert.deepEqual(await preparedTokenCounts(model.embedding!, [text], true), [512]);
+    const result = await prepareAndEmbed(model.embedding!, [text], { truncate: true });
     assert.deepEqual(result.tokenCounts, [512]);
     // As Python/Rust tokenizers (TEI, sentence-transformers) truncate: content cut, specials kept.
     const cut = [...full.slice(0, 511), full[full.length - 1]];
@@ -166,21 +165,21 @@ describe('ONNX embedding adapter (tiny-bert-embed)', () => {
   test('a long input with truncate off is refused with InputTooLongError naming both lengths', async () => {
     const text = Array.from({ length: 600 }, () => 'token').join(' ');
     const length = reference.ids(text).length;
-    await assert.rejects(model.embedding!.embed(['fine', text], { truncate: false }), (error: Error) => {
+    await assert.rejects(prepareAndEmbed(model.embedding!, ['fine', text], { truncate: false }), (error: Error) => {
       assert.ok(error instanceof InputTooLongError);
       assert.match(error.message, new RegExp(`${length}`));
       assert.match(error.message, /512/);
       return true;
     });
     const tooManyIds = Array.from({ length: 513 }, () => 1000);
-    await assert.rejects(model.embedding!.embed([tooManyIds], { truncate: false }), InputTooLongError);
-    assert.deepEqual((await model.embedding!.embed([tooManyIds], { truncate: true })).tokenCounts, [512]);
+    await assert.rejects(prepareAndEmbed(model.embedding!, [tooManyIds], { truncate: false }), InputTooLongError);
+    assert.deepEqual((await prepareAndEmbed(model.embedding!, [tooManyIds], { truncate: true })).tokenCounts, [512]);
   });
 
   test('token-id inputs are the whole sequence, used as given', async () => {
     const ids = reference.ids('Hello world!');
     assert.deepEqual(ids, [101, 7592, 2088, 999, 102]);
-    const result = await model.embedding!.embed([ids, 'Hello world!', [7592, 2088, 999]], { truncate: true });
+    const result = await prepareAndEmbed(model.embedding!, [ids, 'Hello world!', [7592, 2088, 999]], { truncate: true });
     assertClose(result.vectors[0], result.vectors[1], 'ids with specials = text');
     assert.deepEqual(result.tokenCounts, [5, 5, 3]);
     const [bare] = await reference.embed([[7592, 2088, 999]], 'mean', true);
@@ -188,15 +187,15 @@ describe('ONNX embedding adapter (tiny-bert-embed)', () => {
   });
 
   test('token ids outside the vocabulary and empty token arrays are refused', async () => {
-    await assert.rejects(model.embedding!.embed([[101, 30522, 102]], { truncate: true }), (error: Error) => error instanceof InvalidInputError && /30522/.test(error.message));
-    await assert.rejects(model.embedding!.embed([[101, -1]], { truncate: true }), InvalidInputError);
-    await assert.rejects(model.embedding!.embed([[]], { truncate: true }), InvalidInputError);
+    await assert.rejects(prepareAndEmbed(model.embedding!, [[101, 30522, 102]], { truncate: true }), (error: Error) => error instanceof InvalidInputError && /30522/.test(error.message));
+    await assert.rejects(prepareAndEmbed(model.embedding!, [[101, -1]], { truncate: true }), InvalidInputError);
+    await assert.rejects(prepareAndEmbed(model.embedding!, [[]], { truncate: true }), InvalidInputError);
   });
 
   test('an aborted signal stops the request', async () => {
     const controller = new AbortController();
     controller.abort();
-    await assert.rejects(model.embedding!.embed(['hello'], { truncate: true, signal: controller.signal }), { name: 'AbortError' });
+    await assert.rejects(prepareAndEmbed(model.embedding!, ['hello'], { truncate: true, signal: controller.signal }), { name: 'AbortError' });
   });
 
   test('the tokenizer capability gives the ids the model runs', async () => {
@@ -208,7 +207,7 @@ describe('ONNX embedding adapter (tiny-bert-embed)', () => {
   test('after dispose the model refuses work', async () => {
     const disposable = await load();
     await disposable.dispose();
-    await assert.rejects(disposable.embedding!.embed(['hello'], { truncate: true }), /unloaded/);
+    await assert.rejects(prepareAndEmbed(disposable.embedding!, ['hello'], { truncate: true }), /unloaded/);
     await disposable.dispose();
   });
 });

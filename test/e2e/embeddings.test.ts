@@ -2,6 +2,8 @@
 // official openai SDK as the client.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { PreTrainedTokenizer } from '@huggingface/transformers';
+import { LlamaModel } from 'node-llama-cpp';
 import OpenAI from 'openai';
 import { writeGgufReranker } from '../helpers/gguf-reranker.js';
 import { OnnxReference } from '../helpers/onnx-reference.js';
@@ -34,6 +36,18 @@ path = "${models.rerankOnnx}"
 type = "rerank"
 intra_op_threads = 1
 max_inputs = 8
+
+[api.models.gguf-embed-queue]
+path = "${models.embedGguf}"
+type = "embedding"
+threads = 1
+max_queue = 1
+
+[api.models.onnx-embed-wait]
+path = "${models.embedOnnx}"
+type = "embedding"
+intra_op_threads = 1
+queue_timeout = 0.5
 `;
 
 function cosine(left: number[], right: number[]): number {
@@ -52,17 +66,22 @@ const norm = (vector: number[]) => Math.sqrt(vector.reduce((sum, value) => sum +
 
 const SENTENCES = ['Hello world!', 'The quick brown fox jumps over the lazy dog.', 'switchyard serves local models.'];
 
-describe('embeddings and rerank', () => {
-  let gateway: TestGateway;
-  let client: OpenAI;
-  before(async () => {
-    const ggufReranker = await writeGgufReranker();
-    gateway = await startTestGateway(`${CONFIG}
+/** A gateway serving CONFIG's models and a GGUF reranker. */
+async function startEmbeddingGateway(): Promise<TestGateway> {
+  const ggufReranker = await writeGgufReranker();
+  return startTestGateway(`${CONFIG}
 [api.models.gguf-rerank]
 path = "${ggufReranker.file}"
 type = "rerank"
 threads = 1
 `);
+}
+
+describe('embeddings and rerank', () => {
+  let gateway: TestGateway;
+  let client: OpenAI;
+  before(async () => {
+    gateway = await startEmbeddingGateway();
     client = gateway.client;
     for (const entry of gateway.gateway.registry.list()) assert.equal(entry.status, 'ready', `${entry.id}: ${entry.reason ?? ''}`);
   });
@@ -126,6 +145,45 @@ threads = 1
     // "Hello world!" → [CLS] hello world ! [SEP]
     const result = await client.embeddings.create({ model: 'onnx-embed', input: 'Hello world!', encoding_format: 'float' });
     assert.equal(result.usage.prompt_tokens, 5);
+  });
+
+  test('each input and rerank query or document is tokenized once per request (GGUF and ONNX)', async () => {
+    // Spies on the two tokenizers the engines call (node-llama-cpp's model, transformers' tokenizer),
+    // counting the calls for texts carrying this test's mark. A LlamaModel binds its tokenize when it
+    // is created, so the models are loaded by a gateway of their own, started with the spies in place.
+    const mark = `mark${Date.now()}`;
+    const calls = new Map<string, number>();
+    const count = (text: unknown) => {
+      if (typeof text === 'string' && text.includes(mark)) calls.set(text, (calls.get(text) ?? 0) + 1);
+    };
+    const llamaTokenize = LlamaModel.prototype.tokenize;
+    const transformersEncode = PreTrainedTokenizer.prototype.encode;
+    LlamaModel.prototype.tokenize = function (this: LlamaModel, ...args: Parameters<typeof llamaTokenize>) {
+      count(args[0]);
+      return llamaTokenize.apply(this, args);
+    } as typeof llamaTokenize;
+    PreTrainedTokenizer.prototype.encode = function (this: PreTrainedTokenizer, ...args: Parameters<typeof transformersEncode>) {
+      count(args[0]);
+      return transformersEncode.apply(this, args);
+    };
+    const spied = await startEmbeddingGateway();
+    try {
+      for (const model of ['gguf-embed', 'onnx-embed']) {
+        const input = [`${model} ${mark} first input`, `${model} ${mark} the second one`];
+        await spied.client.embeddings.create({ model, input, encoding_format: 'float' });
+        assert.deepEqual(input.map((text) => calls.get(text)), [1, 1], model);
+      }
+      for (const model of ['gguf-rerank', 'onnx-rerank']) {
+        const query = `${model} ${mark} query`;
+        const documents = [`${model} ${mark} document one`, `${model} ${mark} document two`, `${model} ${mark} document three`];
+        await spied.client.post('/rerank', { body: { model, query, documents } });
+        assert.deepEqual([query, ...documents].map((text) => calls.get(text)), [1, 1, 1, 1], model);
+      }
+    } finally {
+      LlamaModel.prototype.tokenize = llamaTokenize;
+      PreTrainedTokenizer.prototype.encode = transformersEncode;
+      await spied.close();
+    }
   });
 
   test('ONNX and GGUF backends carry the same weights: their vectors agree', async () => {
@@ -230,6 +288,67 @@ threads = 1
     assert.ok(queued() < queuedWithDoomed);
     assert.equal((await busy).data.length, 512);
     assert.equal(await inputsRun(), before + 512, 'only the long request ran');
+  });
+
+  /**
+   * Starts a request of 512 inputs cut to the model's limit (many full engine runs) and waits until
+   * its first run has started: the engine is then busy, and a request sent now waits. Abort it to end.
+   */
+  async function holdEngine(model: string): Promise<{ queued: () => number; release: () => Promise<void> }> {
+    const batcher = gateway.gateway.registry.find(model)!.embeddingBatcher!;
+    const queued = () => batcher.queuedInputs ?? 0;
+    const long = Array.from({ length: 600 }, (_, index) => `word${index % 13}`).join(' ');
+    const leaving = new AbortController();
+    const busy = client.embeddings.create({ model, input: Array.from({ length: 512 }, () => long), encoding_format: 'float' }, { signal: leaving.signal }).catch(() => undefined);
+    await waitFor(() => queued() > 0 && queued() < 512, 20_000, 'the long request to start running');
+    return {
+      queued,
+      release: async () => {
+        leaving.abort();
+        await busy;
+      },
+    };
+  }
+
+  test('embedding requests beyond max_queue waiting ones get 429 queue_full with Retry-After', async () => {
+    // gguf-embed-queue has max_queue = 1: with the engine busy, one request may wait, the next is refused.
+    const engine = await holdEngine('gguf-embed-queue');
+    try {
+      const waiting = client.embeddings.create({ model: 'gguf-embed-queue', input: 'I wait my turn', encoding_format: 'float' });
+      await waitFor(() => engine.queued() % 32 === 1, 10_000, 'the first request to wait');
+      const refused = await fetch(`${gateway.url}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gguf-embed-queue', input: 'one too many' }) });
+      const body = (await refused.json()) as { error: { type: string; code: string; message: string } };
+      assert.equal(refused.status, 429, JSON.stringify(body));
+      assert.equal(body.error.type, 'rate_limit_error');
+      assert.equal(body.error.code, 'queue_full');
+      assert.match(body.error.message, /max_queue/);
+      assert.ok(Number(refused.headers.get('retry-after')) >= 1, `retry-after ${refused.headers.get('retry-after')}`);
+      assert.ok(Number(refused.headers.get('retry-after-ms')) >= 1, `retry-after-ms ${refused.headers.get('retry-after-ms')}`);
+      await engine.release();
+      assert.equal((await waiting).data.length, 1, 'the waiting request runs once the engine is free');
+    } finally {
+      await engine.release();
+    }
+  });
+
+  test('an embedding request waiting past queue_timeout gets 503 queue_timeout with Retry-After', async () => {
+    // onnx-embed-wait has queue_timeout = 0.5: the request waits behind the long one, then gives up.
+    const engine = await holdEngine('onnx-embed-wait');
+    try {
+      const started = performance.now();
+      const response = await fetch(`${gateway.url}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'onnx-embed-wait', input: 'too late' }) });
+      const body = (await response.json()) as { error: { type: string; code: string; message: string } };
+      assert.equal(response.status, 503, JSON.stringify(body));
+      assert.equal(body.error.type, 'service_unavailable_error');
+      assert.equal(body.error.code, 'queue_timeout');
+      assert.match(body.error.message, /queue_timeout/);
+      assert.ok(performance.now() - started >= 450, 'it waited its queue_timeout');
+      assert.equal(response.headers.get('retry-after'), '1');
+      assert.equal(response.headers.get('retry-after-ms'), '500');
+      assert.ok(engine.queued() % 32 === 0, 'its input left the queue');
+    } finally {
+      await engine.release();
+    }
   });
 
   test('a bad request among concurrent ones fails alone, with a 400 naming the token', async () => {

@@ -1,20 +1,25 @@
-// The dynamic embedding batcher: merging, limits, grouping, failure isolation and aborts with a
-// counting stand-in engine, then batched against unbatched vectors on the real ONNX model.
+// The dynamic embedding batcher: merging, limits, grouping, failure isolation, aborts and the
+// queue limits (max_queue, queue_timeout) with a counting stand-in engine, then batched against
+// unbatched vectors on the real ONNX model.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { loadOnnxModel } from '../../src/backends/onnx/index.js';
-import { type EmbeddingBatchResult, type EmbeddingCapability, type EmbeddingInput } from '../../src/engine/contract.js';
-import { InputTooLongError } from '../../src/engine/errors.js';
+import { type EmbeddingBatchResult, type EmbeddingCapability, type EmbeddingInput, type PreparedEmbeddingInput } from '../../src/engine/contract.js';
 import { modelSchema } from '../../src/config/schema.js';
+import { GatewayError } from '../../src/errors.js';
 import { createSilentLogger } from '../../src/logger.js';
 import { EmbeddingBatcher, type EmbeddingBatcherOptions } from '../../src/scheduler/embedding-batcher.js';
 import { models } from '../helpers/paths.js';
+
+interface CountedInput extends PreparedEmbeddingInput {
+  text: string;
+}
 
 /**
  * Token count = string length; the "vector" spells the input back, so every request can check it
  * got its own. Runs wait on `gate` while one is set, and an input "bad" fails its run.
  */
-class CountingEngine implements EmbeddingCapability {
+class CountingEngine implements EmbeddingCapability<CountedInput> {
   readonly dimensions = 1;
   readonly maxInputTokens = 100;
   readonly runs: string[][] = [];
@@ -30,12 +35,12 @@ class CountingEngine implements EmbeddingCapability {
     this.gate = undefined;
   }
 
-  async countEmbeddingTokens(inputs: EmbeddingInput[], truncate: boolean): Promise<number[]> {
-    return inputs.map((input) => (truncate ? Math.min(input.length, this.maxInputTokens) : input.length));
+  async prepare(inputs: EmbeddingInput[]): Promise<CountedInput[]> {
+    return prepared(inputs.map(String));
   }
 
-  async embed(inputs: EmbeddingInput[], options: { truncate: boolean; signal?: AbortSignal }): Promise<EmbeddingBatchResult> {
-    const texts = inputs.map(String);
+  async embed(inputs: readonly CountedInput[], options: { signal?: AbortSignal }): Promise<EmbeddingBatchResult> {
+    const texts = inputs.map((input) => input.text);
     this.runs.push(texts);
     await this.gate;
     options.signal?.throwIfAborted();
@@ -45,6 +50,11 @@ class CountingEngine implements EmbeddingCapability {
       tokenCounts: texts.map((text) => Math.min(text.length, this.maxInputTokens)),
     };
   }
+}
+
+/** What the engine's prepare makes of `texts`: token count = length, cut at 100. */
+function prepared(texts: string[]): CountedInput[] {
+  return texts.map((text) => ({ tokenCount: Math.min(text.length, 100), text }));
 }
 
 const spell = (vector: Float32Array) => String.fromCharCode(...vector);
@@ -59,11 +69,11 @@ async function tick(): Promise<void> {
 }
 
 function batcherFor(engine: CountingEngine, options: Partial<EmbeddingBatcherOptions> = {}): EmbeddingBatcher {
-  return new EmbeddingBatcher(engine, { maxBatchSize: 32, maxBatchTokens: 16384, ...options });
+  return new EmbeddingBatcher(engine, { model: 'counting', maxQueue: 64, queueTimeoutMs: 30_000, maxBatchSize: 32, maxBatchTokens: 16384, ...options });
 }
 
 async function submitted(batcher: EmbeddingBatcher, inputs: string[], signal?: AbortSignal): Promise<string[]> {
-  const result = await batcher.submit(inputs, { truncate: true, signal });
+  const result = await batcher.submit(prepared(inputs), { signal });
   assert.deepEqual(result.tokenCounts, inputs.map((input) => input.length));
   return result.vectors.map(spell);
 }
@@ -100,7 +110,7 @@ describe('EmbeddingBatcher', () => {
     const engine = new CountingEngine();
     const batcher = batcherFor(engine);
     engine.close();
-    const first = batcher.submit(['first'], { truncate: true });
+    const first = batcher.submit(prepared(['first']));
     await tick();
     const second = submitted(batcher, ['second']);
     await tick();
@@ -204,15 +214,6 @@ describe('EmbeddingBatcher', () => {
     assert.deepEqual(engine.runs, requests, 'one engine call per request, inputs as submitted');
   });
 
-  test('an input too long for a request without truncation is refused before any run', async () => {
-    const engine = new CountingEngine();
-    const batcher = batcherFor(engine);
-    await assert.rejects(batcher.submit(['ok', word(101)], { truncate: false }), InputTooLongError);
-    assert.equal(engine.runs.length, 0);
-    const cut = await batcher.submit([word(101)], { truncate: true });
-    assert.deepEqual(cut.tokenCounts, [100]);
-  });
-
   test('dispose rejects waiting requests and refuses new ones', async () => {
     const engine = new CountingEngine();
     const batcher = batcherFor(engine);
@@ -226,7 +227,59 @@ describe('EmbeddingBatcher', () => {
     engine.open();
     await disposed;
     assert.deepEqual(await running, ['running'], 'the run in progress completes');
-    await assert.rejects(batcher.submit(['after'], { truncate: true }), /unloaded/);
+    await assert.rejects(batcher.submit(prepared(['after'])), /unloaded/);
+  });
+
+  test('beyond maxQueue waiting requests a request gets 429 queue_full with Retry-After; an idle engine takes one even with maxQueue 0', async () => {
+    const engine = new CountingEngine();
+    const batcher = batcherFor(engine, { maxQueue: 1, queueTimeoutMs: 5_000 });
+    engine.close();
+    const running = submitted(batcher, ['running', 'second input']);
+    await tick();
+    assert.equal(batcher.waitingRequests, 0, 'a request with an input in a run is not waiting');
+    const waiting = submitted(batcher, ['waiting']);
+    assert.equal(batcher.waitingRequests, 1);
+    assert.throws(() => batcher.checkRoom(), (error: unknown) => error instanceof GatewayError && error.code === 'queue_full');
+    await assert.rejects(submitted(batcher, ['refused']), (error: unknown) => {
+      assert.ok(error instanceof GatewayError);
+      assert.equal(error.status, 429);
+      assert.equal(error.code, 'queue_full');
+      assert.match(error.message, /counting.*max_queue/);
+      assert.deepEqual(error.headers, { 'retry-after': '2', 'retry-after-ms': '2000' });
+      return true;
+    });
+    engine.open();
+    assert.deepEqual(await running, ['running', 'second input']);
+    assert.deepEqual(await waiting, ['waiting']);
+    assert.ok(!engine.runs.flat().includes('refused'));
+
+    batcher.checkRoom();
+    const strict = batcherFor(new CountingEngine(), { maxQueue: 0 });
+    strict.checkRoom();
+    assert.deepEqual(await submitted(strict, ['alone']), ['alone']);
+  });
+
+  test('a request that waits past queueTimeoutMs gets 503 queue_timeout and its inputs are dropped; one being served is not timed out', async () => {
+    const engine = new CountingEngine();
+    const batcher = batcherFor(engine, { maxBatchSize: 1, queueTimeoutMs: 100 });
+    engine.close();
+    // Three runs of one input: the request is served from its first run on, however long the rest take.
+    const served = submitted(batcher, ['one', 'two', 'three']);
+    await tick();
+    const late = submitted(batcher, ['late']);
+    await assert.rejects(late, (error: unknown) => {
+      assert.ok(error instanceof GatewayError);
+      assert.equal(error.status, 503);
+      assert.equal(error.code, 'queue_timeout');
+      assert.deepEqual(error.headers, { 'retry-after': '1', 'retry-after-ms': '100' });
+      return true;
+    });
+    assert.equal(batcher.waitingRequests, 0);
+    assert.equal(batcher.queuedInputs, 2, 'only the served request\'s inputs are left');
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    engine.open();
+    assert.deepEqual(await served, ['one', 'two', 'three']);
+    assert.ok(!engine.runs.flat().includes('late'), 'the timed-out input never ran');
   });
 });
 
@@ -238,17 +291,17 @@ describe('EmbeddingBatcher on the real ONNX model (tiny-bert-embed)', () => {
     try {
       const embedding = model.embedding!;
       const batches: number[] = [];
-      const batcher = new EmbeddingBatcher(embedding, { maxBatchSize: 4, maxBatchTokens: 16384, onBatch: (size) => batches.push(size) });
+      const batcher = new EmbeddingBatcher(embedding, { model: 'tiny-bert-embed', maxQueue: 64, queueTimeoutMs: 30_000, maxBatchSize: 4, maxBatchTokens: 16384, onBatch: (size) => batches.push(size) });
       const requests: EmbeddingInput[][] = Array.from({ length: 12 }, (_, i) => [
         `request ${i}: ${'a fairly long clause, '.repeat(i % 5)}end`,
         ...(i % 3 === 0 ? [`a second input for request ${i}`, [101, 2000 + i, 102]] : []),
       ]);
-      const batched = await Promise.all(requests.map((inputs) => batcher.submit(inputs, { truncate: true })));
+      const batched = await Promise.all(requests.map(async (inputs) => batcher.submit(await embedding.prepare(inputs, { truncate: true }))));
       assert.ok(batches.length < requests.flat().length, 'inputs were merged');
       assert.ok(batches.every((size) => size <= 4));
       for (const [r, inputs] of requests.entries()) {
         for (const [i, input] of inputs.entries()) {
-          const alone = await embedding.embed([input], { truncate: true });
+          const alone = await embedding.embed(await embedding.prepare([input], { truncate: true }), {});
           assert.equal(batched[r].tokenCounts[i], alone.tokenCounts[0]);
           const a = batched[r].vectors[i];
           const b = alone.vectors[0];

@@ -5,6 +5,7 @@ import { embeddingInputs, embeddingRequestSchema } from '../../openai/embedding-
 import { shortenVector, toBase64 } from '../../openai/embedding-encoding.js';
 import { checkInputFits } from '../../openai/request-limits.js';
 import { parseRequest } from '../../openai/validation.js';
+import { embeddingCalls } from '../../model-call/embedding-calls.js';
 import { clientAbortSignal, isAbortError } from '../../http/client-abort.js';
 import type { GatewayState } from '../../http/gateway-state.js';
 import type { AccessDetails } from '../../http/request-state.js';
@@ -14,29 +15,27 @@ import { tokenBudgetOf } from '../../http/request-state.js';
 
 export async function embeddings(ctx: Context, state: GatewayState): Promise<void> {
   const request = parseRequest(embeddingRequestSchema, ctx.request.body);
-  const { entry, model } = await resolveModel(ctx, state, request.model, ['embedding'], '/v1/embeddings');
-  (ctx.state.access as AccessDetails).model = entry.id;
-  const embedding = model.embedding;
-  const batcher = entry.embeddingBatcher;
-  if (!embedding || !batcher) throw errors.invalidRequest(`Model '${entry.id}' cannot embed.`, 'model', 'model_type_mismatch');
-  const inputs = embeddingInputs(request.input, entry.config.max_inputs, embedding.vocabularySize);
-  if (!entry.config.truncate) {
+  const lease = await resolveModel(ctx, state, request.model, ['embedding'], '/v1/embeddings');
+  const id = lease.entry.id;
+  (ctx.state.access as AccessDetails).model = id;
+  const calls = embeddingCalls(lease);
+  const limits = calls.embeddingLimits();
+  const inputs = embeddingInputs(request.input, limits.maxInputs, limits.vocabularySize);
+  if (!limits.truncate) {
     inputs.forEach((input, index) => {
-      if (typeof input === 'string') checkInputFits(input.length, embedding.maxInputTokens, typeof request.input === 'string' ? 'input' : `input[${index}]`);
+      if (typeof input === 'string') checkInputFits(input.length, limits.maxInputTokens, typeof request.input === 'string' ? 'input' : `input[${index}]`);
     });
   }
   const dimensions = request.dimensions ?? undefined;
-  if (dimensions !== undefined && dimensions > embedding.dimensions) {
-    throw errors.invalidRequest(`Invalid 'dimensions': ${dimensions} is larger than the model's ${embedding.dimensions}.`, 'dimensions');
+  if (dimensions !== undefined && dimensions > limits.dimensions) {
+    throw errors.invalidRequest(`Invalid 'dimensions': ${dimensions} is larger than the model's ${limits.dimensions}.`, 'dimensions');
   }
-  const expectedTokens = await embedding.countEmbeddingTokens(inputs, entry.config.truncate).catch((error: unknown) => {
-    throw toGatewayError(error);
-  });
-  await tokenBudgetOf(ctx)?.reserve(expectedTokens.reduce((sum, count) => sum + count, 0), 0);
   const signal = clientAbortSignal(ctx);
   let result;
   try {
-    result = await batcher.submit(inputs, { truncate: entry.config.truncate, signal });
+    const prepared = await calls.prepare(inputs, signal);
+    await tokenBudgetOf(ctx)?.reserve(prepared.tokenCount, 0);
+    result = await calls.embed(prepared, signal);
   } catch (error) {
     if (signal.aborted && isAbortError(error)) return;
     throw toGatewayError(error);
@@ -51,7 +50,7 @@ export async function embeddings(ctx: Context, state: GatewayState): Promise<voi
       const shaped = dimensions !== undefined && dimensions < vector.length ? shortenVector(vector, dimensions) : vector;
       return { object: 'embedding', index, embedding: base64 ? toBase64(shaped) : Array.from(shaped) };
     }),
-    model: entry.id,
+    model: id,
     usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
   };
 }

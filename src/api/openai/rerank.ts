@@ -5,6 +5,7 @@ import { errors } from '../../errors.js';
 import { rerankRequestSchema } from '../../openai/rerank-request.js';
 import { checkInputFits } from '../../openai/request-limits.js';
 import { parseRequest } from '../../openai/validation.js';
+import { embeddingCalls } from '../../model-call/embedding-calls.js';
 import { clientAbortSignal, isAbortError } from '../../http/client-abort.js';
 import type { GatewayState } from '../../http/gateway-state.js';
 import type { AccessDetails } from '../../http/request-state.js';
@@ -14,22 +15,23 @@ import { tokenBudgetOf } from '../../http/request-state.js';
 
 export async function rerank(ctx: Context, state: GatewayState): Promise<void> {
   const request = parseRequest(rerankRequestSchema, ctx.request.body);
-  const { entry, model, scheduler } = await resolveModel(ctx, state, request.model, ['rerank'], '/v1/rerank');
-  (ctx.state.access as AccessDetails).model = entry.id;
-  const reranker = model.rerank;
-  if (!reranker) throw errors.invalidRequest(`Model '${entry.id}' cannot rerank.`, 'model', 'model_type_mismatch');
-  if (request.documents.length > entry.config.max_inputs) {
-    throw errors.invalidRequest(`Invalid 'documents': at most ${entry.config.max_inputs} documents per request, found ${request.documents.length}.`, 'documents');
+  const lease = await resolveModel(ctx, state, request.model, ['rerank'], '/v1/rerank');
+  const id = lease.entry.id;
+  (ctx.state.access as AccessDetails).model = id;
+  const calls = embeddingCalls(lease);
+  const limits = calls.rerankLimits();
+  if (request.documents.length > limits.maxDocuments) {
+    throw errors.invalidRequest(`Invalid 'documents': at most ${limits.maxDocuments} documents per request, found ${request.documents.length}.`, 'documents');
   }
   const documents = request.documents.map((document) => (typeof document === 'string' ? document : document.text));
-  if (!entry.config.truncate) {
-    checkInputFits(request.query.length, reranker.maxInputTokens, 'query');
-    documents.forEach((document, index) => checkInputFits(request.query.length + document.length, reranker.maxInputTokens, `documents[${index}]`));
+  if (!limits.truncate) {
+    checkInputFits(request.query.length, limits.maxInputTokens, 'query');
+    documents.forEach((document, index) => checkInputFits(request.query.length + document.length, limits.maxInputTokens, `documents[${index}]`));
   }
   const signal = clientAbortSignal(ctx);
   let result;
   try {
-    result = await scheduler.run(signal, () => reranker.rerank(request.query, documents, { truncate: entry.config.truncate, signal }));
+    result = await calls.rerank(request.query, documents, signal);
   } catch (error) {
     if (signal.aborted && isAbortError(error)) return;
     throw toGatewayError(error);
@@ -43,7 +45,7 @@ export async function rerank(ctx: Context, state: GatewayState): Promise<void> {
   ctx.body = {
     id: `rerank-${randomUUID()}`,
     object: 'list',
-    model: entry.id,
+    model: id,
     results: ranked.map((item) => (request.return_documents ? { ...item, document: { text: documents[item.index] } } : item)),
     usage: { prompt_tokens: result.promptTokens, total_tokens: result.promptTokens },
   };

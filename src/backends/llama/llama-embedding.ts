@@ -3,7 +3,7 @@
 import type { LlamaEmbeddingContext, LlamaModel, Token } from 'node-llama-cpp';
 import { cutToCharacterBound } from '../character-bound.js';
 import { mapInTimeSlices } from '../time-sliced-map.js';
-import type { EmbeddingCapability, EmbeddingInput } from '../../engine/contract.js';
+import type { EmbeddingCapability, EmbeddingInput, PreparedEmbeddingInput } from '../../engine/contract.js';
 import { InputTooLongError } from '../../engine/errors.js';
 import { assertTokensInVocabulary } from './sampling.js';
 import { beginningToken, endToken } from './special-tokens.js';
@@ -24,7 +24,12 @@ export interface LlamaEmbeddingSettings {
   vocabularySize: number;
 }
 
-export function createLlamaEmbedding(model: LlamaModel, context: LlamaEmbeddingContext, settings: LlamaEmbeddingSettings): EmbeddingCapability {
+/** An input tokenized, cut and wrapped in CLS/SEP (or BOS/EOS): the tokens the context evaluates. */
+export interface LlamaPreparedInput extends PreparedEmbeddingInput {
+  readonly tokens: Token[];
+}
+
+export function createLlamaEmbedding(model: LlamaModel, context: LlamaEmbeddingContext, settings: LlamaEmbeddingSettings): EmbeddingCapability<LlamaPreparedInput> {
   const first = beginningToken(model);
   const last = endToken(model);
 
@@ -43,7 +48,7 @@ export function createLlamaEmbedding(model: LlamaModel, context: LlamaEmbeddingC
   };
 
   /** The tokens the model will see for one input: content cut to fit, then CLS/SEP (or BOS/EOS). */
-  const prepare = (input: EmbeddingInput, index: number, truncate: boolean): Token[] => {
+  const prepareOne = (input: EmbeddingInput, index: number, truncate: boolean): Token[] => {
     let content = contentOf(input);
     const total = content.length + specials;
     if (total > settings.maxInputTokens) {
@@ -59,19 +64,21 @@ export function createLlamaEmbedding(model: LlamaModel, context: LlamaEmbeddingC
     dimensions: model.embeddingVectorSize,
     maxInputTokens: settings.maxInputTokens,
     vocabularySize: settings.vocabularySize,
-    async countEmbeddingTokens(inputs, truncate) {
-      // Without truncation, the full length: the caller decides whether to refuse (as the ONNX adapter does).
-      return mapInTimeSlices(inputs, (input) => {
-        const total = contentOf(input).length + specials;
-        return truncate ? Math.min(total, settings.maxInputTokens) : total;
-      });
+    async prepare(inputs, options) {
+      // Every input is tokenized (once) and checked before any is run, so a long one fails the request at no cost.
+      return mapInTimeSlices(
+        inputs,
+        (input, index) => {
+          const tokens = prepareOne(input, index, options.truncate);
+          return { tokenCount: tokens.length, tokens };
+        },
+        options.signal,
+      );
     },
     async embed(inputs, options) {
-      // All inputs are checked before any is run, so a long one fails the request at no cost.
-      const prepared = await mapInTimeSlices(inputs, (input, index) => prepare(input, index, options.truncate), options.signal);
       const vectors: Float32Array[] = [];
       // The embedding context has one sequence; node-llama-cpp runs its inputs one after another.
-      for (const tokens of prepared) {
+      for (const { tokens } of inputs) {
         options.signal?.throwIfAborted();
         // No tokens at all (an empty text on a vocabulary without special tokens) has no meaning to pool.
         const vector = tokens.length === 0
@@ -79,7 +86,7 @@ export function createLlamaEmbedding(model: LlamaModel, context: LlamaEmbeddingC
           : Float32Array.from((await context.getEmbeddingFor(tokens)).vector);
         vectors.push(settings.normalize ? l2Normalize(vector) : vector);
       }
-      return { vectors, tokenCounts: prepared.map((tokens) => tokens.length) };
+      return { vectors, tokenCounts: inputs.map((input) => input.tokenCount) };
     },
   };
 }

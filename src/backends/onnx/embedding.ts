@@ -1,5 +1,5 @@
 // EmbeddingCapability over an ONNX encoder.
-import type { EmbeddingBatchResult, EmbeddingCapability, EmbeddingInput } from '../../engine/contract.js';
+import type { EmbeddingBatchResult, EmbeddingCapability, EmbeddingInput, PreparedEmbeddingInput } from '../../engine/contract.js';
 import { buildInputTensors, type InputFeed } from './input-tensors.js';
 import type { InputPreparation } from './input-preparation.js';
 import { runLengthSorted, type BatchLimits } from './length-sorted-runs.js';
@@ -44,7 +44,12 @@ export interface OnnxEmbeddingSettings extends BatchLimits {
   padTokenId: number;
 }
 
-export class OnnxEmbedding implements EmbeddingCapability {
+/** An input tokenized, cut and wrapped in its special tokens: the ids the graph runs. */
+export interface OnnxPreparedInput extends PreparedEmbeddingInput {
+  readonly sequence: TokenSequence;
+}
+
+export class OnnxEmbedding implements EmbeddingCapability<OnnxPreparedInput> {
   readonly maxInputTokens: number;
   readonly vocabularySize: number;
   readonly #session: OnnxSessionClient;
@@ -74,15 +79,22 @@ export class OnnxEmbedding implements EmbeddingCapability {
     return this.#dimensions;
   }
 
-  async countEmbeddingTokens(inputs: EmbeddingInput[], truncate: boolean): Promise<number[]> {
-    return mapInTimeSlices(inputs, (input) => this.#preparation.singleLength(input, truncate));
+  async prepare(inputs: EmbeddingInput[], options: { truncate: boolean; signal?: AbortSignal }): Promise<OnnxPreparedInput[]> {
+    options.signal?.throwIfAborted();
+    return mapInTimeSlices(
+      inputs,
+      (input) => {
+        const sequence = this.#preparation.single(input, options.truncate);
+        return { tokenCount: sequence.ids.length, sequence };
+      },
+      options.signal,
+    );
   }
 
-  async embed(inputs: EmbeddingInput[], options: { truncate: boolean; signal?: AbortSignal }): Promise<EmbeddingBatchResult> {
+  async embed(inputs: readonly OnnxPreparedInput[], options: { signal?: AbortSignal }): Promise<EmbeddingBatchResult> {
     options.signal?.throwIfAborted();
-    const sequences = await mapInTimeSlices(inputs, (input) => this.#preparation.single(input, options.truncate), options.signal);
-    const vectors = await runLengthSorted(sequences, this.#settings, options.signal, (group) => this.#run(group));
-    return { vectors, tokenCounts: sequences.map((sequence) => sequence.ids.length) };
+    const vectors = await runLengthSorted(inputs.map((input) => input.sequence), this.#settings, options.signal, (group) => this.#run(group));
+    return { vectors, tokenCounts: inputs.map((input) => input.tokenCount) };
   }
 
   async #run(sequences: TokenSequence[]): Promise<Float32Array[]> {

@@ -1,5 +1,5 @@
 // Turns request inputs into the exact token sequences the model runs: special tokens added,
-// over-long inputs cut or refused, client token ids checked.
+// over-long inputs cut or refused, client token ids checked. Each text is tokenized here, once.
 import { cutToCharacterBound } from '../character-bound.js';
 import type { EmbeddingInput } from '../../engine/contract.js';
 import { InputTooLongError, InvalidInputError } from '../../engine/errors.js';
@@ -20,15 +20,6 @@ export class InputPreparation {
   }
 
   /**
-   * Tokens the model runs for `input`. With `truncate` false an over-long input reports its full
-   * length (the caller decides to refuse it); `single` then throws.
-   */
-  singleLength(input: EmbeddingInput, truncate: boolean): number {
-    const length = typeof input === 'string' ? this.#encode(input).length + this.#tokenizer.single.specialCount : input.length;
-    return truncate ? Math.min(length, this.#maxTokens) : length;
-  }
-
-  /**
    * Token-id inputs are taken as the complete sequence, as given: nothing is added (as TEI and
    * OpenAI treat pre-tokenized input), so a client that wants [CLS]/[SEP] includes them.
    */
@@ -41,24 +32,31 @@ export class InputPreparation {
     return single.assemble(keepTokens(content, this.#maxTokens - single.specialCount, truncationSide));
   }
 
+  /**
+   * The content tokens of a rerank query, tokenized once per request and paired with each of its
+   * documents by `pair`.
+   */
+  query(text: string): Int32Array {
+    return this.#encode(text);
+  }
+
   /** A (query, document) pair for a cross-encoder, cut longest side first when too long. */
-  pair(query: string, document: string, truncate: boolean): TokenSequence {
+  pair(query: Int32Array, document: string, truncate: boolean): TokenSequence {
     const layout = this.#tokenizer.pair;
     if (layout === undefined) throw new Error('this tokenizer cannot encode text pairs');
-    const first = this.#encode(query);
     const second = this.#encode(document);
-    const length = first.length + second.length + layout.specialCount;
-    if (length <= this.#maxTokens) return layout.assemble(first, second);
+    const length = query.length + second.length + layout.specialCount;
+    if (length <= this.#maxTokens) return layout.assemble(query, second);
     if (!truncate) throw this.#tooLong(length, 'query and document together are');
-    const [firstKeep, secondKeep] = longestFirstLengths(first.length, second.length, this.#maxTokens - layout.specialCount);
+    const [firstKeep, secondKeep] = longestFirstLengths(query.length, second.length, this.#maxTokens - layout.specialCount);
     const side = this.#tokenizer.truncationSide;
-    return layout.assemble(keepTokens(first, firstKeep, side), keepTokens(second, secondKeep, side));
+    return layout.assemble(keepTokens(query, firstKeep, side), keepTokens(second, secondKeep, side));
   }
 
   /**
    * Content tokens of a text cut to the character bound first: tokens past the model's limit are
-   * dropped anyway, and a megabyte string must not cost a megabyte of tokenizing (nor fill the
-   * encoding cache). Each side of a pair is cut alone, since either may keep all its tokens.
+   * dropped anyway, and a megabyte string must not cost a megabyte of tokenizing. Each side of a
+   * pair is cut alone, since either may keep all its tokens.
    */
   #encode(text: string): Int32Array {
     return this.#tokenizer.encodeContent(cutToCharacterBound(text, this.#maxTokens, this.#tokenizer.truncationSide));

@@ -43,7 +43,7 @@ export class OnnxRerank implements RerankCapability {
   /** Runs one probe pair, which checks the graph end to end and reads the number of labels. */
   static async create(session: OnnxSessionClient, feeds: readonly InputFeed[], preparation: InputPreparation, settings: OnnxRerankSettings): Promise<OnnxRerank> {
     const rerank = new OnnxRerank(session, feeds, preparation, settings);
-    const outputs = await session.run(buildInputTensors([preparation.pair('hello', 'world', true)], feeds, settings.padTokenId), [settings.logitsOutput]);
+    const outputs = await session.run(buildInputTensors([preparation.pair(preparation.query('hello'), 'world', true)], feeds, settings.padTokenId), [settings.logitsOutput]);
     const { dims } = outputs[settings.logitsOutput];
     if (dims.length !== 2 || dims[1] < 1) throw new Error(`the "${settings.logitsOutput}" output has shape [${dims.join(', ')}]; [batch, labels] is expected`);
     rerank.#labels = dims[1];
@@ -56,7 +56,9 @@ export class OnnxRerank implements RerankCapability {
 
   async rerank(query: string, documents: string[], options: { truncate: boolean; signal?: AbortSignal }): Promise<RerankResult> {
     options.signal?.throwIfAborted();
-    const sequences = await mapInTimeSlices(documents, (document) => this.#preparation.pair(query, document, options.truncate), options.signal);
+    // The query is tokenized once for all its documents.
+    const queryIds = this.#preparation.query(query);
+    const sequences = await mapInTimeSlices(documents, (document) => this.#preparation.pair(queryIds, document, options.truncate), options.signal);
     const scores = await runLengthSorted(sequences, this.#settings, options.signal, (group) => this.#score(group));
     let promptTokens = 0;
     for (const sequence of sequences) promptTokens += sequence.ids.length;

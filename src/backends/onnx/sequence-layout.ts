@@ -5,7 +5,7 @@
 // sequence, so a long input loses its final [SEP], and a pair loses the document's end rather than
 // the longer side (Python/Rust `tokenizers`, which TEI and sentence-transformers use, keep the
 // special tokens and cut the content, longest side first). With the layout, the content is
-// tokenized once (and cached), cut exactly as those libraries do, and wrapped here.
+// tokenized once, cut exactly as those libraries do, and wrapped here.
 
 /** Token ids as they go to the model; `typeIds` undefined means all zero. */
 export interface TokenSequence {

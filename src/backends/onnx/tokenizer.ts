@@ -1,12 +1,11 @@
 // The model's tokenizer, through @huggingface/transformers, from local files only.
 import { readFile } from 'node:fs/promises';
 import type { PreTrainedTokenizer } from '@huggingface/transformers';
-import { EncodingCache } from './encoding-cache.js';
 import type { OnnxModelFiles } from './model-files.js';
 import { readLayout, type SequenceLayout } from './sequence-layout.js';
 
 export interface ModelTokenizer {
-  /** The text's token ids without special tokens (cached). */
+  /** The text's token ids without special tokens. */
   encodeContent(text: string): Int32Array;
   /** Special tokens around one text. */
   readonly single: SequenceLayout;
@@ -23,7 +22,6 @@ export interface ModelTokenizer {
 
 // transformers writes this sentinel (int(1e30)) when a tokenizer has no length limit.
 const NO_LIMIT_ABOVE = 1_000_000;
-const CACHE_BYTES = 16 * 1024 * 1024;
 
 type Transformers = typeof import('@huggingface/transformers');
 let offlineTransformers: Promise<Transformers> | undefined;
@@ -69,15 +67,7 @@ async function instantiate(transformers: Transformers, files: OnnxModelFiles): P
 }
 
 function wrapTokenizer(tokenizer: PreTrainedTokenizer, files: OnnxModelFiles): ModelTokenizer {
-  const cache = new EncodingCache(CACHE_BYTES);
-  const encodeContent = (text: string): Int32Array => {
-    let ids = cache.get(text);
-    if (ids === undefined) {
-      ids = Int32Array.from(tokenizer.encode(text, { add_special_tokens: false }));
-      cache.set(text, ids);
-    }
-    return ids;
-  };
+  const encodeContent = (text: string): Int32Array => Int32Array.from(tokenizer.encode(text, { add_special_tokens: false }));
 
   const probeFirst = 'hello';
   const probeSecond = 'world';
