@@ -5,9 +5,12 @@
 import type { ModelType } from '../engine/contract.js';
 import { DomainError, InputTooLongError, InvalidInputError, TokenTimeoutError, UnsupportedFeatureError } from '../engine/errors.js';
 import { errors, GatewayError } from '../errors.js';
-import { ContextLengthError } from '../model-call/context-budget.js';
-import { GenerationTimeoutError, ModelClosingError, QueueFullError, QueueTimeoutError } from '../model-call/admission-errors.js';
 import {
+  ContextLengthError,
+  GenerationTimeoutError,
+  ModelClosingError,
+  QueueFullError,
+  QueueTimeoutError,
   ModelCapabilityError,
   ModelLoadingError,
   ModelNotFoundError,
@@ -16,7 +19,7 @@ import {
   ModelTypeMismatchError,
   ModelUnavailableError,
   ModelUnloadingError,
-} from '../registry/model-errors.js';
+} from '../model-call/errors.js';
 
 /** How one request spells the fields the domain errors name (internal name → wire name). */
 export type WireNames = Readonly<Record<string, string>>;

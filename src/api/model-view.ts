@@ -1,7 +1,7 @@
 // How a registry entry looks on the wire: the OpenAI model object plus switchyard's metadata.
 // Why a model failed holds paths and may quote the files it read, so the full reason is shown to
 // admin keys only; other callers read its summary ("failed to load"), the public only statuses.
-import type { ModelEntry } from '../registry/model-registry.js';
+import type { ModelEntry } from '../model-call/model-calls.js';
 import type { Context } from 'koa';
 import type { FailedKeyThrottle } from '../limits/failed-key-throttle.js';
 import type { KeyRing, Principal } from '../http/key-ring.js';

@@ -5,7 +5,7 @@
 // `queue_timeout` to requests waiting for a run); engines that batch on their own side (a remote
 // server) and rerankers take the model's slots, with the same limits.
 import type { EmbeddingBatchResult, EmbeddingCapability, EmbeddingInput, PreparedEmbeddingInput, RerankCapability, RerankResult } from '../engine/contract.js';
-import { errors } from '../errors.js';
+import { ModelCapabilityError } from '../registry/model-errors.js';
 import type { ModelLease } from '../registry/model-registry.js';
 
 export interface EmbeddingLimits {
@@ -38,18 +38,18 @@ export interface PreparedEmbeddings {
 }
 
 export interface EmbeddingCalls {
-  /** What an embedding request is checked against. Throws a 400 `model_type_mismatch` when the model cannot embed. */
+  /** What an embedding request is checked against. Throws ModelCapabilityError when the model cannot embed. */
   embeddingLimits(): EmbeddingLimits;
-  /** What a rerank request is checked against. Throws a 400 `model_type_mismatch` when the model cannot rerank. */
+  /** What a rerank request is checked against. Throws ModelCapabilityError when the model cannot rerank. */
   rerankLimits(): RerankLimits;
   /**
    * Tokenizes each input once and cuts it to the model's limit (or refuses it, with `truncate = false`).
-   * A request that would find the queue full gets its 429 here, before any tokenizing.
+   * A request that would find the queue full gets its QueueFullError here, before any tokenizing.
    */
   prepare(inputs: EmbeddingInput[], signal?: AbortSignal): Promise<PreparedEmbeddings>;
   /**
-   * One vector per input, in order, once the model admits the request: a 429 `queue_full` beyond
-   * `max_queue` waiting requests, a 503 `queue_timeout` after `queue_timeout` seconds of waiting.
+   * One vector per input, in order, once the model admits the request: QueueFullError beyond
+   * `max_queue` waiting requests, QueueTimeoutError after `queue_timeout` seconds of waiting.
    * An aborted signal drops the request from the queue and rejects with an AbortError.
    */
   embed(prepared: PreparedEmbeddings, signal: AbortSignal): Promise<EmbeddingBatchResult>;
@@ -63,8 +63,8 @@ export function embeddingCalls(lease: Pick<ModelLease, 'entry' | 'model' | 'sche
 
   const embedding = (): EmbeddingCapability => model.embedding ?? cannot('embed');
   const reranker = (): RerankCapability => model.rerank ?? cannot('rerank');
-  function cannot(what: string): never {
-    throw errors.invalidRequest(`Model '${entry.id}' cannot ${what}.`, 'model', 'model_type_mismatch');
+  function cannot(capability: 'embed' | 'rerank'): never {
+    throw new ModelCapabilityError(entry.id, capability);
   }
 
   return {

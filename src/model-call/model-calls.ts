@@ -2,7 +2,7 @@
 // that holds the model's registry lease; its calls apply the model's admission themselves (queue,
 // wait limit, slots, per-request share, run time), so a route parses, calls and formats, and never
 // builds engine closures or touches a scheduler. It knows nothing of HTTP: failures are domain
-// errors (src/registry/model-errors.ts, admission-errors.ts, context-budget.ts).
+// errors (src/registry/model-errors.ts, src/scheduler/admission-errors.ts, context-budget.ts).
 import type { ModelConfig } from '../config/schema.js';
 import type {
   ChatCapability,
@@ -16,9 +16,13 @@ import type {
   TextCompletionCapability,
 } from '../engine/contract.js';
 import type { ModelEntry, ModelLease, ModelRegistry } from '../registry/model-registry.js';
+
+/** A configured model as listings show it (its status, config and loaded engine's info). */
+export type { ModelEntry } from '../registry/model-registry.js';
 import { ModelCapabilityError, ModelNotFoundError, ModelNotNamedError, ModelNotPermittedError, ModelTypeMismatchError } from '../registry/model-errors.js';
 import type { SlotScheduler } from '../scheduler/slot-scheduler.js';
 import { resolveMaxTokens } from './context-budget.js';
+import { embeddingCalls, type EmbeddingCalls } from './embedding-calls.js';
 
 /** Which model a call is for, and who asks. */
 export interface ModelRequest {
@@ -50,7 +54,7 @@ export interface GenerationRequest {
   onChoiceEnd?(index: number, result: GenerationResult): void | Promise<void>;
 }
 
-export interface ModelHandle {
+export interface ModelHandle extends Omit<EmbeddingCalls, 'prepare'> {
   readonly id: string;
   readonly type: ModelType;
   readonly config: ModelConfig;
@@ -69,8 +73,8 @@ export interface ModelHandle {
   generate(request: GenerationRequest): Promise<GenerationResult[]>;
   tokenize(text: string, options?: { addSpecialTokens?: boolean }): Promise<number[]>;
   detokenize(tokens: number[]): Promise<string>;
-  // Embeddings and rerank (src/model-call/embedding-calls.ts) attach here: `embed(...)` and
-  // `rerank(...)`, admitted through the model's embedding batcher.
+  /** Tokenizes each embedding input once (see EmbeddingCalls.prepare); then `embed`. */
+  prepareEmbeddings: EmbeddingCalls['prepare'];
   /** Gives the lease back; later calls are not allowed. */
   release(): void;
 }
@@ -105,6 +109,7 @@ export function handleOf(lease: ModelLease): ModelHandle {
   const { entry, model, scheduler } = lease;
   // A prepared prompt goes back to the capability that prepared it (a chat model also completes text).
   const generators = new WeakMap<PreparedPrompt, Generator>();
+  const embeddings = embeddingCalls(lease);
   const prepared = async (generator: Generator, preparing: Promise<PreparedPrompt>) => {
     const prompt = await preparing;
     generators.set(prompt, generator);
@@ -131,6 +136,11 @@ export function handleOf(lease: ModelLease): ModelHandle {
       if (!generator) throw new TypeError('generate takes prompts this handle prepared');
       return generator;
     }),
+    embeddingLimits: embeddings.embeddingLimits,
+    rerankLimits: embeddings.rerankLimits,
+    prepareEmbeddings: embeddings.prepare,
+    embed: embeddings.embed,
+    rerank: embeddings.rerank,
     tokenize: (text, options) => tokenizerOf(lease).tokenize(text, options),
     detokenize: (tokens) => tokenizerOf(lease).detokenize(tokens),
     release: () => lease.release(),

@@ -54,7 +54,7 @@ export class ModelUnavailableError extends DomainError {
 
 /** The model's engine lacks the capability a call needs (a chat model without a chat template): a 400. */
 export class ModelCapabilityError extends DomainError {
-  constructor(readonly model: string, readonly capability: 'chat' | 'complete text' | 'tokenize') {
+  constructor(readonly model: string, readonly capability: 'chat' | 'complete text' | 'tokenize' | 'embed' | 'rerank') {
     super(`Model '${model}' cannot ${capability}.`, 'model');
   }
 }

@@ -10,9 +10,9 @@
 // idle with nothing queued), and a request still waiting after `queueTimeoutMs` gets 503
 // `queue_timeout`: the `max_queue` and `queue_timeout` of every other model.
 import { type EmbeddingBatchResult, type EmbeddingCapability, type PreparedEmbeddingInput } from '../engine/contract.js';
-import { queueFullError, queueTimeoutError, type EmbeddingAdmission } from './embedding-admission.js';
+import { QueueFullError, QueueTimeoutError, type QueueLimits } from './admission-errors.js';
 
-export interface EmbeddingBatcherOptions extends EmbeddingAdmission {
+export interface EmbeddingBatcherOptions extends QueueLimits {
   /** Inputs per engine run (config `max_batch_size`). */
   maxBatchSize: number;
   /** Padded tokens per engine run: inputs × the longest (config `max_batch_tokens`). */
@@ -63,7 +63,7 @@ export class EmbeddingBatcher {
   readonly #maxBatchTokens: number;
   readonly #enabled: boolean;
   readonly #onBatch: ((size: number, paddedTokens: number) => void) | undefined;
-  readonly #admission: EmbeddingAdmission;
+  readonly #admission: QueueLimits;
   #waitingRequests = 0;
   /** Requests in arrival order; the oldest queued input anchors the next batch, so none starves. */
   #requests: PendingRequest[] = [];
@@ -100,7 +100,7 @@ export class EmbeddingBatcher {
    */
   checkRoom(): void {
     const engineFree = this.#running === undefined && this.#queuedInputs === 0;
-    if (!engineFree && this.#waitingRequests >= this.#admission.maxQueue) throw queueFullError(this.#admission, this.#waitingRequests);
+    if (!engineFree && this.#waitingRequests >= this.#admission.maxQueue) throw new QueueFullError(this.#admission, `${this.#waitingRequests} requests waiting for the embedding engine`);
   }
 
   /**
@@ -136,7 +136,7 @@ export class EmbeddingBatcher {
       this.#queuedInputs += inputs.length;
       this.#requests.push(request);
       this.#waitingRequests++;
-      request.queueTimer = setTimeout(() => this.#settle(request, queueTimeoutError(this.#admission)), this.#admission.queueTimeoutMs);
+      request.queueTimer = setTimeout(() => this.#settle(request, new QueueTimeoutError(this.#admission)), this.#admission.queueTimeoutMs);
       const signal = options.signal;
       if (signal !== undefined) {
         const onAbort = () => this.#settle(request, abortError(signal));

@@ -3,7 +3,7 @@
 // left. A request is admitted once, whatever its number of choices: it waits in the queue for its
 // first slot, then runs its choices on at most `maxSlotsPerRequest` slots, and each run holds its
 // slot at most `maxRunMs`.
-import { GenerationTimeoutError, ModelClosingError, QueueFullError, QueueTimeoutError } from '../model-call/admission-errors.js';
+import { GenerationTimeoutError, ModelClosingError, QueueFullError, QueueTimeoutError } from './admission-errors.js';
 
 export interface SlotSchedulerOptions {
   model: string;
@@ -207,8 +207,7 @@ export class SlotScheduler {
       return Promise.resolve();
     }
     if (this.waiting.length >= this.options.maxQueue) {
-      const retryAfterMs = this.options.queueTimeoutMs > 0 ? Math.min(this.options.queueTimeoutMs, 2_000) : 1_000;
-      return Promise.reject(new QueueFullError(this.options.model, this.active, this.waiting.length, retryAfterMs));
+      return Promise.reject(new QueueFullError(this.options, `${this.active} requests running and ${this.waiting.length} waiting`));
     }
     return new Promise<void>((resolve, reject) => {
       const leave = () => {
@@ -223,7 +222,7 @@ export class SlotScheduler {
       };
       const timer = setTimeout(() => {
         leave();
-        reject(new QueueTimeoutError(this.options.model, this.options.queueTimeoutMs, Math.min(this.options.queueTimeoutMs, 10_000)));
+        reject(new QueueTimeoutError(this.options));
       }, this.options.queueTimeoutMs);
       const waiter: Waiter = {
         grant: () => {

@@ -6,7 +6,8 @@ import { describe, test } from 'node:test';
 import { loadOnnxModel } from '../../src/backends/onnx/index.js';
 import { type EmbeddingBatchResult, type EmbeddingCapability, type EmbeddingInput, type PreparedEmbeddingInput } from '../../src/engine/contract.js';
 import { modelSchema } from '../../src/config/schema.js';
-import { GatewayError } from '../../src/errors.js';
+import { toGatewayError } from '../../src/api/error-mapping.js';
+import { QueueFullError, QueueTimeoutError } from '../../src/scheduler/admission-errors.js';
 import { createSilentLogger } from '../../src/logger.js';
 import { EmbeddingBatcher, type EmbeddingBatcherOptions } from '../../src/scheduler/embedding-batcher.js';
 import { models } from '../helpers/paths.js';
@@ -239,9 +240,10 @@ describe('EmbeddingBatcher', () => {
     assert.equal(batcher.waitingRequests, 0, 'a request with an input in a run is not waiting');
     const waiting = submitted(batcher, ['waiting']);
     assert.equal(batcher.waitingRequests, 1);
-    assert.throws(() => batcher.checkRoom(), (error: unknown) => error instanceof GatewayError && error.code === 'queue_full');
-    await assert.rejects(submitted(batcher, ['refused']), (error: unknown) => {
-      assert.ok(error instanceof GatewayError);
+    assert.throws(() => batcher.checkRoom(), (error: unknown) => error instanceof QueueFullError);
+    await assert.rejects(submitted(batcher, ['refused']), (thrown: unknown) => {
+      assert.ok(thrown instanceof QueueFullError);
+      const error = toGatewayError(thrown);
       assert.equal(error.status, 429);
       assert.equal(error.code, 'queue_full');
       assert.match(error.message, /counting.*max_queue/);
@@ -267,8 +269,9 @@ describe('EmbeddingBatcher', () => {
     const served = submitted(batcher, ['one', 'two', 'three']);
     await tick();
     const late = submitted(batcher, ['late']);
-    await assert.rejects(late, (error: unknown) => {
-      assert.ok(error instanceof GatewayError);
+    await assert.rejects(late, (thrown: unknown) => {
+      assert.ok(thrown instanceof QueueTimeoutError);
+      const error = toGatewayError(thrown);
       assert.equal(error.status, 503);
       assert.equal(error.code, 'queue_timeout');
       assert.deepEqual(error.headers, { 'retry-after': '1', 'retry-after-ms': '100' });

@@ -75,9 +75,6 @@ const rules: ImportRule[] = [
     name: 'routes reach engines only through the model-call API (never the engines, the registry or the scheduler)',
     importer: under('src/api'),
     forbidden: into('src/backends', 'src/registry', 'src/scheduler'),
-    // Enabled when the routes call models through src/model-call/ (issue 14, item 1): the lead
-    // removes this todo at merge.
-    todo: 'the routes still import the registry and the scheduler',
   },
 ];
 

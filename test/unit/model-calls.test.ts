@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { toGatewayError } from '../../src/api/error-mapping.js';
 import { modelSchema } from '../../src/config/schema.js';
 import type { GenerationOptions, LoadedModel, PreparedPrompt } from '../../src/engine/contract.js';
-import { QueueFullError, QueueTimeoutError } from '../../src/model-call/admission-errors.js';
+import { QueueFullError, QueueTimeoutError } from '../../src/scheduler/admission-errors.js';
 import { handleOf, type ModelHandle } from '../../src/model-call/model-calls.js';
 import type { ModelEntry } from '../../src/registry/model-registry.js';
 import { SlotScheduler } from '../../src/scheduler/slot-scheduler.js';

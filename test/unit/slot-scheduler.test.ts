@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { test } from 'node:test';
 import { toGatewayError } from '../../src/api/error-mapping.js';
-import { GenerationTimeoutError } from '../../src/model-call/admission-errors.js';
+import { GenerationTimeoutError } from '../../src/scheduler/admission-errors.js';
 import { SlotScheduler } from '../../src/scheduler/slot-scheduler.js';
 
 function scheduler(options: { maxSlotsPerRequest?: number; maxRunMs?: number } = {}): SlotScheduler {

@@ -31,7 +31,7 @@ async function serveChat(ctx: Context, state: GatewayState, request: ChatComplet
   }
   const messages = toChatMessages(request.messages);
   const model = await openModelFor(ctx, state, request.model, ['chat'], '/v1/chat/completions');
-  (ctx.state.access as AccessDetails).model = model.id;
+  ctx.state.access.model = model.id;
 
   const sampling = samplingOptions(request, model.config.default_temperature);
   checkPromptFits(messages.reduce((sum, message) => sum + message.content.length, 0), model.info.contextLength, 'messages');

@@ -34,7 +34,7 @@ async function serveCompletions(ctx: Context, state: GatewayState, request: Comp
   }
   if (request.echo && request.suffix) throw errors.invalidRequest("'echo' and 'suffix' cannot be used together.", 'suffix');
   const model = await openModelFor(ctx, state, request.model, ['chat', 'completion'], '/v1/completions');
-  (ctx.state.access as AccessDetails).model = model.id;
+  ctx.state.access.model = model.id;
 
   const sampling = samplingOptions(request, model.config.default_temperature);
   for (const text of texts) checkPromptFits(text.length + (request.suffix?.length ?? 0), model.info.contextLength, 'prompt');

@@ -5,21 +5,17 @@ import { embeddingInputs, embeddingRequestSchema } from '../../openai/embedding-
 import { shortenVector, toBase64 } from '../../openai/embedding-encoding.js';
 import { checkInputFits } from '../../openai/request-limits.js';
 import { parseRequest } from '../../openai/validation.js';
-import { embeddingCalls } from '../../model-call/embedding-calls.js';
 import { clientAbortSignal, isAbortError } from '../../http/client-abort.js';
 import type { GatewayState } from '../../http/gateway-state.js';
-import type { AccessDetails } from '../../http/request-state.js';
-import { toGatewayError } from '../error-mapping.js';
-import { resolveModel } from '../resolve-model.js';
+import { openModelFor } from '../resolve-model.js';
 import { tokenBudgetOf } from '../../http/request-state.js';
 
 export async function embeddings(ctx: Context, state: GatewayState): Promise<void> {
   const request = parseRequest(embeddingRequestSchema, ctx.request.body);
-  const lease = await resolveModel(ctx, state, request.model, ['embedding'], '/v1/embeddings');
-  const id = lease.entry.id;
-  (ctx.state.access as AccessDetails).model = id;
-  const calls = embeddingCalls(lease);
-  const limits = calls.embeddingLimits();
+  const model = await openModelFor(ctx, state, request.model, ['embedding'], '/v1/embeddings');
+  const id = model.id;
+  ctx.state.access.model = id;
+  const limits = model.embeddingLimits();
   const inputs = embeddingInputs(request.input, limits.maxInputs, limits.vocabularySize);
   if (!limits.truncate) {
     inputs.forEach((input, index) => {
@@ -33,16 +29,17 @@ export async function embeddings(ctx: Context, state: GatewayState): Promise<voi
   const signal = clientAbortSignal(ctx);
   let result;
   try {
-    const prepared = await calls.prepare(inputs, signal);
+    const prepared = await model.prepareEmbeddings(inputs, signal);
     await tokenBudgetOf(ctx)?.reserve(prepared.tokenCount, 0);
-    result = await calls.embed(prepared, signal);
+    result = await model.embed(prepared, signal);
   } catch (error) {
+    // The client left: nobody reads an answer.
     if (signal.aborted && isAbortError(error)) return;
-    throw toGatewayError(error);
+    throw error;
   }
   const base64 = request.encoding_format === 'base64';
   const promptTokens = result.tokenCounts.reduce((sum, count) => sum + count, 0);
-  (ctx.state.access as AccessDetails).promptTokens = promptTokens;
+  ctx.state.access.promptTokens = promptTokens;
   ctx.state.usage = { prompt_tokens: promptTokens, completion_tokens: 0, total_tokens: promptTokens };
   ctx.body = {
     object: 'list',

@@ -37,7 +37,7 @@ export interface GenerationRun {
 }
 
 export async function respondWithGeneration(ctx: Context, run: GenerationRun): Promise<void> {
-  const access = ctx.state.access as AccessDetails;
+  const access = ctx.state.access;
   access.stream = run.stream;
   const sse = run.stream
     ? new SseStream(ctx, {
@@ -46,7 +46,7 @@ export async function respondWithGeneration(ctx: Context, run: GenerationRun): P
       })
     : undefined;
   const prefixOf = run.prefixOf ?? (() => '');
-  const started = (ctx.state.startedAt as number | undefined) ?? performance.now();
+  const started = ctx.state.startedAt;
   const firstText = () => {
     access.timeToFirstTokenMs ??= performance.now() - started;
   };

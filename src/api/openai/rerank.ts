@@ -5,21 +5,17 @@ import { errors } from '../../errors.js';
 import { rerankRequestSchema } from '../../openai/rerank-request.js';
 import { checkInputFits } from '../../openai/request-limits.js';
 import { parseRequest } from '../../openai/validation.js';
-import { embeddingCalls } from '../../model-call/embedding-calls.js';
 import { clientAbortSignal, isAbortError } from '../../http/client-abort.js';
 import type { GatewayState } from '../../http/gateway-state.js';
-import type { AccessDetails } from '../../http/request-state.js';
-import { toGatewayError } from '../error-mapping.js';
-import { resolveModel } from '../resolve-model.js';
+import { openModelFor } from '../resolve-model.js';
 import { tokenBudgetOf } from '../../http/request-state.js';
 
 export async function rerank(ctx: Context, state: GatewayState): Promise<void> {
   const request = parseRequest(rerankRequestSchema, ctx.request.body);
-  const lease = await resolveModel(ctx, state, request.model, ['rerank'], '/v1/rerank');
-  const id = lease.entry.id;
-  (ctx.state.access as AccessDetails).model = id;
-  const calls = embeddingCalls(lease);
-  const limits = calls.rerankLimits();
+  const model = await openModelFor(ctx, state, request.model, ['rerank'], '/v1/rerank');
+  const id = model.id;
+  ctx.state.access.model = id;
+  const limits = model.rerankLimits();
   if (request.documents.length > limits.maxDocuments) {
     throw errors.invalidRequest(`Invalid 'documents': at most ${limits.maxDocuments} documents per request, found ${request.documents.length}.`, 'documents');
   }
@@ -31,16 +27,17 @@ export async function rerank(ctx: Context, state: GatewayState): Promise<void> {
   const signal = clientAbortSignal(ctx);
   let result;
   try {
-    result = await calls.rerank(request.query, documents, signal);
+    result = await model.rerank(request.query, documents, signal);
   } catch (error) {
+    // The client left: nobody reads an answer.
     if (signal.aborted && isAbortError(error)) return;
-    throw toGatewayError(error);
+    throw error;
   }
   const ranked = result.scores
     .map((score, index) => ({ index, relevance_score: score }))
     .sort((left, right) => right.relevance_score - left.relevance_score || left.index - right.index)
     .slice(0, request.top_n ?? documents.length);
-  (ctx.state.access as AccessDetails).promptTokens = result.promptTokens;
+  ctx.state.access.promptTokens = result.promptTokens;
   ctx.state.usage = { prompt_tokens: result.promptTokens, completion_tokens: 0, total_tokens: result.promptTokens };
   ctx.body = {
     id: `rerank-${randomUUID()}`,
