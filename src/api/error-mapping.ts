@@ -30,6 +30,8 @@ const COMMON_WIRE_NAMES: WireNames = {
   maxTokens: 'max_tokens',
   logitBias: 'logit_bias',
   topLogprobs: 'top_logprobs',
+  // A JSON constraint comes from response_format; a GBNF grammar's field is `grammar` on every route.
+  constraint: 'response_format',
 };
 
 const ENDPOINT_FOR_TYPE: Record<ModelType, string> = {

@@ -31,7 +31,7 @@ export function loadJsonSchemaToGbnf(): Promise<JsonSchemaToGbnf> {
  * Refuses a grammar llama.cpp would refuse or crash on (`invalid`: llama.cpp would print it raw to
  * stderr) and one that would stall the model (see grammar-checks.ts).
  */
-function assertGrammarAcceptable(grammar: string, param: 'grammar' | 'response_format', source: string, invalid: string): void {
+function assertGrammarAcceptable(grammar: string, param: 'grammar' | 'constraint', source: string, invalid: string): void {
   const verdict = checkGrammar(grammar, param === 'grammar' ? 'gbnf' : 'json_schema');
   if (verdict.kind === 'invalid') throw new UnsupportedFeatureError(`${invalid}: ${verdict.reason}`, param);
   if (verdict.kind === 'too-costly') throw new InvalidInputError(`${source} refused: ${verdict.reason}.`, param);
@@ -73,14 +73,14 @@ export class GrammarCompiler {
       try {
         grammar = toGbnf(schema);
       } catch (error) {
-        throw new UnsupportedFeatureError(`json_schema could not be compiled to a grammar: ${reasonOf(error)}`, 'response_format');
+        throw new UnsupportedFeatureError(`json_schema could not be compiled to a grammar: ${reasonOf(error)}`, 'constraint');
       }
-      assertGrammarAcceptable(grammar, 'response_format', 'The grammar made from this json_schema was', 'json_schema could not be compiled to a grammar');
+      assertGrammarAcceptable(grammar, 'constraint', 'The grammar made from this json_schema was', 'json_schema could not be compiled to a grammar');
       try {
         // The settings LlamaJsonSchemaGrammar gives its grammars.
         return await this.#llama.createGrammar({ grammar, stopGenerationTriggers: [LlamaText(['\n'.repeat(4)])], trimWhitespaceSuffix: true });
       } catch (error) {
-        throw new UnsupportedFeatureError(`json_schema could not be compiled to a grammar: ${reasonOf(error)}`, 'response_format');
+        throw new UnsupportedFeatureError(`json_schema could not be compiled to a grammar: ${reasonOf(error)}`, 'constraint');
       }
     }
     if (!/^\s*root\s*::=/m.test(constraint.grammar)) {

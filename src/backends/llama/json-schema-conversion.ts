@@ -27,7 +27,7 @@ const ANY_VALUE: GbnfSchema = {
 };
 
 function unsupported(path: string, what: string): UnsupportedFeatureError {
-  return new UnsupportedFeatureError(`json_schema ${what} at ${path} is not supported by the llama.cpp grammar engine`, 'response_format');
+  return new UnsupportedFeatureError(`json_schema ${what} at ${path} is not supported by the llama.cpp grammar engine`, 'constraint');
 }
 
 function isObject(value: unknown): value is JsonObject {
@@ -116,7 +116,7 @@ class SchemaConverter {
     if (keyword === '$ref') {
       const match = typeof value === 'string' ? /^#\/(?:\$defs|definitions)\/([^/]+)$/.exec(value) : null;
       if (match === null) throw unsupported(`${path}.$ref`, `reference ${JSON.stringify(value)} (only "#/$defs/NAME" is)`);
-      if (!this.#pendingDefinitions.has(match[1])) throw new UnsupportedFeatureError(`json_schema reference ${value} at ${path} names no definition`, 'response_format');
+      if (!this.#pendingDefinitions.has(match[1])) throw new UnsupportedFeatureError(`json_schema reference ${value} at ${path} names no definition`, 'constraint');
       return { $ref: `#/$defs/${match[1]}` } as unknown as GbnfSchema;
     }
     if (!Array.isArray(value) || value.length === 0) throw unsupported(`${path}.${keyword}`, `an empty or non-list "${keyword}"`);
