@@ -72,7 +72,7 @@ test('decoding never splits a multibyte character and keeps the spaces between p
 });
 
 function refused(schema: Record<string, unknown>, pattern: RegExp): void {
-  assert.throws(() => toGrammarJsonSchema(schema), (error: unknown) => error instanceof UnsupportedFeatureError && pattern.test(error.message) && error.field === 'response_format');
+  assert.throws(() => toGrammarJsonSchema(schema), (error: unknown) => error instanceof UnsupportedFeatureError && pattern.test(error.message) && error.field === 'constraint');
 }
 
 test('JSON Schema conversion keeps what the grammar can enforce', () => {
