@@ -52,7 +52,7 @@ export interface Gateway {
 function keyRingOf(loaded: LoadedConfig): KeyRing {
   const api = loaded.config.api;
   return createKeyRing({
-    requireAuth: api.require_auth,
+    requireAuth: loaded.requireAuth,
     allowQueryKey: api.allow_query_key,
     keys: loaded.keys,
     anonymousLimits: { maxRequestsPerMinute: api.max_requests_per_minute, maxTokensPerMinute: api.max_tokens_per_minute, maxConcurrentRequests: api.max_concurrent_requests },
@@ -61,7 +61,7 @@ function keyRingOf(loaded: LoadedConfig): KeyRing {
 
 function checkNetworkExposure(host: string, loaded: LoadedConfig): void {
   const api = loaded.config.api;
-  if (!isLoopback(host) && !api.require_auth && !api.allow_unauthenticated) {
+  if (!isLoopback(host) && !loaded.requireAuth && !api.allow_unauthenticated) {
     throw new Error(
       `refusing to listen on ${host} without authentication: set require_auth = true with a key, or allow_unauthenticated = true to serve anyone who can reach this address`,
     );

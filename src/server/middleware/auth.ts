@@ -25,6 +25,8 @@ export interface Principal {
 
 export interface KeyRing {
   requireAuth: boolean;
+  /** Whether any key is configured: a presented key is then checked even without requireAuth. */
+  hasKeys: boolean;
   allowQueryKey: boolean;
   /** Limits for requests without a key (auth off), counted per client address. */
   anonymousLimits: Limits;
@@ -46,6 +48,7 @@ export function createKeyRing(options: { requireAuth: boolean; allowQueryKey: bo
   const keys = options.keys.map((key) => ({ sha256: key.sha256, principal: toPrincipal(key) }));
   return {
     requireAuth: options.requireAuth,
+    hasKeys: keys.length > 0,
     allowQueryKey: options.allowQueryKey,
     anonymousLimits: options.anonymousLimits,
     identify(presentedKey) {
@@ -72,8 +75,13 @@ export function authenticate(keyRing: () => KeyRing, failedKeys: FailedKeyThrott
     const ring = keyRing();
     const key = presentedKey(ctx, ring.allowQueryKey);
     const principal = key === undefined ? undefined : ring.identify(key);
-    if (ring.requireAuth) await failedKeys.admit(ctx.ip, principal, key !== undefined);
-    if (ring.requireAuth && !principal) {
+    // Without requireAuth a request may come without a key, but a presented key that matches none
+    // of the configured ones is refused (and counted as a guess), not served as anonymous. With no
+    // key configured there is nothing to check it against: any key is anonymous, since SDKs insist
+    // on sending one (OPENAI_API_KEY=sk-anything).
+    const checked = ring.requireAuth || (ring.hasKeys && key !== undefined);
+    if (checked) await failedKeys.admit(ctx.ip, principal, key !== undefined);
+    if (checked && !principal) {
       throw key === undefined
         ? errors.invalidApiKey('You did not provide an API key. Send it as "Authorization: Bearer <key>" or "X-API-Key: <key>".')
         : errors.invalidApiKey();

@@ -1,0 +1,77 @@
+// When a presented key is checked, end to end on a listening gateway: wherever keys are configured,
+// a key that matches none is refused (whatever require_auth says), require_auth defaults to true
+// once a key is configured, and with no key configured at all any key is taken as anonymous
+// (SDKs insist on some key: OPENAI_API_KEY=sk-anything).
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import OpenAI from 'openai';
+import { startTestGateway } from '../helpers/test-gateway.js';
+
+const RIGHT_KEY = 'sk-right-key-0000';
+const TEAM_KEY = 'sk-team-key-1111';
+
+async function statusOf(url: string, key?: string): Promise<number> {
+  const response = await fetch(`${url}/v1/models`, { headers: key === undefined ? {} : { authorization: `Bearer ${key}` } });
+  await response.arrayBuffer();
+  return response.status;
+}
+
+describe('presented keys', () => {
+  for (const [name, keys] of [
+    ['api_key', `api_key = "${RIGHT_KEY}"\n`],
+    ['[[api.keys]]', `[[api.keys]]\nname = "team"\nkey = "${RIGHT_KEY}"\n`],
+  ] as const) {
+    test(`require_auth = false with ${name}: no key is anonymous, a wrong key is 401, the right key passes`, async () => {
+      const gateway = await startTestGateway(`[api]\nrequire_auth = false\n${keys}`, { apiKey: 'sk-wrong' });
+      try {
+        assert.equal(await statusOf(gateway.url), 200);
+        assert.equal(await statusOf(gateway.url, RIGHT_KEY), 200);
+        assert.equal(await statusOf(gateway.url, 'sk-wrong'), 401);
+        await assert.rejects(gateway.client.models.list(), (error: unknown) => error instanceof OpenAI.AuthenticationError && error.code === 'invalid_api_key');
+        const viaHeader = await fetch(`${gateway.url}/v1/models`, { headers: { 'x-api-key': 'sk-wrong' } });
+        assert.equal(viaHeader.status, 401);
+      } finally {
+        await gateway.close();
+      }
+    });
+  }
+
+  test('with a key configured and require_auth unset, every request needs a key', async () => {
+    const gateway = await startTestGateway(`[api]\napi_key = "${RIGHT_KEY}"\n[[api.keys]]\nname = "team"\nkey = "${TEAM_KEY}"\n`);
+    try {
+      assert.equal(await statusOf(gateway.url), 401);
+      assert.equal(await statusOf(gateway.url, 'sk-wrong'), 401);
+      assert.equal(await statusOf(gateway.url, RIGHT_KEY), 200);
+      assert.equal(await statusOf(gateway.url, TEAM_KEY), 200);
+      assert.equal((await fetch(`${gateway.url}/health`)).status, 200, '/health stays public');
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  test('with no key configured, any presented key is anonymous (OPENAI_API_KEY=sk-anything)', async () => {
+    for (const toml of ['[api]\n', '[api]\nrequire_auth = false\n']) {
+      const gateway = await startTestGateway(toml, { apiKey: 'sk-anything' });
+      try {
+        assert.deepEqual((await gateway.client.models.list()).data, []);
+        assert.equal(await statusOf(gateway.url), 200);
+        assert.equal(await statusOf(gateway.url, 'sk-whatever'), 200);
+      } finally {
+        await gateway.close();
+      }
+    }
+  });
+
+  test('require_auth = false: wrong keys count toward the failed-key throttle; requests without a key still pass', async () => {
+    const gateway = await startTestGateway(`[api]\nrequire_auth = false\napi_key = "${RIGHT_KEY}"\nmax_auth_failures_per_minute = 3\n`);
+    try {
+      const statuses: number[] = [];
+      for (let guess = 0; guess < 5; guess++) statuses.push(await statusOf(gateway.url, `sk-guess-${guess}`));
+      assert.deepEqual(statuses, [401, 401, 401, 429, 429]);
+      assert.equal(await statusOf(gateway.url, RIGHT_KEY), 429, 'a right key new to a throttled address looks like a wrong one');
+      assert.equal(await statusOf(gateway.url), 200, 'a request without a key guesses nothing');
+    } finally {
+      await gateway.close();
+    }
+  });
+});
