@@ -215,6 +215,9 @@ function resolveKeys(source: string, config: Config, problems: ConfigProblem[]):
   if (api.require_auth === true && keys.length === 0 && problems.length === 0) {
     problem(['api', 'require_auth'], 'require_auth is true but no key is configured: set api_key, api_key_env or [[api.keys]]');
   }
+  if (config.metrics.require_auth && config.metrics.address === undefined && keys.length === 0 && problems.length === 0) {
+    problem(['metrics', 'require_auth'], 'require_auth is true but no key is configured: set [api] api_key, api_key_env or [[api.keys]]');
+  }
   if (api.rate_limit.store === 'redis' && api.rate_limit.redis_url === undefined) {
     problem(['api', 'rate_limit', 'store'], 'store = "redis" needs redis_url');
   }

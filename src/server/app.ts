@@ -8,7 +8,7 @@ import { modelRoutes } from '../api/openai/models.js';
 import { openAiGenerationRoutes } from '../api/openai/generation-routes.js';
 import { rateLimit } from '../limits/rate-limit.js';
 import { accessLog } from './middleware/access-log.js';
-import { authenticate } from './middleware/auth.js';
+import { authenticate, principalOf } from './middleware/auth.js';
 import { corsPolicy } from './middleware/cors.js';
 import { errorEnvelope } from './middleware/error-envelope.js';
 import { modelLeases } from './middleware/model-leases.js';
@@ -55,7 +55,11 @@ export function createApp(state: GatewayState): Koa {
   });
   app.use(authenticate(() => state.keyRing(), state.failedKeys));
   app.use(async function protectedMetrics(ctx, next) {
-    if (ctx.path === '/metrics' && exposeMetrics()) return metricsByKey.routes()(ctx as never, next);
+    if (ctx.path === '/metrics' && exposeMetrics()) {
+      // [metrics] require_auth needs a valid key even where [api] require_auth lets anonymous requests in.
+      if (!principalOf(ctx)) throw errors.invalidApiKey('/metrics needs an API key ([metrics] require_auth). Send it as "Authorization: Bearer <key>" or "X-API-Key: <key>".');
+      return metricsByKey.routes()(ctx as never, next);
+    }
     await next();
   });
   app.use(

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import OpenAI from 'openai';
+import { parseConfig } from '../../src/config/load-config.js';
 import { startTestGateway } from '../helpers/test-gateway.js';
 
 const RIGHT_KEY = 'sk-right-key-0000';
@@ -73,5 +74,32 @@ describe('presented keys', () => {
     } finally {
       await gateway.close();
     }
+  });
+});
+
+describe('[metrics] require_auth without [api] require_auth', () => {
+  const USER_KEY = 'sk-user-key-2222';
+  const config = `[api]\nrequire_auth = false\napi_key = "${RIGHT_KEY}"\n[[api.keys]]\nname = "user"\nkey = "${USER_KEY}"\n[metrics]\nrequire_auth = true\n`;
+
+  test('/metrics needs a valid key, of any role (what each key sees is as under [api] require_auth)', async () => {
+    const gateway = await startTestGateway(config);
+    try {
+      const scrape = (key?: string) => fetch(`${gateway.url}/metrics`, { headers: key === undefined ? {} : { authorization: `Bearer ${key}` } });
+      const anonymous = await scrape();
+      assert.equal(anonymous.status, 401);
+      assert.equal(((await anonymous.json()) as { error: { code: string } }).error.code, 'invalid_api_key');
+      assert.equal((await scrape('sk-wrong')).status, 401);
+      assert.equal(await statusOf(gateway.url), 200, 'the API itself stays open to anonymous requests');
+      const asUser = await scrape(USER_KEY);
+      assert.equal(asUser.status, 200);
+      assert.match(await asUser.text(), /switchyard_requests_total/);
+      assert.equal((await scrape(RIGHT_KEY)).status, 200);
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  test('[metrics] require_auth with no key configured is a config error', () => {
+    assert.throws(() => parseConfig('[metrics]\nrequire_auth = true\n', 'config.toml'), /metrics\.require_auth: require_auth is true but no key is configured/);
   });
 });
