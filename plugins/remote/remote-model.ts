@@ -106,11 +106,14 @@ export class RemoteModel implements LoadedModel {
   get info() {
     const pool = this.pool;
     const upstreamModel = this.upstreamModel;
+    const upstreams = pool.snapshot();
     return {
       device: 'remote',
       contextLength: this.settings.config.context_length,
       dimensions: this.settings.config.dimensions ?? this.learnedDimensions,
-      details: { upstream_model: upstreamModel, upstreams: pool.snapshot() },
+      // Upstream URLs (and errors quoting them) are internal addresses: for admin keys only.
+      details: { upstream_model: upstreamModel, upstreams: upstreams.map(({ url: _url, last_error: _lastError, ...status }) => status) },
+      adminDetails: { upstreams },
     };
   }
 
