@@ -58,6 +58,7 @@ export class RemoteModel implements LoadedModel {
     this.pool = new UpstreamPool(modelOptions.upstreams, {
       backoffInitialMs: pluginOptions.backoff_initial * 1000,
       backoffMaxMs: pluginOptions.backoff_max * 1000,
+      maxConcurrentPerUpstream: modelOptions.max_concurrent_per_upstream,
       onChange: (upstream, state) =>
         state === 'down' ? logger.warn({ upstream: upstream.url, reason: upstream.lastError }, 'upstream down') : logger.info({ upstream: upstream.url }, 'upstream up'),
     });
