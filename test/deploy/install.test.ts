@@ -22,6 +22,15 @@ describe('installing', () => {
     assert.doesNotMatch(stderr, /Unknown (project|user|env) config/, stderr);
   });
 
+  test('only known dependencies have install scripts (none downloads from outside the npm registry once allowScripts applies)', () => {
+    // node-llama-cpp: test-loads its npm-shipped binaries or compiles the bundled llama.cpp source;
+    // protobufjs: a version notice; onnxruntime-node: denied below. A new one needs a look: e.g.
+    // @xenova/transformers brings sharp 0.32, whose install script downloads libvips from GitHub.
+    const lock = JSON.parse(readFileSync(path.join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, { hasInstallScript?: boolean }> };
+    const withScripts = Object.entries(lock.packages).filter(([location, entry]) => location !== '' && entry.hasInstallScript).map(([location]) => location.replace(/^.*node_modules\//, ''));
+    assert.deepEqual(withScripts.sort(), ['node-llama-cpp', 'onnxruntime-node', 'protobufjs']);
+  });
+
   test("onnxruntime-node's install script is denied by the allowScripts policy", () => {
     assert.equal(packageJson.allowScripts?.['onnxruntime-node'], false);
   });
