@@ -5,7 +5,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import OpenAI from 'openai';
+import { pino } from 'pino';
 import { parseConfig } from '../../src/config/load-config.js';
+import { startGateway } from '../../src/server/gateway.js';
 import { startTestGateway } from '../helpers/test-gateway.js';
 
 const RIGHT_KEY = 'sk-right-key-0000';
@@ -48,6 +50,14 @@ describe('presented keys', () => {
     } finally {
       await gateway.close();
     }
+  });
+
+  test('a key configured is enough to listen beyond loopback; an explicit require_auth = false is not', async () => {
+    const logger = pino({ level: 'silent' });
+    const keyed = await startGateway({ loaded: parseConfig(`[api]\napi_key = "${RIGHT_KEY}"\n`, 'config.toml'), logger, address: '0.0.0.0:0' });
+    await keyed.close();
+    const open = parseConfig(`[api]\nrequire_auth = false\napi_key = "${RIGHT_KEY}"\n`, 'config.toml');
+    await assert.rejects(startGateway({ loaded: open, logger, address: '0.0.0.0:0' }), /refusing to listen on 0\.0\.0\.0 without authentication/);
   });
 
   test('with no key configured, any presented key is anonymous (OPENAI_API_KEY=sk-anything)', async () => {
