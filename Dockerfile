@@ -34,9 +34,9 @@ COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm,sharing=locked \
     npm ci --ignore-scripts --no-audit --no-fund
 ARG ONNXRUNTIME_NODE_INSTALL=cuda12
-# The environment variable wins over the project .npmrc's onnxruntime-node-install=skip (which
-# keeps plain installs on the npm registry alone). The check makes a build that silently lost
-# the CUDA provider fail here instead of falling back to CPU in production.
+# Plain installs never run this script (package.json's allowScripts denies it, keeping them on
+# the npm registry alone); the image runs it on purpose. The check makes a build that silently
+# lost the CUDA provider fail here instead of falling back to CPU in production.
 RUN if [ "$ONNXRUNTIME_NODE_INSTALL" != "skip" ]; then \
       ONNXRUNTIME_NODE_INSTALL="$ONNXRUNTIME_NODE_INSTALL" node node_modules/onnxruntime-node/script/install.js && \
       test -f "node_modules/onnxruntime-node/bin/napi-v6/linux/$(node -p process.arch)/libonnxruntime_providers_cuda.so"; \

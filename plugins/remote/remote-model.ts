@@ -80,6 +80,7 @@ export class RemoteModel implements LoadedModel {
     this.pool = new UpstreamPool(modelOptions.upstreams, {
       backoffInitialMs: pluginOptions.backoff_initial * 1000,
       backoffMaxMs: pluginOptions.backoff_max * 1000,
+      maxConcurrentPerUpstream: modelOptions.max_concurrent_per_upstream,
       onChange: (upstream, state) =>
         state === 'down' ? logger.warn({ upstream: upstream.url, reason: upstream.lastError }, 'upstream down') : logger.info({ upstream: upstream.url }, 'upstream up'),
     });
@@ -129,11 +130,14 @@ export class RemoteModel implements LoadedModel {
   get info() {
     const pool = this.pool;
     const upstreamModel = this.upstreamModel;
+    const upstreams = pool.snapshot();
     return {
       device: 'remote',
       contextLength: this.settings.config.context_length,
       dimensions: this.settings.config.dimensions ?? this.learnedDimensions,
-      details: { upstream_model: upstreamModel, upstreams: pool.snapshot() },
+      // Upstream URLs (and errors quoting them) are internal addresses: for admin keys only.
+      details: { upstream_model: upstreamModel, upstreams: upstreams.map(({ url: _url, last_error: _lastError, ...status }) => status) },
+      adminDetails: { upstreams },
     };
   }
 

@@ -101,14 +101,16 @@ export class UpstreamClient {
     const tried = new Set<Upstream>();
     let relayIfLast: GatewayError | undefined;
     for (;;) {
-      if (call.signal?.aborted) throw abortError();
-      const upstream = pool.pick(tried);
+      const upstream = await pool.acquire(tried, call.signal);
+      if (call.signal?.aborted) {
+        if (upstream) pool.release(upstream);
+        throw abortError();
+      }
       if (!upstream) {
         if (relayIfLast) throw relayIfLast;
         throw this.unavailable();
       }
       tried.add(upstream);
-      upstream.inFlight++;
       try {
         const result = await this.attempt(upstream, payload, call);
         pool.markUp(upstream);
@@ -123,7 +125,7 @@ export class UpstreamClient {
         if (!retryable) throw disposition.midResponse ?? errors.unavailable(`The upstream of model '${model}' failed mid-response; retry the request.`, 1_000, 'upstream_failed');
         relayIfLast = disposition.relayIfLast;
       } finally {
-        upstream.inFlight--;
+        pool.release(upstream);
       }
     }
   }

@@ -2,6 +2,9 @@
 // stays out. Selection is least-busy among the upstreams that are up, rotating among equals so
 // that light sequential traffic alternates. A failure keeps an upstream out for a backoff that
 // doubles with each consecutive failure; a success (a request or a health check) brings it back.
+// Each upstream takes at most `maxConcurrentPerUpstream` requests at once, also when the others are
+// down: a request finding every candidate full waits for one to free up (the model's slots are
+// sized for all upstreams, so with one down they would otherwise all land on the survivors).
 
 export interface Upstream {
   /** Base URL up to and including /v1, without a trailing slash. */
@@ -17,6 +20,8 @@ export interface Upstream {
 export interface UpstreamPoolSettings {
   backoffInitialMs: number;
   backoffMaxMs: number;
+  /** Requests one upstream may have in flight; unlimited when absent. */
+  maxConcurrentPerUpstream?: number;
   now?: () => number;
   onChange?: (upstream: Upstream, state: 'up' | 'down') => void;
 }
@@ -25,6 +30,8 @@ export class UpstreamPool {
   readonly upstreams: Upstream[];
   private rotation = 0;
   private readonly now: () => number;
+  /** Wakes the requests waiting in acquire() when an upstream frees up or changes state. */
+  private readonly waiters = new Set<() => void>();
 
   constructor(urls: readonly string[], private readonly settings: UpstreamPoolSettings) {
     this.upstreams = urls.map((url) => ({ url, inFlight: 0, failures: 0, downUntil: 0 }));
@@ -40,17 +47,60 @@ export class UpstreamPool {
     return this.upstreams.some((upstream) => this.isUp(upstream));
   }
 
-  /** The least busy upstream that is up and not in `tried`, or undefined. */
+  private hasRoom(upstream: Upstream): boolean {
+    return upstream.inFlight < (this.settings.maxConcurrentPerUpstream ?? Number.POSITIVE_INFINITY);
+  }
+
+  /** The least busy upstream that is up, has room and is not in `tried`, or undefined. */
   pick(tried: ReadonlySet<Upstream> = new Set()): Upstream | undefined {
     const count = this.upstreams.length;
     const start = this.rotation++ % count;
     let best: Upstream | undefined;
     for (let offset = 0; offset < count; offset++) {
       const upstream = this.upstreams[(start + offset) % count];
-      if (tried.has(upstream) || !this.isUp(upstream)) continue;
+      if (tried.has(upstream) || !this.isUp(upstream) || !this.hasRoom(upstream)) continue;
       if (!best || upstream.inFlight < best.inFlight) best = upstream;
     }
     return best;
+  }
+
+  /**
+   * Takes a place on the upstream pick() chooses (give it back with release()). While every
+   * upstream that is up and not in `tried` is full, waits for a place; undefined when there is no
+   * such upstream, or once `signal` aborts.
+   */
+  async acquire(tried: ReadonlySet<Upstream>, signal?: AbortSignal): Promise<Upstream | undefined> {
+    for (;;) {
+      if (signal?.aborted) return undefined;
+      const upstream = this.pick(tried);
+      if (upstream) {
+        upstream.inFlight++;
+        return upstream;
+      }
+      if (!this.upstreams.some((candidate) => !tried.has(candidate) && this.isUp(candidate))) return undefined;
+      await this.nextChange(signal);
+    }
+  }
+
+  release(upstream: Upstream): void {
+    upstream.inFlight--;
+    this.wakeWaiters();
+  }
+
+  private nextChange(signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        this.waiters.delete(wake);
+        signal?.removeEventListener('abort', wake);
+        resolve();
+      };
+      this.waiters.add(wake);
+      signal?.addEventListener('abort', wake, { once: true });
+    });
+  }
+
+  private wakeWaiters(): void {
+    for (const wake of [...this.waiters]) wake();
   }
 
   /** Keeps the upstream out for the backoff of its consecutive failures (at least `retryAfterMs`, when it said so). */
@@ -61,6 +111,8 @@ export class UpstreamPool {
     upstream.downUntil = this.now() + Math.max(backoff, Math.min(retryAfterMs ?? 0, this.settings.backoffMaxMs));
     upstream.lastError = reason;
     if (wasUp) this.settings.onChange?.(upstream, 'down');
+    // A waiter whose last candidate went down gets its 503 now rather than at the next release.
+    this.wakeWaiters();
   }
 
   markUp(upstream: Upstream): void {
@@ -69,6 +121,7 @@ export class UpstreamPool {
     upstream.downUntil = 0;
     upstream.lastError = undefined;
     this.settings.onChange?.(upstream, 'up');
+    this.wakeWaiters();
   }
 
   /** How long until the first upstream is back: what a 503 tells clients to wait. */

@@ -54,7 +54,8 @@ export function toModelObject(entry: ModelEntry, audience: ViewAudience): ModelO
   if (info) {
     metadata.device = info.device;
     if (entry.loadSeconds !== undefined) metadata.load_seconds = Number(entry.loadSeconds.toFixed(3));
-    if (info.details) metadata.details = info.details;
+    const details = audience === 'admin' ? { ...info.details, ...info.adminDetails } : info.details;
+    if (details && Object.keys(details).length > 0) metadata.details = details;
   }
   return { id: entry.id, object: 'model', created: entry.created, owned_by: 'switchyard', metadata };
 }

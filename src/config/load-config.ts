@@ -53,6 +53,12 @@ export interface LoadedConfig {
   file: string;
   /** Every key: `api_key`/`api_key_env` (named "default", an admin key) and each [[api.keys]]. */
   keys: ResolvedKey[];
+  /**
+   * Whether every /v1 request needs a key: `require_auth`, or when it is unset, whether a key is
+   * configured (as llama.cpp's server with --api-key). Either way a presented key that matches no
+   * configured key is refused; with no key configured, any presented key is anonymous.
+   */
+  requireAuth: boolean;
 }
 
 export function sha256Of(secret: string): Buffer {
@@ -208,8 +214,11 @@ function resolveKeys(source: string, config: Config, problems: ConfigProblem[]):
       maxConcurrentRequests: key.max_concurrent_requests ?? defaults.maxConcurrentRequests,
     });
   });
-  if (api.require_auth && keys.length === 0 && problems.length === 0) {
+  if (api.require_auth === true && keys.length === 0 && problems.length === 0) {
     problem(['api', 'require_auth'], 'require_auth is true but no key is configured: set api_key, api_key_env or [[api.keys]]');
+  }
+  if (config.metrics.require_auth && config.metrics.address === undefined && keys.length === 0 && problems.length === 0) {
+    problem(['metrics', 'require_auth'], 'require_auth is true but no key is configured: set [api] api_key, api_key_env or [[api.keys]]');
   }
   if (api.rate_limit.store === 'redis' && api.rate_limit.redis_url === undefined) {
     problem(['api', 'rate_limit', 'store'], 'store = "redis" needs redis_url');
@@ -242,7 +251,7 @@ export function parseConfig(source: string, file: string, extension?: ConfigExte
   const problems = crossKeyProblems(source, config);
   const keys = resolveKeys(source, config, problems);
   if (problems.length > 0) throw new ConfigError(file, problems);
-  return { config, file: path.resolve(file), keys };
+  return { config, file: path.resolve(file), keys, requireAuth: config.api.require_auth ?? keys.length > 0 };
 }
 
 /**

@@ -209,7 +209,8 @@ export const apiSchema = z.strictObject({
   api_key: z.string().min(1).optional(),
   /** Name of an environment variable holding the key, so a config can be committed. */
   api_key_env: z.string().min(1).optional(),
-  require_auth: z.boolean().default(false),
+  /** Every /v1 request needs a key. Unset: true when a key is configured (see LoadedConfig.requireAuth). */
+  require_auth: z.boolean().optional(),
   /** Accept the key as ?api_key= (it ends up in proxy logs: off by default). */
   allow_query_key: z.boolean().default(false),
   /** Required to listen on a non-loopback address with require_auth = false. */

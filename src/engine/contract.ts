@@ -172,6 +172,11 @@ export interface LoadedModelInfo {
   dimensions?: number;
   /** Anything else worth showing to an operator (chat template name, threads, providers). */
   details?: Record<string, unknown>;
+  /**
+   * Details that name the host's files or network (model file paths, upstream URLs and their
+   * errors): shown to admin keys only, merged over `details`.
+   */
+  adminDetails?: Record<string, unknown>;
 }
 
 /** A model instance held by the registry. Capabilities it lacks are undefined. */

@@ -17,6 +17,8 @@ export interface Principal {
 
 export interface KeyRing {
   requireAuth: boolean;
+  /** Whether any key is configured: a presented key is then checked even without requireAuth. */
+  hasKeys: boolean;
   allowQueryKey: boolean;
   /** Limits for requests without a key (auth off), counted per client address. */
   anonymousLimits: Limits;
@@ -38,6 +40,7 @@ export function createKeyRing(options: { requireAuth: boolean; allowQueryKey: bo
   const keys = options.keys.map((key) => ({ sha256: key.sha256, principal: toPrincipal(key) }));
   return {
     requireAuth: options.requireAuth,
+    hasKeys: keys.length > 0,
     allowQueryKey: options.allowQueryKey,
     anonymousLimits: options.anonymousLimits,
     identify(presentedKey) {

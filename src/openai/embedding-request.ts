@@ -1,11 +1,12 @@
 // Wire schema and checks of POST /v1/embeddings. `input` is checked by hand so that each
 // problem names the index of the offending item, as OpenAI's own errors do.
 import { z } from 'zod';
+import { modelField } from './model-field.js';
 import type { EmbeddingInput } from '../engine/contract.js';
 import { errors } from '../errors.js';
 
 export const embeddingRequestSchema = z.looseObject({
-  model: z.string().min(1).max(256).optional(),
+  model: modelField,
   input: z.unknown(),
   encoding_format: z.enum(['float', 'base64']).nullish(),
   dimensions: z.number().int().positive().nullish(),

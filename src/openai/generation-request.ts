@@ -1,6 +1,7 @@
 // Wire schemas of POST /v1/chat/completions and POST /v1/completions. Unknown fields are
 // ignored, as OpenAI-compatible servers do, so that clients written for other servers still work.
 import { z } from 'zod';
+import { modelField } from './model-field.js';
 
 const MAX_STOP_STRINGS = 16;
 const MAX_MESSAGES = 4096;
@@ -31,7 +32,7 @@ const responseFormatSchema = z.discriminatedUnion(
 
 /** Sampling and output fields shared by both endpoints. */
 const samplingFields = {
-  model: z.string().min(1).max(256).optional(),
+  model: modelField,
   max_tokens: z.number().int().positive().nullish(),
   temperature: z.number().min(0).max(2).nullish(),
   top_p: z.number().min(0).max(1).nullish(),

@@ -97,8 +97,7 @@ export class ModelRegistry {
   private reloads: Promise<unknown> = Promise.resolve();
   private idleSweeper?: NodeJS.Timeout;
   private disposed = false;
-  /** True once the first load of the startup models has finished; /health is 503 only before. */
-  initialLoadDone = false;
+  private startupLoadFinished = false;
 
   private constructor(options: ModelRegistryOptions) {
     this.logger = options.logger;
@@ -173,12 +172,17 @@ export class ModelRegistry {
     const startup = this.list().filter((entry) => entry.config.load === 'startup' && entry.status === 'unloaded');
     for (const entry of startup) entry.status = 'loading';
     for (const entry of startup) if (entry.status === 'loading' && !entry.loading) await this.load(entry, false);
-    this.initialLoadDone = true;
+    this.startupLoadFinished = true;
   }
 
-  /** True when no startup model is still on its way to its first load. */
-  startupSettled(): boolean {
-    return this.list().every((entry) => entry.config.load !== 'startup' || entry.status !== 'loading' || entry.loadingOnDemand === true);
+  /**
+   * Whether the first load of the startup models has finished (each is ready or unavailable): the
+   * one "startup done" of /health and /ready, both 503 only before it. Loads after it (on demand
+   * after an unload, or of a model a reload adds or changes) do not count: they must not take a
+   * serving replica out of rotation, nor look like a dead process to a liveness probe.
+   */
+  startupDone(): boolean {
+    return this.startupLoadFinished;
   }
 
   private load(entry: ModelEntry, onDemand: boolean): Promise<void> {

@@ -54,7 +54,11 @@ export function createApp(state: GatewayState): Koa {
   });
   app.use(authenticate(() => state.keyRing(), state.failedKeys));
   app.use(async function protectedMetrics(ctx, next) {
-    if (ctx.path === '/metrics' && exposeMetrics()) return metricsByKey.routes()(ctx as never, next);
+    if (ctx.path === '/metrics' && exposeMetrics()) {
+      // [metrics] require_auth needs a valid key even where [api] require_auth lets anonymous requests in.
+      if (!ctx.state.principal) throw errors.invalidApiKey('/metrics needs an API key ([metrics] require_auth). Send it as "Authorization: Bearer <key>" or "X-API-Key: <key>".');
+      return metricsByKey.routes()(ctx as never, next);
+    }
     await next();
   });
   app.use(

@@ -47,7 +47,7 @@ export interface Gateway {
 
 function checkNetworkExposure(host: string, loaded: LoadedConfig): void {
   const api = loaded.config.api;
-  if (!isLoopback(host) && !api.require_auth && !api.allow_unauthenticated) {
+  if (!isLoopback(host) && !loaded.requireAuth && !api.allow_unauthenticated) {
     throw new Error(
       `refusing to listen on ${host} without authentication: set require_auth = true with a key, or allow_unauthenticated = true to serve anyone who can reach this address`,
     );

@@ -10,7 +10,7 @@ import type { Logger } from '../logger.js';
 function keyRingOf(loaded: LoadedConfig): KeyRing {
   const api = loaded.config.api;
   return createKeyRing({
-    requireAuth: api.require_auth,
+    requireAuth: loaded.requireAuth,
     allowQueryKey: api.allow_query_key,
     keys: loaded.keys,
     anonymousLimits: { maxRequestsPerMinute: api.max_requests_per_minute, maxTokensPerMinute: api.max_tokens_per_minute, maxConcurrentRequests: api.max_concurrent_requests },

@@ -54,7 +54,7 @@ describe('ONNX model folder', () => {
 
     const config = modelSchema.parse({ path: folder, type: 'embedding', file: 'b.onnx', intra_op_threads: 1, execution_providers: ['cpu'] });
     const model = await loadOnnxModel({ id: 'chosen', config, resolvedPath: folder, logger: createSilentLogger() });
-    assert.equal(model.info.details?.file, path.join(folder, 'b.onnx'));
+    assert.equal(model.info.adminDetails?.file, path.join(folder, 'b.onnx'));
     await model.dispose();
   });
 

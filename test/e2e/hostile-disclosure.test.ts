@@ -143,3 +143,59 @@ describe('disclosure without a key', () => {
     assert.equal(output.includes(MISPLACED_KEY.slice(0, 12)), false, output);
   });
 });
+
+describe('paths and addresses in /v1/models metadata', () => {
+  let upstream: TestGateway;
+  let gateway: TestGateway;
+  const embedModel = `path = "${models.embedOnnx}"\ntype = "embedding"\nexecution_providers = ["cpu"]\nintra_op_threads = 1\n`;
+  before(async () => {
+    upstream = await startTestGateway(`[api.models.embed]\n${embedModel}`);
+    // Without require_auth: anonymous requests read the listing as a user key does.
+    gateway = await startTestGateway(`
+[api]
+require_auth = false
+api_key = "${ADMIN}"
+
+[[api.keys]]
+name = "user"
+key = "${USER}"
+
+[plugins.remote]
+
+[api.models.local]
+${embedModel}
+[api.models.far]
+backend = "remote"
+type = "embedding"
+upstreams = ["${upstream.url}/v1"]
+upstream_model = "embed"
+`);
+  });
+  after(async () => {
+    await gateway.close();
+    await upstream.close();
+  });
+
+  const upstreamAddress = () => new URL(upstream.url).host;
+
+  test('a user key and an anonymous caller read no model file path and no upstream address', async () => {
+    for (const key of [USER, undefined]) {
+      for (const route of ['/v1/models', '/v1/models/local', '/v1/models/far']) {
+        const { status, text } = await getJson(`${gateway.url}${route}`, key);
+        assert.equal(status, 200, text);
+        assert.equal(text.includes(models.embedOnnx), false, `${route} shows the model's path: ${text}`);
+        assert.equal(text.includes(upstreamAddress()), false, `${route} shows the upstream's address: ${text}`);
+      }
+      const { body } = await getJson(`${gateway.url}/v1/models/far`, key);
+      const details = (body.metadata as { details: { upstreams: Array<{ status: string }> } }).details;
+      assert.deepEqual(details.upstreams.map((entry) => entry.status), ['up'], 'the upstreams\' statuses stay');
+    }
+  });
+
+  test('an admin key reads the model file and the upstream URLs', async () => {
+    const local = (await getJson(`${gateway.url}/v1/models/local`, ADMIN)).body.metadata as { details: { file: string } };
+    assert.equal(local.details.file, path.join(models.embedOnnx, 'model.onnx'));
+    const far = (await getJson(`${gateway.url}/v1/models/far`, ADMIN)).body.metadata as { details: { upstreams: Array<{ url: string; status: string }> } };
+    assert.deepEqual(far.details.upstreams.map((entry) => [entry.url, entry.status]), [[`${upstream.url}/v1`, 'up']]);
+  });
+});

@@ -69,6 +69,28 @@ describe('remote: upstream pool', () => {
   });
 });
 
+describe('remote: places per upstream', () => {
+  test('max_concurrent_per_upstream holds with the other upstream down: a request waits for a place, or gives up when the client leaves', async () => {
+    const pool = new UpstreamPool(['http://a/v1', 'http://b/v1'], { backoffInitialMs: 60_000, backoffMaxMs: 60_000, maxConcurrentPerUpstream: 1 });
+    const [a, b] = pool.upstreams;
+    pool.markDown(b, 'refused');
+    assert.equal(await pool.acquire(new Set()), a);
+    let second: unknown = 'waiting';
+    const waiting = pool.acquire(new Set()).then((upstream) => (second = upstream));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(second, 'waiting', 'no second place on a');
+    pool.release(a);
+    assert.equal(await waiting, a);
+    const leaving = new AbortController();
+    const abandoned = pool.acquire(new Set(), leaving.signal);
+    leaving.abort();
+    assert.equal(await abandoned, undefined);
+    assert.equal(await pool.acquire(new Set([a])), undefined, 'nothing to wait for: every other upstream is down');
+    pool.release(a);
+    assert.equal(a.inFlight, 0);
+  });
+});
+
 describe('remote: wire', () => {
   test('only the fields a request set are sent', () => {
     const signal = new AbortController().signal;

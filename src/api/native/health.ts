@@ -13,10 +13,8 @@ export function healthRoutes(state: GatewayState): Router {
     const models = Object.fromEntries(entries.map((entry) => [entry.id, toHealthView(entry, audience)]));
     const { detail, ...storeStatus } = state.limiterStore().status();
     const store = audience === 'admin' && detail !== undefined ? { ...storeStatus, detail } : storeStatus;
-    // Only the first load of the startup models makes /health a 503: later unloads, idle unloads
-    // and reloads must not look like a dead process to a liveness probe.
-    const loading = state.registry().initialLoadDone ? [] : entries.filter((entry) => entry.config.load === 'startup' && (entry.status === 'loading' || entry.status === 'unloaded'));
-    if (loading.length > 0) {
+    // Only the first load of the startup models makes /health a 503 (see startupDone).
+    if (!state.registry().startupDone()) {
       ctx.status = 503;
       ctx.set('retry-after', '5');
       ctx.body = { error: { message: 'Loading model', type: 'service_unavailable_error', param: null, code: 'model_loading' }, status: 'loading', models, rate_limit: store };

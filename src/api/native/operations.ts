@@ -7,15 +7,19 @@ import type { GatewayState } from '../../http/gateway-state.js';
 import { principalOf } from '../../http/request-state.js';
 import { publicAudienceOf, toHealthView } from '../model-view.js';
 
-/** GET /ready: 200 when every startup model is loaded and the gateway is not shutting down. */
+/**
+ * GET /ready: 200 once startup is done (as /health: loads after it do not count), no startup model
+ * is unavailable, and the gateway is not shutting down.
+ */
 export function readinessRoutes(state: GatewayState): Router {
   const router = new Router();
   router.get('/ready', async (ctx) => {
     const entries = state.registry().list();
     const audience = await publicAudienceOf(ctx, state.keyRing(), state.failedKeys);
     const models = Object.fromEntries(entries.map((entry) => [entry.id, toHealthView(entry, audience)]));
-    const waiting = entries.filter((entry) => entry.config.load === 'startup' && !['ready', 'unloaded', 'unloading'].includes(entry.status));
-    const ready = !state.shuttingDown() && state.registry().startupSettled() && waiting.length === 0;
+    const startupDone = state.registry().startupDone();
+    const waiting = entries.filter((entry) => entry.config.load === 'startup' && (startupDone ? entry.status === 'unavailable' : entry.status !== 'ready'));
+    const ready = !state.shuttingDown() && startupDone && waiting.length === 0;
     ctx.status = ready ? 200 : 503;
     const reason = state.shuttingDown() ? 'shutting down' : waiting.map((entry) => `${entry.id} is ${entry.status}`).join('; ');
     ctx.body = { status: ready ? 'ready' : 'not ready', ...(ready ? {} : { reason }), models };

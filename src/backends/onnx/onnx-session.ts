@@ -63,7 +63,7 @@ function sessionOptions(options: SessionStartOptions, provider: ExecutionProvide
 
 /**
  * onnxruntime-node ships CPU only; its install script adds the CUDA provider libraries beside the
- * binding when ONNXRUNTIME_NODE_INSTALL=cuda12 (the .npmrc skips them by default). Checking for
+ * binding when run with ONNXRUNTIME_NODE_INSTALL=cuda12 (plain installs skip it). Checking for
  * them first gives an operator an actionable reason, and spares the log ONNX Runtime's own
  * red "Failed to load library" line, which no per-session setting silences (only the
  * process-wide log level, which would hide every later ONNX Runtime warning too).
@@ -74,7 +74,7 @@ function missingCudaLibraries(): string | undefined {
   const bindingFolder = path.join(path.dirname(entry), '..', 'bin', 'napi-v6', process.platform, process.arch);
   const library = path.join(bindingFolder, 'libonnxruntime_providers_cuda.so');
   if (existsSync(library)) return undefined;
-  return `onnxruntime-node was installed without its CUDA libraries (${library} is missing); install it with ONNXRUNTIME_NODE_INSTALL=cuda12 on a CUDA 12 machine`;
+  return `onnxruntime-node was installed without its CUDA libraries (${library} is missing); on a CUDA 12 machine, run ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js`;
 }
 
 export function describeValues(metadata: readonly ort.InferenceSession.ValueMetadata[]): ValueDescription[] {

@@ -11,8 +11,13 @@ export function authenticate(keyRing: () => KeyRing, failedKeys: FailedKeyThrott
     const ring = keyRing();
     const key = presentedKey(ctx, ring.allowQueryKey);
     const principal = key === undefined ? undefined : ring.identify(key);
-    if (ring.requireAuth) await failedKeys.admit(ctx.ip, principal, key !== undefined);
-    if (ring.requireAuth && !principal) {
+    // Without requireAuth a request may come without a key, but a presented key that matches none
+    // of the configured ones is refused (and counted as a guess), not served as anonymous. With no
+    // key configured there is nothing to check it against: any key is anonymous, since SDKs insist
+    // on sending one (OPENAI_API_KEY=sk-anything).
+    const checked = ring.requireAuth || (ring.hasKeys && key !== undefined);
+    if (checked) await failedKeys.admit(ctx.ip, principal, key !== undefined);
+    if (checked && !principal) {
       throw key === undefined
         ? errors.invalidApiKey('You did not provide an API key. Send it as "Authorization: Bearer <key>" or "X-API-Key: <key>".')
         : errors.invalidApiKey();
