@@ -49,7 +49,9 @@ async function main(): Promise<void> {
   const started = performance.now();
   for await (const line of readline.createInterface({ input: child.stdout! })) {
     const { token, text, ms } = JSON.parse(line) as { token: number; text: string; ms: number };
-    console.log(`  token ${String(token).padStart(2)} ${JSON.stringify(text).padEnd(6)} ${String(ms).padStart(7)} ms   (${((performance.now() - started) / 1000).toFixed(1)} s in all)`);
+    console.log(
+      `  token ${String(token).padStart(2)} ${JSON.stringify(text).padEnd(6)} ${String(ms).padStart(7)} ms   (${((performance.now() - started) / 1000).toFixed(1)} s in all)`,
+    );
   }
   clearTimeout(timer);
   child.kill('SIGKILL');

@@ -33,7 +33,10 @@ export async function startGatewayChild(toml: string): Promise<GatewayChild> {
   await writeFile(file, `[logging]\nlevel = "warn"\n${toml}`);
   // BENCH_GATEWAY_NODE_ARGS passes flags to the gateway's node only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/profile".
   const nodeArguments = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter((argument) => argument !== '');
-  const child = spawn(process.execPath, [...nodeArguments, 'dist/src/cli.cjs', 'serve', '--config', file, '--address', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SWITCHYARD_LOG_LEVEL: 'info' } });
+  const child = spawn(process.execPath, [...nodeArguments, 'dist/src/cli.cjs', 'serve', '--config', file, '--address', '127.0.0.1:0'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, SWITCHYARD_LOG_LEVEL: 'info' },
+  });
   const url = await new Promise<string>((resolve, reject) => {
     const lines = readline.createInterface({ input: child.stdout! });
     lines.on('line', (line) => {
@@ -53,7 +56,9 @@ export async function startGatewayChild(toml: string): Promise<GatewayChild> {
   });
   // Wait for the models.
   for (;;) {
-    const ready = await fetch(`${url}/ready`).then((response) => response.status).catch(() => 0);
+    const ready = await fetch(`${url}/ready`)
+      .then((response) => response.status)
+      .catch(() => 0);
     if (ready === 200) break;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

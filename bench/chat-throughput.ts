@@ -21,7 +21,12 @@ let promptNumber = 0;
 const nextPrompt = () => `${++promptNumber}. ${PROMPT}`;
 const CONTEXT = 1024;
 
-async function directGeneration(context: LlamaContext, model: LlamaModel, sequenceCount: number, tokens: number): Promise<{ seconds: number; firstTokenMs: number }> {
+async function directGeneration(
+  context: LlamaContext,
+  model: LlamaModel,
+  sequenceCount: number,
+  tokens: number,
+): Promise<{ seconds: number; firstTokenMs: number }> {
   const started = performance.now();
   let firstTokenMs = Number.NaN;
   await Promise.all(
@@ -50,7 +55,15 @@ async function gatewayGeneration(url: string, streams: number, tokens: number): 
       const response = await fetch(`${url}/v1/completions`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'bench', prompt: nextPrompt(), max_tokens: tokens, temperature: 0.8, seed: index + 1, stream: true, stream_options: { include_usage: true } }),
+        body: JSON.stringify({
+          model: 'bench',
+          prompt: nextPrompt(),
+          max_tokens: tokens,
+          temperature: 0.8,
+          seed: index + 1,
+          stream: true,
+          stream_options: { include_usage: true },
+        }),
       });
       await readStream(response, (frame) => {
         const choices = frame.choices as Array<{ text?: string }> | undefined;
@@ -67,11 +80,18 @@ async function llamaServerFigures(modelPath: string): Promise<{ one: number; fou
   const binary = process.env.LLAMA_SERVER;
   if (!binary) return undefined;
   const port = 18000 + Math.floor(Math.random() * 1000);
-  const server = spawn(binary, ['-m', modelPath, '-t', String(THREADS), '-c', String(CONTEXT * 4), '-np', '4', '--port', String(port), '--host', '127.0.0.1'], { stdio: 'ignore' });
+  const server = spawn(binary, ['-m', modelPath, '-t', String(THREADS), '-c', String(CONTEXT * 4), '-np', '4', '--port', String(port), '--host', '127.0.0.1'], {
+    stdio: 'ignore',
+  });
   try {
     const url = `http://127.0.0.1:${port}`;
     for (let attempt = 0; attempt < 300; attempt++) {
-      if ((await fetch(`${url}/health`).then((response) => response.status).catch(() => 0)) === 200) break;
+      if (
+        (await fetch(`${url}/health`)
+          .then((response) => response.status)
+          .catch(() => 0)) === 200
+      )
+        break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     const run = async (streams: number) => {
@@ -82,7 +102,15 @@ async function llamaServerFigures(modelPath: string): Promise<{ one: number; fou
           const response = await fetch(`${url}/v1/completions`, {
             method: 'POST',
             headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ prompt: nextPrompt(), max_tokens: TOKENS, temperature: 0.8, seed: index + 1, stream: true, stream_options: { include_usage: true }, ignore_eos: true }),
+            body: JSON.stringify({
+              prompt: nextPrompt(),
+              max_tokens: TOKENS,
+              temperature: 0.8,
+              seed: index + 1,
+              stream: true,
+              stream_options: { include_usage: true },
+              ignore_eos: true,
+            }),
           });
           await readStream(response, (frame) => {
             const usage = frame.usage as { completion_tokens: number } | null | undefined;
@@ -112,7 +140,9 @@ async function main(): Promise<void> {
     process.exit(rerun.status ?? 1);
   }
   const modelPath = path.join(benchModels(), 'random-llama-h512-l8.gguf');
-  console.log(`model ${modelPath}, threads ${THREADS}, ${TOKENS} tokens per stream, ${REPEATS} paired repeats (medians), CPU count ${(await import('node:os')).cpus().length}`);
+  console.log(
+    `model ${modelPath}, threads ${THREADS}, ${TOKENS} tokens per stream, ${REPEATS} paired repeats (medians), CPU count ${(await import('node:os')).cpus().length}`,
+  );
 
   const llama = await getLlama({ gpu: 'auto', build: 'never' });
   const model = await llama.loadModel({ modelPath });
@@ -125,7 +155,14 @@ context_length = ${CONTEXT}
 threads = ${THREADS}
 parallel = 4
 `);
-  const figures = { directOne: [] as number[], gatewayOne: [] as number[], directFour: [] as number[], gatewayFour: [] as number[], directTtft: [] as number[], gatewayTtft: [] as number[] };
+  const figures = {
+    directOne: [] as number[],
+    gatewayOne: [] as number[],
+    directFour: [] as number[],
+    gatewayFour: [] as number[],
+    directTtft: [] as number[],
+    gatewayTtft: [] as number[],
+  };
   try {
     // Warm both sides once.
     await directGeneration(context, model, 1, 8);
@@ -150,13 +187,24 @@ parallel = 4
   }
   const rows: Row[] = [
     { what: '(a) one stream', gateway: median(figures.gatewayOne), baseline: median(figures.directOne), unit: 'tokens/s', better: 'higher', target: '>= 0.95' },
-    { what: '(b) four concurrent streams, aggregate', gateway: median(figures.gatewayFour), baseline: median(figures.directFour), unit: 'tokens/s', better: 'higher', target: '>= 0.90' },
+    {
+      what: '(b) four concurrent streams, aggregate',
+      gateway: median(figures.gatewayFour),
+      baseline: median(figures.directFour),
+      unit: 'tokens/s',
+      better: 'higher',
+      target: '>= 0.90',
+    },
     { what: '(c) time to first token, p50', gateway: median(figures.gatewayTtft), baseline: median(figures.directTtft), unit: 'ms', better: 'lower' },
   ];
   printTable('chat throughput: gateway (separate process, HTTP + SSE) vs node-llama-cpp in-process', rows);
   console.log(`(c) time to first token added by the gateway, p50: ${(median(figures.gatewayTtft) - median(figures.directTtft)).toFixed(2)} ms (target < 5 ms)`);
-  console.log(`raw one-stream tokens/s  gateway ${figures.gatewayOne.map((value) => value.toFixed(0)).join(' ')} | direct ${figures.directOne.map((value) => value.toFixed(0)).join(' ')}`);
-  console.log(`raw four-stream tokens/s gateway ${figures.gatewayFour.map((value) => value.toFixed(0)).join(' ')} | direct ${figures.directFour.map((value) => value.toFixed(0)).join(' ')}`);
+  console.log(
+    `raw one-stream tokens/s  gateway ${figures.gatewayOne.map((value) => value.toFixed(0)).join(' ')} | direct ${figures.directOne.map((value) => value.toFixed(0)).join(' ')}`,
+  );
+  console.log(
+    `raw four-stream tokens/s gateway ${figures.gatewayFour.map((value) => value.toFixed(0)).join(' ')} | direct ${figures.directFour.map((value) => value.toFixed(0)).join(' ')}`,
+  );
   const server = await llamaServerFigures(modelPath);
   if (server) {
     printTable('llama-server on the same model and threads (HTTP included)', [

@@ -73,7 +73,12 @@ interface DirectSession {
 async function openDirectSession(folder: string): Promise<DirectSession> {
   env.allowRemoteModels = false;
   const tokenizer = await AutoTokenizer.from_pretrained(folder, { local_files_only: true });
-  const session = await ort.InferenceSession.create(path.join(folder, 'model.onnx'), { intraOpNumThreads: THREADS, interOpNumThreads: 1, executionProviders: ['cpu'], graphOptimizationLevel: 'all' });
+  const session = await ort.InferenceSession.create(path.join(folder, 'model.onnx'), {
+    intraOpNumThreads: THREADS,
+    interOpNumThreads: 1,
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'all',
+  });
   const embedBatch = async (texts: string[]) => {
     const encoded = tokenizer(texts, { padding: true, truncation: true }) as unknown as Record<string, { data: BigInt64Array; dims: number[] }>;
     const feeds: Record<string, ort.Tensor> = {};
@@ -158,9 +163,17 @@ async function main(): Promise<void> {
 
   const direct = await openDirectSession(folder);
   const sweep = await sweepBatchSizes(direct);
-  console.log(`direct session throughput by batch size (sentences/s): ${Object.entries(sweep.perBatch).map(([batch, value]) => `${batch}: ${value.toFixed(0)}`).join(', ')}`);
+  console.log(
+    `direct session throughput by batch size (sentences/s): ${Object.entries(sweep.perBatch)
+      .map(([batch, value]) => `${batch}: ${value.toFixed(0)}`)
+      .join(', ')}`,
+  );
 
-  const gateway = await startGatewayChild(modelConfig('batched', folder, true) + modelConfig('unbatched', folder, false) + modelConfig('tiny', tiny, true).replace(`intra_op_threads = ${THREADS}`, 'intra_op_threads = 1'));
+  const gateway = await startGatewayChild(
+    modelConfig('batched', folder, true) +
+      modelConfig('unbatched', folder, false) +
+      modelConfig('tiny', tiny, true).replace(`intra_op_threads = ${THREADS}`, 'intra_op_threads = 1'),
+  );
   try {
     // Warm-up: the direct side is warm from its batch-size sweep; the gateway's code paths take a
     // few thousand requests to be optimised (its main thread's CPU per request falls by a third).
@@ -201,21 +214,54 @@ async function main(): Promise<void> {
     const medianOf = (loads: LoadResult[], figure: keyof LoadResult) => median(loads.map((load) => load[figure]));
     const rows: Row[] = [
       // Its ratio is the median of the paired ratios (each load against the session just before and after it).
-      { what: `(a) 32 clients, gateway vs session at its best batch (${sweep.bestBatch})`, gateway: medianOf(batched, 'throughput'), baseline: best, ratio: median(pairedRatios), unit: 'sentences/s', better: 'higher', target: '>= 0.85' },
-      { what: '(b) 32 clients, batching on vs off', gateway: medianOf(batchingOn, 'throughput'), baseline: medianOf(batchingOff, 'throughput'), unit: 'sentences/s', better: 'higher', target: 'engine: 1.7-2x' },
+      {
+        what: `(a) 32 clients, gateway vs session at its best batch (${sweep.bestBatch})`,
+        gateway: medianOf(batched, 'throughput'),
+        baseline: best,
+        ratio: median(pairedRatios),
+        unit: 'sentences/s',
+        better: 'higher',
+        target: '>= 0.85',
+      },
+      {
+        what: '(b) 32 clients, batching on vs off',
+        gateway: medianOf(batchingOn, 'throughput'),
+        baseline: medianOf(batchingOff, 'throughput'),
+        unit: 'sentences/s',
+        better: 'higher',
+        target: 'engine: 1.7-2x',
+      },
       { what: '(b) engine itself, batch 32 vs batch 1', gateway: sweep.perBatch[32], baseline: sweep.perBatch[1], unit: 'sentences/s', better: 'higher' },
       { what: '(c) concurrency 1, p50 latency vs session batch 1', gateway: single.p50Ms, baseline: directSingleMs, unit: 'ms', better: 'lower' },
       { what: '(c) concurrency 1, p99 latency vs session batch 1', gateway: single.p99Ms, baseline: directSingleMs, unit: 'ms', better: 'lower' },
-      { what: '(c) concurrency 32, p50 latency vs 32/best throughput', gateway: medianOf(batched, 'p50Ms'), baseline: (32 * 1000) / best, unit: 'ms', better: 'lower' },
-      { what: '(c) concurrency 32, p99 latency vs 32/best throughput', gateway: medianOf(batched, 'p99Ms'), baseline: (32 * 1000) / best, unit: 'ms', better: 'lower' },
+      {
+        what: '(c) concurrency 32, p50 latency vs 32/best throughput',
+        gateway: medianOf(batched, 'p50Ms'),
+        baseline: (32 * 1000) / best,
+        unit: 'ms',
+        better: 'lower',
+      },
+      {
+        what: '(c) concurrency 32, p99 latency vs 32/best throughput',
+        gateway: medianOf(batched, 'p99Ms'),
+        baseline: (32 * 1000) / best,
+        unit: 'ms',
+        better: 'lower',
+      },
     ];
     printTable('embeddings: gateway (separate process, HTTP, base64) vs ONNX Runtime in-process', rows);
-    console.log(`(d) tiny-bert-embed through the gateway at concurrency 32: ${medianOf(tinyRuns, 'throughput').toFixed(0)} requests/s (runs ${tinyRuns.map((load) => load.throughput.toFixed(0)).join(' ')})`);
+    console.log(
+      `(d) tiny-bert-embed through the gateway at concurrency 32: ${medianOf(tinyRuns, 'throughput').toFixed(0)} requests/s (runs ${tinyRuns.map((load) => load.throughput.toFixed(0)).join(' ')})`,
+    );
     console.log(`mean engine batch through the gateway at concurrency 32 (batching on): ${batchesAt32.mean.toFixed(1)} inputs over ${batchesAt32.runs} runs`);
     console.log(`load generator (wrk) CPU during the batched loads: ${(medianOf(batched, 'clientCores') * 100).toFixed(1)}% of one core`);
-    console.log(`raw: session at batch ${sweep.bestBatch} ${directBest.map((value) => value.toFixed(0)).join(' ')} | gateway between them ${batched.map((load) => load.throughput.toFixed(0)).join(' ')}`);
+    console.log(
+      `raw: session at batch ${sweep.bestBatch} ${directBest.map((value) => value.toFixed(0)).join(' ')} | gateway between them ${batched.map((load) => load.throughput.toFixed(0)).join(' ')}`,
+    );
     console.log(`(a) paired ratios ${pairedRatios.map((ratio) => ratio.toFixed(3)).join(' ')}, median ${median(pairedRatios).toFixed(3)}`);
-    console.log(`raw (b): batching on ${batchingOn.map((load) => load.throughput.toFixed(0)).join(' ')} | off ${batchingOff.map((load) => load.throughput.toFixed(0)).join(' ')}`);
+    console.log(
+      `raw (b): batching on ${batchingOn.map((load) => load.throughput.toFixed(0)).join(' ')} | off ${batchingOff.map((load) => load.throughput.toFixed(0)).join(' ')}`,
+    );
   } finally {
     await gateway.stop();
     await direct.release();

@@ -70,7 +70,12 @@ interface Attack {
 
 /** POSTs `body` (JSON text as it is when a string). */
 function post(url: string, path: string, body: unknown, key: string, signal?: AbortSignal): Promise<Response> {
-  return fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: typeof body === 'string' ? body : JSON.stringify(body), signal });
+  return fetch(`${url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    signal,
+  });
 }
 
 /** Sends the request, reads its answer, and returns its status (0 when cut off by the signal). */
@@ -130,10 +135,20 @@ function nestedSchemaJson(depth: number): string {
 /** A stream that is never read: the socket is paused, so the gateway's writes pile up on its side. */
 function unreadStream(url: string, signal: AbortSignal): Promise<string> {
   const { hostname, port } = new URL(url);
-  const body = JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'Tell me a long story.' }], stream: true, n: 16, logprobs: true, top_logprobs: 20, max_tokens: 1500 });
+  const body = JSON.stringify({
+    model: 'chat',
+    messages: [{ role: 'user', content: 'Tell me a long story.' }],
+    stream: true,
+    n: 16,
+    logprobs: true,
+    top_logprobs: 20,
+    max_tokens: 1500,
+  });
   return new Promise((resolve) => {
     const socket = net.connect({ host: hostname, port: Number(port) }, () => {
-      socket.write(`POST /v1/chat/completions HTTP/1.1\r\nhost: ${hostname}\r\nauthorization: Bearer ${ATTACKER_KEY}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      socket.write(
+        `POST /v1/chat/completions HTTP/1.1\r\nhost: ${hostname}\r\nauthorization: Bearer ${ATTACKER_KEY}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
       socket.pause();
     });
     const finish = (how: string) => {
@@ -190,7 +205,12 @@ const ATTACKS: Attack[] = [
     victim: 'other-model',
     prepare() {
       const schema = { type: 'object', properties: { pick: { enum: Array.from({ length: 150_000 }, (_, index) => `v${index}`) } }, required: ['pick'] };
-      this.body = JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'Pick one.' }], max_tokens: 4, response_format: { type: 'json_schema', json_schema: { name: 'pick', schema } } });
+      this.body = JSON.stringify({
+        model: 'chat',
+        messages: [{ role: 'user', content: 'Pick one.' }],
+        max_tokens: 4,
+        response_format: { type: 'json_schema', json_schema: { name: 'pick', schema } },
+      });
     },
     async run(url, signal) {
       return countStatuses([await statusOf(post(url, '/v1/chat/completions', this.body, ATTACKER_KEY, signal))]);
@@ -248,7 +268,12 @@ interface Window {
  * request still unanswered when `stop` fires counts with the time it has waited so far (a lower
  * bound), so a victim stuck behind an attack is not left out of the figures.
  */
-async function timedLoop(stop: AbortSignal, pauseMs: number, send: (signal: AbortSignal) => Promise<number>, expected: (status: number) => boolean): Promise<number[]> {
+async function timedLoop(
+  stop: AbortSignal,
+  pauseMs: number,
+  send: (signal: AbortSignal) => Promise<number>,
+  expected: (status: number) => boolean,
+): Promise<number[]> {
   const latencies: number[] = [];
   while (!stop.aborted) {
     const started = performance.now();
@@ -290,8 +315,18 @@ async function observeHere(url: string, victim: Attack['victim'], stop: AbortSig
       ? { path: '/v1/chat/completions', json: { model: 'chat', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 4, temperature: 0 } }
       : { path: '/v1/completions', json: { model: 'other-chat', prompt: 'Once upon a time', max_tokens: 4, temperature: 0 } };
   const [healthMs, victimMs] = await Promise.all([
-    timedLoop(stop, PROBE_INTERVAL_MS, (signal) => statusOf(fetch(`${url}/health`, { signal })), (status) => status !== 0),
-    timedLoop(stop, 50, (signal) => statusOf(post(url, request.path, request.json, USER_KEY, signal)), (status) => status === 200),
+    timedLoop(
+      stop,
+      PROBE_INTERVAL_MS,
+      (signal) => statusOf(fetch(`${url}/health`, { signal })),
+      (status) => status !== 0,
+    ),
+    timedLoop(
+      stop,
+      50,
+      (signal) => statusOf(post(url, request.path, request.json, USER_KEY, signal)),
+      (status) => status === 200,
+    ),
   ]);
   return { healthMs, victimMs };
 }
@@ -352,8 +387,21 @@ async function main(): Promise<void> {
       const after = await metricsSeries(gateway.url);
       const baseline = quiet[attack.victim];
       rows.push(
-        { what: `${attack.name}: /health p99`, gateway: percentile(window.healthMs, 99), baseline: percentile(baseline.healthMs, 99), unit: 'ms', better: 'lower', target: '< 100 ms' },
-        { what: `${attack.name}: victim p50 (${attack.victim})`, gateway: percentile(window.victimMs, 50), baseline: percentile(baseline.victimMs, 50), unit: 'ms', better: 'lower' },
+        {
+          what: `${attack.name}: /health p99`,
+          gateway: percentile(window.healthMs, 99),
+          baseline: percentile(baseline.healthMs, 99),
+          unit: 'ms',
+          better: 'lower',
+          target: '< 100 ms',
+        },
+        {
+          what: `${attack.name}: victim p50 (${attack.victim})`,
+          gateway: percentile(window.victimMs, 50),
+          baseline: percentile(baseline.victimMs, 50),
+          unit: 'ms',
+          better: 'lower',
+        },
       );
       notes.push(
         `${attack.name}: ${summary}; ran ${attackSeconds.toFixed(1)} s; /health max ${Math.max(...window.healthMs).toFixed(0)} ms over ${window.healthMs.length} probes; ` +

@@ -16,19 +16,28 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 function call(url: string, method: 'GET' | 'POST', body?: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
-    const request = http.request(url, { method, agent, headers: body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {} }, (response) => {
-      response.on('data', () => undefined);
-      response.on('end', () => {
-        if (response.statusCode !== 200) reject(new Error(`${method} ${url}: ${response.statusCode}`));
-        else resolve(Number(process.hrtime.bigint() - started) / 1e6);
-      });
-    });
+    const request = http.request(
+      url,
+      { method, agent, headers: body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {} },
+      (response) => {
+        response.on('data', () => undefined);
+        response.on('end', () => {
+          if (response.statusCode !== 200) reject(new Error(`${method} ${url}: ${response.statusCode}`));
+          else resolve(Number(process.hrtime.bigint() - started) / 1e6);
+        });
+      },
+    );
     request.on('error', reject);
     request.end(body);
   });
 }
 
-async function measure(name: string, direct: () => Promise<number>, viaGateway: () => Promise<number>, labels = ['client → upstream', 'client → gateway → upstream']): Promise<void> {
+async function measure(
+  name: string,
+  direct: () => Promise<number>,
+  viaGateway: () => Promise<number>,
+  labels = ['client → upstream', 'client → gateway → upstream'],
+): Promise<void> {
   for (let index = 0; index < warmup; index++) {
     await direct();
     await viaGateway();
@@ -38,13 +47,16 @@ async function measure(name: string, direct: () => Promise<number>, viaGateway: 
     timings.direct.push(await direct());
     timings.gateway.push(await viaGateway());
   }
-  const row = (label: string, values: number[]) => `  ${label.padEnd(28)} p50 ${percentile(values, 50).toFixed(3).padStart(8)} ms   p99 ${percentile(values, 99).toFixed(3).padStart(8)} ms`;
+  const row = (label: string, values: number[]) =>
+    `  ${label.padEnd(28)} p50 ${percentile(values, 50).toFixed(3).padStart(8)} ms   p99 ${percentile(values, 99).toFixed(3).padStart(8)} ms`;
   console.log(`${name} (${repetitions} each, ${warmup} warm-up)`);
   console.log(row(labels[0], timings.direct));
   console.log(row(labels[1], timings.gateway));
   const addedP50 = percentile(timings.gateway, 50) - percentile(timings.direct, 50);
   const addedP99 = percentile(timings.gateway, 99) - percentile(timings.direct, 99);
-  console.log(`  ${'difference'.padEnd(28)} p50 ${addedP50.toFixed(3).padStart(8)} ms   p99 ${addedP99.toFixed(3).padStart(8)} ms${labels[1].includes('upstream') ? `   (target p50 < 2 ms: ${addedP50 < 2 ? 'met' : 'missed'})` : ''}`);
+  console.log(
+    `  ${'difference'.padEnd(28)} p50 ${addedP50.toFixed(3).padStart(8)} ms   p99 ${addedP99.toFixed(3).padStart(8)} ms${labels[1].includes('upstream') ? `   (target p50 < 2 ms: ${addedP50 < 2 ? 'met' : 'missed'})` : ''}`,
+  );
 }
 
 const upstream = await startGatewayChild(`
@@ -77,13 +89,19 @@ try {
     }
   }
   console.log(`remote hop on loopback: node ${process.version}, one request at a time, keep-alive\n`);
-  await measure('POST /v1/completions, 1 token (forwarded upstream)', () => call(`${upstream.url}/v1/completions`, 'POST', completion), () => call(`${gateway.url}/v1/completions`, 'POST', completion));
+  await measure(
+    'POST /v1/completions, 1 token (forwarded upstream)',
+    () => call(`${upstream.url}/v1/completions`, 'POST', completion),
+    () => call(`${gateway.url}/v1/completions`, 'POST', completion),
+  );
   console.log();
   // GET /v1/models is answered by each process itself: the baseline of the HTTP stack alone.
-  await measure('GET /v1/models (answered locally by each: HTTP stack baseline)', () => call(`${upstream.url}/v1/models`, 'GET'), () => call(`${gateway.url}/v1/models`, 'GET'), [
-    'client → upstream',
-    'client → gateway',
-  ]);
+  await measure(
+    'GET /v1/models (answered locally by each: HTTP stack baseline)',
+    () => call(`${upstream.url}/v1/models`, 'GET'),
+    () => call(`${gateway.url}/v1/models`, 'GET'),
+    ['client → upstream', 'client → gateway'],
+  );
 } finally {
   agent.destroy();
   await Promise.all([gateway.stop(), upstream.stop()]);

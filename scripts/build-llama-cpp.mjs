@@ -44,7 +44,9 @@ function main() {
   if (!runs('cmake') || !(runs('c++') || runs('g++') || runs('clang++'))) {
     return say('llama.cpp: cmake or a C++ compiler is missing, using the prebuilt binaries');
   }
-  say(`llama.cpp: compiling for this CPU (about 5 minutes on 2 cores; log: ${path.relative(root, logFile)}; SWITCHYARD_LLAMA_BUILD=skip uses the prebuilt binaries instead)`);
+  say(
+    `llama.cpp: compiling for this CPU (about 5 minutes on 2 cores; log: ${path.relative(root, logFile)}; SWITCHYARD_LLAMA_BUILD=skip uses the prebuilt binaries instead)`,
+  );
   mkdirSync(path.dirname(logFile), { recursive: true });
   const log = openSync(logFile, 'w');
   const started = Date.now();

@@ -2,13 +2,7 @@
 // into the OpenAI envelope {"error": {message, type, param, code}} with its status and headers.
 
 export type ErrorType =
-  | 'invalid_request_error'
-  | 'authentication_error'
-  | 'permission_error'
-  | 'not_found_error'
-  | 'rate_limit_error'
-  | 'service_unavailable_error'
-  | 'api_error';
+  'invalid_request_error' | 'authentication_error' | 'permission_error' | 'not_found_error' | 'rate_limit_error' | 'service_unavailable_error' | 'api_error';
 
 export interface GatewayErrorOptions {
   status: number;
@@ -71,7 +65,11 @@ export const errors = {
       headers: { allow: allowed.join(', ') },
     }),
   payloadTooLarge: (limitBytes: number) =>
-    new GatewayError(`Request body is larger than the limit of ${limitBytes} bytes.`, { status: 413, type: 'invalid_request_error', code: 'request_too_large' }),
+    new GatewayError(`Request body is larger than the limit of ${limitBytes} bytes.`, {
+      status: 413,
+      type: 'invalid_request_error',
+      code: 'request_too_large',
+    }),
   unsupportedMediaType: (found: string) =>
     new GatewayError(`Expected Content-Type application/json, found ${found === '' ? 'none' : found}.`, {
       status: 415,

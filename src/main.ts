@@ -38,13 +38,16 @@ async function loadOrExit(file: string, source: string, logger: Logger) {
 
 function printTable(rows: string[][]): void {
   const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
-  for (const row of rows) process.stdout.write(`${row.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd()}\n`);
+  for (const row of rows)
+    process.stdout.write(
+      `${row
+        .map((cell, column) => cell.padEnd(widths[column]))
+        .join('  ')
+        .trimEnd()}\n`,
+    );
 }
 
-const program = new Command()
-  .name('switchyard')
-  .description('Local models behind one OpenAI-compatible API.')
-  .showHelpAfterError();
+const program = new Command().name('switchyard').description('Local models behind one OpenAI-compatible API.').showHelpAfterError();
 
 program
   .command('serve')
@@ -87,7 +90,8 @@ program
       logger,
       address: options.address ?? environment.address,
       plugins,
-      prepareModel: (entry, log) => ensureModelFile({ path: entry.resolvedPath, source: entry.config.source!, sha256: entry.config.sha256, logger: log.child({ model: entry.id }) }),
+      prepareModel: (entry, log) =>
+        ensureModelFile({ path: entry.resolvedPath, source: entry.config.source!, sha256: entry.config.sha256, logger: log.child({ model: entry.id }) }),
     }).catch((error: unknown) => {
       logger.fatal({ err: error }, 'cannot start');
       process.exit(1);

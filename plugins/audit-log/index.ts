@@ -8,17 +8,20 @@ import { definePlugin, type PluginRequest } from '../../src/plugins/plugin-api.j
 import { auditRecord, collectChunk } from './audit-record.js';
 import { RotatingFileWriter } from './rotating-file-writer.js';
 
-const regex = z.string().min(1).refine(
-  (pattern) => {
-    try {
-      new RegExp(pattern);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  { error: 'a valid regular expression' },
-);
+const regex = z
+  .string()
+  .min(1)
+  .refine(
+    (pattern) => {
+      try {
+        new RegExp(pattern);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { error: 'a valid regular expression' },
+  );
 
 const optionsSchema = z.strictObject({
   /** The audit file, relative to the config file's folder. */
@@ -28,11 +31,19 @@ const optionsSchema = z.strictObject({
   /** Regular expressions whose matches are replaced by "[REDACTED]" in prompts and outputs. */
   redact: z.array(regex).default([]),
   /** Rotate before the file would pass this size. */
-  max_bytes: z.number().int().positive().default(100 * 1024 * 1024),
+  max_bytes: z
+    .number()
+    .int()
+    .positive()
+    .default(100 * 1024 * 1024),
   /** Rotated files kept (FILE.1 is the newest). */
   max_files: z.number().int().min(1).max(1000).default(5),
   /** Lines waiting for a slow disk beyond this many bytes are dropped (and the drop logged). */
-  max_buffered_bytes: z.number().int().positive().default(8 * 1024 * 1024),
+  max_buffered_bytes: z
+    .number()
+    .int()
+    .positive()
+    .default(8 * 1024 * 1024),
 });
 
 export default definePlugin({

@@ -26,7 +26,10 @@ export class RotatingFileWriter {
   private dropped = 0;
   private closed = false;
 
-  constructor(readonly file: string, private readonly options: RotatingFileWriterOptions) {}
+  constructor(
+    readonly file: string,
+    private readonly options: RotatingFileWriterOptions,
+  ) {}
 
   /** Queues one line (a newline is added). Never throws, never waits. */
   write(line: string): void {
@@ -120,7 +123,13 @@ export class RotatingFileWriter {
     await rm(`${this.file}.${maxFiles}`, { force: true });
     for (let index = maxFiles - 1; index >= 1; index--) {
       const from = `${this.file}.${index}`;
-      if (await stat(from).then(() => true, () => false)) await rename(from, `${this.file}.${index + 1}`);
+      if (
+        await stat(from).then(
+          () => true,
+          () => false,
+        )
+      )
+        await rename(from, `${this.file}.${index + 1}`);
     }
     await rename(this.file, `${this.file}.1`).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'ENOENT') throw error;

@@ -17,7 +17,8 @@ export default definePlugin({
       requiresPath: false,
       async load({ id, config, modelOptions, logger }) {
         const apiKey = modelOptions.api_key_env === undefined ? undefined : readSecret(modelOptions.api_key_env);
-        if (modelOptions.api_key_env !== undefined && apiKey === undefined) throw new Error(`the environment variable ${modelOptions.api_key_env} is unset or empty`);
+        if (modelOptions.api_key_env !== undefined && apiKey === undefined)
+          throw new Error(`the environment variable ${modelOptions.api_key_env} is unset or empty`);
         const model = new RemoteModel({ id, config, modelOptions, pluginOptions: context.options, apiKey, logger });
         await model.start();
         return model;

@@ -40,7 +40,12 @@ export const remoteModelOptionsSchema = z
   })
   .superRefine((options, context) => {
     if (options.api_key_env !== undefined && readSecret(options.api_key_env) === undefined) {
-      context.addIssue({ code: 'custom', path: ['api_key_env'], message: `expected the environment variable ${options.api_key_env} to hold the upstream API key, found it unset or empty`, input: options.api_key_env });
+      context.addIssue({
+        code: 'custom',
+        path: ['api_key_env'],
+        message: `expected the environment variable ${options.api_key_env} to hold the upstream API key, found it unset or empty`,
+        input: options.api_key_env,
+      });
     }
   });
 

@@ -3,7 +3,20 @@
 // Generations always stream from the upstream: text reaches the client delta by delta, a client
 // that leaves cancels the upstream request, and the usage chunk (stream_options.include_usage)
 // gives the exact token counts that reconcile the estimates made before the run.
-import type { ChatCapability, ChatMessage, EmbeddingCapability, EmbeddingInput, GenerationOptions, GenerationResult, LoadedModel, PreparedEmbeddingInput, PreparedPrompt, RerankCapability, TextCompletionCapability, TokenLogprob } from '../../src/engine/contract.js';
+import type {
+  ChatCapability,
+  ChatMessage,
+  EmbeddingCapability,
+  EmbeddingInput,
+  GenerationOptions,
+  GenerationResult,
+  LoadedModel,
+  PreparedEmbeddingInput,
+  PreparedPrompt,
+  RerankCapability,
+  TextCompletionCapability,
+  TokenLogprob,
+} from '../../src/engine/contract.js';
 import type { ModelConfig } from '../../src/config/schema.js';
 import type { Logger } from '../../src/logger.js';
 import { sseData } from '../../src/upstream/sse-frames.js';
@@ -82,9 +95,17 @@ export class RemoteModel implements LoadedModel {
       backoffMaxMs: pluginOptions.backoff_max * 1000,
       maxConcurrentPerUpstream: modelOptions.max_concurrent_per_upstream,
       onChange: (upstream, state) =>
-        state === 'down' ? logger.warn({ upstream: upstream.url, reason: upstream.lastError }, 'upstream down') : logger.info({ upstream: upstream.url }, 'upstream up'),
+        state === 'down'
+          ? logger.warn({ upstream: upstream.url, reason: upstream.lastError }, 'upstream down')
+          : logger.info({ upstream: upstream.url }, 'upstream up'),
     });
-    this.client = new UpstreamClient({ model: settings.id, pool: this.pool, apiKey: settings.apiKey, responseTimeoutMs: pluginOptions.response_timeout * 1000, logger });
+    this.client = new UpstreamClient({
+      model: settings.id,
+      pool: this.pool,
+      apiKey: settings.apiKey,
+      responseTimeoutMs: pluginOptions.response_timeout * 1000,
+      logger,
+    });
     const type = settings.config.type;
     if (type === 'chat') {
       this.chat = {
@@ -212,7 +233,11 @@ export class RemoteModel implements LoadedModel {
             done = true;
             continue;
           }
-          let chunk: { error?: { message?: string }; usage?: Usage | null; choices?: Array<{ index?: number; delta?: { content?: string | null }; text?: string; finish_reason?: string | null; logprobs?: unknown }> };
+          let chunk: {
+            error?: { message?: string };
+            usage?: Usage | null;
+            choices?: Array<{ index?: number; delta?: { content?: string | null }; text?: string; finish_reason?: string | null; logprobs?: unknown }>;
+          };
           try {
             chunk = JSON.parse(data) as typeof chunk;
           } catch {
@@ -245,7 +270,12 @@ export class RemoteModel implements LoadedModel {
         };
         if (result.logprobs !== undefined) await options.onEvent?.({ type: 'tokens', logprobs: result.logprobs });
         await options.onEvent?.({ type: 'finish', reason: result.finishReason });
-        await options.onEvent?.({ type: 'usage', promptTokens: result.promptTokens, completionTokens: result.completionTokens, cachedPromptTokens: result.cachedPromptTokens });
+        await options.onEvent?.({
+          type: 'usage',
+          promptTokens: result.promptTokens,
+          completionTokens: result.completionTokens,
+          cachedPromptTokens: result.cachedPromptTokens,
+        });
         return result;
       },
     });
@@ -281,7 +311,10 @@ export class RemoteModel implements LoadedModel {
         const scores = new Array<number>(documents.length).fill(Number.NEGATIVE_INFINITY);
         for (const result of body.results ?? []) scores[result.index] = result.relevance_score;
         if (scores.some((score) => score === Number.NEGATIVE_INFINITY)) throw new UpstreamStreamError('the upstream did not score every document');
-        const promptTokens = body.usage?.prompt_tokens ?? body.usage?.total_tokens ?? estimateTokens(query) * documents.length + documents.reduce((sum, document) => sum + estimateTokens(document), 0);
+        const promptTokens =
+          body.usage?.prompt_tokens ??
+          body.usage?.total_tokens ??
+          estimateTokens(query) * documents.length + documents.reduce((sum, document) => sum + estimateTokens(document), 0);
         return { scores, promptTokens };
       },
     });

@@ -38,7 +38,11 @@ function dispositionOf(error: unknown): Disposition {
   if (error instanceof UpstreamStreamError) {
     const envelope = error.envelope as { error?: { type?: unknown } } | undefined;
     const inBand = envelope ? gatewayErrorFromUpstream(envelope.error?.type === 'service_unavailable_error' ? 503 : 500, envelope) : undefined;
-    return { reason: error.message, markDown: inBand?.status === 503 || envelope === undefined, midResponse: inBand && inBand.type !== 'api_error' ? inBand : undefined };
+    return {
+      reason: error.message,
+      markDown: inBand?.status === 503 || envelope === undefined,
+      midResponse: inBand && inBand.type !== 'api_error' ? inBand : undefined,
+    };
   }
   if (error instanceof UpstreamTimeoutError) return { reason: error.message, markDown: true };
   if (error instanceof TypeError) return { reason: networkReason(error), markDown: true };
@@ -87,7 +91,11 @@ export class UpstreamClient {
   }
   /** The 503 a client gets when no upstream is up: upstream addresses stay in the log. */
   unavailable(): GatewayError {
-    return errors.unavailable(`All upstreams of model '${this.settings.model}' are unavailable; retry shortly.`, this.settings.pool.retryAfterMs(), 'upstream_unavailable');
+    return errors.unavailable(
+      `All upstreams of model '${this.settings.model}' are unavailable; retry shortly.`,
+      this.settings.pool.retryAfterMs(),
+      'upstream_unavailable',
+    );
   }
 
   /** Throws the 503 now when no upstream is up (before a stream's headers go out). */
@@ -121,8 +129,14 @@ export class UpstreamClient {
         if (disposition.relay) throw disposition.relay;
         if (disposition.markDown) pool.markDown(upstream, disposition.reason, disposition.retryAfterMs);
         const retryable = call.retryable?.() ?? true;
-        logger.warn({ upstream: upstream.url, reason: disposition.reason, retry: retryable }, retryable ? 'upstream request failed; trying the next upstream' : 'upstream failed mid-response');
-        if (!retryable) throw disposition.midResponse ?? errors.unavailable(`The upstream of model '${model}' failed mid-response; retry the request.`, 1_000, 'upstream_failed');
+        logger.warn(
+          { upstream: upstream.url, reason: disposition.reason, retry: retryable },
+          retryable ? 'upstream request failed; trying the next upstream' : 'upstream failed mid-response',
+        );
+        if (!retryable)
+          throw (
+            disposition.midResponse ?? errors.unavailable(`The upstream of model '${model}' failed mid-response; retry the request.`, 1_000, 'upstream_failed')
+          );
         relayIfLast = disposition.relayIfLast;
       } finally {
         pool.release(upstream);

@@ -33,7 +33,10 @@ export class UpstreamPool {
   /** Wakes the requests waiting in acquire() when an upstream frees up or changes state. */
   private readonly waiters = new Set<() => void>();
 
-  constructor(urls: readonly string[], private readonly settings: UpstreamPoolSettings) {
+  constructor(
+    urls: readonly string[],
+    private readonly settings: UpstreamPoolSettings,
+  ) {
     this.upstreams = urls.map((url) => ({ url, inFlight: 0, failures: 0, downUntil: 0 }));
     this.now = settings.now ?? (() => performance.now());
   }

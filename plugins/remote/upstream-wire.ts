@@ -40,7 +40,9 @@ export function generationFields(options: GenerationOptions, kind: 'chat' | 'tex
 }
 
 export function chatMessagesBody(messages: readonly ChatMessage[]): Array<Record<string, unknown>> {
-  return messages.map((message) => (message.name ? { role: message.role, content: message.content, name: message.name } : { role: message.role, content: message.content }));
+  return messages.map((message) =>
+    message.name ? { role: message.role, content: message.content, name: message.name } : { role: message.role, content: message.content },
+  );
 }
 
 export function finishReasonOf(value: unknown): FinishReason {
@@ -81,8 +83,20 @@ const ERROR_TYPES: Record<number, ErrorType> = {
 export function gatewayErrorFromUpstream(status: number, body: unknown, headers?: Headers): GatewayError {
   const error = (body as { error?: { message?: unknown; type?: unknown; code?: unknown; param?: unknown } } | undefined)?.error;
   const message = typeof error?.message === 'string' ? error.message : `The upstream answered with status ${status}.`;
-  const known = ['invalid_request_error', 'authentication_error', 'permission_error', 'not_found_error', 'rate_limit_error', 'service_unavailable_error', 'api_error'];
-  const type = (typeof error?.type === 'string' && known.includes(error.type) ? error.type : (ERROR_TYPES[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error'))) as ErrorType;
+  const known = [
+    'invalid_request_error',
+    'authentication_error',
+    'permission_error',
+    'not_found_error',
+    'rate_limit_error',
+    'service_unavailable_error',
+    'api_error',
+  ];
+  const type = (
+    typeof error?.type === 'string' && known.includes(error.type)
+      ? error.type
+      : (ERROR_TYPES[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error'))
+  ) as ErrorType;
   const passHeaders: Record<string, string> = {};
   for (const name of ['retry-after', 'retry-after-ms']) {
     const value = headers?.get(name);

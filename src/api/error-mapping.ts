@@ -60,7 +60,8 @@ function fromDomainError(error: DomainError, names: WireNames): GatewayError {
   if (error instanceof InvalidInputError) return errors.invalidRequest(error.message, param, 'invalid_input');
   if (error instanceof InputTooLongError) return errors.invalidRequest(error.message, param ?? wireName('input', names) ?? null, 'context_length_exceeded');
   // The prompt is what has to shrink, whichever number was asked for.
-  if (error instanceof ContextLengthError) return errors.invalidRequest(contextLengthMessage(error, names), wireName('prompt', names) ?? null, 'context_length_exceeded');
+  if (error instanceof ContextLengthError)
+    return errors.invalidRequest(contextLengthMessage(error, names), wireName('prompt', names) ?? null, 'context_length_exceeded');
   if (error instanceof TokenTimeoutError) return errors.generationTimeout(`Generation stopped: ${error.message}.`);
   if (error instanceof GenerationTimeoutError) return errors.generationTimeout(error.message);
   if (error instanceof QueueFullError) return errors.rateLimited(error.message, error.retryAfterMs, 'queue_full');
@@ -68,7 +69,8 @@ function fromDomainError(error: DomainError, names: WireNames): GatewayError {
   if (error instanceof ModelClosingError) return errors.unavailable(error.message, error.retryAfterMs, 'model_unloading');
   if (error instanceof ModelNotFoundError) return errors.modelNotFound(error.model);
   if (error instanceof ModelNotPermittedError) return errors.permissionDenied(error.message);
-  if (error instanceof ModelTypeMismatchError) return errors.invalidRequest(`${error.message}; use ${ENDPOINT_FOR_TYPE[error.type]}.`, 'model', 'model_type_mismatch');
+  if (error instanceof ModelTypeMismatchError)
+    return errors.invalidRequest(`${error.message}; use ${ENDPOINT_FOR_TYPE[error.type]}.`, 'model', 'model_type_mismatch');
   if (error instanceof ModelCapabilityError) return errors.invalidRequest(error.message, 'model', 'model_type_mismatch');
   if (error instanceof ModelNotNamedError) return errors.invalidRequest(error.message, 'model', 'missing_required_parameter');
   if (error instanceof ModelLoadingError) return errors.unavailable(error.message, error.retryAfterMs, 'model_loading');

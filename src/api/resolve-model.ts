@@ -14,7 +14,13 @@ export function mayUse(principal: Principal | undefined, entry: ModelEntry): boo
 }
 
 /** The handle of the model a request names; its lease is given back when the response is over. */
-export async function openModelFor(ctx: Context, state: GatewayState, requested: string | undefined, accepted: readonly ModelType[], endpoint: string): Promise<ModelHandle> {
+export async function openModelFor(
+  ctx: Context,
+  state: GatewayState,
+  requested: string | undefined,
+  accepted: readonly ModelType[],
+  endpoint: string,
+): Promise<ModelHandle> {
   const principal = principalOf(ctx);
   const model = await openModel(state.registry(), { name: requested, accepted, endpoint, permits: principal && ((names) => principal.mayUse(names)) });
   holdLease(ctx, model);

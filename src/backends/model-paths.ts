@@ -22,7 +22,8 @@ export async function checkGgufFile(resolvedPath: string): Promise<string | unde
 export async function checkOnnxFolder(resolvedPath: string, config: { file?: string }): Promise<string | undefined> {
   const info = await stat(resolvedPath).catch(() => undefined);
   if (!info) return `model file not found: ${resolvedPath}`;
-  if (info.isFile()) return `cannot tell the backend of ${resolvedPath}: expected a .gguf file or a folder holding an .onnx file and tokenizer.json (or set backend)`;
+  if (info.isFile())
+    return `cannot tell the backend of ${resolvedPath}: expected a .gguf file or a folder holding an .onnx file and tokenizer.json (or set backend)`;
   if (!info.isDirectory()) return `${resolvedPath} is neither a file nor a folder`;
   const names = await readdir(resolvedPath).catch(() => [] as string[]);
   // Hugging Face exports keep their graphs in an onnx/ subfolder.

@@ -11,7 +11,11 @@ const SLICE_MS = 10;
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** `items.map(work)`, yielding to the event loop whenever a slice has run `SLICE_MS`. */
-export async function mapInTimeSlices<Item, Result>(items: readonly Item[], work: (item: Item, index: number) => Result, signal?: AbortSignal): Promise<Result[]> {
+export async function mapInTimeSlices<Item, Result>(
+  items: readonly Item[],
+  work: (item: Item, index: number) => Result,
+  signal?: AbortSignal,
+): Promise<Result[]> {
   const results = new Array<Result>(items.length);
   let sliceStart = performance.now();
   for (let index = 0; index < items.length; index++) {

@@ -29,7 +29,10 @@ export interface ConfigProblem {
 }
 
 export class ConfigError extends Error {
-  constructor(readonly file: string, readonly problems: ConfigProblem[]) {
+  constructor(
+    readonly file: string,
+    readonly problems: ConfigProblem[],
+  ) {
     super(problems.map((problem) => formatProblem(file, problem)).join('\n'));
     this.name = 'ConfigError';
   }
@@ -103,7 +106,11 @@ function expectedOf(issue: z.core.$ZodIssue): string {
     case 'invalid_value':
       return `one of ${issue.values.map((value) => JSON.stringify(value)).join(', ')}`;
     case 'too_small':
-      return issue.origin === 'array' ? `at least ${String(issue.minimum)} item(s)` : issue.origin === 'string' ? 'a non-empty string' : `a value ${issue.inclusive ? '>=' : '>'} ${String(issue.minimum)}`;
+      return issue.origin === 'array'
+        ? `at least ${String(issue.minimum)} item(s)`
+        : issue.origin === 'string'
+          ? 'a non-empty string'
+          : `a value ${issue.inclusive ? '>=' : '>'} ${String(issue.minimum)}`;
     case 'too_big':
       return issue.origin === 'array' ? `at most ${String(issue.maximum)} item(s)` : `a value ${issue.inclusive ? '<=' : '<'} ${String(issue.maximum)}`;
     case 'invalid_format':
@@ -120,7 +127,11 @@ function expectedOf(issue: z.core.$ZodIssue): string {
  * the issues came from (for the keys allowed beside an unknown one) and `prefix` the key path it
  * validated (a plugin's options validate the table at ['plugins', NAME]).
  */
-export function configProblemsFromIssues(source: string, issues: z.core.$ZodIssue[], options: { schema: z.core.$ZodType; prefix?: readonly string[] }): ConfigProblem[] {
+export function configProblemsFromIssues(
+  source: string,
+  issues: z.core.$ZodIssue[],
+  options: { schema: z.core.$ZodType; prefix?: readonly string[] },
+): ConfigProblem[] {
   const prefix = options.prefix ?? [];
   const problems: ConfigProblem[] = [];
   for (const issue of issues) {
@@ -178,11 +189,19 @@ function resolveKeys(source: string, config: Config, problems: ConfigProblem[]):
   const keys: ResolvedKey[] = [];
   const problem = (keyPath: (string | number)[], message: string) =>
     problems.push({ keyPath: keyPath.join('.'), line: locateKey(source, keyPath.map(String)), message });
-  const defaults = { maxRequestsPerMinute: api.max_requests_per_minute, maxTokensPerMinute: api.max_tokens_per_minute, maxConcurrentRequests: api.max_concurrent_requests };
+  const defaults = {
+    maxRequestsPerMinute: api.max_requests_per_minute,
+    maxTokensPerMinute: api.max_tokens_per_minute,
+    maxConcurrentRequests: api.max_concurrent_requests,
+  };
   let single = api.api_key;
   if (api.api_key_env !== undefined) {
     single = readSecret(api.api_key_env);
-    if (single === undefined) problem(['api', 'api_key_env'], `expected the environment variable ${environmentVariableName(api.api_key_env)} to hold the API key, found it unset or empty`);
+    if (single === undefined)
+      problem(
+        ['api', 'api_key_env'],
+        `expected the environment variable ${environmentVariableName(api.api_key_env)} to hold the API key, found it unset or empty`,
+      );
   }
   if (single !== undefined) keys.push({ name: 'default', sha256: sha256Of(single), models: ['*'], role: 'admin', ...defaults });
   const names = new Set(keys.map((key) => key.name));
@@ -190,7 +209,12 @@ function resolveKeys(source: string, config: Config, problems: ConfigProblem[]):
     const at = ['api', 'keys', index];
     const given = [key.key !== undefined && 'key', key.key_env !== undefined && 'key_env', key.key_sha256 !== undefined && 'key_sha256'].filter(Boolean);
     if (given.length !== 1) {
-      problem([...at, 'name'], given.length === 0 ? 'expected one of key, key_env or key_sha256, found none' : `expected one of key, key_env or key_sha256, found ${given.join(' and ')}`);
+      problem(
+        [...at, 'name'],
+        given.length === 0
+          ? 'expected one of key, key_env or key_sha256, found none'
+          : `expected one of key, key_env or key_sha256, found ${given.join(' and ')}`,
+      );
       return;
     }
     if (names.has(key.name)) problem([...at, 'name'], `the key name "${key.name}" is used twice`);
@@ -200,7 +224,8 @@ function resolveKeys(source: string, config: Config, problems: ConfigProblem[]):
     else if (key.key_sha256 !== undefined) sha256 = Buffer.from(key.key_sha256, 'hex');
     else if (key.key_env !== undefined) {
       const secret = readSecret(key.key_env);
-      if (secret === undefined) problem([...at, 'key_env'], `expected the environment variable ${environmentVariableName(key.key_env)} to hold the key, found it unset or empty`);
+      if (secret === undefined)
+        problem([...at, 'key_env'], `expected the environment variable ${environmentVariableName(key.key_env)} to hold the key, found it unset or empty`);
       else sha256 = sha256Of(secret);
     }
     if (!sha256) return;
@@ -234,7 +259,14 @@ export function parseToml(source: string, file: string): Record<string, unknown>
     const syntax = error as { line?: number; col?: number; message?: string };
     // @iarna/toml positions are 0-based; editors count from 1.
     const message = (syntax.message ?? String(error)).split('\n')[0].replace(/ at row \d+, col \d+, pos \d+:?$/, '');
-    throw new ConfigError(file, [{ keyPath: '', line: syntax.line === undefined ? undefined : syntax.line + 1, column: syntax.col === undefined ? undefined : syntax.col + 1, message: `invalid TOML: ${message}` }]);
+    throw new ConfigError(file, [
+      {
+        keyPath: '',
+        line: syntax.line === undefined ? undefined : syntax.line + 1,
+        column: syntax.col === undefined ? undefined : syntax.col + 1,
+        message: `invalid TOML: ${message}`,
+      },
+    ]);
   }
 }
 
@@ -276,7 +308,8 @@ export async function readConfigSource(file: string): Promise<string> {
     return await readFile(file, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory, expected a file' : String(error);
+    const reason =
+      code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory, expected a file' : String(error);
     throw new ConfigError(file, [{ keyPath: '', message: `cannot read the config file: ${reason}` }]);
   }
 }

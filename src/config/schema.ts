@@ -11,9 +11,7 @@ const positiveInt = z.number().int().positive();
 const nonNegativeInt = z.number().int().nonnegative();
 
 /** "host:port", "[v6]:port" or a bare port. */
-export const addressSchema = z
-  .string()
-  .regex(/^(?:(?:\[[0-9a-fA-F:.]+\]|[^\s:\[\]]+):)?\d{1,5}$/, 'an address such as "127.0.0.1:8080"');
+export const addressSchema = z.string().regex(/^(?:(?:\[[0-9a-fA-F:.]+\]|[^\s:\[\]]+):)?\d{1,5}$/, 'an address such as "127.0.0.1:8080"');
 
 export const modelTypes = ['chat', 'completion', 'embedding', 'rerank'] as const;
 
@@ -37,9 +35,15 @@ export const commonModelSchema = z.strictObject({
   /** Seconds without requests after which the model is unloaded; the next request loads it again. */
   idle_unload_after: z.number().positive().optional(),
   /** Where to fetch the model file from when `path` is missing (http or https). */
-  source: z.string().regex(/^https?:\/\//, 'an http:// or https:// URL').optional(),
+  source: z
+    .string()
+    .regex(/^https?:\/\//, 'an http:// or https:// URL')
+    .optional(),
   /** Expected SHA-256 of the file fetched from `source`. */
-  sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, '64 hexadecimal digits').optional(),
+  sha256: z
+    .string()
+    .regex(/^[0-9a-fA-F]{64}$/, '64 hexadecimal digits')
+    .optional(),
 
   // Generation
   /** Tokens of context per sequence (llama), or the longest input (onnx); reported by every backend. */
@@ -131,15 +135,24 @@ export function modelSchemaFor(extension: ConfigExtension = { backends: [] }) {
   }
   // Each backend's keys are checked by its own schema below; at this level they are only allowed
   // (and typed as the common keys alone).
-  const base = commonModelSchema.extend(Object.fromEntries([...owners.keys()].map((key) => [key, z.unknown().optional()]))) as unknown as typeof commonModelSchema;
-  const choices = backends.map((backend) => (pluginOf.has(backend.name) ? `${backend.name} (from plugin ${pluginOf.get(backend.name)})` : backend.name)).join(', ');
+  const base = commonModelSchema.extend(
+    Object.fromEntries([...owners.keys()].map((key) => [key, z.unknown().optional()])),
+  ) as unknown as typeof commonModelSchema;
+  const choices = backends
+    .map((backend) => (pluginOf.has(backend.name) ? `${backend.name} (from plugin ${pluginOf.get(backend.name)})` : backend.name))
+    .join(', ');
   return base
     .superRefine((model, context) => {
       const fields = model as Record<string, unknown>;
       if (model.backend !== undefined && !backends.some((backend) => backend.name === model.backend)) {
         const plugin = extension.knownPluginBackends?.[model.backend];
         const hint = plugin === undefined ? '' : ` (enable the plugin that provides it with [plugins.${plugin}])`;
-        context.addIssue({ code: 'custom', path: ['backend'], message: `expected one of ${choices}, found ${describeValue(model.backend)}${hint}`, input: model.backend });
+        context.addIssue({
+          code: 'custom',
+          path: ['backend'],
+          message: `expected one of ${choices}, found ${describeValue(model.backend)}${hint}`,
+          input: model.backend,
+        });
         return;
       }
       const { backend, inferred } = backendOf(model, claimOrder);
@@ -147,7 +160,12 @@ export function modelSchemaFor(extension: ConfigExtension = { backends: [] }) {
       if (model.path === undefined && (backend === undefined || backend.requiresPath === true)) {
         context.addIssue({ code: 'custom', path: ['path'], message: 'expected a string, found nothing', input: undefined });
       }
-      const found = backend === undefined ? 'no backend' : inferred ? `no backend (its path makes it ${/^[aeiou]/.test(backend.name) ? 'an' : 'a'} ${backend.name} model)` : `backend = "${backend.name}"`;
+      const found =
+        backend === undefined
+          ? 'no backend'
+          : inferred
+            ? `no backend (its path makes it ${/^[aeiou]/.test(backend.name) ? 'an' : 'a'} ${backend.name} model)`
+            : `backend = "${backend.name}"`;
       for (const [key, names] of owners) {
         const value = fields[key];
         if (value === undefined || (backend !== undefined && names.includes(backend.name))) continue;
@@ -182,7 +200,10 @@ export const keySchema = z.strictObject({
   key: z.string().min(8).optional(),
   key_env: z.string().min(1).optional(),
   /** Hex SHA-256 of the key (`printf %s "$KEY" | sha256sum`), so the config holds no secret. */
-  key_sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, '64 hexadecimal digits').optional(),
+  key_sha256: z
+    .string()
+    .regex(/^[0-9a-fA-F]{64}$/, '64 hexadecimal digits')
+    .optional(),
   /** Model ids, aliases or globs ("stories-*") this key may use. */
   models: z.array(z.string().min(1)).default(['*']),
   /** Overrides of the [api] defaults; 0 = unlimited. */
@@ -196,7 +217,10 @@ export const keySchema = z.strictObject({
 export const rateLimitSchema = z.strictObject({
   /** "redis" shares limits across replicas; "memory" keeps them per process. */
   store: z.enum(['memory', 'redis']).default('memory'),
-  redis_url: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
+  redis_url: z
+    .string()
+    .regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL')
+    .optional(),
   /** Prefix of every Redis key switchyard writes. */
   key_prefix: z.string().min(1).default('switchyard'),
   /** Completion tokens reserved up front when a request's max_tokens is larger (the rest is charged after the run). */

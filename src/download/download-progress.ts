@@ -49,8 +49,7 @@ export function progressReporter(logger: Logger, label: string, options: Progres
   let lastDrawAt = -Infinity;
   let lineOpen = false;
 
-  const stepOf = (progress: DownloadProgress) =>
-    progress.total ? Math.floor((progress.received / progress.total) * LOG_STEPS) : -1;
+  const stepOf = (progress: DownloadProgress) => (progress.total ? Math.floor((progress.received / progress.total) * LOG_STEPS) : -1);
 
   const speed = (progress: DownloadProgress, at: number) => {
     if (!baseline || at <= baseline.at) return 0;

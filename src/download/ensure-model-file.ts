@@ -54,7 +54,14 @@ async function fetchModelFile(target: string, options: EnsureModelFileOptions): 
   }
   const progress = progressReporter(options.logger, path.basename(target));
   try {
-    await downloadModel({ url: options.source, destination: target, sha256: options.sha256, logger: options.logger, signal: options.signal, onProgress: progress.report });
+    await downloadModel({
+      url: options.source,
+      destination: target,
+      sha256: options.sha256,
+      logger: options.logger,
+      signal: options.signal,
+      onProgress: progress.report,
+    });
   } finally {
     progress.finish();
   }

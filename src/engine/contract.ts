@@ -15,10 +15,7 @@ export interface ChatMessage {
 }
 
 /** How the output is constrained; adapters compile it to a grammar. */
-export type OutputConstraint =
-  | { kind: 'json_object' }
-  | { kind: 'json_schema'; schema: Record<string, unknown> }
-  | { kind: 'gbnf'; grammar: string };
+export type OutputConstraint = { kind: 'json_object' } | { kind: 'json_schema'; schema: Record<string, unknown> } | { kind: 'gbnf'; grammar: string };
 
 /** One options object per generation call; every field has a documented default. */
 export interface GenerationOptions {

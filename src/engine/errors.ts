@@ -31,7 +31,10 @@ export class InputTooLongError extends DomainError {}
  * (`max_token_seconds`): a 504 `generation_timeout`, like a generation past `max_generation_seconds`.
  */
 export class TokenTimeoutError extends DomainError {
-  constructor(readonly tokenSeconds: number, readonly limitSeconds: number) {
+  constructor(
+    readonly tokenSeconds: number,
+    readonly limitSeconds: number,
+  ) {
     super(`one token took ${tokenSeconds.toFixed(1)} s to generate, longer than this model's limit of ${limitSeconds} s per token (max_token_seconds)`);
   }
 }

@@ -27,7 +27,8 @@ export class ConcurrentRequests {
   hold(subject: string, max: number): () => void {
     if (max <= 0) return () => undefined;
     const count = this.#running.get(subject) ?? 0;
-    if (count >= max) throw errors.rateLimited(`Too many concurrent requests: the limit is ${max} at once. Retry when one finishes.`, 1_000, 'concurrency_limit_exceeded');
+    if (count >= max)
+      throw errors.rateLimited(`Too many concurrent requests: the limit is ${max} at once. Retry when one finishes.`, 1_000, 'concurrency_limit_exceeded');
     this.#running.set(subject, count + 1);
     let released = false;
     return () => {
@@ -50,6 +51,9 @@ export async function countRequest(store: LimiterStore, subject: string, perMinu
   } catch (rejection) {
     if (!(rejection instanceof RateLimiterRes)) throw rejection;
     setRateLimitHeaders(setHeader, 'requests', perMinute, 0, rejection.msBeforeNext);
-    throw errors.rateLimited(`Rate limit reached for requests per minute: limit ${perMinute}. Retry in ${formatReset(rejection.msBeforeNext)}.`, rejection.msBeforeNext);
+    throw errors.rateLimited(
+      `Rate limit reached for requests per minute: limit ${perMinute}. Retry in ${formatReset(rejection.msBeforeNext)}.`,
+      rejection.msBeforeNext,
+    );
   }
 }

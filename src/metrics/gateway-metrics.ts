@@ -10,18 +10,72 @@ const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
 
 export class GatewayMetrics {
   readonly registry = new Registry();
-  readonly requests = new Counter({ name: 'switchyard_requests_total', help: 'Requests answered, by route, model and status.', labelNames: ['route', 'model', 'status'], registers: [this.registry] });
-  readonly requestDuration = new Histogram({ name: 'switchyard_request_duration_seconds', help: 'Time from request to the end of the response.', labelNames: ['route', 'model'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
-  readonly queueWait = new Histogram({ name: 'switchyard_queue_wait_seconds', help: 'Time a request waited for a model slot.', labelNames: ['model'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
-  readonly timeToFirstToken = new Histogram({ name: 'switchyard_time_to_first_token_seconds', help: 'Time from request to the first generated text.', labelNames: ['model'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  readonly requests = new Counter({
+    name: 'switchyard_requests_total',
+    help: 'Requests answered, by route, model and status.',
+    labelNames: ['route', 'model', 'status'],
+    registers: [this.registry],
+  });
+  readonly requestDuration = new Histogram({
+    name: 'switchyard_request_duration_seconds',
+    help: 'Time from request to the end of the response.',
+    labelNames: ['route', 'model'],
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly queueWait = new Histogram({
+    name: 'switchyard_queue_wait_seconds',
+    help: 'Time a request waited for a model slot.',
+    labelNames: ['model'],
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly timeToFirstToken = new Histogram({
+    name: 'switchyard_time_to_first_token_seconds',
+    help: 'Time from request to the first generated text.',
+    labelNames: ['model'],
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
   /** The series labelled by key name. */
   readonly usageByKey = new Registry();
-  readonly promptTokens = new Counter({ name: 'switchyard_prompt_tokens_total', help: 'Prompt tokens processed, by model and key name.', labelNames: ['model', 'key'], registers: [this.usageByKey] });
-  readonly completionTokens = new Counter({ name: 'switchyard_completion_tokens_total', help: 'Completion tokens generated, by model and key name.', labelNames: ['model', 'key'], registers: [this.usageByKey] });
-  readonly embeddingBatchSize = new Histogram({ name: 'switchyard_embedding_batch_size', help: 'Inputs per embedding engine run.', labelNames: ['model'], buckets: BATCH_BUCKETS, registers: [this.registry] });
-  readonly rateLimitRejections = new Counter({ name: 'switchyard_rate_limit_rejections_total', help: 'Requests refused by a limit, by kind (requests, tokens, concurrency, queue).', labelNames: ['kind'], registers: [this.registry] });
-  readonly modelLoadSeconds = new Gauge({ name: 'switchyard_model_load_seconds', help: 'Seconds the last load of each model took.', labelNames: ['model'], registers: [this.registry] });
-  readonly reloads = new Counter({ name: 'switchyard_config_reloads_total', help: 'Config reloads, by result (succeeded, failed).', labelNames: ['result'], registers: [this.registry] });
+  readonly promptTokens = new Counter({
+    name: 'switchyard_prompt_tokens_total',
+    help: 'Prompt tokens processed, by model and key name.',
+    labelNames: ['model', 'key'],
+    registers: [this.usageByKey],
+  });
+  readonly completionTokens = new Counter({
+    name: 'switchyard_completion_tokens_total',
+    help: 'Completion tokens generated, by model and key name.',
+    labelNames: ['model', 'key'],
+    registers: [this.usageByKey],
+  });
+  readonly embeddingBatchSize = new Histogram({
+    name: 'switchyard_embedding_batch_size',
+    help: 'Inputs per embedding engine run.',
+    labelNames: ['model'],
+    buckets: BATCH_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly rateLimitRejections = new Counter({
+    name: 'switchyard_rate_limit_rejections_total',
+    help: 'Requests refused by a limit, by kind (requests, tokens, concurrency, queue).',
+    labelNames: ['kind'],
+    registers: [this.registry],
+  });
+  readonly modelLoadSeconds = new Gauge({
+    name: 'switchyard_model_load_seconds',
+    help: 'Seconds the last load of each model took.',
+    labelNames: ['model'],
+    registers: [this.registry],
+  });
+  readonly reloads = new Counter({
+    name: 'switchyard_config_reloads_total',
+    help: 'Config reloads, by result (succeeded, failed).',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
 
   readonly contentType = this.registry.contentType;
 

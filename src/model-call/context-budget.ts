@@ -7,7 +7,11 @@ import { DomainError } from '../engine/errors.js';
  * `context_length_exceeded`). `requestedTokens` is undefined when the prompt alone leaves no room.
  */
 export class ContextLengthError extends DomainError {
-  constructor(readonly contextLength: number, readonly promptTokens: number, readonly requestedTokens?: number) {
+  constructor(
+    readonly contextLength: number,
+    readonly promptTokens: number,
+    readonly requestedTokens?: number,
+  ) {
     super(
       requestedTokens === undefined
         ? `the prompt has ${promptTokens} tokens, which leaves no room for a completion in a context of ${contextLength}`

@@ -70,7 +70,13 @@ export function embeddingCalls(lease: Pick<ModelLease, 'entry' | 'model' | 'sche
   return {
     embeddingLimits() {
       const engine = embedding();
-      return { dimensions: engine.dimensions, maxInputTokens: engine.maxInputTokens, vocabularySize: engine.vocabularySize, maxInputs: config.max_inputs, truncate: config.truncate };
+      return {
+        dimensions: engine.dimensions,
+        maxInputTokens: engine.maxInputTokens,
+        vocabularySize: engine.vocabularySize,
+        maxInputs: config.max_inputs,
+        truncate: config.truncate,
+      };
     },
     rerankLimits() {
       return { maxInputTokens: reranker().maxInputTokens, maxDocuments: config.max_inputs, truncate: config.truncate };

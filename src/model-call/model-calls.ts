@@ -85,7 +85,11 @@ export function findModel(registry: ModelRegistry, request: ModelRequest): Model
   let name = request.name;
   if (name === undefined) {
     const candidates = registry.list().filter((entry) => request.accepted.includes(entry.type) && permits(entry));
-    if (candidates.length !== 1) throw new ModelNotNamedError(request.endpoint, candidates.map((entry) => entry.id));
+    if (candidates.length !== 1)
+      throw new ModelNotNamedError(
+        request.endpoint,
+        candidates.map((entry) => entry.id),
+      );
     name = candidates[0].id;
   }
   const entry = registry.find(name);
@@ -130,12 +134,14 @@ export function handleOf(lease: ModelLease): ModelHandle {
       const text = textOf(lease);
       return prepared(text, text.prepareText(prompt, { suffix }));
     },
-    maxTokensFor: (promptTokens, requested, defaultMaxTokens) => resolveMaxTokens({ promptTokens, requested, defaultMaxTokens, contextLength: model.info.contextLength }),
-    generate: (request) => generateChoices(scheduler, request, (prompt) => {
-      const generator = generators.get(prompt);
-      if (!generator) throw new TypeError('generate takes prompts this handle prepared');
-      return generator;
-    }),
+    maxTokensFor: (promptTokens, requested, defaultMaxTokens) =>
+      resolveMaxTokens({ promptTokens, requested, defaultMaxTokens, contextLength: model.info.contextLength }),
+    generate: (request) =>
+      generateChoices(scheduler, request, (prompt) => {
+        const generator = generators.get(prompt);
+        if (!generator) throw new TypeError('generate takes prompts this handle prepared');
+        return generator;
+      }),
     embeddingLimits: embeddings.embeddingLimits,
     rerankLimits: embeddings.rerankLimits,
     prepareEmbeddings: embeddings.prepare,
@@ -164,7 +170,11 @@ function tokenizerOf({ entry, model }: ModelLease) {
   return model.tokenizer;
 }
 
-async function generateChoices(scheduler: SlotScheduler, request: GenerationRequest, generatorOf: (prompt: PreparedPrompt) => Generator): Promise<GenerationResult[]> {
+async function generateChoices(
+  scheduler: SlotScheduler,
+  request: GenerationRequest,
+  generatorOf: (prompt: PreparedPrompt) => Generator,
+): Promise<GenerationResult[]> {
   // One failing choice stops its siblings: the response cannot be completed anyway.
   const siblings = new AbortController();
   const signal = AbortSignal.any([request.signal, siblings.signal]);
@@ -183,23 +193,25 @@ async function generateChoices(scheduler: SlotScheduler, request: GenerationRequ
     };
     return await Promise.all(
       choices.map(({ prompt, choice, index }) =>
-        admission.run(signal, async (runSignal) => {
-          try {
-            await request.onChoiceStart?.(index);
-            const seed = request.options.seed === undefined ? undefined : request.options.seed + choice;
-            const result = await generatorOf(prompt).generate(prompt, {
-              ...request.options,
-              seed,
-              signal: runSignal,
-              onEvent: request.onEvent && ((event) => request.onEvent!(index, event)),
-            });
-            await request.onChoiceEnd?.(index, result);
-            return result;
-          } catch (error) {
-            // Before the slot passes on: the next choice must not start.
-            return fail(error);
-          }
-        }).catch(fail),
+        admission
+          .run(signal, async (runSignal) => {
+            try {
+              await request.onChoiceStart?.(index);
+              const seed = request.options.seed === undefined ? undefined : request.options.seed + choice;
+              const result = await generatorOf(prompt).generate(prompt, {
+                ...request.options,
+                seed,
+                signal: runSignal,
+                onEvent: request.onEvent && ((event) => request.onEvent!(index, event)),
+              });
+              await request.onChoiceEnd?.(index, result);
+              return result;
+            } catch (error) {
+              // Before the slot passes on: the next choice must not start.
+              return fail(error);
+            }
+          })
+          .catch(fail),
       ),
     );
   } catch (error) {

@@ -15,7 +15,11 @@ export function toChatMessages(messages: ChatCompletionRequest['messages']): Cha
       content = message.content
         .map((part, partIndex) => {
           const param = `messages[${index}].content[${partIndex}]`;
-          if (part.type !== 'text') throw errors.invalidRequest(`Content part type '${part.type}' at '${param}' is not supported: this model accepts text parts only.`, `${param}.type`);
+          if (part.type !== 'text')
+            throw errors.invalidRequest(
+              `Content part type '${part.type}' at '${param}' is not supported: this model accepts text parts only.`,
+              `${param}.type`,
+            );
           if (typeof part.text !== 'string') throw errors.invalidRequest(`Invalid type for '${param}.text': expected a string.`, `${param}.text`);
           return part.text;
         })

@@ -25,7 +25,10 @@ function checkTokens(tokens: number[], param: string, vocabularySize: number | u
   if (vocabularySize === undefined) return;
   const unknown = tokens.findIndex((token) => token >= vocabularySize);
   if (unknown >= 0) {
-    throw errors.invalidRequest(`Invalid '${param}[${unknown}]': token id ${tokens[unknown]} is outside this model's vocabulary (0 to ${vocabularySize - 1}).`, `${param}[${unknown}]`);
+    throw errors.invalidRequest(
+      `Invalid '${param}[${unknown}]': token id ${tokens[unknown]} is outside this model's vocabulary (0 to ${vocabularySize - 1}).`,
+      `${param}[${unknown}]`,
+    );
   }
 }
 
@@ -39,7 +42,11 @@ export function embeddingInputs(input: unknown, maxInputs: number, vocabularySiz
     if (input === '') throw errors.invalidRequest("Invalid 'input': the string must not be empty.", 'input');
     return [input];
   }
-  if (!Array.isArray(input)) throw errors.invalidRequest("Invalid type for 'input': expected a string, an array of strings, an array of token ids, or an array of arrays of token ids.", 'input');
+  if (!Array.isArray(input))
+    throw errors.invalidRequest(
+      "Invalid type for 'input': expected a string, an array of strings, an array of token ids, or an array of arrays of token ids.",
+      'input',
+    );
   if (input.length === 0) throw errors.invalidRequest("Invalid 'input': the array must not be empty.", 'input');
   if (isTokenArray(input)) {
     checkTokens(input, 'input', vocabularySize);
@@ -58,6 +65,9 @@ export function embeddingInputs(input: unknown, maxInputs: number, vocabularySiz
       checkTokens(item, param, vocabularySize);
       return item;
     }
-    throw errors.invalidRequest(`Invalid type for '${param}': expected a string or an array of token ids, found ${item === null ? 'null' : typeof item}.`, param);
+    throw errors.invalidRequest(
+      `Invalid type for '${param}': expected a string or an array of token ids, found ${item === null ? 'null' : typeof item}.`,
+      param,
+    );
   });
 }

@@ -25,7 +25,10 @@ function outputConstraint(request: SamplingRequest): OutputConstraint | undefine
     given.push(['json_schema', { kind: 'json_schema', schema: request.json_schema }]);
   }
   if (given.length > 1) {
-    throw errors.invalidRequest(`Only one of response_format, grammar and json_schema may constrain the output; found ${given.map(([name]) => name).join(' and ')}.`, given[1][0]);
+    throw errors.invalidRequest(
+      `Only one of response_format, grammar and json_schema may constrain the output; found ${given.map(([name]) => name).join(' and ')}.`,
+      given[1][0],
+    );
   }
   return given[0]?.[1];
 }

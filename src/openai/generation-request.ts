@@ -38,7 +38,12 @@ const samplingFields = {
   top_p: z.number().min(0).max(1).nullish(),
   top_k: z.number().int().min(0).nullish(),
   min_p: z.number().min(0).max(1).nullish(),
-  seed: z.number().int().min(-(2 ** 53)).max(2 ** 53).nullish(),
+  seed: z
+    .number()
+    .int()
+    .min(-(2 ** 53))
+    .max(2 ** 53)
+    .nullish(),
   stop: stopSchema,
   presence_penalty: z.number().min(-2).max(2).nullish(),
   frequency_penalty: z.number().min(-2).max(2).nullish(),

@@ -64,7 +64,19 @@ export const JSON_SCHEMA_LIMITS = {
 
 const REPETITION_KEYWORDS = new Set(['minLength', 'maxLength', 'minItems', 'maxItems', 'minProperties', 'maxProperties']);
 /** Keywords whose value is one subschema. */
-const SUBSCHEMA_KEYWORDS = new Set(['items', 'additionalProperties', 'not', 'contains', 'propertyNames', 'additionalItems', 'unevaluatedItems', 'unevaluatedProperties', 'if', 'then', 'else']);
+const SUBSCHEMA_KEYWORDS = new Set([
+  'items',
+  'additionalProperties',
+  'not',
+  'contains',
+  'propertyNames',
+  'additionalItems',
+  'unevaluatedItems',
+  'unevaluatedProperties',
+  'if',
+  'then',
+  'else',
+]);
 /** Keywords whose value is a list of subschemas. */
 const SUBSCHEMA_LIST_KEYWORDS = new Set(['anyOf', 'oneOf', 'allOf', 'prefixItems']);
 /** Keywords whose value maps names to subschemas. */
@@ -141,11 +153,13 @@ export function checkJsonSchemaLimits(schema: unknown, param: string): void {
               for (const item of child) if (typeof item === 'string') enumCharacters += item.length;
             }
             if (key === 'const' && typeof child === 'string') enumCharacters += child.length;
-            if (enumCharacters > limits.maxEnumCharacters) refuse(here, `has more than the limit of ${limits.maxEnumCharacters} characters of enum and const values in all`);
+            if (enumCharacters > limits.maxEnumCharacters)
+              refuse(here, `has more than the limit of ${limits.maxEnumCharacters} characters of enum and const values in all`);
             if (REPETITION_KEYWORDS.has(key) && typeof child === 'number') {
               if (child > limits.maxRepetition) refuse(here, `has ${key} ${child}, above the limit of ${limits.maxRepetition} for a repetition bound`);
               if (child > 0) totalRepetition += child;
-              if (totalRepetition > limits.maxTotalRepetition) refuse(here, `has repetition bounds (minLength, maxLength, minItems, ...) adding up to more than the limit of ${limits.maxTotalRepetition}`);
+              if (totalRepetition > limits.maxTotalRepetition)
+                refuse(here, `has repetition bounds (minLength, maxLength, minItems, ...) adding up to more than the limit of ${limits.maxTotalRepetition}`);
             }
           }
           stack.push({ value: child, path: here, depth: depth + 1, role: roleOf(role, key) });

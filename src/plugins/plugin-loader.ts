@@ -67,7 +67,10 @@ export async function loadPlugins(options: { source: string; file: string; logge
     const url = moduleUrl(name, table, configDirectory);
     if (url === undefined) {
       const suggestion = closest(name, [...firstPartyPlugins]);
-      problem(at, `unknown plugin "${name}"${suggestion ? ` (did you mean "${suggestion}"?)` : ''}: first-party plugins are ${firstPartyPlugins.join(', ')}; any other needs path = "./its-module.js"`);
+      problem(
+        at,
+        `unknown plugin "${name}"${suggestion ? ` (did you mean "${suggestion}"?)` : ''}: first-party plugins are ${firstPartyPlugins.join(', ')}; any other needs path = "./its-module.js"`,
+      );
       continue;
     }
     let module: Record<string, unknown>;
@@ -75,7 +78,12 @@ export async function loadPlugins(options: { source: string; file: string; logge
       module = (await import(url)) as Record<string, unknown>;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      const reason = code === 'ERR_MODULE_NOT_FOUND' && table.path !== undefined ? `file not found: ${path.resolve(configDirectory, table.path)}` : error instanceof Error ? error.message.split('\n')[0] : String(error);
+      const reason =
+        code === 'ERR_MODULE_NOT_FOUND' && table.path !== undefined
+          ? `file not found: ${path.resolve(configDirectory, table.path)}`
+          : error instanceof Error
+            ? error.message.split('\n')[0]
+            : String(error);
       problem(table.path === undefined ? at : [...at, 'path'], `cannot load the plugin: ${reason}`);
       continue;
     }
@@ -133,7 +141,13 @@ export async function loadPlugins(options: { source: string; file: string; logge
       await plugin.setup(context);
     } catch (error) {
       await host.close();
-      throw new ConfigError(file, [{ keyPath: name ? `plugins.${name}` : 'plugins', line: locateKey(source, ['plugins', name]), message: `the plugin's setup failed: ${error instanceof Error ? error.message : String(error)}` }]);
+      throw new ConfigError(file, [
+        {
+          keyPath: name ? `plugins.${name}` : 'plugins',
+          line: locateKey(source, ['plugins', name]),
+          message: `the plugin's setup failed: ${error instanceof Error ? error.message : String(error)}`,
+        },
+      ]);
     }
     host.names.push(name);
     logger.info({ plugin: name, backends: [...host.backends].filter(([, entry]) => entry.plugin === name).map(([backend]) => backend) }, 'plugin loaded');

@@ -19,42 +19,65 @@ export class ModelNotPermittedError extends DomainError {
 
 /** The model exists but is of a type that cannot serve the call: a 400 naming the endpoint to use. */
 export class ModelTypeMismatchError extends DomainError {
-  constructor(readonly model: string, readonly type: ModelType, readonly endpoint: string) {
+  constructor(
+    readonly model: string,
+    readonly type: ModelType,
+    readonly endpoint: string,
+  ) {
     super(`Model '${model}' is a${type === 'embedding' ? 'n' : ''} ${type} model and cannot serve ${endpoint}`, 'model');
   }
 }
 
 /** No model was named and not exactly one could serve the call: a 400. */
 export class ModelNotNamedError extends DomainError {
-  constructor(readonly endpoint: string, readonly candidates: readonly string[]) {
-    super(`Missing required parameter: 'model'. It may be omitted only when exactly one model can serve ${endpoint}; configured: ${candidates.join(', ') || 'none'}.`, 'model');
+  constructor(
+    readonly endpoint: string,
+    readonly candidates: readonly string[],
+  ) {
+    super(
+      `Missing required parameter: 'model'. It may be omitted only when exactly one model can serve ${endpoint}; configured: ${candidates.join(', ') || 'none'}.`,
+      'model',
+    );
   }
 }
 
 /** The model is loading at startup (a request does not wait for that): a 503 `model_loading`. */
 export class ModelLoadingError extends DomainError {
-  constructor(readonly model: string, readonly retryAfterMs: number) {
+  constructor(
+    readonly model: string,
+    readonly retryAfterMs: number,
+  ) {
     super(`Model '${model}' is loading; retry shortly.`);
   }
 }
 
 /** The model's instance is being unloaded: a 503 `model_unloading`. */
 export class ModelUnloadingError extends DomainError {
-  constructor(readonly model: string, readonly retryAfterMs: number) {
+  constructor(
+    readonly model: string,
+    readonly retryAfterMs: number,
+  ) {
     super(`Model '${model}' is being unloaded; retry shortly.`);
   }
 }
 
 /** The model failed to load or its files are missing: a 503 `model_unavailable` (the summary holds no path). */
 export class ModelUnavailableError extends DomainError {
-  constructor(readonly model: string, readonly summary: string, readonly retryAfterMs: number) {
+  constructor(
+    readonly model: string,
+    readonly summary: string,
+    readonly retryAfterMs: number,
+  ) {
     super(`Model '${model}' is unavailable: ${summary}.`);
   }
 }
 
 /** The model's engine lacks the capability a call needs (a chat model without a chat template): a 400. */
 export class ModelCapabilityError extends DomainError {
-  constructor(readonly model: string, readonly capability: 'chat' | 'complete text' | 'tokenize' | 'embed' | 'rerank') {
+  constructor(
+    readonly model: string,
+    readonly capability: 'chat' | 'complete text' | 'tokenize' | 'embed' | 'rerank',
+  ) {
     super(`Model '${model}' cannot ${capability}.`, 'model');
   }
 }

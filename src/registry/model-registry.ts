@@ -269,7 +269,8 @@ export class ModelRegistry {
     else if (entry.status === 'loading' && entry.loadingOnDemand) await entry.loading;
     if (entry.status === 'loading') throw new ModelLoadingError(entry.id, LOADING_RETRY_MS);
     if (entry.status === 'unloading') throw new ModelUnloadingError(entry.id, LOADING_RETRY_MS);
-    if (entry.status !== 'ready' || !entry.loaded || !entry.scheduler) throw new ModelUnavailableError(entry.id, entry.reasonSummary ?? 'not loaded', UNAVAILABLE_RETRY_MS);
+    if (entry.status !== 'ready' || !entry.loaded || !entry.scheduler)
+      throw new ModelUnavailableError(entry.id, entry.reasonSummary ?? 'not loaded', UNAVAILABLE_RETRY_MS);
     entry.inFlight++;
     entry.lastUsed = Date.now();
     let released = false;

@@ -18,7 +18,10 @@ export class QueueFullError extends DomainError {
   /** Retry when a waiter may have left: soon, but not sooner than a second. */
   readonly retryAfterMs: number;
 
-  constructor(limits: QueueLimits, readonly busy: string) {
+  constructor(
+    limits: QueueLimits,
+    readonly busy: string,
+  ) {
     super(`Model '${limits.model}' is busy: ${busy} (max_queue). Retry shortly.`);
     this.retryAfterMs = limits.queueTimeoutMs > 0 ? Math.min(limits.queueTimeoutMs, 2_000) : 1_000;
   }
@@ -36,7 +39,10 @@ export class QueueTimeoutError extends DomainError {
 
 /** A run held its slot longer than `max_generation_seconds` and was stopped: a 504 `generation_timeout`. */
 export class GenerationTimeoutError extends DomainError {
-  constructor(readonly model: string, readonly limitMs: number) {
+  constructor(
+    readonly model: string,
+    readonly limitMs: number,
+  ) {
     super(`Generation on model '${model}' ran longer than its limit of ${limitMs / 1000} s (max_generation_seconds) and was stopped.`);
   }
 }

@@ -100,7 +100,8 @@ export class EmbeddingBatcher {
    */
   checkRoom(): void {
     const engineFree = this.#running === undefined && this.#queuedInputs === 0;
-    if (!engineFree && this.#waitingRequests >= this.#admission.maxQueue) throw new QueueFullError(this.#admission, `${this.#waitingRequests} requests waiting for the embedding engine`);
+    if (!engineFree && this.#waitingRequests >= this.#admission.maxQueue)
+      throw new QueueFullError(this.#admission, `${this.#waitingRequests} requests waiting for the embedding engine`);
   }
 
   /**

@@ -44,7 +44,10 @@ export class RequestAdmission {
   #ended = false;
   readonly #waiting: Array<() => void> = [];
 
-  constructor(private readonly scheduler: SlotScheduler, readonly share: number) {}
+  constructor(
+    private readonly scheduler: SlotScheduler,
+    readonly share: number,
+  ) {}
 
   /** Slots the request holds now. */
   get heldSlots(): number {

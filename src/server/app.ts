@@ -38,7 +38,8 @@ export function createApp(state: GatewayState): Koa {
     if (state.shuttingDown()) {
       // Clients should open their next connection to another replica.
       ctx.set('connection', 'close');
-      if (ctx.path !== '/health' && ctx.path !== '/ready' && ctx.path !== '/metrics') throw errors.unavailable('The server is shutting down; retry on another replica.', 1_000, 'shutting_down');
+      if (ctx.path !== '/health' && ctx.path !== '/ready' && ctx.path !== '/metrics')
+        throw errors.unavailable('The server is shutting down; retry on another replica.', 1_000, 'shutting_down');
     }
     await next();
   });
@@ -56,7 +57,8 @@ export function createApp(state: GatewayState): Koa {
   app.use(async function protectedMetrics(ctx, next) {
     if (ctx.path === '/metrics' && exposeMetrics()) {
       // [metrics] require_auth needs a valid key even where [api] require_auth lets anonymous requests in.
-      if (!ctx.state.principal) throw errors.invalidApiKey('/metrics needs an API key ([metrics] require_auth). Send it as "Authorization: Bearer <key>" or "X-API-Key: <key>".');
+      if (!ctx.state.principal)
+        throw errors.invalidApiKey('/metrics needs an API key ([metrics] require_auth). Send it as "Authorization: Bearer <key>" or "X-API-Key: <key>".');
       return metricsByKey.routes()(ctx as never, next);
     }
     await next();

@@ -44,7 +44,8 @@ export class ReloadCoordinator {
       throw error;
     }
     const previous = running.swap(next);
-    if (previous.config.api.address !== next.config.api.address) logger.warn({ address: next.config.api.address }, 'a new listen address takes effect at the next start');
+    if (previous.config.api.address !== next.config.api.address)
+      logger.warn({ address: next.config.api.address }, 'a new listen address takes effect at the next start');
     if (!isDeepStrictEqual(previous.config.plugins, next.config.plugins)) logger.warn('changes to [plugins] take effect at the next start');
     const summary = await this.options.models.applyConfig(next.config, path.dirname(next.file));
     metrics.reloads.inc({ result: 'succeeded' });

@@ -13,7 +13,11 @@ function keyRingOf(loaded: LoadedConfig): KeyRing {
     requireAuth: loaded.requireAuth,
     allowQueryKey: api.allow_query_key,
     keys: loaded.keys,
-    anonymousLimits: { maxRequestsPerMinute: api.max_requests_per_minute, maxTokensPerMinute: api.max_tokens_per_minute, maxConcurrentRequests: api.max_concurrent_requests },
+    anonymousLimits: {
+      maxRequestsPerMinute: api.max_requests_per_minute,
+      maxTokensPerMinute: api.max_tokens_per_minute,
+      maxConcurrentRequests: api.max_concurrent_requests,
+    },
   });
 }
 

@@ -5,15 +5,24 @@
 
 /** A non-2xx answer: its status, its body (parsed JSON, or the text when it is not JSON) and headers. */
 export class UpstreamHttpError extends Error {
-  constructor(readonly status: number, readonly body: unknown, readonly headers: Headers) {
-    super(`answered ${status}${typeof (body as { error?: { message?: unknown } })?.error?.message === 'string' ? `: ${(body as { error: { message: string } }).error.message}` : ''}`);
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+    readonly headers: Headers,
+  ) {
+    super(
+      `answered ${status}${typeof (body as { error?: { message?: unknown } })?.error?.message === 'string' ? `: ${(body as { error: { message: string } }).error.message}` : ''}`,
+    );
     this.name = 'UpstreamHttpError';
   }
 }
 
 /** A stream that failed after its headers: an in-band error frame, or an end without [DONE]. */
 export class UpstreamStreamError extends Error {
-  constructor(message: string, readonly envelope?: unknown) {
+  constructor(
+    message: string,
+    readonly envelope?: unknown,
+  ) {
     super(message);
     this.name = 'UpstreamStreamError';
   }

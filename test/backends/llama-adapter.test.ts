@@ -39,7 +39,14 @@ type TestOptions = GenerationOptions & { suffix?: string };
 /** Options with `onText` for the text events, the one kind most tests watch. */
 function options(overrides: Partial<Omit<TestOptions, 'onEvent'> & { onText: (text: string) => void | Promise<void> }> = {}): TestOptions {
   const { onText, ...rest } = overrides;
-  return { maxTokens: 32, temperature: 0, stop: [], signal: new AbortController().signal, ...rest, onEvent: onText && ((event) => (event.type === 'text' ? onText(event.text) : undefined)) };
+  return {
+    maxTokens: 32,
+    temperature: 0,
+    stop: [],
+    signal: new AbortController().signal,
+    ...rest,
+    onEvent: onText && ((event) => (event.type === 'text' ? onText(event.text) : undefined)),
+  };
 }
 
 async function generateChat(model: LoadedModel, messages: ChatMessage[], generation: TestOptions): Promise<GenerationResult> {
@@ -166,20 +173,24 @@ test('abort stops generation within a token or two and resolves with the partial
   let piecesAfterAbort = 0;
   let pieces = 0;
   let abortedAt = 0;
-  const result = await generateText(model, 'Once upon a time', options({
-    maxTokens: 400,
-    temperature: 0.8,
-    seed: 7,
-    signal: controller.signal,
-    onText: () => {
-      pieces++;
-      if (controller.signal.aborted) piecesAfterAbort++;
-      else if (pieces === 5) {
-        abortedAt = performance.now();
-        controller.abort();
-      }
-    },
-  }));
+  const result = await generateText(
+    model,
+    'Once upon a time',
+    options({
+      maxTokens: 400,
+      temperature: 0.8,
+      seed: 7,
+      signal: controller.signal,
+      onText: () => {
+        pieces++;
+        if (controller.signal.aborted) piecesAfterAbort++;
+        else if (pieces === 5) {
+          abortedAt = performance.now();
+          controller.abort();
+        }
+      },
+    }),
+  );
   const stoppedWithin = performance.now() - abortedAt;
   assert.ok(piecesAfterAbort <= 1, `${piecesAfterAbort} pieces arrived after the abort`);
   assert.ok(result.completionTokens <= 7, `${result.completionTokens} tokens were generated`);
@@ -192,16 +203,24 @@ test('four concurrent generations run at once on four sequences of one context',
   const model = await chatml();
   const firstPieceAt: number[] = [];
   const finishedAt: number[] = [];
-  const results = await Promise.all([0, 1, 2, 3].map(async (index) => {
-    const result = await generateChat(model, [{ role: 'user', content: `Story number ${index}` }], options({
-      maxTokens: 48,
-      temperature: 0.8,
-      seed: index,
-      onText: () => { firstPieceAt[index] ??= performance.now(); },
-    }));
-    finishedAt[index] = performance.now();
-    return result;
-  }));
+  const results = await Promise.all(
+    [0, 1, 2, 3].map(async (index) => {
+      const result = await generateChat(
+        model,
+        [{ role: 'user', content: `Story number ${index}` }],
+        options({
+          maxTokens: 48,
+          temperature: 0.8,
+          seed: index,
+          onText: () => {
+            firstPieceAt[index] ??= performance.now();
+          },
+        }),
+      );
+      finishedAt[index] = performance.now();
+      return result;
+    }),
+  );
   assert.ok(results.every((result) => result.completionTokens === 48));
   assert.ok(Math.max(...firstPieceAt) < Math.min(...finishedAt), 'every generation had started before the first one finished');
 });
@@ -237,19 +256,25 @@ test('after concurrent generations, a generation is no slower and a staggered bu
   const finishedAt: number[] = [];
   const runs: Array<Promise<unknown>> = [];
   const start = (index: number): void => {
-    runs.push(generateChat(model, [{ role: 'user', content: `Story number ${index}` }], options({
-      maxTokens: 60,
-      temperature: 0.8,
-      seed: index,
-      onText: () => {
-        if (firstPieceAt[index] !== undefined) return;
-        firstPieceAt[index] = performance.now();
-        if (index < 3) start(index + 1);
-      },
-    })).then((result) => {
-      finishedAt[index] = performance.now();
-      return result;
-    }));
+    runs.push(
+      generateChat(
+        model,
+        [{ role: 'user', content: `Story number ${index}` }],
+        options({
+          maxTokens: 60,
+          temperature: 0.8,
+          seed: index,
+          onText: () => {
+            if (firstPieceAt[index] !== undefined) return;
+            firstPieceAt[index] = performance.now();
+            if (index < 3) start(index + 1);
+          },
+        }),
+      ).then((result) => {
+        finishedAt[index] = performance.now();
+        return result;
+      }),
+    );
   };
   start(0);
   // Each run starts the next one while it runs, so once the runs known so far have settled, all are known.
@@ -265,8 +290,20 @@ test('with one sequence, a second generation waits for it, and an abort while wa
   const model = await load('serial', models.stories, { type: 'completion', context_length: 256, parallel: 1 });
   assert.equal(model.parallelism, 1);
   const order: string[] = [];
-  const first = generateText(model, 'Once upon a time', options({ maxTokens: 24 })).then((result) => { order.push('first'); return result; });
-  const second = generateText(model, 'Once upon a time', options({ maxTokens: 24, onText: () => { if (!order.includes('second started')) order.push('second started'); } }));
+  const first = generateText(model, 'Once upon a time', options({ maxTokens: 24 })).then((result) => {
+    order.push('first');
+    return result;
+  });
+  const second = generateText(
+    model,
+    'Once upon a time',
+    options({
+      maxTokens: 24,
+      onText: () => {
+        if (!order.includes('second started')) order.push('second started');
+      },
+    }),
+  );
   const waiting = new AbortController();
   const abandoned = generateText(model, 'Once', options({ signal: waiting.signal }));
   waiting.abort();
@@ -325,7 +362,10 @@ test('logit bias -100 bans a token', { skip }, async () => {
 test('a prompt longer than the context is refused with both lengths; suffix needs FIM tokens', { skip }, async () => {
   const model = await stories();
   const long = 'the cat sat on the mat. '.repeat(400);
-  await assert.rejects(generateText(model, long, options()), (error: unknown) => error instanceof InputTooLongError && /\d+ tokens long.*2048/.test(error.message));
+  await assert.rejects(
+    generateText(model, long, options()),
+    (error: unknown) => error instanceof InputTooLongError && /\d+ tokens long.*2048/.test(error.message),
+  );
   await assert.rejects(
     generateText(model, 'def f(', options({ suffix: ')' })),
     (error: unknown) => error instanceof UnsupportedFeatureError && error.field === 'suffix' && /fill-in-the-middle/.test(error.message),
@@ -343,7 +383,10 @@ test('GGUF embeddings: 32 dimensions, normalised unless normalize=false, token i
   const [unit, other] = (await prepareAndEmbed(normalized.embedding, ['Hello world!', 'A cat sat on the mat.'], { truncate: true })).vectors;
   assert.equal(unit.length, 32);
   assert.ok(Math.abs(norm(unit) - 1) < 1e-5);
-  assert.ok(unit.some((value, index) => Math.abs(value - other[index]) > 1e-4), 'different texts give different vectors');
+  assert.ok(
+    unit.some((value, index) => Math.abs(value - other[index]) > 1e-4),
+    'different texts give different vectors',
+  );
 
   const rawResult = await prepareAndEmbed(raw.embedding, ['Hello world!'], { truncate: true });
   const rawVector = rawResult.vectors[0];
@@ -358,11 +401,17 @@ test('GGUF embeddings: 32 dimensions, normalised unless normalize=false, token i
 
   const long = 'word '.repeat(600);
   assert.deepEqual(await preparedTokenCounts(normalized.embedding, [long], true), [normalized.embedding.maxInputTokens]);
-  await assert.rejects(prepareAndEmbed(normalized.embedding, [long], { truncate: false }), (error: unknown) => error instanceof InputTooLongError && /602 tokens long.*511/.test(error.message));
+  await assert.rejects(
+    prepareAndEmbed(normalized.embedding, [long], { truncate: false }),
+    (error: unknown) => error instanceof InputTooLongError && /602 tokens long.*511/.test(error.message),
+  );
   assert.equal((await prepareAndEmbed(normalized.embedding, [long], { truncate: true })).vectors[0].length, 32);
 
   for (const dimensions of [16, 768]) {
-    await assert.rejects(load(`embed-${dimensions}`, models.embedGguf, { type: 'embedding', dimensions }), (error: Error) => error.message.includes(`dimensions = ${dimensions}`) && /have 32 values/.test(error.message));
+    await assert.rejects(
+      load(`embed-${dimensions}`, models.embedGguf, { type: 'embedding', dimensions }),
+      (error: Error) => error.message.includes(`dimensions = ${dimensions}`) && /have 32 values/.test(error.message),
+    );
   }
   assert.equal((await load('embed-32', models.embedGguf, { type: 'embedding', dimensions: 32 })).info.dimensions, 32);
 });
@@ -387,7 +436,10 @@ test('GGUF rerankers: the rank pooling scores of llama.cpp equal the classificat
       assert.ok(Math.abs(rawResult.scores[index] - logit) < 1e-3, `raw ${documents[index]}: ${rawResult.scores[index]} vs ${logit}`);
       assert.ok(Math.abs(result.scores[index] - 1 / (1 + Math.exp(-logit))) < 1e-4, `sigmoid ${documents[index]}: ${result.scores[index]}`);
     });
-    assert.equal(result.promptTokens, rows.reduce((sum, row) => sum + row.length, 0));
+    assert.equal(
+      result.promptTokens,
+      rows.reduce((sum, row) => sum + row.length, 0),
+    );
   } finally {
     await reference.dispose();
   }
@@ -410,15 +462,30 @@ test('load failures say what is wrong', { skip }, async () => {
     /model file not found: \/nonexistent\/model\.gguf/,
   );
   await assert.rejects(
-    loadLlamaModel({ id: 'not-gguf', config: modelSchema.parse({ path: 'x', type: 'embedding' }), resolvedPath: models.embedOnnx + '/model.onnx', logger: createSilentLogger() }),
+    loadLlamaModel({
+      id: 'not-gguf',
+      config: modelSchema.parse({ path: 'x', type: 'embedding' }),
+      resolvedPath: models.embedOnnx + '/model.onnx',
+      logger: createSilentLogger(),
+    }),
     /model\.onnx is not a GGUF file/,
   );
   await assert.rejects(
-    loadLlamaModel({ id: 'bert-chat', config: modelSchema.parse({ path: 'x', type: 'chat', threads: 1 }), resolvedPath: models.embedGguf, logger: createSilentLogger() }),
+    loadLlamaModel({
+      id: 'bert-chat',
+      config: modelSchema.parse({ path: 'x', type: 'chat', threads: 1 }),
+      resolvedPath: models.embedGguf,
+      logger: createSilentLogger(),
+    }),
     /bert encoder, which cannot generate text/,
   );
   await assert.rejects(
-    loadLlamaModel({ id: 'bert-rerank', config: modelSchema.parse({ path: 'x', type: 'rerank', threads: 1 }), resolvedPath: models.embedGguf, logger: createSilentLogger() }),
+    loadLlamaModel({
+      id: 'bert-rerank',
+      config: modelSchema.parse({ path: 'x', type: 'rerank', threads: 1 }),
+      resolvedPath: models.embedGguf,
+      logger: createSilentLogger(),
+    }),
     /cannot rerank: Computing rankings is not supported for this model/,
   );
 });

@@ -65,45 +65,54 @@ test('decoding never splits a multibyte character and keeps the spaces between p
   const decoder = new TokenTextDecoder(model, [model.tokens.bos!]);
   const pieces = tokens.map((token) => decoder.push(token));
   pieces.push(decoder.flush());
-  assert.ok(pieces.every((piece) => !piece.includes('\uFFFD')), JSON.stringify(pieces));
+  assert.ok(
+    pieces.every((piece) => !piece.includes('\uFFFD')),
+    JSON.stringify(pieces),
+  );
   assert.equal(pieces.join(''), model.detokenize(tokens));
   assert.ok(pieces.includes('世') && pieces.includes('é'), 'multibyte characters come out whole');
   assert.ok(pieces.includes(' '), 'a lone SentencePiece space survives being decoded on its own');
 });
 
 function refused(schema: Record<string, unknown>, pattern: RegExp): void {
-  assert.throws(() => toGrammarJsonSchema(schema), (error: unknown) => error instanceof UnsupportedFeatureError && pattern.test(error.message) && error.field === 'constraint');
+  assert.throws(
+    () => toGrammarJsonSchema(schema),
+    (error: unknown) => error instanceof UnsupportedFeatureError && pattern.test(error.message) && error.field === 'constraint',
+  );
 }
 
 test('JSON Schema conversion keeps what the grammar can enforce', () => {
-  assert.deepEqual(toGrammarJsonSchema({
-    title: 'Person',
-    type: 'object',
-    properties: {
-      name: { type: 'string', description: 'Full name', maxLength: 20 },
-      nickname: { type: ['string', 'null'] },
-      pet: { anyOf: [{ $ref: '#/definitions/Pet' }, { type: 'null' }] },
-      born: { type: 'string', format: 'date' },
-      tags: { type: 'array', items: { enum: ['a', 'b'] }, maxItems: 3 },
-      age: { type: 'integer', nullable: true },
+  assert.deepEqual(
+    toGrammarJsonSchema({
+      title: 'Person',
+      type: 'object',
+      properties: {
+        name: { type: 'string', description: 'Full name', maxLength: 20 },
+        nickname: { type: ['string', 'null'] },
+        pet: { anyOf: [{ $ref: '#/definitions/Pet' }, { type: 'null' }] },
+        born: { type: 'string', format: 'date' },
+        tags: { type: 'array', items: { enum: ['a', 'b'] }, maxItems: 3 },
+        age: { type: 'integer', nullable: true },
+      },
+      required: ['name'],
+      additionalProperties: false,
+      definitions: { Pet: { type: 'object', properties: { kind: { const: 'cat' } } } },
+    }),
+    {
+      type: 'object',
+      properties: {
+        name: { type: 'string', maxLength: 20 },
+        nickname: { oneOf: [{ type: 'string' }, { type: 'null' }] },
+        pet: { oneOf: [{ $ref: '#/$defs/Pet' }, { type: 'null' }] },
+        born: { type: 'string', format: 'date' },
+        tags: { type: 'array', items: { enum: ['a', 'b'] }, maxItems: 3 },
+        age: { oneOf: [{ type: 'integer' }, { type: 'null' }] },
+      },
+      required: ['name'],
+      additionalProperties: false,
+      $defs: { Pet: { type: 'object', properties: { kind: { const: 'cat' } } } },
     },
-    required: ['name'],
-    additionalProperties: false,
-    definitions: { Pet: { type: 'object', properties: { kind: { const: 'cat' } } } },
-  }), {
-    type: 'object',
-    properties: {
-      name: { type: 'string', maxLength: 20 },
-      nickname: { oneOf: [{ type: 'string' }, { type: 'null' }] },
-      pet: { oneOf: [{ $ref: '#/$defs/Pet' }, { type: 'null' }] },
-      born: { type: 'string', format: 'date' },
-      tags: { type: 'array', items: { enum: ['a', 'b'] }, maxItems: 3 },
-      age: { oneOf: [{ type: 'integer' }, { type: 'null' }] },
-    },
-    required: ['name'],
-    additionalProperties: false,
-    $defs: { Pet: { type: 'object', properties: { kind: { const: 'cat' } } } },
-  });
+  );
   assert.deepEqual(toGrammarJsonSchema({ type: 'object' }), { type: 'object', properties: {}, additionalProperties: true });
 });
 

@@ -53,13 +53,20 @@ describe('ONNX embedding adapter (tiny-bert-embed)', () => {
 
   test('mean-pooled, normalised vectors equal the direct computation', async () => {
     const result = await prepareAndEmbed(model.embedding!, SENTENCES, { truncate: true });
-    const expected = await reference.embed(SENTENCES.map((text) => reference.ids(text)), 'mean', true);
+    const expected = await reference.embed(
+      SENTENCES.map((text) => reference.ids(text)),
+      'mean',
+      true,
+    );
     assert.equal(result.vectors.length, SENTENCES.length);
     result.vectors.forEach((vector, i) => {
       assertClose(vector, expected[i], SENTENCES[i]);
       assert.ok(Math.abs(norm(vector) - 1) < 1e-6);
     });
-    assert.deepEqual(result.tokenCounts, SENTENCES.map((text) => reference.ids(text).length));
+    assert.deepEqual(
+      result.tokenCounts,
+      SENTENCES.map((text) => reference.ids(text).length),
+    );
   });
 
   test('each input gets the same vector alone as in a batch (padding is masked)', async () => {
@@ -125,7 +132,11 @@ describe('ONNX embedding adapter (tiny-bert-embed)', () => {
       assert.equal(model.info.details?.graphOptimizationLevel, 'all');
       assert.equal(model.info.details?.allowSpinning, false);
       const result = await prepareAndEmbed(tuned.embedding!, SENTENCES, { truncate: true });
-      const expected = await reference.embed(SENTENCES.map((text) => reference.ids(text)), 'mean', true);
+      const expected = await reference.embed(
+        SENTENCES.map((text) => reference.ids(text)),
+        'mean',
+        true,
+      );
       result.vectors.forEach((vector, i) => assertClose(vector, expected[i], SENTENCES[i]));
     } finally {
       await tuned.dispose();
@@ -140,7 +151,10 @@ describe('ONNX embedding adapter (tiny-bert-embed)', () => {
     assert.deepEqual(chooseEmbeddingOutput([output('hidden', 3)]), { name: 'hidden', perToken: true });
     assert.deepEqual(chooseEmbeddingOutput([output('pooler_output', 2)]), { name: 'pooler_output', perToken: false });
     assert.deepEqual(chooseEmbeddingOutput([output('embeddings', 2)]), { name: 'embeddings', perToken: false });
-    assert.throws(() => chooseEmbeddingOutput([{ name: 'ids', type: 'int64', shape: ['batch'] }]), /no float32 embedding output \(outputs: ids int64 \[batch\]\)/);
+    assert.throws(
+      () => chooseEmbeddingOutput([{ name: 'ids', type: 'int64', shape: ['batch'] }]),
+      /no float32 embedding output \(outputs: ids int64 \[batch\]\)/,
+    );
   });
 
   test('a configured dimensions that does not match fails the load naming both numbers', async () => {
@@ -187,7 +201,10 @@ describe('ONNX embedding adapter (tiny-bert-embed)', () => {
   });
 
   test('token ids outside the vocabulary and empty token arrays are refused', async () => {
-    await assert.rejects(prepareAndEmbed(model.embedding!, [[101, 30522, 102]], { truncate: true }), (error: Error) => error instanceof InvalidInputError && /30522/.test(error.message));
+    await assert.rejects(
+      prepareAndEmbed(model.embedding!, [[101, 30522, 102]], { truncate: true }),
+      (error: Error) => error instanceof InvalidInputError && /30522/.test(error.message),
+    );
     await assert.rejects(prepareAndEmbed(model.embedding!, [[101, -1]], { truncate: true }), InvalidInputError);
     await assert.rejects(prepareAndEmbed(model.embedding!, [[]], { truncate: true }), InvalidInputError);
   });

@@ -24,7 +24,10 @@ function load(folder: string, settings: Record<string, unknown> = {}): Promise<L
 async function directLogits(folder: string, query: string, documents: string[]): Promise<{ logits: Float32Array; labels: number }> {
   env.allowRemoteModels = false;
   const tokenizer = await AutoTokenizer.from_pretrained(folder, { local_files_only: true });
-  const encoded = tokenizer(documents.map(() => query), { text_pair: documents, padding: true, truncation: true });
+  const encoded = tokenizer(
+    documents.map(() => query),
+    { text_pair: documents, padding: true, truncation: true },
+  );
   const session = await ort.InferenceSession.create(path.join(folder, 'model.onnx'), { executionProviders: ['cpu'], intraOpNumThreads: 1 });
   try {
     const feeds: Record<string, ort.Tensor> = {};
@@ -90,7 +93,10 @@ describe('ONNX rerank adapter (tiny-bert-reranker)', () => {
     assert.ok(Number.isFinite(cut.scores[0]));
     const shortPair = await raw.rerank!.rerank(QUERY, [DOCUMENTS[0]], { truncate: true });
     assert.equal(cut.promptTokens, 512 + shortPair.promptTokens);
-    await assert.rejects(raw.rerank!.rerank(QUERY, [longDocument], { truncate: false }), (error: Error) => error instanceof InputTooLongError && /512/.test(error.message));
+    await assert.rejects(
+      raw.rerank!.rerank(QUERY, [longDocument], { truncate: false }),
+      (error: Error) => error instanceof InputTooLongError && /512/.test(error.message),
+    );
   });
 
   test('an empty document list gives no scores', async () => {
@@ -107,7 +113,9 @@ describe('ONNX rerank adapter (tiny-distilbert-classifier: no token_type_ids, 2 
       const { logits, labels } = await directLogits(models.classifierOnnx, QUERY, DOCUMENTS);
       assert.equal(labels, 2);
       const { scores } = await model.rerank!.rerank(QUERY, DOCUMENTS, { truncate: true });
-      scores.forEach((score, i) => assert.ok(Math.abs(score - (logits[i * 2 + 1] - logits[i * 2])) < 1e-6, `${score} vs ${logits[i * 2 + 1]} - ${logits[i * 2]}`));
+      scores.forEach((score, i) =>
+        assert.ok(Math.abs(score - (logits[i * 2 + 1] - logits[i * 2])) < 1e-6, `${score} vs ${logits[i * 2 + 1]} - ${logits[i * 2]}`),
+      );
     } finally {
       await model.dispose();
     }

@@ -80,10 +80,16 @@ export function chatConformance(target: ConformanceTarget<ChatFeatures>): void {
       const usageChunk = chunks.at(-1)!;
       assert.deepEqual(usageChunk.choices, [], 'the usage chunk has no choices');
       assert.deepEqual(usageChunk.usage, whole.usage);
-      assert.ok(chunks.slice(0, -1).every((chunk) => !chunk.usage), 'only the last chunk carries usage');
+      assert.ok(
+        chunks.slice(0, -1).every((chunk) => !chunk.usage),
+        'only the last chunk carries usage',
+      );
 
       const withoutUsage = await collect(await client.chat.completions.create({ ...request, stream: true }));
-      assert.ok(withoutUsage.every((chunk) => !chunk.usage), 'no usage unless include_usage');
+      assert.ok(
+        withoutUsage.every((chunk) => !chunk.usage),
+        'no usage unless include_usage',
+      );
       assert.equal(textOf(withoutUsage), whole.choices[0].message.content);
     });
 
@@ -102,7 +108,10 @@ export function chatConformance(target: ConformanceTarget<ChatFeatures>): void {
     check('n choices have distinct indexes, each with its message and finish reason, streaming or not', { feature: 'n', has: features.n }, async () => {
       const request = { model, messages: [user('Hi')], max_tokens: 4, temperature: 1, seed: 5, n: 2 };
       const whole = await client.chat.completions.create(request);
-      assert.deepEqual(whole.choices.map((choice) => choice.index), [0, 1]);
+      assert.deepEqual(
+        whole.choices.map((choice) => choice.index),
+        [0, 1],
+      );
       for (const choice of whole.choices) {
         assert.equal(choice.message.role, 'assistant');
         assert.ok(['stop', 'length'].includes(choice.finish_reason));
@@ -163,41 +172,51 @@ export function chatConformance(target: ConformanceTarget<ChatFeatures>): void {
       assert.ok(Number.isInteger(parsed.age), content);
     });
 
-    check('logprobs: one entry per completion token, top_logprobs as many as asked, the same streamed', { feature: 'logprobs', has: features.logprobs }, async () => {
-      const request = { model, messages: [user('Tell me a story.')], max_tokens: 6, temperature: 0, logprobs: true, top_logprobs: 2 };
-      const whole = await client.chat.completions.create(request);
-      const entries = whole.choices[0].logprobs?.content;
-      assert.ok(Array.isArray(entries), JSON.stringify(whole.choices[0].logprobs));
-      assert.equal(entries.length, whole.usage!.completion_tokens);
-      assert.equal(entries.map((entry) => entry.token).join(''), whole.choices[0].message.content);
-      for (const entry of entries) {
-        assert.equal(typeof entry.token, 'string');
-        assert.ok(Number.isFinite(entry.logprob) && entry.logprob <= 0, `logprob ${entry.logprob}`);
-        assert.equal(entry.top_logprobs.length, 2);
-        assert.ok(entry.top_logprobs[0].logprob >= entry.top_logprobs[1].logprob, 'top_logprobs best first');
-        // At temperature 0 the chosen token is the most likely one.
-        assert.equal(entry.top_logprobs[0].token, entry.token);
-      }
-      const chunks = await collect(await client.chat.completions.create({ ...request, stream: true }));
-      const streamed = chunks.flatMap((chunk) => chunk.choices[0]?.logprobs?.content ?? []);
-      assert.deepEqual(streamed.map((entry) => entry.token), entries.map((entry) => entry.token));
-      const unasked = await client.chat.completions.create({ model, messages: [user('Hi')], max_tokens: 2 });
-      assert.ok(!unasked.choices[0].logprobs, 'no logprobs unless asked');
-    });
+    check(
+      'logprobs: one entry per completion token, top_logprobs as many as asked, the same streamed',
+      { feature: 'logprobs', has: features.logprobs },
+      async () => {
+        const request = { model, messages: [user('Tell me a story.')], max_tokens: 6, temperature: 0, logprobs: true, top_logprobs: 2 };
+        const whole = await client.chat.completions.create(request);
+        const entries = whole.choices[0].logprobs?.content;
+        assert.ok(Array.isArray(entries), JSON.stringify(whole.choices[0].logprobs));
+        assert.equal(entries.length, whole.usage!.completion_tokens);
+        assert.equal(entries.map((entry) => entry.token).join(''), whole.choices[0].message.content);
+        for (const entry of entries) {
+          assert.equal(typeof entry.token, 'string');
+          assert.ok(Number.isFinite(entry.logprob) && entry.logprob <= 0, `logprob ${entry.logprob}`);
+          assert.equal(entry.top_logprobs.length, 2);
+          assert.ok(entry.top_logprobs[0].logprob >= entry.top_logprobs[1].logprob, 'top_logprobs best first');
+          // At temperature 0 the chosen token is the most likely one.
+          assert.equal(entry.top_logprobs[0].token, entry.token);
+        }
+        const chunks = await collect(await client.chat.completions.create({ ...request, stream: true }));
+        const streamed = chunks.flatMap((chunk) => chunk.choices[0]?.logprobs?.content ?? []);
+        assert.deepEqual(
+          streamed.map((entry) => entry.token),
+          entries.map((entry) => entry.token),
+        );
+        const unasked = await client.chat.completions.create({ model, messages: [user('Hi')], max_tokens: 2 });
+        assert.ok(!unasked.choices[0].logprobs, 'no logprobs unless asked');
+      },
+    );
 
     check('a client that disconnects mid-stream leaves the model serving the next requests', async () => {
       const { port } = new URL(served.url);
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error('no content chunk within 20 s')), 20_000);
-        const request = http.request({ host: '127.0.0.1', port, path: '/v1/chat/completions', method: 'POST', headers: { 'content-type': 'application/json' } }, (response) => {
-          response.on('data', (data: Buffer) => {
-            if (!/"content":"[^"]/.test(data.toString())) return;
-            clearTimeout(timer);
-            request.destroy();
-            resolve();
-          });
-          response.on('error', () => undefined);
-        });
+        const request = http.request(
+          { host: '127.0.0.1', port, path: '/v1/chat/completions', method: 'POST', headers: { 'content-type': 'application/json' } },
+          (response) => {
+            response.on('data', (data: Buffer) => {
+              if (!/"content":"[^"]/.test(data.toString())) return;
+              clearTimeout(timer);
+              request.destroy();
+              resolve();
+            });
+            response.on('error', () => undefined);
+          },
+        );
         request.on('error', (error) => (request.destroyed ? undefined : reject(error)));
         request.end(JSON.stringify({ model, messages: [user('Tell me a very long story.')], max_tokens: 400, temperature: 1, stream: true }));
       });

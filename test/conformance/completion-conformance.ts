@@ -58,7 +58,10 @@ export function completionConformance(target: ConformanceTarget<CompletionFeatur
     check('an array of prompts gives one choice per prompt, in order, each as if sent alone', async () => {
       const prompts = ['Once upon a time', 'The cat', 'Lily went'];
       const together = await client.completions.create({ model, prompt: prompts, max_tokens: 6, temperature: 0 });
-      assert.deepEqual(together.choices.map((choice) => choice.index), [0, 1, 2]);
+      assert.deepEqual(
+        together.choices.map((choice) => choice.index),
+        [0, 1, 2],
+      );
       const alone = await Promise.all(prompts.map((prompt) => client.completions.create({ model, prompt, max_tokens: 6, temperature: 0 })));
       alone.forEach((single, index) => assert.equal(together.choices[index].text, single.choices[0].text, `prompt ${index}`));
       const sum = (key: 'prompt_tokens' | 'completion_tokens') => alone.reduce((total, single) => total + single.usage![key], 0);
@@ -84,7 +87,10 @@ export function completionConformance(target: ConformanceTarget<CompletionFeatur
       assert.deepEqual(usageChunk.choices, [], 'the usage chunk has no choices');
       assert.deepEqual(usageChunk.usage, whole.usage);
       const withoutUsage = await collect(await client.completions.create({ ...request, stream: true }));
-      assert.ok(withoutUsage.every((chunk) => !chunk.usage), 'no usage unless include_usage');
+      assert.ok(
+        withoutUsage.every((chunk) => !chunk.usage),
+        'no usage unless include_usage',
+      );
       assert.equal(textOf(withoutUsage), whole.choices[0].text);
     });
 
@@ -169,7 +175,10 @@ export function completionConformance(target: ConformanceTarget<CompletionFeatur
     check('the model on an endpoint of another type is a 400 model_type_mismatch', async () => {
       assertBadRequest(await postJson(served, '/v1/embeddings', { model, input: 'Hi' }), { param: 'model', code: 'model_type_mismatch' });
       // A completion model has no chat template to render messages with.
-      assertBadRequest(await postJson(served, '/v1/chat/completions', { model, messages: [{ role: 'user', content: 'Hi' }], max_tokens: 2 }), { param: 'model', code: 'model_type_mismatch' });
+      assertBadRequest(await postJson(served, '/v1/chat/completions', { model, messages: [{ role: 'user', content: 'Hi' }], max_tokens: 2 }), {
+        param: 'model',
+        code: 'model_type_mismatch',
+      });
     });
 
     verifyKnownFailures();

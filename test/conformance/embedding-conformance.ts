@@ -48,7 +48,10 @@ export function embeddingConformance(target: ConformanceTarget<EmbeddingFeatures
       const result = await embedFloat(SENTENCES);
       assert.equal(result.object, 'list');
       assert.equal(result.model, model);
-      assert.deepEqual(result.data.map((item) => item.index), [0, 1, 2]);
+      assert.deepEqual(
+        result.data.map((item) => item.index),
+        [0, 1, 2],
+      );
       for (const item of result.data) {
         assert.equal(item.object, 'embedding');
         assert.equal(item.embedding.length, features.vectorLength);
@@ -65,7 +68,11 @@ export function embeddingConformance(target: ConformanceTarget<EmbeddingFeatures
       alone.forEach((single, index) => assertClose(together.data[index].embedding, single.data[0].embedding, `input ${index}`));
       const reversed = await embedFloat([...SENTENCES].reverse());
       reversed.data.forEach((item, index) => assertClose(item.embedding, alone[SENTENCES.length - 1 - index].data[0].embedding, `reversed input ${index}`));
-      assert.equal(together.usage.prompt_tokens, alone.reduce((sum, single) => sum + single.usage.prompt_tokens, 0), 'the tokens of every input');
+      assert.equal(
+        together.usage.prompt_tokens,
+        alone.reduce((sum, single) => sum + single.usage.prompt_tokens, 0),
+        'the tokens of every input',
+      );
     });
 
     check('usage counts the prompt tokens, and the total is the prompt', async () => {
@@ -93,7 +100,11 @@ export function embeddingConformance(target: ConformanceTarget<EmbeddingFeatures
       assert.equal(short.length, 8);
       assert.ok(Math.abs(norm(short) - 1) < 1e-4);
       const head = full.slice(0, 8);
-      assertClose(short, head.map((value) => value / norm(head)), 'the renormalised head of the full vector');
+      assertClose(
+        short,
+        head.map((value) => value / norm(head)),
+        'the renormalised head of the full vector',
+      );
       assertBadRequest(await postJson(served, '/v1/embeddings', { model, input: 'x', dimensions: features.vectorLength + 1 }), { param: 'dimensions' });
     });
 
@@ -106,7 +117,11 @@ export function embeddingConformance(target: ConformanceTarget<EmbeddingFeatures
     });
 
     check('an empty input is a 400 naming it', async () => {
-      for (const [input, param] of [['', 'input'], [[], 'input'], [['ok', ''], 'input[1]']] as const) {
+      for (const [input, param] of [
+        ['', 'input'],
+        [[], 'input'],
+        [['ok', ''], 'input[1]'],
+      ] as const) {
         assertBadRequest(await postJson(served, '/v1/embeddings', { model, input }), { param });
       }
     });
@@ -124,7 +139,10 @@ export function embeddingConformance(target: ConformanceTarget<EmbeddingFeatures
     });
 
     check('the model on an endpoint of another type is a 400 model_type_mismatch', async () => {
-      assertBadRequest(await postJson(served, '/v1/chat/completions', { model, messages: [{ role: 'user', content: 'Hi' }] }), { param: 'model', code: 'model_type_mismatch' });
+      assertBadRequest(await postJson(served, '/v1/chat/completions', { model, messages: [{ role: 'user', content: 'Hi' }] }), {
+        param: 'model',
+        code: 'model_type_mismatch',
+      });
       assertBadRequest(await postJson(served, '/v1/rerank', { model, query: 'Hi', documents: ['a'] }), { param: 'model', code: 'model_type_mismatch' });
     });
 

@@ -23,7 +23,12 @@ max_inputs = ${MAX_INPUTS}
 `;
 
 // Both models share the all-MiniLM-L6-v2 WordPiece vocabulary: [CLS] hello world ! [SEP].
-const FEATURES: EmbeddingFeatures = { vectorLength: 32, maxInputs: MAX_INPUTS, dimensions: true, tokenIds: { text: 'Hello world!', ids: [101, 7592, 2088, 999, 102] } };
+const FEATURES: EmbeddingFeatures = {
+  vectorLength: 32,
+  maxInputs: MAX_INPUTS,
+  dimensions: true,
+  tokenIds: { text: 'Hello world!', ids: [101, 7592, 2088, 999, 102] },
+};
 
 const TARGETS: Array<ConformanceTarget<EmbeddingFeatures>> = [
   { name: 'onnx', features: FEATURES, start: () => serveLocal(ONNX_EMBEDDING) },

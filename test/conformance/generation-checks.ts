@@ -24,7 +24,10 @@ export function assertCreated(created: number): void {
 export function assertUsage(usage: OpenAI.CompletionUsage | null | undefined, maxTokens: number): OpenAI.CompletionUsage {
   assert.ok(usage, 'usage is present');
   assert.ok(Number.isInteger(usage.prompt_tokens) && usage.prompt_tokens > 0, `prompt_tokens ${usage.prompt_tokens}`);
-  assert.ok(Number.isInteger(usage.completion_tokens) && usage.completion_tokens > 0 && usage.completion_tokens <= maxTokens, `completion_tokens ${usage.completion_tokens}`);
+  assert.ok(
+    Number.isInteger(usage.completion_tokens) && usage.completion_tokens > 0 && usage.completion_tokens <= maxTokens,
+    `completion_tokens ${usage.completion_tokens}`,
+  );
   assert.equal(usage.total_tokens, usage.prompt_tokens + usage.completion_tokens);
   return usage;
 }

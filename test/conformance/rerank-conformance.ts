@@ -65,7 +65,10 @@ export function rerankConformance(target: ConformanceTarget<RerankFeatures>): vo
       const reversed = await rerank({ documents: [...DOCUMENTS].reverse() });
       for (const [index, document] of DOCUMENTS.entries()) {
         const alone = await rerank({ documents: [document] });
-        assert.deepEqual(alone.results.map((result) => result.index), [0]);
+        assert.deepEqual(
+          alone.results.map((result) => result.index),
+          [0],
+        );
         const score = scoreOf(together, index);
         assert.ok(Math.abs(alone.results[0].relevance_score - score) <= TOLERANCE, `${document}: ${alone.results[0].relevance_score} alone, ${score} together`);
         assert.ok(Math.abs(scoreOf(reversed, DOCUMENTS.length - 1 - index) - score) <= TOLERANCE, `${document}: reversed`);
@@ -75,7 +78,10 @@ export function rerankConformance(target: ConformanceTarget<RerankFeatures>): vo
     check('top_n keeps the best n, in the same order', async () => {
       const all = await rerank({});
       const top = await rerank({ top_n: 2 });
-      assert.deepEqual(top.results.map((result) => result.index), all.results.slice(0, 2).map((result) => result.index));
+      assert.deepEqual(
+        top.results.map((result) => result.index),
+        all.results.slice(0, 2).map((result) => result.index),
+      );
       const beyond = await rerank({ top_n: DOCUMENTS.length + 3 });
       assert.equal(beyond.results.length, DOCUMENTS.length, 'top_n beyond the documents returns them all');
     });
@@ -93,7 +99,10 @@ export function rerankConformance(target: ConformanceTarget<RerankFeatures>): vo
       assert.ok(Number.isInteger(together.usage.prompt_tokens) && together.usage.prompt_tokens > 0);
       assert.equal(together.usage.total_tokens, together.usage.prompt_tokens);
       const alone = await Promise.all(DOCUMENTS.map((document) => rerank({ documents: [document] })));
-      assert.equal(together.usage.prompt_tokens, alone.reduce((sum, body) => sum + body.usage.prompt_tokens, 0));
+      assert.equal(
+        together.usage.prompt_tokens,
+        alone.reduce((sum, body) => sum + body.usage.prompt_tokens, 0),
+      );
     });
 
     check('more documents than max_inputs is a 400 naming documents', async () => {
@@ -115,7 +124,10 @@ export function rerankConformance(target: ConformanceTarget<RerankFeatures>): vo
 
     check('the model on an endpoint of another type is a 400 model_type_mismatch', async () => {
       assertBadRequest(await postJson(served, '/v1/embeddings', { model, input: 'Hi' }), { param: 'model', code: 'model_type_mismatch' });
-      assertBadRequest(await postJson(served, '/v1/chat/completions', { model, messages: [{ role: 'user', content: 'Hi' }] }), { param: 'model', code: 'model_type_mismatch' });
+      assertBadRequest(await postJson(served, '/v1/chat/completions', { model, messages: [{ role: 'user', content: 'Hi' }] }), {
+        param: 'model',
+        code: 'model_type_mismatch',
+      });
     });
 
     verifyKnownFailures();

@@ -57,7 +57,10 @@ function contextIncludes(relative: string): boolean {
 describe('Dockerfile', () => {
   const instructions = readDockerfile(path.join(root, 'Dockerfile'));
   const of = (keyword: string) => instructions.filter((instruction) => instruction.keyword === keyword);
-  const argDefault = (name: string) => of('ARG').map((arg) => arg.args.match(new RegExp(`^${name}=(.*)$`))?.[1]).find((value) => value !== undefined);
+  const argDefault = (name: string) =>
+    of('ARG')
+      .map((arg) => arg.args.match(new RegExp(`^${name}=(.*)$`))?.[1])
+      .find((value) => value !== undefined);
   const stages = of('FROM');
   const runtimeStart = instructions.lastIndexOf(stages[stages.length - 1]);
   const runtime = instructions.slice(runtimeStart);
@@ -79,20 +82,27 @@ describe('Dockerfile', () => {
     assert.deepEqual(entrypoint.slice(-2), ['node', '/app/dist/src/cli.cjs']);
     const healthcheck = runtime.find((instruction) => instruction.keyword === 'HEALTHCHECK')?.args ?? '';
     assert.match(healthcheck, /CMD \["node", "\/app\/healthcheck\.mjs"\]/);
-    const env = runtime.filter((instruction) => instruction.keyword === 'ENV').map((instruction) => instruction.args).join(' ');
+    const env = runtime
+      .filter((instruction) => instruction.keyword === 'ENV')
+      .map((instruction) => instruction.args)
+      .join(' ');
     assert.match(env, /SWITCHYARD_CONFIG=\/etc\/switchyard\/config\.toml/);
     assert.match(env, /SWITCHYARD_ADDRESS=0\.0\.0\.0:8080/);
   });
 
   test('copies only files that exist and that .dockerignore lets into the context', () => {
     for (const copy of of('COPY').filter((instruction) => !instruction.args.includes('--from='))) {
-      const sources = copy.args.split(/\s+/).filter((word) => !word.startsWith('--')).slice(0, -1);
+      const sources = copy.args
+        .split(/\s+/)
+        .filter((word) => !word.startsWith('--'))
+        .slice(0, -1);
       for (const source of sources) {
         assert.ok(existsSync(path.join(root, source)), `${source} exists`);
         assert.ok(contextIncludes(source.replace(/^\.\//, '').replace(/\/$/, '')), `${source} is in the build context`);
       }
     }
-    for (const excluded of ['node_modules', 'dist', 'test', '.git', 'bench']) assert.equal(contextIncludes(excluded), false, `${excluded} stays out of the context`);
+    for (const excluded of ['node_modules', 'dist', 'test', '.git', 'bench'])
+      assert.equal(contextIncludes(excluded), false, `${excluded} stays out of the context`);
   });
 
   test("the image's default config is valid and serves on all interfaces only with a key", () => {

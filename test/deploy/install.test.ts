@@ -27,7 +27,9 @@ describe('installing', () => {
     // protobufjs: a version notice; onnxruntime-node: denied below. A new one needs a look: e.g.
     // @xenova/transformers brings sharp 0.32, whose install script downloads libvips from GitHub.
     const lock = JSON.parse(readFileSync(path.join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, { hasInstallScript?: boolean }> };
-    const withScripts = Object.entries(lock.packages).filter(([location, entry]) => location !== '' && entry.hasInstallScript).map(([location]) => location.replace(/^.*node_modules\//, ''));
+    const withScripts = Object.entries(lock.packages)
+      .filter(([location, entry]) => location !== '' && entry.hasInstallScript)
+      .map(([location]) => location.replace(/^.*node_modules\//, ''));
     assert.deepEqual(withScripts.sort(), ['node-llama-cpp', 'onnxruntime-node', 'protobufjs']);
   });
 

@@ -57,7 +57,9 @@ function readYamlDocuments(file: string): Json[] {
 }
 
 function loadKubernetesManifests(): Manifest[] {
-  const files = readdirSync(kubernetesDir).filter((name) => /\.ya?ml$/.test(name)).sort();
+  const files = readdirSync(kubernetesDir)
+    .filter((name) => /\.ya?ml$/.test(name))
+    .sort();
   return files.flatMap((name) => readYamlDocuments(path.join(kubernetesDir, name)).map((object) => ({ file: name, object })));
 }
 
@@ -133,15 +135,24 @@ describe('deploy/compose.yaml', () => {
 
   test('reserves an NVIDIA GPU, mounts config read-only and models, takes the key from the environment', () => {
     const devices = gateway.deploy?.resources?.reservations?.devices as Json[];
-    assert.ok(devices.some((device) => device.driver === 'nvidia' && device.capabilities.includes('gpu')), 'an nvidia gpu reservation');
+    assert.ok(
+      devices.some((device) => device.driver === 'nvidia' && device.capabilities.includes('gpu')),
+      'an nvidia gpu reservation',
+    );
     const volumes = gateway.volumes as Json[];
     const config = volumes.find((volume) => volume.target === '/etc/switchyard');
     assert.ok(config, 'the config folder is mounted at /etc/switchyard');
     assert.equal(config.read_only, true, 'the config is mounted read-only');
     assert.equal(path.resolve(deployDir, config.source), configFolder);
-    assert.ok(volumes.some((volume) => volume.target === '/models'), 'a models volume at /models');
+    assert.ok(
+      volumes.some((volume) => volume.target === '/models'),
+      'a models volume at /models',
+    );
     assert.match(String(gateway.environment?.SWITCHYARD_API_KEY), /^\$\{SWITCHYARD_API_KEY(:?[?-].*)?\}$/, 'the key comes from the environment');
-    assert.ok(gateway.ports.some((port: string) => String(port).endsWith(':8080')), 'publishes the container port 8080');
+    assert.ok(
+      gateway.ports.some((port: string) => String(port).endsWith(':8080')),
+      'publishes the container port 8080',
+    );
   });
 
   test('its config.toml is valid, shares limits through the compose Redis, and stops within stop_grace_period', () => {
@@ -156,7 +167,10 @@ describe('deploy/compose.yaml', () => {
     assert.ok(compose.services[redis.hostname], `redis_url names the compose service "${redis.hostname}"`);
     assert.ok(Object.keys(gateway.depends_on ?? {}).includes(redis.hostname), 'switchyard starts after redis');
     const graceSeconds = (api as { shutdown_grace?: number }).shutdown_grace ?? 30;
-    assert.ok(composeDurationSeconds(gateway.stop_grace_period) > graceSeconds, `stop_grace_period ${gateway.stop_grace_period} > shutdown_grace ${graceSeconds}`);
+    assert.ok(
+      composeDurationSeconds(gateway.stop_grace_period) > graceSeconds,
+      `stop_grace_period ${gateway.stop_grace_period} > shutdown_grace ${graceSeconds}`,
+    );
   });
 });
 
@@ -174,10 +188,14 @@ describe('deploy/kubernetes', () => {
 
   test('holds the objects a GPU deployment needs', () => {
     const kinds = new Set(objects.map((object) => object.kind));
-    for (const kind of ['Namespace', 'Deployment', 'Service', 'ConfigMap', 'Secret', 'PodDisruptionBudget', 'HorizontalPodAutoscaler']) assert.ok(kinds.has(kind), `a ${kind}`);
+    for (const kind of ['Namespace', 'Deployment', 'Service', 'ConfigMap', 'Secret', 'PodDisruptionBudget', 'HorizontalPodAutoscaler'])
+      assert.ok(kinds.has(kind), `a ${kind}`);
     assert.ok(gateway, 'the switchyard Deployment');
     assert.ok(gatewayContainer, 'its switchyard container');
-    assert.ok(deployments.some((deployment) => deployment.spec.template.spec.containers.some((container: Json) => /^redis(:|$)/.test(container.image))), 'a Redis Deployment');
+    assert.ok(
+      deployments.some((deployment) => deployment.spec.template.spec.containers.some((container: Json) => /^redis(:|$)/.test(container.image))),
+      'a Redis Deployment',
+    );
   });
 
   test('every object validates against its Kubernetes API schema', () => {
@@ -204,15 +222,25 @@ describe('deploy/kubernetes', () => {
 
   test('Deployment selectors match their pod labels, and Services select exactly one Deployment on a named port', () => {
     for (const deployment of deployments) {
-      assert.ok(matches(deployment.spec.selector.matchLabels, deployment.spec.template.metadata.labels), `${deployment.metadata.name}: selector matches its template`);
+      assert.ok(
+        matches(deployment.spec.selector.matchLabels, deployment.spec.template.metadata.labels),
+        `${deployment.metadata.name}: selector matches its template`,
+      );
     }
     for (const service of objects.filter((object) => object.kind === 'Service')) {
       const selected = deployments.filter((deployment) => matches(service.spec.selector, deployment.spec.template.metadata.labels));
-      assert.equal(selected.length, 1, `Service ${service.metadata.name} selects one Deployment (found ${selected.map((d) => d.metadata.name).join(', ') || 'none'})`);
+      assert.equal(
+        selected.length,
+        1,
+        `Service ${service.metadata.name} selects one Deployment (found ${selected.map((d) => d.metadata.name).join(', ') || 'none'})`,
+      );
       const ports = selected[0].spec.template.spec.containers.flatMap((container: Json) => container.ports ?? []);
       for (const port of service.spec.ports) {
         const target = port.targetPort ?? port.port;
-        assert.ok(ports.some((candidate: Json) => candidate.name === target || candidate.containerPort === target), `Service ${service.metadata.name}: targetPort ${target} exists`);
+        assert.ok(
+          ports.some((candidate: Json) => candidate.name === target || candidate.containerPort === target),
+          `Service ${service.metadata.name}: targetPort ${target} exists`,
+        );
       }
     }
   });
@@ -234,14 +262,18 @@ describe('deploy/kubernetes', () => {
             assert.ok(secretRef.key in { ...target.data, ...target.stringData }, `${where}: Secret ${secretRef.name} has ${secretRef.key}`);
           }
           const configRef = variable.valueFrom?.configMapKeyRef;
-          if (configRef) assert.ok(find('ConfigMap', configRef.name)?.data?.[configRef.key] !== undefined, `${where}: ConfigMap ${configRef.name} has ${configRef.key}`);
+          if (configRef)
+            assert.ok(find('ConfigMap', configRef.name)?.data?.[configRef.key] !== undefined, `${where}: ConfigMap ${configRef.name} has ${configRef.key}`);
         }
         for (const source of container.envFrom ?? []) {
           if (source.secretRef) assert.ok(find('Secret', source.secretRef.name), `${where}: Secret ${source.secretRef.name}`);
           if (source.configMapRef) assert.ok(find('ConfigMap', source.configMapRef.name), `${where}: ConfigMap ${source.configMapRef.name}`);
         }
         for (const mount of container.volumeMounts ?? []) {
-          assert.ok((pod.volumes ?? []).some((volume: Json) => volume.name === mount.name), `${where}: volume ${mount.name} exists`);
+          assert.ok(
+            (pod.volumes ?? []).some((volume: Json) => volume.name === mount.name),
+            `${where}: volume ${mount.name} exists`,
+          );
         }
       }
     }
@@ -267,7 +299,7 @@ describe('deploy/kubernetes', () => {
     const configPath = gatewayContainer.env.find((variable: Json) => variable.name === 'SWITCHYARD_CONFIG')?.value ?? '/etc/switchyard/config.toml';
     const volume = gatewayPod.volumes.find((candidate: Json) => candidate.configMap?.name === 'switchyard-config');
     const mount = gatewayContainer.volumeMounts.find((candidate: Json) => candidate.name === volume.name);
-    assert.equal(mount.mountPath, path.posix.dirname(configPath), 'the ConfigMap is mounted at the config file\'s folder');
+    assert.equal(mount.mountPath, path.posix.dirname(configPath), "the ConfigMap is mounted at the config file's folder");
     assert.equal(mount.subPath, undefined, 'no subPath: a subPath mount never sees ConfigMap edits');
     assert.equal(path.posix.basename(configPath), 'config.toml');
 
@@ -294,7 +326,10 @@ describe('deploy/kubernetes', () => {
     const preStop = gatewayContainer.lifecycle?.preStop?.exec?.command as string[] | undefined;
     const preStopSeconds = preStop?.[0] === 'sleep' ? Number(preStop[1]) : (gatewayContainer.lifecycle?.preStop?.sleep?.seconds ?? 0);
     const termination = gatewayPod.terminationGracePeriodSeconds as number;
-    assert.ok(termination > preStopSeconds + graceSeconds, `terminationGracePeriodSeconds ${termination} > preStop ${preStopSeconds} + shutdown_grace ${graceSeconds}`);
+    assert.ok(
+      termination > preStopSeconds + graceSeconds,
+      `terminationGracePeriodSeconds ${termination} > preStop ${preStopSeconds} + shutdown_grace ${graceSeconds}`,
+    );
   });
 
   test('replicas share limits through the Redis Service, which only gateway pods may reach', () => {
@@ -304,12 +339,19 @@ describe('deploy/kubernetes', () => {
     const url = new URL(limits.redis_url ?? '');
     const service = find('Service', url.hostname.split('.')[0]);
     assert.ok(service, `redis_url names the Service ${url.hostname}`);
-    assert.ok(service.spec.ports.some((port: Json) => port.port === Number(url.port || 6379)), 'on its port');
-    const redisLabels = deployments.find((deployment) => matches(service.spec.selector, deployment.spec.template.metadata.labels))?.spec.template.metadata.labels;
+    assert.ok(
+      service.spec.ports.some((port: Json) => port.port === Number(url.port || 6379)),
+      'on its port',
+    );
+    const redisLabels = deployments.find((deployment) => matches(service.spec.selector, deployment.spec.template.metadata.labels))?.spec.template.metadata
+      .labels;
     const policy = objects.find((object) => object.kind === 'NetworkPolicy' && matches(object.spec.podSelector.matchLabels, redisLabels));
     assert.ok(policy, 'a NetworkPolicy guards the Redis pods');
     const allowed = policy.spec.ingress.flatMap((rule: Json) => rule.from ?? []);
-    assert.ok(allowed.some((peer: Json) => peer.podSelector && matches(peer.podSelector.matchLabels, gateway.spec.template.metadata.labels)), 'the gateway pods are allowed in');
+    assert.ok(
+      allowed.some((peer: Json) => peer.podSelector && matches(peer.podSelector.matchLabels, gateway.spec.template.metadata.labels)),
+      'the gateway pods are allowed in',
+    );
   });
 
   test('the PodDisruptionBudget and the HorizontalPodAutoscaler target the gateway', () => {

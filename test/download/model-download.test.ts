@@ -141,7 +141,10 @@ describe('downloadModel', { timeout: 60_000 }, () => {
 
     await fresh();
     server.plan(...Array.from({ length: 3 }, () => ({ kind: 'status' as const, status: 500 })));
-    await assert.rejects(downloadModel({ ...fast, url: server.fileUrl, destination: destination(), maxAttempts: 3 }), /failed after 3 attempts: .*answered 500/);
+    await assert.rejects(
+      downloadModel({ ...fast, url: server.fileUrl, destination: destination(), maxAttempts: 3 }),
+      /failed after 3 attempts: .*answered 500/,
+    );
     assert.equal(server.ranges.length, 3);
   });
 

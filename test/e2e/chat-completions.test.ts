@@ -168,7 +168,13 @@ describe('chat and text completions on llama.cpp', () => {
   test('response_format json_object constrains the output to a JSON object', async () => {
     // This tiny model fills JSON strings with story text, so 60 tokens end mid-string: the
     // output is checked as a JSON object's prefix (the json_schema test above checks a full parse).
-    const completion = await client.chat.completions.create({ model: 'chatml', messages: [user('JSON please')], max_tokens: 60, temperature: 0, response_format: { type: 'json_object' } });
+    const completion = await client.chat.completions.create({
+      model: 'chatml',
+      messages: [user('JSON please')],
+      max_tokens: 60,
+      temperature: 0,
+      response_format: { type: 'json_object' },
+    });
     const content = completion.choices[0].message.content!;
     assert.match(content, /^\s*\{\s*"/);
     if (completion.choices[0].finish_reason === 'stop') assert.equal(typeof JSON.parse(content), 'object');
@@ -186,20 +192,43 @@ describe('chat and text completions on llama.cpp', () => {
 
   test('n = 2 gives two choices; model may be an alias', async () => {
     const completion = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [user('Hi')], max_tokens: 4, n: 2, seed: 3 });
-    assert.deepEqual(completion.choices.map((choice) => choice.index), [0, 1]);
+    assert.deepEqual(
+      completion.choices.map((choice) => choice.index),
+      [0, 1],
+    );
     assert.equal(completion.model, 'chatml');
   });
 
   test('a model without a chat template (Llama 2 wrapper) chats', async () => {
-    const completion = await client.chat.completions.create({ model: 'llama2-chat', messages: [{ role: 'system', content: 'You tell stories.' }, user('A story?')], max_tokens: 8 });
+    const completion = await client.chat.completions.create({
+      model: 'llama2-chat',
+      messages: [{ role: 'system', content: 'You tell stories.' }, user('A story?')],
+      max_tokens: 8,
+    });
     assert.ok(completion.choices[0].message.content!.length > 0);
   });
 
   test('text parts are joined; a non-text part is a 400 naming it', async () => {
-    const ok = await client.chat.completions.create({ model: 'chatml', messages: [{ role: 'user', content: [{ type: 'text', text: 'Hello' }, { type: 'text', text: ' there' }] }], max_tokens: 3 });
+    const ok = await client.chat.completions.create({
+      model: 'chatml',
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'Hello' },
+            { type: 'text', text: ' there' },
+          ],
+        },
+      ],
+      max_tokens: 3,
+    });
     assert.equal(ok.choices.length, 1);
     await assert.rejects(
-      client.chat.completions.create({ model: 'chatml', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:,' } }] }], max_tokens: 3 }),
+      client.chat.completions.create({
+        model: 'chatml',
+        messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:,' } }] }],
+        max_tokens: 3,
+      }),
       (error: unknown) => error instanceof OpenAI.BadRequestError && error.param === 'messages[0].content[0].type' && /image_url/.test(error.message),
     );
   });
@@ -241,7 +270,11 @@ describe('chat and text completions on llama.cpp', () => {
   });
 
   test('model may be omitted only when one model can serve the endpoint', async () => {
-    const response = await fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ messages: [user('Hi')] }) });
+    const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ messages: [user('Hi')] }),
+    });
     assert.equal(response.status, 400);
     assert.match(((await response.json()) as { error: { message: string } }).error.message, /configured: chatml, llama2-chat/);
   });
@@ -256,7 +289,10 @@ describe('chat and text completions on llama.cpp', () => {
   test('text completions: several prompts in order, echo, streaming, 32k vocabulary', async () => {
     const completion = await client.completions.create({ model: 'stories', prompt: ['Once upon a time', 'The cat'], max_tokens: 6, temperature: 0 });
     assert.equal(completion.object, 'text_completion');
-    assert.deepEqual(completion.choices.map((choice) => choice.index), [0, 1]);
+    assert.deepEqual(
+      completion.choices.map((choice) => choice.index),
+      [0, 1],
+    );
     const single = await client.completions.create({ model: 'stories', prompt: 'The cat', max_tokens: 6, temperature: 0 });
     assert.equal(completion.choices[1].text, single.choices[0].text);
     const echoed = await client.completions.create({ model: 'stories', prompt: 'The cat', max_tokens: 6, temperature: 0, echo: true });
@@ -289,7 +325,14 @@ describe('chat and text completions on llama.cpp', () => {
     const finishedAt: number[] = [];
     await Promise.all(
       [0, 1, 2, 3].map(async (index) => {
-        const stream = await client.chat.completions.create({ model: 'chatml', messages: [user(`Story number ${index}`)], max_tokens: 60, temperature: 0.8, seed: index, stream: true });
+        const stream = await client.chat.completions.create({
+          model: 'chatml',
+          messages: [user(`Story number ${index}`)],
+          max_tokens: 60,
+          temperature: 0.8,
+          seed: index,
+          stream: true,
+        });
         let first = true;
         for await (const chunk of stream) {
           if (first && chunk.choices[0]?.delta.content) {
@@ -350,7 +393,13 @@ describe('chat and text completions on llama.cpp', () => {
     const scheduler = gateway.gateway.registry.find('llama2-chat')!.scheduler!;
     const { port } = new URL(gateway.url);
     const requestId = `disconnect-plain-${Date.now()}`;
-    const request = http.request({ host: '127.0.0.1', port, path: '/v1/chat/completions', method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': requestId } });
+    const request = http.request({
+      host: '127.0.0.1',
+      port,
+      path: '/v1/chat/completions',
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': requestId },
+    });
     request.on('error', () => undefined);
     request.end(JSON.stringify({ model: 'llama2-chat', messages: [user('A long story')], max_tokens: 1500, temperature: 0.8 }));
     while (scheduler.activeCount === 0) await new Promise((resolve) => setTimeout(resolve, 5));
@@ -370,17 +419,25 @@ describe('chat and text completions on llama.cpp', () => {
   test('a request is admitted once: its n choices never take queue places of their own', async () => {
     // n = 4 on one slot with max_queue = 1: the choices take turns on the request's slot.
     const alone = await client.chat.completions.create({ model: 'llama2-chat', messages: [user('Hi')], max_tokens: 3, n: 4, temperature: 0.7, seed: 1 });
-    assert.deepEqual(alone.choices.map((choice) => choice.index), [0, 1, 2, 3]);
+    assert.deepEqual(
+      alone.choices.map((choice) => choice.index),
+      [0, 1, 2, 3],
+    );
     // Two slots, one busy, no queue: the request is admitted on the free slot and runs both choices
     // there. Before, its second choice asked the full queue for a place and the request got a 429.
     const scheduler = () => gateway.gateway.registry.list().find((entry) => entry.id === 'pair')?.scheduler;
     const busy = new AbortController();
-    const long = client.completions.create({ model: 'pair', prompt: 'Once upon a time', max_tokens: 1800, temperature: 1 }, { signal: busy.signal }).catch(() => undefined);
+    const long = client.completions
+      .create({ model: 'pair', prompt: 'Once upon a time', max_tokens: 1800, temperature: 1 }, { signal: busy.signal })
+      .catch(() => undefined);
     const started = performance.now();
     while ((scheduler()?.activeCount ?? 0) < 1 && performance.now() - started < 10_000) await new Promise((resolve) => setTimeout(resolve, 5));
     try {
       const completion = await client.completions.create({ model: 'pair', prompt: 'Once', max_tokens: 3, n: 2 });
-      assert.deepEqual(completion.choices.map((choice) => choice.index), [0, 1]);
+      assert.deepEqual(
+        completion.choices.map((choice) => choice.index),
+        [0, 1],
+      );
     } finally {
       busy.abort();
       await long;

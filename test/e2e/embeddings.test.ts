@@ -92,7 +92,10 @@ describe('embeddings and rerank', () => {
     const viaFloat = await client.embeddings.create({ model: 'onnx-embed', input: SENTENCES, encoding_format: 'float' });
     assert.equal(viaBase64.object, 'list');
     assert.equal(viaBase64.model, 'onnx-embed');
-    assert.deepEqual(viaBase64.data.map((item) => item.index), [0, 1, 2]);
+    assert.deepEqual(
+      viaBase64.data.map((item) => item.index),
+      [0, 1, 2],
+    );
     for (let index = 0; index < SENTENCES.length; index++) {
       assert.equal(viaFloat.data[index].embedding.length, 32);
       // base64 carries float32 exactly; the float form is the same float32 values as JSON numbers.
@@ -106,14 +109,20 @@ describe('embeddings and rerank', () => {
   test('vectors through the gateway equal the direct computation within 1e-5 (float, base64, user)', async () => {
     const reference = await OnnxReference.create();
     try {
-      const expected = await reference.embed(SENTENCES.map((text) => reference.ids(text)), 'mean', true);
+      const expected = await reference.embed(
+        SENTENCES.map((text) => reference.ids(text)),
+        'mean',
+        true,
+      );
       const viaFloat = await client.embeddings.create({ model: 'onnx-embed', input: SENTENCES, encoding_format: 'float', user: 'user-1234' });
       const viaBase64 = await client.embeddings.create({ model: 'onnx-embed', input: SENTENCES });
       for (const response of [viaFloat, viaBase64]) {
         assert.equal(response.data.length, SENTENCES.length);
         response.data.forEach((item, index) => {
           assert.equal(item.embedding.length, 32);
-          item.embedding.forEach((value, k) => assert.ok(Math.abs(value - expected[index][k]) <= 1e-5, `${SENTENCES[index]}[${k}]: ${value} vs ${expected[index][k]}`));
+          item.embedding.forEach((value, k) =>
+            assert.ok(Math.abs(value - expected[index][k]) <= 1e-5, `${SENTENCES[index]}[${k}]: ${value} vs ${expected[index][k]}`),
+          );
         });
       }
     } finally {
@@ -124,13 +133,18 @@ describe('embeddings and rerank', () => {
   test('the GGUF model answers the SDK default (base64) with its float vectors', async () => {
     const floats = await client.embeddings.create({ model: 'gguf-embed', input: SENTENCES, encoding_format: 'float' });
     const decoded = await client.embeddings.create({ model: 'gguf-embed', input: SENTENCES });
-    assert.deepEqual(decoded.data.map((item) => item.embedding), floats.data.map((item) => item.embedding));
+    assert.deepEqual(
+      decoded.data.map((item) => item.embedding),
+      floats.data.map((item) => item.embedding),
+    );
     assert.ok(Math.abs(norm(floats.data[0].embedding) - 1) < 1e-5);
   });
 
   test('/v1/models names the device and the ONNX Runtime settings of each embedding model', async () => {
     const listed = await client.models.list();
-    const onnx = listed.data.find((model) => model.id === 'onnx-embed') as unknown as { metadata: { device: string; dimensions: number; details: Record<string, unknown> } };
+    const onnx = listed.data.find((model) => model.id === 'onnx-embed') as unknown as {
+      metadata: { device: string; dimensions: number; details: Record<string, unknown> };
+    };
     assert.equal(onnx.metadata.device, 'cpu');
     assert.equal(onnx.metadata.dimensions, 32);
     assert.deepEqual(onnx.metadata.details.providersTried, ['cuda', 'cpu']);
@@ -171,13 +185,21 @@ describe('embeddings and rerank', () => {
       for (const model of ['gguf-embed', 'onnx-embed']) {
         const input = [`${model} ${mark} first input`, `${model} ${mark} the second one`];
         await spied.client.embeddings.create({ model, input, encoding_format: 'float' });
-        assert.deepEqual(input.map((text) => calls.get(text)), [1, 1], model);
+        assert.deepEqual(
+          input.map((text) => calls.get(text)),
+          [1, 1],
+          model,
+        );
       }
       for (const model of ['gguf-rerank', 'onnx-rerank']) {
         const query = `${model} ${mark} query`;
         const documents = [`${model} ${mark} document one`, `${model} ${mark} document two`, `${model} ${mark} document three`];
         await spied.client.post('/rerank', { body: { model, query, documents } });
-        assert.deepEqual([query, ...documents].map((text) => calls.get(text)), [1, 1, 1, 1], model);
+        assert.deepEqual(
+          [query, ...documents].map((text) => calls.get(text)),
+          [1, 1, 1, 1],
+          model,
+        );
       }
     } finally {
       LlamaModel.prototype.tokenize = llamaTokenize;
@@ -196,7 +218,9 @@ describe('embeddings and rerank', () => {
   });
 
   test('results are identical batched under concurrency and alone', async () => {
-    const alone = await Promise.all(SENTENCES.map(async (sentence) => (await client.embeddings.create({ model: 'onnx-embed', input: sentence, encoding_format: 'float' })).data[0].embedding));
+    const alone = await Promise.all(
+      SENTENCES.map(async (sentence) => (await client.embeddings.create({ model: 'onnx-embed', input: sentence, encoding_format: 'float' })).data[0].embedding),
+    );
     const concurrent = await Promise.all(
       Array.from({ length: 24 }, (_, index) => client.embeddings.create({ model: 'onnx-embed', input: SENTENCES[index % 3], encoding_format: 'float' })),
     );
@@ -221,7 +245,10 @@ describe('embeddings and rerank', () => {
     assert.ok(Math.abs(norm(short.data[0].embedding) - 1) < 1e-5);
     const head = full.data[0].embedding.slice(0, 8);
     assert.ok(cosine(head, short.data[0].embedding) > 0.99999);
-    await assert.rejects(client.embeddings.create({ model: 'onnx-embed', input: 'x', dimensions: 64 }), (error: unknown) => error instanceof OpenAI.BadRequestError && error.param === 'dimensions');
+    await assert.rejects(
+      client.embeddings.create({ model: 'onnx-embed', input: 'x', dimensions: 64 }),
+      (error: unknown) => error instanceof OpenAI.BadRequestError && error.param === 'dimensions',
+    );
   });
 
   test('long inputs are truncated by default, refused with both lengths when truncate = false', async () => {
@@ -253,16 +280,29 @@ describe('embeddings and rerank', () => {
       [Array.from({ length: 2049 }, () => 'a'), 'input', /at most 2048 inputs per request, found 2049/],
     ];
     for (const [input, param, message] of cases) {
-      const response = await fetch(`${gateway.url}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'onnx-embed', input }) });
+      const response = await fetch(`${gateway.url}/v1/embeddings`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'onnx-embed', input }),
+      });
       const body = (await response.json()) as { error: { param: string; message: string } };
       assert.equal(response.status, 400, JSON.stringify(input));
       assert.equal(body.error.param, param);
       assert.match(body.error.message, message);
     }
-    await assert.rejects(client.embeddings.create({ model: 'onnx-embed-strict', input: ['a', 'b', 'c', 'd', 'e'] }), (error: unknown) => error instanceof OpenAI.BadRequestError && /at most 4 inputs/.test(error.message));
-    await assert.rejects(client.embeddings.create({ model: 'onnx-embed', input: 'x', encoding_format: 'binary' as 'float' }), (error: unknown) => error instanceof OpenAI.BadRequestError && error.param === 'encoding_format');
+    await assert.rejects(
+      client.embeddings.create({ model: 'onnx-embed-strict', input: ['a', 'b', 'c', 'd', 'e'] }),
+      (error: unknown) => error instanceof OpenAI.BadRequestError && /at most 4 inputs/.test(error.message),
+    );
+    await assert.rejects(
+      client.embeddings.create({ model: 'onnx-embed', input: 'x', encoding_format: 'binary' as 'float' }),
+      (error: unknown) => error instanceof OpenAI.BadRequestError && error.param === 'encoding_format',
+    );
     for (const dimensions of [0, -3, 1.5]) {
-      await assert.rejects(client.embeddings.create({ model: 'onnx-embed', input: 'x', dimensions }), (error: unknown) => error instanceof OpenAI.BadRequestError && error.param === 'dimensions');
+      await assert.rejects(
+        client.embeddings.create({ model: 'onnx-embed', input: 'x', dimensions }),
+        (error: unknown) => error instanceof OpenAI.BadRequestError && error.param === 'dimensions',
+      );
     }
   });
 
@@ -279,7 +319,12 @@ describe('embeddings and rerank', () => {
     const busy = client.embeddings.create({ model: 'onnx-embed', input: Array.from({ length: 512 }, () => long), encoding_format: 'float' });
     await waitFor(() => queued() > 0 && queued() < 512, 10_000, 'the first run to start');
     const leaving = new AbortController();
-    const doomed = fetch(`${gateway.url}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'onnx-embed', input: ['one', 'two', 'three', 'four', 'five'] }), signal: leaving.signal });
+    const doomed = fetch(`${gateway.url}/v1/embeddings`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'onnx-embed', input: ['one', 'two', 'three', 'four', 'five'] }),
+      signal: leaving.signal,
+    });
     let queuedWithDoomed = 0;
     await waitFor(() => (queuedWithDoomed = queued()) % 32 === 5, 10_000, 'the five inputs to queue behind the long request');
     leaving.abort();
@@ -299,7 +344,9 @@ describe('embeddings and rerank', () => {
     const queued = () => batcher.queuedInputs ?? 0;
     const long = Array.from({ length: 600 }, (_, index) => `word${index % 13}`).join(' ');
     const leaving = new AbortController();
-    const busy = client.embeddings.create({ model, input: Array.from({ length: 512 }, () => long), encoding_format: 'float' }, { signal: leaving.signal }).catch(() => undefined);
+    const busy = client.embeddings
+      .create({ model, input: Array.from({ length: 512 }, () => long), encoding_format: 'float' }, { signal: leaving.signal })
+      .catch(() => undefined);
     await waitFor(() => queued() > 0 && queued() < 512, 20_000, 'the long request to start running');
     return {
       queued,
@@ -316,7 +363,11 @@ describe('embeddings and rerank', () => {
     try {
       const waiting = client.embeddings.create({ model: 'gguf-embed-queue', input: 'I wait my turn', encoding_format: 'float' });
       await waitFor(() => engine.queued() % 32 === 1, 10_000, 'the first request to wait');
-      const refused = await fetch(`${gateway.url}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gguf-embed-queue', input: 'one too many' }) });
+      const refused = await fetch(`${gateway.url}/v1/embeddings`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gguf-embed-queue', input: 'one too many' }),
+      });
       const body = (await refused.json()) as { error: { type: string; code: string; message: string } };
       assert.equal(refused.status, 429, JSON.stringify(body));
       assert.equal(body.error.type, 'rate_limit_error');
@@ -336,7 +387,11 @@ describe('embeddings and rerank', () => {
     const engine = await holdEngine('onnx-embed-wait');
     try {
       const started = performance.now();
-      const response = await fetch(`${gateway.url}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'onnx-embed-wait', input: 'too late' }) });
+      const response = await fetch(`${gateway.url}/v1/embeddings`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'onnx-embed-wait', input: 'too late' }),
+      });
       const body = (await response.json()) as { error: { type: string; code: string; message: string } };
       assert.equal(response.status, 503, JSON.stringify(body));
       assert.equal(body.error.type, 'service_unavailable_error');
@@ -372,7 +427,11 @@ describe('embeddings and rerank', () => {
       body: JSON.stringify({ model: 'onnx-rerank', query: 'pets', documents, top_n: 3, return_documents: true }),
     });
     assert.equal(response.status, 200);
-    const body = (await response.json()) as { model: string; results: Array<{ index: number; relevance_score: number; document?: { text: string } }>; usage: { prompt_tokens: number } };
+    const body = (await response.json()) as {
+      model: string;
+      results: Array<{ index: number; relevance_score: number; document?: { text: string } }>;
+      usage: { prompt_tokens: number };
+    };
     assert.equal(body.model, 'onnx-rerank');
     assert.equal(body.results.length, 3);
     for (let index = 1; index < body.results.length; index++) assert.ok(body.results[index - 1].relevance_score >= body.results[index].relevance_score);
@@ -382,11 +441,18 @@ describe('embeddings and rerank', () => {
       assert.equal(result.document?.text, typeof original === 'string' ? original : original.text);
     }
     assert.ok(body.usage.prompt_tokens > 0);
-    const plain = await fetch(`${gateway.url}/rerank`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'onnx-rerank', query: 'pets', documents }) });
+    const plain = await fetch(`${gateway.url}/rerank`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'onnx-rerank', query: 'pets', documents }),
+    });
     const plainBody = (await plain.json()) as { results: Array<{ index: number; document?: unknown }> };
     assert.equal(plainBody.results.length, 4);
     assert.equal(plainBody.results[0].document, undefined);
-    assert.deepEqual(plainBody.results.slice(0, 3).map((result) => result.index), body.results.map((result) => result.index));
+    assert.deepEqual(
+      plainBody.results.slice(0, 3).map((result) => result.index),
+      body.results.map((result) => result.index),
+    );
   });
 
   test('rerank through the SDK: scores equal sigmoid(logit) of the model, the same alone as together', async () => {
@@ -403,7 +469,11 @@ describe('embeddings and rerank', () => {
   });
 
   test('a GGUF reranker through the SDK: sigmoid scores sorted best first, top_n, return_documents, the same alone', async () => {
-    type RerankBody = { model: string; results: Array<{ index: number; relevance_score: number; document?: { text: string } }>; usage: { prompt_tokens: number } };
+    type RerankBody = {
+      model: string;
+      results: Array<{ index: number; relevance_score: number; document?: { text: string } }>;
+      usage: { prompt_tokens: number };
+    };
     const documents = ['A cat sat on the mat.', 'Stocks fell today.', { text: 'Dogs and cats are pets.' }];
     const all = await client.post<RerankBody>('/rerank', { body: { model: 'gguf-rerank', query: 'pets', documents } });
     assert.equal(all.model, 'gguf-rerank');
@@ -412,8 +482,17 @@ describe('embeddings and rerank', () => {
     for (const result of all.results) assert.ok(result.relevance_score > 0 && result.relevance_score < 1, 'sigmoid scores');
     assert.ok(all.usage.prompt_tokens > 0);
     const top = await client.post<RerankBody>('/rerank', { body: { model: 'gguf-rerank', query: 'pets', documents, top_n: 2, return_documents: true } });
-    assert.deepEqual(top.results.map((result) => result.index), all.results.slice(0, 2).map((result) => result.index));
-    assert.deepEqual(top.results.map((result) => result.document?.text), top.results.map((result) => { const original = documents[result.index]; return typeof original === 'string' ? original : original.text; }));
+    assert.deepEqual(
+      top.results.map((result) => result.index),
+      all.results.slice(0, 2).map((result) => result.index),
+    );
+    assert.deepEqual(
+      top.results.map((result) => result.document?.text),
+      top.results.map((result) => {
+        const original = documents[result.index];
+        return typeof original === 'string' ? original : original.text;
+      }),
+    );
     const alone = await client.post<RerankBody>('/rerank', { body: { model: 'gguf-rerank', query: 'pets', documents: ['Stocks fell today.'] } });
     assert.ok(Math.abs(alone.results[0].relevance_score - all.results.find((result) => result.index === 1)!.relevance_score) < 1e-6);
   });
@@ -425,15 +504,24 @@ describe('embeddings and rerank', () => {
       [{ documents: [3] }, 'documents[0]'],
       [{ top_n: 0 }, 'top_n'],
     ] as const) {
-      const response = await fetch(`${gateway.url}/v1/rerank`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'onnx-rerank', query: 'q', documents: ['d'], ...patch }) });
+      const response = await fetch(`${gateway.url}/v1/rerank`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'onnx-rerank', query: 'q', documents: ['d'], ...patch }),
+      });
       assert.equal(response.status, 400);
       assert.equal(((await response.json()) as { error: { param: string } }).error.param, param);
     }
     await assert.rejects(
       client.post('/rerank', { body: { model: 'onnx-rerank', query: 'q', documents: Array.from({ length: 9 }, () => 'd') } }),
-      (error: unknown) => error instanceof OpenAI.BadRequestError && error.param === 'documents' && /at most 8 documents per request, found 9/.test(error.message),
+      (error: unknown) =>
+        error instanceof OpenAI.BadRequestError && error.param === 'documents' && /at most 8 documents per request, found 9/.test(error.message),
     );
-    const wrongType = await fetch(`${gateway.url}/v1/rerank`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'onnx-embed', query: 'q', documents: ['d'] }) });
+    const wrongType = await fetch(`${gateway.url}/v1/rerank`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'onnx-embed', query: 'q', documents: ['d'] }),
+    });
     assert.equal(wrongType.status, 400);
   });
 });

@@ -45,7 +45,13 @@ describe('"model": "" on every endpoint', () => {
     const chat = await gateway.client.chat.completions.create({ model: '', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 3 });
     assert.equal(chat.model, 'chat');
     let streamedModel = '';
-    for await (const chunk of await gateway.client.chat.completions.create({ model: '', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 3, stream: true })) streamedModel = chunk.model;
+    for await (const chunk of await gateway.client.chat.completions.create({
+      model: '',
+      messages: [{ role: 'user', content: 'Hi' }],
+      max_tokens: 3,
+      stream: true,
+    }))
+      streamedModel = chunk.model;
     assert.equal(streamedModel, 'chat');
     const text = await gateway.client.completions.create({ model: '', prompt: 'Once', max_tokens: 3 });
     assert.equal(text.model, 'chat');

@@ -95,7 +95,13 @@ describe('foundation over HTTP', () => {
 
   const envelopeCases: Array<{ name: string; request: () => Promise<Response>; status: number; type: string; code?: string; message?: RegExp }> = [
     { name: 'unknown route', request: () => fetch(`${gateway.url}/v1/nothing`), status: 404, type: 'not_found_error', code: 'unknown_url' },
-    { name: 'wrong method', request: () => fetch(`${gateway.url}/v1/models`, { method: 'DELETE' }), status: 405, type: 'invalid_request_error', code: 'method_not_allowed' },
+    {
+      name: 'wrong method',
+      request: () => fetch(`${gateway.url}/v1/models`, { method: 'DELETE' }),
+      status: 405,
+      type: 'invalid_request_error',
+      code: 'method_not_allowed',
+    },
     {
       name: 'malformed JSON',
       request: () => fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model": ' }),
@@ -113,7 +119,12 @@ describe('foundation over HTTP', () => {
     },
     {
       name: 'body too large',
-      request: () => fetch(`${gateway.url}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input: 'x'.repeat(4096) }) }),
+      request: () =>
+        fetch(`${gateway.url}/v1/embeddings`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ input: 'x'.repeat(4096) }),
+        }),
       status: 413,
       type: 'invalid_request_error',
       code: 'request_too_large',
@@ -127,21 +138,36 @@ describe('foundation over HTTP', () => {
     },
     {
       name: 'a field of the wrong type',
-      request: () => fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'chat-a', messages: 'hi' }) }),
+      request: () =>
+        fetch(`${gateway.url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'chat-a', messages: 'hi' }),
+        }),
       status: 400,
       type: 'invalid_request_error',
       message: /Invalid type for 'messages': expected a array/,
     },
     {
       name: 'an unavailable model is a 503 with Retry-After',
-      request: () => fetch(`${gateway.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'missing', prompt: 'x' }) }),
+      request: () =>
+        fetch(`${gateway.url}/v1/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'missing', prompt: 'x' }),
+        }),
       status: 503,
       type: 'service_unavailable_error',
       code: 'model_unavailable',
     },
     {
       name: 'a model of the wrong type names its type',
-      request: () => fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'embed-a', messages: [{ role: 'user', content: 'hi' }] }) }),
+      request: () =>
+        fetch(`${gateway.url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'embed-a', messages: [{ role: 'user', content: 'hi' }] }),
+        }),
       status: 400,
       type: 'invalid_request_error',
       code: 'model_type_mismatch',
@@ -178,23 +204,34 @@ describe('startup states', () => {
       const body = (await loading.json()) as { error: { message: string }; models: Record<string, { status: string }> };
       assert.equal(body.error.message, 'Loading model');
       assert.equal(body.models.slow.status, 'loading');
-      const busy = await fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ messages: [{ role: 'user', content: 'hi' }] }) });
+      const busy = await fetch(`${gateway.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ messages: [{ role: 'user', content: 'hi' }] }),
+      });
       assert.equal(busy.status, 503);
       assert.equal(((await busy.json()) as { error: { code: string } }).error.code, 'model_loading');
       release();
       await gateway.gateway.modelsSettled;
       const ready = await fetch(`${gateway.url}/health`);
       assert.equal(ready.status, 200);
-      assert.deepEqual(await ready.json(), { status: 'ok', models: { slow: { type: 'chat', status: 'ready' } }, rate_limit: { store: 'memory', healthy: true } });
+      assert.deepEqual(await ready.json(), {
+        status: 'ok',
+        models: { slow: { type: 'chat', status: 'ready' } },
+        rate_limit: { store: 'memory', healthy: true },
+      });
     } finally {
       await gateway.close();
     }
   });
 
   test('a model whose load fails is unavailable with the kind of failure; the rest serves', async () => {
-    const gateway = await startTestGateway(`[api.models.bad]\npath = "${models.stories}"\ntype = "chat"\n[api.models.good]\npath = "${models.embedOnnx}"\ntype = "embedding"\n`, {
-      factories: { llama: standInFactory({ fail: 'not a GGUF file' }), onnx: standInFactory() },
-    });
+    const gateway = await startTestGateway(
+      `[api.models.bad]\npath = "${models.stories}"\ntype = "chat"\n[api.models.good]\npath = "${models.embedOnnx}"\ntype = "embedding"\n`,
+      {
+        factories: { llama: standInFactory({ fail: 'not a GGUF file' }), onnx: standInFactory() },
+      },
+    );
     try {
       const bad = (await gateway.client.models.retrieve('bad')) as unknown as { metadata: { status: string; reason: string } };
       assert.equal(bad.metadata.status, 'unavailable');

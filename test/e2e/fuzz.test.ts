@@ -44,7 +44,16 @@ function random(seed: number): () => number {
 }
 
 const TEMPLATES: Record<string, Record<string, unknown>> = {
-  '/v1/chat/completions': { model: 'chat', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 2, temperature: 0.5, stop: ['x'], seed: 1, logit_bias: { '5': 1 }, n: 1 },
+  '/v1/chat/completions': {
+    model: 'chat',
+    messages: [{ role: 'user', content: 'Hi' }],
+    max_tokens: 2,
+    temperature: 0.5,
+    stop: ['x'],
+    seed: 1,
+    logit_bias: { '5': 1 },
+    n: 1,
+  },
   '/v1/completions': { model: 'chat', prompt: 'Once', max_tokens: 2, top_p: 0.9, echo: false, logprobs: 1 },
   '/v1/embeddings': { model: 'embed', input: ['hello', 'world'], encoding_format: 'float', dimensions: 8 },
   '/v1/rerank': { model: 'rerank', query: 'q', documents: ['a', { text: 'b' }], top_n: 1 },
@@ -53,28 +62,50 @@ const TEMPLATES: Record<string, Record<string, unknown>> = {
 function weirdValue(next: () => number, depth = 0): unknown {
   const pick = Math.floor(next() * 22);
   switch (pick) {
-    case 0: return null;
-    case 1: return true;
-    case 2: return -1;
-    case 3: return 1e308;
-    case 4: return -1e308;
-    case 5: return 2 ** 53 + 1;
-    case 6: return 0.5;
-    case 7: return '';
-    case 8: return 'x'.repeat(Math.floor(next() * 20_000));
-    case 9: return '\u0000\uffff\ud800';
-    case 10: return [];
-    case 11: return {};
-    case 12: return depth < 3 ? [weirdValue(next, depth + 1), weirdValue(next, depth + 1)] : [1];
-    case 13: return depth < 3 ? { text: weirdValue(next, depth + 1) } : { a: 1 };
-    case 14: return { __proto__: { polluted: true }, constructor: { prototype: { polluted: true } } };
-    case 15: return [{ role: 'user', content: weirdValue(next, depth + 1) }];
-    case 16: return [{ role: 'assistant', content: null }];
-    case 17: return [[1, 2, 3], [999999999]];
-    case 18: return Array.from({ length: 40 }, () => 'stop');
-    case 19: return { type: 'json_schema', json_schema: { schema: { type: 'object', properties: { a: { type: weirdValue(next, depth + 1) } } } } };
-    case 20: return -0;
-    default: return 'chat';
+    case 0:
+      return null;
+    case 1:
+      return true;
+    case 2:
+      return -1;
+    case 3:
+      return 1e308;
+    case 4:
+      return -1e308;
+    case 5:
+      return 2 ** 53 + 1;
+    case 6:
+      return 0.5;
+    case 7:
+      return '';
+    case 8:
+      return 'x'.repeat(Math.floor(next() * 20_000));
+    case 9:
+      return '\u0000\uffff\ud800';
+    case 10:
+      return [];
+    case 11:
+      return {};
+    case 12:
+      return depth < 3 ? [weirdValue(next, depth + 1), weirdValue(next, depth + 1)] : [1];
+    case 13:
+      return depth < 3 ? { text: weirdValue(next, depth + 1) } : { a: 1 };
+    case 14:
+      return { __proto__: { polluted: true }, constructor: { prototype: { polluted: true } } };
+    case 15:
+      return [{ role: 'user', content: weirdValue(next, depth + 1) }];
+    case 16:
+      return [{ role: 'assistant', content: null }];
+    case 17:
+      return [[1, 2, 3], [999999999]];
+    case 18:
+      return Array.from({ length: 40 }, () => 'stop');
+    case 19:
+      return { type: 'json_schema', json_schema: { schema: { type: 'object', properties: { a: { type: weirdValue(next, depth + 1) } } } } };
+    case 20:
+      return -0;
+    default:
+      return 'chat';
   }
 }
 
@@ -88,7 +119,20 @@ function malformedBody(next: () => number, path: string): Buffer {
   if (kind === 4) return Buffer.from('{"__proto__": {"isAdmin": true}, "constructor": {"prototype": {"x": 1}}, "model": "chat"}');
   if (kind === 5) return Buffer.from(JSON.stringify(weirdValue(next)));
   const body: Record<string, unknown> = { ...TEMPLATES[path] };
-  const fields = [...Object.keys(body), 'stream', 'response_format', 'grammar', 'json_schema', 'top_k', 'min_p', 'suffix', 'return_documents', 'max_completion_tokens', 'top_logprobs', 'stream_options'];
+  const fields = [
+    ...Object.keys(body),
+    'stream',
+    'response_format',
+    'grammar',
+    'json_schema',
+    'top_k',
+    'min_p',
+    'suffix',
+    'return_documents',
+    'max_completion_tokens',
+    'top_logprobs',
+    'stream_options',
+  ];
   const changes = 1 + Math.floor(next() * 3);
   for (let change = 0; change < changes; change++) {
     const field = fields[Math.floor(next() * fields.length)];
@@ -129,21 +173,42 @@ function sentence(next: () => number, characters: number): string {
 
 /** The hostile cases of the security review, scaled to this gateway's 256 KB body limit. */
 function hostileRequests(next: () => number): Array<{ method: string; path: string; body?: Buffer }> {
-  const chat = (extra: Record<string, unknown>) => Buffer.from(JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 2, ...extra }));
+  const chat = (extra: Record<string, unknown>) =>
+    Buffer.from(JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 2, ...extra }));
   const jsonSchema = (schema: unknown) => ({ response_format: { type: 'json_schema', json_schema: { name: 'x', schema } } });
   const requests: Array<{ method: string; path: string; body?: Buffer }> = [
-    { method: 'POST', path: '/v1/chat/completions', body: Buffer.from(`{"model":"chat","messages":[{"role":"user","content":"x"}],"max_tokens":2,"response_format":{"type":"json_schema","json_schema":{"name":"deep","schema":${nestedSchemaJson(3_000)}}}}`) },
+    {
+      method: 'POST',
+      path: '/v1/chat/completions',
+      body: Buffer.from(
+        `{"model":"chat","messages":[{"role":"user","content":"x"}],"max_tokens":2,"response_format":{"type":"json_schema","json_schema":{"name":"deep","schema":${nestedSchemaJson(3_000)}}}}`,
+      ),
+    },
     { method: 'POST', path: '/v1/chat/completions', body: chat(jsonSchema({ enum: Array.from({ length: 20_000 }, (_, index) => `v${index}`) })) },
     { method: 'POST', path: '/v1/chat/completions', body: chat(jsonSchema({ type: 'string', maxLength: 1_000_000 })) },
-    { method: 'POST', path: '/v1/chat/completions', body: chat(jsonSchema({ type: 'array', items: { type: 'array', items: { type: 'string', maxLength: 5000 }, maxItems: 5000 }, maxItems: 5000 })) },
+    {
+      method: 'POST',
+      path: '/v1/chat/completions',
+      body: chat(jsonSchema({ type: 'array', items: { type: 'array', items: { type: 'string', maxLength: 5000 }, maxItems: 5000 }, maxItems: 5000 })),
+    },
     { method: 'POST', path: '/v1/chat/completions', body: chat({ grammar: `root ::= ${Array.from({ length: 400 }, () => '"a"{0,1999}').join(' ')}` }) },
     { method: 'POST', path: '/v1/chat/completions', body: chat({ grammar: 'root ::= ((("a"{0,200}){0,200}){0,200})' }) },
     { method: 'POST', path: '/v1/completions', body: Buffer.from(JSON.stringify({ model: 'chat', prompt: sentence(next, 250_000), max_tokens: 2 })) },
     { method: 'POST', path: '/v1/chat/completions', body: chat({ messages: [{ role: 'user', content: sentence(next, 250_000) }] }) },
     { method: 'POST', path: '/v1/embeddings', body: Buffer.from(JSON.stringify({ model: 'embed', input: sentence(next, 250_000) })) },
     { method: 'POST', path: '/v1/embeddings', body: Buffer.from(JSON.stringify({ model: 'embed', input: 'x'.repeat(250_000) })) },
-    { method: 'POST', path: '/v1/embeddings', body: Buffer.from(JSON.stringify({ model: 'embed', input: Array.from({ length: 2_048 }, () => sentence(next, 110)) })) },
-    { method: 'POST', path: '/v1/rerank', body: Buffer.from(JSON.stringify({ model: 'rerank', query: sentence(next, 100_000), documents: Array.from({ length: 1_000 }, () => sentence(next, 140)) })) },
+    {
+      method: 'POST',
+      path: '/v1/embeddings',
+      body: Buffer.from(JSON.stringify({ model: 'embed', input: Array.from({ length: 2_048 }, () => sentence(next, 110)) })),
+    },
+    {
+      method: 'POST',
+      path: '/v1/rerank',
+      body: Buffer.from(
+        JSON.stringify({ model: 'rerank', query: sentence(next, 100_000), documents: Array.from({ length: 1_000 }, () => sentence(next, 140)) }),
+      ),
+    },
   ];
   for (let index = 0; index < 400; index++) {
     const length = 1 + Math.floor(next() * 4_000);
@@ -180,7 +245,10 @@ describe('fuzzing every endpoint with malformed bodies', () => {
     };
     await Promise.all(Array.from({ length: 8 }, worker));
     assert.deepEqual(failures, [], `5xx answers: ${failures.join('\n')}`);
-    assert.ok([...statuses.keys()].every((status) => status >= 200 && status < 500), JSON.stringify([...statuses]));
+    assert.ok(
+      [...statuses.keys()].every((status) => status >= 200 && status < 500),
+      JSON.stringify([...statuses]),
+    );
     assert.equal(({} as Record<string, unknown>).polluted, undefined, 'no prototype pollution');
     assert.equal(({} as Record<string, unknown>).isAdmin, undefined, 'no prototype pollution');
     const started = performance.now();

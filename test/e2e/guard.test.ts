@@ -61,7 +61,10 @@ describe('the guard', () => {
   after(() => gateway.close());
 
   test('a missing or wrong key is the SDK AuthenticationError; the key never shows', async () => {
-    await assert.rejects(clientFor(gateway, 'sk-wrong-key').models.list(), (error: unknown) => error instanceof OpenAI.AuthenticationError && error.code === 'invalid_api_key');
+    await assert.rejects(
+      clientFor(gateway, 'sk-wrong-key').models.list(),
+      (error: unknown) => error instanceof OpenAI.AuthenticationError && error.code === 'invalid_api_key',
+    );
     const anonymous = await fetch(`${gateway.url}/v1/models`);
     assert.equal(anonymous.status, 401);
     const queryKey = await fetch(`${gateway.url}/v1/models?api_key=sk-admin-key-0000`);
@@ -78,7 +81,10 @@ describe('the guard', () => {
 
   test('a key lists only its models and gets PermissionDeniedError for others', async () => {
     const chatOnly = clientFor(gateway, 'sk-chat-only-1111');
-    assert.deepEqual((await chatOnly.models.list()).data.map((model) => model.id), ['story']);
+    assert.deepEqual(
+      (await chatOnly.models.list()).data.map((model) => model.id),
+      ['story'],
+    );
     await assert.rejects(chatOnly.embeddings.create({ model: 'embed', input: 'x' }), (error: unknown) => error instanceof OpenAI.PermissionDeniedError);
     const completion = await chatOnly.completions.create({ model: 'story', prompt: 'Once', max_tokens: 2 });
     assert.equal(completion.choices.length, 1);
@@ -109,9 +115,13 @@ describe('the guard', () => {
   test('a token limit under 16 concurrent requests never overshoots', async () => {
     const tokens = clientFor(gateway, 'sk-tokens-2222');
     const results = await Promise.allSettled(
-      Array.from({ length: 16 }, (_, index) => tokens.completions.create({ model: 'story', prompt: `Once upon a time ${index}`, max_tokens: 20, temperature: 0.8 })),
+      Array.from({ length: 16 }, (_, index) =>
+        tokens.completions.create({ model: 'story', prompt: `Once upon a time ${index}`, max_tokens: 20, temperature: 0.8 }),
+      ),
     );
-    const used = results.filter((result) => result.status === 'fulfilled').reduce((sum, result) => sum + (result as PromiseFulfilledResult<OpenAI.Completion>).value.usage!.total_tokens, 0);
+    const used = results
+      .filter((result) => result.status === 'fulfilled')
+      .reduce((sum, result) => sum + (result as PromiseFulfilledResult<OpenAI.Completion>).value.usage!.total_tokens, 0);
     const refused = results.filter((result) => result.status === 'rejected');
     assert.ok(used <= 200, `used ${used} tokens of 200`);
     assert.ok(refused.length > 0, 'some requests were refused');
@@ -158,12 +168,17 @@ describe('the guard', () => {
   test('CORS: an allowed origin gets headers before auth; a disallowed one gets none', async () => {
     const preflight = await fetch(`${gateway.url}/v1/chat/completions`, {
       method: 'OPTIONS',
-      headers: { origin: 'http://localhost:3000', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type,x-stainless-os' },
+      headers: {
+        origin: 'http://localhost:3000',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization,content-type,x-stainless-os',
+      },
     });
     assert.equal(preflight.status, 204);
     assert.equal(preflight.headers.get('access-control-allow-origin'), 'http://localhost:3000');
     const allowed = (preflight.headers.get('access-control-allow-headers') ?? '').split(',');
-    for (const header of ['authorization', 'content-type', 'x-api-key', 'x-stainless-os', 'x-stainless-retry-count']) assert.ok(allowed.includes(header), header);
+    for (const header of ['authorization', 'content-type', 'x-api-key', 'x-stainless-os', 'x-stainless-retry-count'])
+      assert.ok(allowed.includes(header), header);
     const actual = await fetch(`${gateway.url}/v1/models`, { headers: { origin: 'http://localhost:3000', authorization: 'Bearer sk-admin-key-0000' } });
     assert.equal(actual.headers.get('access-control-allow-origin'), 'http://localhost:3000');
     assert.match(actual.headers.get('access-control-expose-headers') ?? '', /x-ratelimit-remaining-requests/);
@@ -182,7 +197,10 @@ describe('network default', () => {
     const { startGateway } = await import('../../src/server/gateway.js');
     const { createSilentLogger } = await import('../../src/logger.js');
     const loaded = parseConfig('', 'config.toml');
-    await assert.rejects(startGateway({ loaded, logger: createSilentLogger(), address: '0.0.0.0:0' }), /refusing to listen on 0\.0\.0\.0 without authentication/);
+    await assert.rejects(
+      startGateway({ loaded, logger: createSilentLogger(), address: '0.0.0.0:0' }),
+      /refusing to listen on 0\.0\.0\.0 without authentication/,
+    );
     const allowed = parseConfig('[api]\nallow_unauthenticated = true\n', 'config.toml');
     const gateway = await startGateway({ loaded: allowed, logger: createSilentLogger(), address: '0.0.0.0:0' });
     await gateway.close();

@@ -122,7 +122,10 @@ describe('disclosure without a key', () => {
     assert.equal(response.status, 200);
     const summary = (await response.json()) as { added: string[]; failed: Array<{ id: string; reason: string }> };
     assert.deepEqual(summary.added, ['added-missing']);
-    assert.deepEqual(summary.failed.map((failure) => failure.id), ['added-missing']);
+    assert.deepEqual(
+      summary.failed.map((failure) => failure.id),
+      ['added-missing'],
+    );
     assert.match(summary.failed[0].reason, /gone\.gguf/);
   });
 
@@ -137,7 +140,9 @@ describe('disclosure without a key', () => {
     assert.equal(text.includes(MISPLACED_KEY.slice(0, 12)), false, text);
     assert.equal(JSON.stringify(gateway.logs).includes(MISPLACED_KEY.slice(0, 12)), false);
 
-    const validated = await promisify(execFile)(process.execPath, ['dist/src/cli.cjs', 'validate', '--config', gateway.configFile]).catch((error: { stdout: string; stderr: string }) => error);
+    const validated = await promisify(execFile)(process.execPath, ['dist/src/cli.cjs', 'validate', '--config', gateway.configFile]).catch(
+      (error: { stdout: string; stderr: string }) => error,
+    );
     const output = `${validated.stdout}${validated.stderr}`;
     assert.match(output, /\(redacted\)/);
     assert.equal(output.includes(MISPLACED_KEY.slice(0, 12)), false, output);
@@ -188,7 +193,11 @@ upstream_model = "embed"
       }
       const { body } = await getJson(`${gateway.url}/v1/models/far`, key);
       const details = (body.metadata as { details: { upstreams: Array<{ status: string }> } }).details;
-      assert.deepEqual(details.upstreams.map((entry) => entry.status), ['up'], 'the upstreams\' statuses stay');
+      assert.deepEqual(
+        details.upstreams.map((entry) => entry.status),
+        ['up'],
+        "the upstreams' statuses stay",
+      );
     }
   });
 
@@ -196,6 +205,9 @@ upstream_model = "embed"
     const local = (await getJson(`${gateway.url}/v1/models/local`, ADMIN)).body.metadata as { details: { file: string } };
     assert.equal(local.details.file, path.join(models.embedOnnx, 'model.onnx'));
     const far = (await getJson(`${gateway.url}/v1/models/far`, ADMIN)).body.metadata as { details: { upstreams: Array<{ url: string; status: string }> } };
-    assert.deepEqual(far.details.upstreams.map((entry) => [entry.url, entry.status]), [[`${upstream.url}/v1`, 'up']]);
+    assert.deepEqual(
+      far.details.upstreams.map((entry) => [entry.url, entry.status]),
+      [[`${upstream.url}/v1`, 'up']],
+    );
   });
 });

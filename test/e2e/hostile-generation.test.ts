@@ -60,7 +60,11 @@ const repetitionAttack = (count: number): string => `root ::= ${Array.from({ len
  * checks do not multiply ambiguity along a chain of rules that do not recurse, so this chain of 24
  * passes them, and only max_token_seconds stops it.
  */
-const DOUBLING_GRAMMAR = ['root ::= r0', ...Array.from({ length: 24 }, (_, level) => `r${level} ::= "a" r${level + 1} "b" | "a" r${level + 1} "c"`), 'r24 ::= "d"'].join('\n');
+const DOUBLING_GRAMMAR = [
+  'root ::= r0',
+  ...Array.from({ length: 24 }, (_, level) => `r${level} ::= "a" r${level + 1} "b" | "a" r${level + 1} "c"`),
+  'r24 ::= "d"',
+].join('\n');
 
 async function timed<T>(work: () => Promise<T>): Promise<{ result: T; ms: number }> {
   const started = performance.now();
@@ -117,9 +121,28 @@ describe('a generation cannot hold a model hostage', () => {
 
   test('a grammar made from an ordinary nested json_schema passes: its repetitions are delimited, so they are not weighed', async () => {
     // Weighed like a client's GBNF this was 54,905, over the limit, yet its slowest token took 5 ms.
-    const schema = { type: 'object', properties: { items: { type: 'array', maxItems: 100, items: { type: 'object', properties: { id: { type: 'integer' }, tags: { type: 'array', maxItems: 10, items: { type: 'string', maxLength: 50 } } }, required: ['id', 'tags'] } } }, required: ['items'] };
+    const schema = {
+      type: 'object',
+      properties: {
+        items: {
+          type: 'array',
+          maxItems: 100,
+          items: {
+            type: 'object',
+            properties: { id: { type: 'integer' }, tags: { type: 'array', maxItems: 10, items: { type: 'string', maxLength: 50 } } },
+            required: ['id', 'tags'],
+          },
+        },
+      },
+      required: ['items'],
+    };
     const { result, ms } = await timed(() =>
-      client.completions.create({ model: 'shared', prompt: 'Items:', max_tokens: 8, response_format: { type: 'json_schema', json_schema: { name: 'items', schema } } } as never),
+      client.completions.create({
+        model: 'shared',
+        prompt: 'Items:',
+        max_tokens: 8,
+        response_format: { type: 'json_schema', json_schema: { name: 'items', schema } },
+      } as never),
     );
     assert.equal(result.choices.length, 1);
     assert.ok(ms < 5_000, `answered after ${ms.toFixed(0)} ms`);
@@ -172,7 +195,14 @@ describe('a generation cannot hold a model hostage', () => {
     assert.ok((victimResult.usage?.completion_tokens ?? 0) > 0);
 
     // Streamed, the same error is the stream's last frame.
-    const stream = await client.completions.create({ model: 'stepped', prompt: 'Once', max_tokens: 15, temperature: 0, grammar: DOUBLING_GRAMMAR, stream: true } as never);
+    const stream = await client.completions.create({
+      model: 'stepped',
+      prompt: 'Once',
+      max_tokens: 15,
+      temperature: 0,
+      grammar: DOUBLING_GRAMMAR,
+      stream: true,
+    } as never);
     await assert.rejects(
       (async () => {
         for await (const chunk of stream as unknown as AsyncIterable<unknown>) void chunk;
@@ -189,7 +219,11 @@ describe('a generation cannot hold a model hostage', () => {
       for await (const chunk of attacker) void chunk;
     })();
     // The attacker's choices are generating before the victim asks.
-    await waitFor(() => (gateway.gateway.registry.list().find((model) => model.id === 'shared')?.scheduler?.activeCount ?? 0) >= 2, 10_000, 'the attack to run');
+    await waitFor(
+      () => (gateway.gateway.registry.list().find((model) => model.id === 'shared')?.scheduler?.activeCount ?? 0) >= 2,
+      10_000,
+      'the attack to run',
+    );
     const { ms } = await victim();
     const entry = gateway.gateway.registry.list().find((model) => model.id === 'shared');
     t.diagnostic(`victim: ${ms.toFixed(0)} ms`);
@@ -214,7 +248,9 @@ describe('a generation cannot hold a model hostage', () => {
     const url = new URL(gateway.url);
     const socket = net.connect(Number(url.port), url.hostname);
     socket.pause();
-    socket.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    socket.write(
+      `POST /v1/chat/completions HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
     const entry = gateway.gateway.registry.list().find((model) => model.id === 'chat');
     await waitFor(() => (entry?.scheduler?.activeCount ?? 0) > 0, 10_000, 'the stream to start');
     // Paused: the generation neither finishes nor frees its slot, until the stall timeout cuts it.

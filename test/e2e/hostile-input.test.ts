@@ -76,7 +76,8 @@ describe('hostile input', () => {
     url = gateway.url;
     await waitFor(async () => (await fetch(`${url}/ready`)).status === 200, 60_000, 'the models to load');
     // One small request per model first, so that no probe below measures a cold start.
-    for (const model of ['onnx-embed', 'onnx-embed-strict', 'gguf-embed']) assert.equal((await post('/v1/embeddings', { model, input: 'warm up' })).status, 200);
+    for (const model of ['onnx-embed', 'onnx-embed-strict', 'gguf-embed'])
+      assert.equal((await post('/v1/embeddings', { model, input: 'warm up' })).status, 200);
     assert.equal((await post('/v1/rerank', { model: 'onnx-rerank', query: 'warm', documents: ['up'] })).status, 200);
     assert.equal((await post('/v1/chat/completions', { model: 'chat', max_tokens: 1, messages: [{ role: 'user', content: 'warm up' }] })).status, 200);
   });
@@ -107,7 +108,11 @@ describe('hostile input', () => {
   }
 
   async function post(path: string, body: unknown): Promise<{ status: number; json: Record<string, any> }> {
-    const response = await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+    const response = await fetch(`${url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
     return { status: response.status, json: (await response.json()) as Record<string, any> };
   }
 
@@ -167,7 +172,9 @@ describe('hostile input', () => {
   });
 
   test('a 1 MB chat message is a 400 before it is rendered and tokenized', async () => {
-    const { result, latencies } = await whileProbing(() => post('/v1/chat/completions', { model: 'chat', max_tokens: 1, messages: [{ role: 'user', content: 'once upon a time '.repeat(60_000) }] }));
+    const { result, latencies } = await whileProbing(() =>
+      post('/v1/chat/completions', { model: 'chat', max_tokens: 1, messages: [{ role: 'user', content: 'once upon a time '.repeat(60_000) }] }),
+    );
     assert.equal(result.status, 400);
     assert.equal(result.json.error.code, 'context_length_exceeded');
     assertResponsive('chat: one 1 MB message', latencies);
@@ -176,7 +183,14 @@ describe('hostile input', () => {
   test('a json_schema enum over the limit is a 400 naming the limit and its path, /health stays responsive', async () => {
     const values = Array.from({ length: 30_000 }, (_, index) => `value-${index}`);
     const schema = { type: 'object', properties: { pick: { enum: values } }, required: ['pick'] };
-    const { result, latencies } = await whileProbing(() => post('/v1/chat/completions', { model: 'chat', max_tokens: 1, messages: [{ role: 'user', content: 'hi' }], response_format: { type: 'json_schema', json_schema: { name: 'pick', schema } } }));
+    const { result, latencies } = await whileProbing(() =>
+      post('/v1/chat/completions', {
+        model: 'chat',
+        max_tokens: 1,
+        messages: [{ role: 'user', content: 'hi' }],
+        response_format: { type: 'json_schema', json_schema: { name: 'pick', schema } },
+      }),
+    );
     assert.equal(result.status, 400, JSON.stringify(result.json).slice(0, 300));
     assert.equal(result.json.error.param, 'response_format.json_schema.schema');
     assert.match(result.json.error.message, new RegExp(`${JSON_SCHEMA_LIMITS.maxEnumValues}`));

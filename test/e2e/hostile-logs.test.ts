@@ -14,7 +14,9 @@ describe('engine logs are data', () => {
   const stdout: string[] = [];
   const stderr: string[] = [];
   before(async () => {
-    gateway = await startGatewayProcess(`[api.models.story]\npath = "${models.stories}"\ntype = "chat"\nthreads = 1\nparallel = 1\n[logging]\nformat = "json"\n`);
+    gateway = await startGatewayProcess(
+      `[api.models.story]\npath = "${models.stories}"\ntype = "chat"\nthreads = 1\nparallel = 1\n[logging]\nformat = "json"\n`,
+    );
     gateway.child.stdout!.on('data', (chunk: Buffer) => stdout.push(...chunk.toString().split('\n')));
     gateway.child.stderr!.on('data', (chunk: Buffer) => stderr.push(...chunk.toString().split('\n')));
     await waitFor(async () => (await fetch(`${gateway.url}/ready`)).status === 200, 30_000, 'the model to load');
@@ -42,7 +44,11 @@ describe('engine logs are data', () => {
       assert.notEqual(record.msg, 'FORGED record', line);
       assert.equal(record.service, 'switchyard', line);
     }
-    assert.deepEqual(stderr.filter((line) => line.includes('FORGED')), [], 'nothing of the grammar reached stderr');
+    assert.deepEqual(
+      stderr.filter((line) => line.includes('FORGED')),
+      [],
+      'nothing of the grammar reached stderr',
+    );
     // The client learns where its grammar went wrong.
     for (const message of messages) assert.match(message, /invalid GBNF grammar: .* at line \d+, column \d+/);
   });

@@ -106,7 +106,12 @@ const HOSTILE_REQUESTS: Array<(index: number) => RawRequest> = [
   () => ({ method: 'PUT', path: `/v1/models/${randomSegment()}`, headers: bearer(ADMIN_KEY) }),
   () => ({ method: 'GET', path: `/v1/${randomSegment()}`, headers: bearer(ADMIN_KEY) }),
   () => ({ method: 'GET', path: `/v1/models/${randomSegment()}`, headers: bearer(USER_KEY) }),
-  () => ({ method: 'POST', path: '/v1/completions', headers: bearer(USER_KEY), body: JSON.stringify({ model: randomSegment().slice(0, 200), prompt: 'x', max_tokens: 1 }) }),
+  () => ({
+    method: 'POST',
+    path: '/v1/completions',
+    headers: bearer(USER_KEY),
+    body: JSON.stringify({ model: randomSegment().slice(0, 200), prompt: 'x', max_tokens: 1 }),
+  }),
   () => ({ method: 'POST', path: '/v1/embeddings', headers: bearer(ADMIN_KEY), body: JSON.stringify({ model: randomSegment().slice(0, 200), input: 'x' }) }),
   () => ({ method: 'GET', path: `/v1/${randomSegment()}`, headers: bearer(LIMITED_KEY) }),
   () => ({ method: 'DELETE', path: `/v1/models/${randomSegment()}`, headers: bearer(LIMITED_KEY) }),
@@ -157,7 +162,12 @@ describe('bounded metrics', () => {
     // A real completion for each key, then every hostile kind a few times: the series a bounded
     // label set can have exist before the count is taken.
     for (const key of [ADMIN_KEY, USER_KEY]) {
-      const reply = await send(gateway.url, { method: 'POST', path: '/v1/completions', headers: bearer(key), body: JSON.stringify({ model: 'story', prompt: 'Once', max_tokens: 2 }) });
+      const reply = await send(gateway.url, {
+        method: 'POST',
+        path: '/v1/completions',
+        headers: bearer(key),
+        body: JSON.stringify({ model: 'story', prompt: 'Once', max_tokens: 2 }),
+      });
       assert.equal(reply.status, 200, reply.body);
     }
     await sendAll(gateway.url, HOSTILE_REQUESTS.length * 8);
@@ -170,9 +180,14 @@ describe('bounded metrics', () => {
     const text = await scrape(gateway.url, ADMIN_KEY);
     const added = [...gatewaySeries(text)].filter((series) => !before.has(series));
 
-    assert.deepEqual(added.slice(0, 5).map((series) => series.slice(0, 200)), [], `${added.length} new series after 10,000 hostile requests`);
+    assert.deepEqual(
+      added.slice(0, 5).map((series) => series.slice(0, 200)),
+      [],
+      `${added.length} new series after 10,000 hostile requests`,
+    );
     assert.equal(statuses.get(500) ?? 0, 0, 'no request is a 500');
-    for (const status of [401, 404, 405, 429, 204]) assert.ok((statuses.get(status) ?? 0) > 0, `some requests were ${status}: ${JSON.stringify([...statuses])}`);
+    for (const status of [401, 404, 405, 429, 204])
+      assert.ok((statuses.get(status) ?? 0) > 0, `some requests were ${status}: ${JSON.stringify([...statuses])}`);
     // Refused requests are labelled with their route pattern or "unmatched", never their path.
     assert.match(text, /switchyard_requests_total\{route="unmatched",model="",status="401"\} \d+/);
     assert.match(text, /switchyard_requests_total\{route="\/v1\/completions",model="",status="404"\} \d+/);
@@ -201,7 +216,10 @@ describe('failed keys are throttled per client address', () => {
     assert.equal(envelope.error.type, 'rate_limit_error');
     assert.equal(envelope.error.code, 'auth_failures_exceeded');
     assert.match(envelope.error.message, /20/, 'the message names the limit');
-    assert.ok(Number(throttled.headers['retry-after']) >= 1 && Number(throttled.headers['retry-after']) <= 60, `Retry-After ${throttled.headers['retry-after']}`);
+    assert.ok(
+      Number(throttled.headers['retry-after']) >= 1 && Number(throttled.headers['retry-after']) <= 60,
+      `Retry-After ${throttled.headers['retry-after']}`,
+    );
     assert.ok(Number(throttled.headers['retry-after-ms']) >= 1, `retry-after-ms ${throttled.headers['retry-after-ms']}`);
 
     // A right guess learns nothing either: a key not yet used from this address waits like a wrong one.
@@ -237,7 +255,10 @@ path = "/nonexistent/model.gguf"
 type = "completion"
 `);
     try {
-      const health = async (key?: string) => JSON.parse((await send(withFailure.url, { method: 'GET', path: '/health', headers: key ? bearer(key) : {}, localAddress: address })).body) as { models: Record<string, { reason?: string }> };
+      const health = async (key?: string) =>
+        JSON.parse((await send(withFailure.url, { method: 'GET', path: '/health', headers: key ? bearer(key) : {}, localAddress: address })).body) as {
+          models: Record<string, { reason?: string }>;
+        };
       for (let guess = 0; guess < 20; guess++) assert.equal((await health(`sk-health-guess-${guess}`)).models.missing.reason, undefined);
       // The guesses on /health throttle the API for this address.
       assert.equal((await send(withFailure.url, { method: 'GET', path: '/v1/models', headers: bearer('sk-one-more'), localAddress: address })).status, 429);
@@ -245,7 +266,9 @@ type = "completion"
       const view = await health(ADMIN_KEY);
       assert.equal(view.models.missing.reason, undefined);
       // From another address the admin key reads the reason.
-      const admin = JSON.parse((await send(withFailure.url, { method: 'GET', path: '/health', headers: bearer(ADMIN_KEY), localAddress: '127.0.0.4' })).body) as { models: Record<string, { reason?: string }> };
+      const admin = JSON.parse(
+        (await send(withFailure.url, { method: 'GET', path: '/health', headers: bearer(ADMIN_KEY), localAddress: '127.0.0.4' })).body,
+      ) as { models: Record<string, { reason?: string }> };
       assert.match(admin.models.missing.reason ?? '', /nonexistent/);
     } finally {
       await withFailure.close();
@@ -270,7 +293,7 @@ max_auth_failures_per_minute = 0
 });
 
 describe('failed keys counted through Redis', () => {
-  test('two replicas sharing Redis count one address\'s failures together', async () => {
+  test("two replicas sharing Redis count one address's failures together", async () => {
     const redis = await startRedisServer();
     const toml = `
 [api]
@@ -297,7 +320,9 @@ key_prefix = "failed-keys-${process.pid}"
       // Guesses sent all at once from another address: the count is taken atomically, so no more
       // than the limit learn anything (reading the count, then adding to it, let them all through).
       const parallel = await Promise.all(
-        Array.from({ length: 60 }, (_, guess) => send(replicas[guess % 2].url, { method: 'GET', path: '/v1/models', headers: bearer(`sk-parallel-${guess}`), localAddress: '127.0.0.9' })),
+        Array.from({ length: 60 }, (_, guess) =>
+          send(replicas[guess % 2].url, { method: 'GET', path: '/v1/models', headers: bearer(`sk-parallel-${guess}`), localAddress: '127.0.0.9' }),
+        ),
       );
       const unthrottled = parallel.filter((reply) => reply.status === 401).length;
       assert.ok(unthrottled <= 10, `${unthrottled} of 60 parallel guesses were checked`);
@@ -320,7 +345,12 @@ describe('per-key usage series in /metrics', () => {
 
   test('with require_auth a user key sees only its own usage series; an admin key sees every key', async () => {
     for (const key of [ADMIN_KEY, USER_KEY]) {
-      const reply = await send(gateway.url, { method: 'POST', path: '/v1/completions', headers: bearer(key), body: JSON.stringify({ model: 'story', prompt: 'Once', max_tokens: 2 }) });
+      const reply = await send(gateway.url, {
+        method: 'POST',
+        path: '/v1/completions',
+        headers: bearer(key),
+        body: JSON.stringify({ model: 'story', prompt: 'Once', max_tokens: 2 }),
+      });
       assert.equal(reply.status, 200, reply.body);
     }
     assert.equal((await send(gateway.url, { method: 'GET', path: '/metrics' })).status, 401);

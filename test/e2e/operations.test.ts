@@ -42,7 +42,11 @@ intra_op_threads = 1
 `;
 
 async function post(url: string, path: string, key: string, body?: unknown): Promise<Response> {
-  return fetch(`${url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  return fetch(`${url}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
 }
 
 describe('hot reload', () => {
@@ -66,7 +70,10 @@ describe('hot reload', () => {
     const body = (await response.json()) as { error: { message: string; code: string } };
     assert.equal(body.error.code, 'invalid_config');
     assert.match(body.error.message, /api\.max_requests_per_minut: unknown key "max_requests_per_minut" \(did you mean "max_requests_per_minute"\?\)/);
-    assert.deepEqual((await gateway.client.models.list()).data.map((model) => model.id), ['story', 'embed']);
+    assert.deepEqual(
+      (await gateway.client.models.list()).data.map((model) => model.id),
+      ['story', 'embed'],
+    );
   });
 
   test('a valid file applies only the difference; a changed model takes over while its stream finishes on the old instance', async () => {
@@ -106,15 +113,24 @@ describe('hot reload', () => {
   });
 
   test('a removed model answers 404; new keys apply at once', async () => {
-    await writeFile(file, `[api]\nrequire_auth = true\napi_key = "${ADMIN}"\nwatch_config = false\n\n[[api.keys]]\nname = "late"\nkey = "sk-late-key-0001"\n${STORY(512)}`);
+    await writeFile(
+      file,
+      `[api]\nrequire_auth = true\napi_key = "${ADMIN}"\nwatch_config = false\n\n[[api.keys]]\nname = "late"\nkey = "sk-late-key-0001"\n${STORY(512)}`,
+    );
     const response = await post(gateway.url, '/v1/admin/reload', ADMIN);
     assert.equal(response.status, 200);
     const summary = (await response.json()) as { removed: string[] };
     assert.deepEqual(summary.removed.sort(), ['embed', 'gguf-embed']);
     await assert.rejects(gateway.client.embeddings.create({ model: 'embed', input: 'x' }), (error: unknown) => error instanceof OpenAI.NotFoundError);
     const late = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'sk-late-key-0001', maxRetries: 0 });
-    assert.deepEqual((await late.models.list()).data.map((model) => model.id), ['story']);
-    await assert.rejects(new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'sk-user-operations', maxRetries: 0 }).models.list(), (error: unknown) => error instanceof OpenAI.AuthenticationError);
+    assert.deepEqual(
+      (await late.models.list()).data.map((model) => model.id),
+      ['story'],
+    );
+    await assert.rejects(
+      new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'sk-user-operations', maxRetries: 0 }).models.list(),
+      (error: unknown) => error instanceof OpenAI.AuthenticationError,
+    );
   });
 });
 
@@ -238,7 +254,10 @@ describe('model source', () => {
     const { startGateway } = await import('../../src/server/gateway.js');
     const { createSilentLogger } = await import('../../src/logger.js');
     const { ensureModelFile } = await import('../../src/download/ensure-model-file.js');
-    const loaded = parseConfig(`[api.models.fetched]\npath = "${target}"\ntype = "completion"\nthreads = 1\nsource = "http://127.0.0.1:${port}/stories.gguf"\nsha256 = "${digest}"\n`, pathModule.join(os.tmpdir(), 'config.toml'));
+    const loaded = parseConfig(
+      `[api.models.fetched]\npath = "${target}"\ntype = "completion"\nthreads = 1\nsource = "http://127.0.0.1:${port}/stories.gguf"\nsha256 = "${digest}"\n`,
+      pathModule.join(os.tmpdir(), 'config.toml'),
+    );
     const gateway = await startGateway({
       loaded,
       logger: createSilentLogger(),

@@ -61,7 +61,9 @@ echo_prefix = "you said: "
   after(() => gateway.close());
 
   test('a plugin backend serves a model with its own model key; path is not required', async () => {
-    const [model] = (await gateway.client.models.list()).data as Array<OpenAI.Model & { metadata: { backend: string; status: string; details: { prefix: string } } }>;
+    const [model] = (await gateway.client.models.list()).data as Array<
+      OpenAI.Model & { metadata: { backend: string; status: string; details: { prefix: string } } }
+    >;
     assert.equal(model.id, 'parrot');
     assert.equal(model.metadata.backend, 'echo');
     assert.equal(model.metadata.status, 'ready');
@@ -74,7 +76,12 @@ echo_prefix = "you said: "
   });
 
   test('onStreamChunk sees and transforms every frame', async () => {
-    const stream = await gateway.client.chat.completions.create({ model: 'parrot', messages: [{ role: 'user', content: 'one two' }], stream: true, stream_options: { include_usage: true } });
+    const stream = await gateway.client.chat.completions.create({
+      model: 'parrot',
+      messages: [{ role: 'user', content: 'one two' }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     let text = '';
     let frames = 0;
     for await (const chunk of stream) {
@@ -87,23 +94,32 @@ echo_prefix = "you said: "
   });
 
   test('beforeRequest rejects with the GatewayError it throws (403, 400 naming the param)', async () => {
-    await assert.rejects(gateway.client.chat.completions.create({ model: 'parrot', messages: [{ role: 'user', content: 'x' }], user: 'blocked' }), (error: unknown) => {
-      assert.ok(error instanceof OpenAI.PermissionDeniedError);
-      assert.equal(error.status, 403);
-      assert.match(error.message, /blocked by the echo plugin/);
-      return true;
-    });
+    await assert.rejects(
+      gateway.client.chat.completions.create({ model: 'parrot', messages: [{ role: 'user', content: 'x' }], user: 'blocked' }),
+      (error: unknown) => {
+        assert.ok(error instanceof OpenAI.PermissionDeniedError);
+        assert.equal(error.status, 403);
+        assert.match(error.message, /blocked by the echo plugin/);
+        return true;
+      },
+    );
     const response = await fetch(`${gateway.url}/v1/chat/completions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'parrot', messages: [{ role: 'user', content: 'x' }], user: 'bad' }),
     });
     assert.equal(response.status, 400);
-    assert.deepEqual(await response.json(), { error: { message: "The echo plugin refuses user 'bad'.", type: 'invalid_request_error', param: 'user', code: 'echo_refused' } });
+    assert.deepEqual(await response.json(), {
+      error: { message: "The echo plugin refuses user 'bad'.", type: 'invalid_request_error', param: 'user', code: 'echo_refused' },
+    });
   });
 
   test('beforeRequest may rewrite the body before it is validated and served', async () => {
-    const completion = await gateway.client.chat.completions.create({ model: 'parrot', messages: [{ role: 'user', content: 'quiet please' }], rewrite: 'shout' } as never);
+    const completion = await gateway.client.chat.completions.create({
+      model: 'parrot',
+      messages: [{ role: 'user', content: 'quiet please' }],
+      rewrite: 'shout',
+    } as never);
     assert.equal((completion as OpenAI.ChatCompletion).choices[0].message.content, 'you said: QUIET PLEASE');
   });
 
@@ -114,7 +130,11 @@ echo_prefix = "you said: "
     const stats = (await response.json()) as { greeting: string; statuses: Record<string, number> };
     assert.equal(stats.greeting, 'hi there');
     assert.ok(stats.statuses['200'] >= 3 && stats.statuses['403'] === 1 && stats.statuses['400'] === 1, JSON.stringify(stats));
-    const said = await fetch(`${gateway.url}/v1/echo/say`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: '{"text":"ok"}' });
+    const said = await fetch(`${gateway.url}/v1/echo/say`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+      body: '{"text":"ok"}',
+    });
     assert.deepEqual(await said.json(), { said: 'ok' });
     const wrongMethod = await fetch(`${gateway.url}/v1/echo/say`, { headers: { authorization: `Bearer ${KEY}` } });
     assert.equal(wrongMethod.status, 405);
@@ -122,12 +142,19 @@ echo_prefix = "you said: "
 
   test('audit-log writes one JSON line per request, with redacted content', async () => {
     await gateway.client.chat.completions.create({ model: 'parrot', messages: [{ role: 'user', content: 'my key is sk-secret123 and pin 1234-5678' }] });
-    const stream = await gateway.client.chat.completions.create({ model: 'parrot', messages: [{ role: 'user', content: 'streamed sk-abcdefgh' }], stream: true });
+    const stream = await gateway.client.chat.completions.create({
+      model: 'parrot',
+      messages: [{ role: 'user', content: 'streamed sk-abcdefgh' }],
+      stream: true,
+    });
     for await (const _chunk of stream) void _chunk;
     // Lines are written on the next turns of the event loop: wait for them.
     let lines: Array<Record<string, unknown>> = [];
     for (let attempt = 0; attempt < 50; attempt++) {
-      lines = (await readFile(auditFile, 'utf8').catch(() => '')).split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+      lines = (await readFile(auditFile, 'utf8').catch(() => ''))
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
       if (lines.length >= 7) break;
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
@@ -183,7 +210,10 @@ echo_prefix = "${prefix}"
       await writeFile(gateway.configFile, config('two: ', 'changed').replace('echo_prefix', 'echo_prefx'));
       const rejected = await fetch(`${gateway.url}/v1/admin/reload`, { method: 'POST', headers: { authorization: `Bearer ${KEY}` } });
       assert.equal(rejected.status, 400);
-      assert.match(((await rejected.json()) as { error: { message: string } }).error.message, /api\.models\.parrot\.echo_prefx: unknown key "echo_prefx" \(did you mean "echo_prefix"\?\)/);
+      assert.match(
+        ((await rejected.json()) as { error: { message: string } }).error.message,
+        /api\.models\.parrot\.echo_prefx: unknown key "echo_prefx" \(did you mean "echo_prefix"\?\)/,
+      );
     } finally {
       await gateway.close();
     }
@@ -198,15 +228,24 @@ describe('plugin config errors name the file and key', () => {
   });
 
   test('an unknown option gets a did-you-mean', async () => {
-    assert.match(await problemOf(echo('greetng = "x"\n')), /^config\.toml:3: plugins\.echo\.greetng: unknown key "greetng" \(did you mean "greeting"\?\); allowed here: greeting, blocked_user$/);
+    assert.match(
+      await problemOf(echo('greetng = "x"\n')),
+      /^config\.toml:3: plugins\.echo\.greetng: unknown key "greetng" \(did you mean "greeting"\?\); allowed here: greeting, blocked_user$/,
+    );
   });
 
   test('a path that does not load', async () => {
-    assert.match(await problemOf('[plugins.mine]\npath = "./no-such-plugin.js"\n'), /^config\.toml:2: plugins\.mine\.path: cannot load the plugin: file not found: .*no-such-plugin\.js$/);
+    assert.match(
+      await problemOf('[plugins.mine]\npath = "./no-such-plugin.js"\n'),
+      /^config\.toml:2: plugins\.mine\.path: cannot load the plugin: file not found: .*no-such-plugin\.js$/,
+    );
   });
 
   test('a module that is not a plugin', async () => {
-    assert.match(await problemOf(`[plugins.mine]\npath = "${path.resolve('dist/src/errors.js')}"\n`), /plugins\.mine\.path: the module does not export a plugin/);
+    assert.match(
+      await problemOf(`[plugins.mine]\npath = "${path.resolve('dist/src/errors.js')}"\n`),
+      /plugins\.mine\.path: the module does not export a plugin/,
+    );
   });
 
   test('an unknown first-party name', async () => {
@@ -214,7 +253,10 @@ describe('plugin config errors name the file and key', () => {
   });
 
   test('a first-party option error (audit-log)', async () => {
-    assert.equal(await problemOf('[plugins.audit-log]\nmax_bytes = "10MB"\n'), 'config.toml:2: plugins.audit-log.max_bytes: expected a number, found the string "10MB"');
+    assert.equal(
+      await problemOf('[plugins.audit-log]\nmax_bytes = "10MB"\n'),
+      'config.toml:2: plugins.audit-log.max_bytes: expected a number, found the string "10MB"',
+    );
     assert.match(await problemOf('[plugins.audit-log]\nredact = ["(unclosed"]\n'), /plugins\.audit-log\.redact\.0: a valid regular expression/);
   });
 
@@ -226,7 +268,9 @@ describe('plugin config errors name the file and key', () => {
     // Without [plugins.remote], its keys are unknown too; the backend's problem says what to enable.
     const disabled = (await problemOf(`[api.models.x]\nbackend = "remote"\ntype = "chat"\nupstreams = ["http://127.0.0.1:1/v1"]\n`)).split('\n');
     assert.ok(
-      disabled.includes('config.toml:2: api.models.x.backend: expected one of llama, onnx, found the string "remote" (enable the plugin that provides it with [plugins.remote])'),
+      disabled.includes(
+        'config.toml:2: api.models.x.backend: expected one of llama, onnx, found the string "remote" (enable the plugin that provides it with [plugins.remote])',
+      ),
       disabled.join('\n'),
     );
     assert.equal(
@@ -236,12 +280,18 @@ describe('plugin config errors name the file and key', () => {
   });
 
   test("a plugin backend's model keys: required ones, and only on its models", async () => {
-    assert.equal(await problemOf(`${echo()}[api.models.x]\nbackend = "echo"\ntype = "chat"\n`), 'config.toml:3: api.models.x.echo_prefix: expected a string, found nothing');
+    assert.equal(
+      await problemOf(`${echo()}[api.models.x]\nbackend = "echo"\ntype = "chat"\n`),
+      'config.toml:3: api.models.x.echo_prefix: expected a string, found nothing',
+    );
     assert.equal(
       await problemOf(`${echo()}[api.models.x]\npath = "a.gguf"\ntype = "chat"\necho_prefix = "p"\n`),
       'config.toml:6: api.models.x.echo_prefix: applies only to models with backend = "echo", found no backend (its path makes it a llama model)',
     );
-    assert.equal(await problemOf(`[plugins.remote]\n[api.models.x]\nbackend = "remote"\ntype = "chat"\n`), 'config.toml:2: api.models.x.upstreams: expected an array, found nothing');
+    assert.equal(
+      await problemOf(`[plugins.remote]\n[api.models.x]\nbackend = "remote"\ntype = "chat"\n`),
+      'config.toml:2: api.models.x.upstreams: expected an array, found nothing',
+    );
     assert.equal(
       await problemOf(`[plugins.remote]\n[api.models.x]\nbackend = "remote"\ntype = "chat"\nupstreams = ["ftp://x"]\n`),
       'config.toml:5: api.models.x.upstreams.0: expected an http:// or https:// URL such as "http://10.0.0.2:8080/v1", found the string "ftp://x"',
@@ -256,7 +306,10 @@ describe('plugin config errors name the file and key', () => {
     await writeFile(file, `[plugins.audit-log]\nfile = "audit.jsonl"\nmax_files = 0\n`);
     const result = spawnSync(process.execPath, ['dist/src/cli.cjs', 'validate', '--config', file], { encoding: 'utf8' });
     assert.equal(result.status, 2);
-    assert.match(result.stderr, new RegExp(`${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:3: plugins\\.audit-log\\.max_files: expected a value >= 1, found the integer 0`));
+    assert.match(
+      result.stderr,
+      new RegExp(`${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:3: plugins\\.audit-log\\.max_files: expected a value >= 1, found the integer 0`),
+    );
     await writeFile(file, `[plugins.remote]\n[api.models.far]\nbackend = "remote"\ntype = "chat"\nupstreams = ["http://127.0.0.1:9/v1"]\n`);
     const valid = spawnSync(process.execPath, ['dist/src/cli.cjs', 'validate', '--config', file], { encoding: 'utf8' });
     assert.equal(valid.status, 0, valid.stderr);

@@ -129,7 +129,10 @@ describe('remote plugin: switchyard in front of two switchyard upstreams', () =>
 
   test('embeddings and rerank are forwarded', async () => {
     const input = ['a small cat', 'the stock market fell'];
-    const [viaGateway, viaDirect] = await Promise.all([gateway.client.embeddings.create({ model: 'embed', input }), direct.embeddings.create({ model: 'embed', input })]);
+    const [viaGateway, viaDirect] = await Promise.all([
+      gateway.client.embeddings.create({ model: 'embed', input }),
+      direct.embeddings.create({ model: 'embed', input }),
+    ]);
     assert.equal(viaGateway.data.length, 2);
     viaGateway.data.forEach((item, index) => {
       assert.equal(item.embedding.length, viaDirect.data[index].embedding.length);
@@ -137,12 +140,19 @@ describe('remote plugin: switchyard in front of two switchyard upstreams', () =>
     });
     assert.deepEqual(viaGateway.usage, viaDirect.usage);
     const rerank = async (url: string) => {
-      const response = await fetch(`${url}/v1/rerank`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'rank', query: 'cats', documents: ['dogs bark', 'cats purr', 'rain'] }) });
+      const response = await fetch(`${url}/v1/rerank`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'rank', query: 'cats', documents: ['dogs bark', 'cats purr', 'rain'] }),
+      });
       assert.equal(response.status, 200);
       return (await response.json()) as { results: Array<{ index: number; relevance_score: number }>; usage: unknown };
     };
     const [rankedGateway, rankedDirect] = await Promise.all([rerank(gateway.url), rerank(first.url)]);
-    assert.deepEqual(rankedGateway.results.map((result) => result.index), rankedDirect.results.map((result) => result.index));
+    assert.deepEqual(
+      rankedGateway.results.map((result) => result.index),
+      rankedDirect.results.map((result) => result.index),
+    );
     rankedGateway.results.forEach((result, position) => assert.ok(Math.abs(result.relevance_score - rankedDirect.results[position].relevance_score) < 1e-6));
     assert.deepEqual(rankedGateway.usage, rankedDirect.usage);
   });
@@ -168,8 +178,15 @@ describe('remote plugin: switchyard in front of two switchyard upstreams', () =>
       request.on('error', (error) => (request.destroyed ? undefined : reject(error)));
       request.end(JSON.stringify({ model: 'chat', messages: [user('Tell me a very long story.')], max_tokens: 900, temperature: 1, stream: true }));
     });
-    await waitFor(() => requestsServed(first, '/v1/chat/completions').length + requestsServed(second, '/v1/chat/completions').length > beforeCount, 10_000, 'the upstream access line');
-    const last = [first, second].flatMap((upstream) => requestsServed(upstream, '/v1/chat/completions')).sort((left, right) => Number(left.time) - Number(right.time)).at(-1)!;
+    await waitFor(
+      () => requestsServed(first, '/v1/chat/completions').length + requestsServed(second, '/v1/chat/completions').length > beforeCount,
+      10_000,
+      'the upstream access line',
+    );
+    const last = [first, second]
+      .flatMap((upstream) => requestsServed(upstream, '/v1/chat/completions'))
+      .sort((left, right) => Number(left.time) - Number(right.time))
+      .at(-1)!;
     assert.equal(last.status, 499, JSON.stringify(last));
     assert.ok(Number(last.completionTokens ?? 0) < 900);
   });
@@ -198,11 +215,20 @@ describe('remote plugin: switchyard in front of two switchyard upstreams', () =>
     assert.equal(results.length, 10);
     for (const result of results.slice(0, 6)) assert.equal((result as OpenAI.ChatCompletion).usage?.completion_tokens, 6);
     for (const result of results.slice(6, 9)) assert.ok((result as { texts: string[] }).texts.length > 0);
-    assert.ok(gateway.logs.some((line) => line.msg === 'upstream request failed; trying the next upstream' && line.upstream === `${first.url}/v1`), 'attempts on the killed upstream were retried');
+    assert.ok(
+      gateway.logs.some((line) => line.msg === 'upstream request failed; trying the next upstream' && line.upstream === `${first.url}/v1`),
+      'attempts on the killed upstream were retried',
+    );
     assert.ok(!gateway.logs.some((line) => line.msg === 'upstream failed mid-response'));
-    const models = (await gateway.client.models.list()).data as unknown as Array<{ id: string; metadata: { details: { upstreams: Array<{ url: string; status: string }> } } }>;
+    const models = (await gateway.client.models.list()).data as unknown as Array<{
+      id: string;
+      metadata: { details: { upstreams: Array<{ url: string; status: string }> } };
+    }>;
     const upstreams = models.find((model) => model.id === 'chat')!.metadata.details.upstreams;
-    assert.deepEqual(upstreams.map((upstream) => upstream.status), ['down', 'up']);
+    assert.deepEqual(
+      upstreams.map((upstream) => upstream.status),
+      ['down', 'up'],
+    );
     // Later requests keep succeeding on the survivor.
     for (let index = 0; index < 4; index++) await gateway.client.chat.completions.create({ model: 'chat', messages: [user('Again')], max_tokens: 2 });
   });
@@ -214,7 +240,11 @@ describe('remote plugin: switchyard in front of two switchyard upstreams', () =>
       { path: '/v1/chat/completions', json: { model: 'chat', messages: [user('Anyone?')], max_tokens: 2, stream: true } },
       { path: '/v1/embeddings', json: { model: 'embed', input: 'x' } },
     ]) {
-      const response = await fetch(`${gateway.url}${body.path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body.json) });
+      const response = await fetch(`${gateway.url}${body.path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body.json),
+      });
       assert.equal(response.status, 503, body.path);
       assert.match(response.headers.get('retry-after') ?? '', /^\d+$/);
       const envelope = (await response.json()) as { error: { type: string; code: string; message: string } };
@@ -222,6 +252,9 @@ describe('remote plugin: switchyard in front of two switchyard upstreams', () =>
       assert.equal(envelope.error.code, 'upstream_unavailable');
       assert.doesNotMatch(envelope.error.message, /127\.0\.0\.1/, 'upstream addresses stay out of client messages');
     }
-    await assert.rejects(gateway.client.chat.completions.create({ model: 'chat', messages: [user('Anyone?')], max_tokens: 2 }), (error: unknown) => error instanceof OpenAI.InternalServerError && error.status === 503);
+    await assert.rejects(
+      gateway.client.chat.completions.create({ model: 'chat', messages: [user('Anyone?')], max_tokens: 2 }),
+      (error: unknown) => error instanceof OpenAI.InternalServerError && error.status === 503,
+    );
   });
 });

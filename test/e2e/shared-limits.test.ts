@@ -34,7 +34,9 @@ redis_url = "${redis.url}"
 key_prefix = "test-${process.pid}"
 `;
     replicas = await Promise.all([startGatewayProcess(toml), startGatewayProcess(toml)]);
-    await Promise.all(replicas.map((replica) => waitFor(async () => (await healthOf(replica.url)).rate_limit?.healthy === true, 10_000, 'the rate-limit store to connect')));
+    await Promise.all(
+      replicas.map((replica) => waitFor(async () => (await healthOf(replica.url)).rate_limit?.healthy === true, 10_000, 'the rate-limit store to connect')),
+    );
   });
   after(async () => {
     await Promise.all(replicas.map((replica) => replica.stop()));
@@ -57,7 +59,10 @@ key_prefix = "test-${process.pid}"
     assert.equal(health.rate_limit?.healthy, false);
     const statuses: number[] = [];
     for (let index = 0; index < 15; index++) statuses.push(await statusOf(replica.url));
-    assert.ok(statuses.every((status) => status === 200 || status === 429), `statuses ${statuses}`);
+    assert.ok(
+      statuses.every((status) => status === 200 || status === 429),
+      `statuses ${statuses}`,
+    );
     // The insurance limiter of this replica allows 10 in its own window, then refuses.
     assert.equal(statuses.filter((status) => status === 200).length, 10);
     assert.ok(replica.logs.some((record) => /rate-limit store unreachable/.test(String(record.msg))));
@@ -65,7 +70,9 @@ key_prefix = "test-${process.pid}"
 
   test('when Redis returns, it is used again', async () => {
     await redis.start();
-    await Promise.all(replicas.map((replica) => waitFor(async () => (await healthOf(replica.url)).rate_limit?.healthy === true, 15_000, 'Redis to be used again')));
+    await Promise.all(
+      replicas.map((replica) => waitFor(async () => (await healthOf(replica.url)).rate_limit?.healthy === true, 15_000, 'Redis to be used again')),
+    );
     assert.equal((await healthOf(replicas[0].url)).status, 'ok');
   });
 });

@@ -53,7 +53,12 @@ test(`soak: ${SECONDS} s of mixed traffic at concurrency ${CONCURRENCY} with rel
         assert.ok(!ids.has(result.id), 'no duplicated response');
         ids.add(result.id);
       } else {
-        const stream = await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: `Stream ${index}` }], max_tokens: 16, stream: true });
+        const stream = await client.chat.completions.create({
+          model: 'chat',
+          messages: [{ role: 'user', content: `Stream ${index}` }],
+          max_tokens: 16,
+          stream: true,
+        });
         let finished = false;
         for await (const chunk of stream) if (chunk.choices[0]?.finish_reason) finished = true;
         assert.ok(finished, 'the stream finished');

@@ -29,7 +29,21 @@ export interface GgufReranker {
   logit(cls: ArrayLike<number>): number;
 }
 
-const GGUF_TYPE = { uint8: 0, int8: 1, uint16: 2, int16: 3, uint32: 4, int32: 5, float32: 6, bool: 7, string: 8, array: 9, uint64: 10, int64: 11, float64: 12 } as const;
+const GGUF_TYPE = {
+  uint8: 0,
+  int8: 1,
+  uint16: 2,
+  int16: 3,
+  uint32: 4,
+  int32: 5,
+  float32: 6,
+  bool: 7,
+  string: 8,
+  array: 9,
+  uint64: 10,
+  int64: 11,
+  float64: 12,
+} as const;
 const SCALAR_BYTES: Record<number, number> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
 const GGML_F32 = 0;
 const POOLING_RANK = 4;
@@ -75,7 +89,13 @@ export async function writeGgufReranker(seed = 7): Promise<GgufReranker> {
   const file = path.join(await mkdtemp(path.join(os.tmpdir(), 'switchyard-gguf-reranker-')), 'tiny-bert-reranker.gguf');
   await writeFile(
     file,
-    Buffer.concat([info, Buffer.alloc(align(info.length, layout.alignment) - info.length), data, Buffer.alloc(align(data.length, layout.alignment) - data.length), ...newData]),
+    Buffer.concat([
+      info,
+      Buffer.alloc(align(info.length, layout.alignment) - info.length),
+      data,
+      Buffer.alloc(align(data.length, layout.alignment) - data.length),
+      ...newData,
+    ]),
   );
 
   return {
@@ -152,7 +172,18 @@ function scanGguf(buffer: Buffer): GgufLayout {
     at += 12;
   }
   if (poolingValueOffset < 0 || hidden === 0) throw new Error('expected a BERT GGUF with bert.pooling_type and bert.embedding_length');
-  return { tensorCount, keyValueCount, keyValuesStart: 24, keyValuesEnd, tensorInfosEnd: at, dataStart: align(at, alignment), dataLength, alignment, poolingValueOffset, hidden };
+  return {
+    tensorCount,
+    keyValueCount,
+    keyValuesStart: 24,
+    keyValuesEnd,
+    tensorInfosEnd: at,
+    dataStart: align(at, alignment),
+    dataLength,
+    alignment,
+    poolingValueOffset,
+    hidden,
+  };
 }
 
 function align(value: number, alignment: number): number {

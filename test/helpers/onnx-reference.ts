@@ -28,10 +28,12 @@ export class OnnxReference {
     const longest = Math.max(...rows.map((row) => row.length));
     const ids = new BigInt64Array(rows.length * longest);
     const mask = new BigInt64Array(rows.length * longest);
-    rows.forEach((row, r) => row.forEach((id, j) => {
-      ids[r * longest + j] = BigInt(id);
-      mask[r * longest + j] = 1n;
-    }));
+    rows.forEach((row, r) =>
+      row.forEach((id, j) => {
+        ids[r * longest + j] = BigInt(id);
+        mask[r * longest + j] = 1n;
+      }),
+    );
     const dims = [rows.length, longest];
     const output = await this.session.run({
       input_ids: new ort.Tensor('int64', ids, dims),
@@ -63,4 +65,3 @@ export class OnnxReference {
     await this.session.release();
   }
 }
-

@@ -2,7 +2,11 @@
 // prepare the inputs (tokenized once, cut, counted), then embed what was prepared.
 import type { EmbeddingBatchResult, EmbeddingCapability, EmbeddingInput } from '../../src/engine/contract.js';
 
-export async function prepareAndEmbed(embedding: EmbeddingCapability, inputs: EmbeddingInput[], options: { truncate: boolean; signal?: AbortSignal }): Promise<EmbeddingBatchResult> {
+export async function prepareAndEmbed(
+  embedding: EmbeddingCapability,
+  inputs: EmbeddingInput[],
+  options: { truncate: boolean; signal?: AbortSignal },
+): Promise<EmbeddingBatchResult> {
   return embedding.embed(await embedding.prepare(inputs, options), { signal: options.signal });
 }
 

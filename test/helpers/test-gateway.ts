@@ -20,7 +20,10 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-export async function startTestGateway(toml: string, options: { factories?: BackendFactories; apiKey?: string; waitForModels?: boolean } = {}): Promise<TestGateway> {
+export async function startTestGateway(
+  toml: string,
+  options: { factories?: BackendFactories; apiKey?: string; waitForModels?: boolean } = {},
+): Promise<TestGateway> {
   const directory = await mkdtemp(path.join(os.tmpdir(), 'switchyard-test-'));
   const file = path.join(directory, 'config.toml');
   await writeFile(file, toml);

@@ -23,8 +23,14 @@ describe('audit-log file writer', () => {
     assert.deepEqual(names, ['audit.jsonl', 'audit.jsonl.1', 'audit.jsonl.2']);
     for (const name of names) assert.ok((await stat(path.join(directory, name))).size <= 300, `${name} is within max_bytes`);
     // The newest lines are in the live file, the ones before in .1, then .2; older ones were dropped.
-    const live = (await readFile(file, 'utf8')).trim().split('\n').map((line) => (JSON.parse(line) as { index: number }).index);
-    const previous = (await readFile(`${file}.1`, 'utf8')).trim().split('\n').map((line) => (JSON.parse(line) as { index: number }).index);
+    const live = (await readFile(file, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => (JSON.parse(line) as { index: number }).index);
+    const previous = (await readFile(`${file}.1`, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => (JSON.parse(line) as { index: number }).index);
     assert.equal(live.at(-1), 39);
     assert.equal(previous.at(-1), live[0] - 1);
   });

@@ -45,7 +45,10 @@ describe('backend descriptors', () => {
   test('built-in and plugin backends are registered through the same descriptor type', () => {
     const plugin = weightsBackend([]);
     const all: BackendDescriptor[] = [...builtInBackends, plugin];
-    assert.deepEqual(all.map((backend) => backend.name), ['llama', 'onnx', 'weights']);
+    assert.deepEqual(
+      all.map((backend) => backend.name),
+      ['llama', 'onnx', 'weights'],
+    );
     for (const backend of all) {
       assert.equal(typeof backend.load, 'function');
       assert.ok(backend.modelOptionsSchema instanceof z.ZodObject, `${backend.name} declares its own keys`);
@@ -54,19 +57,36 @@ describe('backend descriptors', () => {
 
   test("the config schema checks every backend's keys alike: only on its models, by its own schema", () => {
     const extension: ConfigExtension = { backends: [{ plugin: 'weights-plugin', backend: weightsBackend([]) }] };
-    const model = (backend: string, key: string, value: string) => `[api.models.m]\npath = "m"\nbackend = "${backend}"\ntype = "embedding"\n${key} = ${value}\n`;
+    const model = (backend: string, key: string, value: string) =>
+      `[api.models.m]\npath = "m"\nbackend = "${backend}"\ntype = "embedding"\n${key} = ${value}\n`;
     // A key of one backend on a model of another: the same message whichever registered them.
-    assert.equal(problemOf(model('onnx', 'shards', '2'), extension), 'config.toml:5: api.models.m.shards: applies only to models with backend = "weights", found backend = "onnx"');
-    assert.equal(problemOf(model('weights', 'pooling', '"cls"'), extension), 'config.toml:5: api.models.m.pooling: applies only to models with backend = "onnx", found backend = "weights"');
+    assert.equal(
+      problemOf(model('onnx', 'shards', '2'), extension),
+      'config.toml:5: api.models.m.shards: applies only to models with backend = "weights", found backend = "onnx"',
+    );
+    assert.equal(
+      problemOf(model('weights', 'pooling', '"cls"'), extension),
+      'config.toml:5: api.models.m.pooling: applies only to models with backend = "onnx", found backend = "weights"',
+    );
     // A bad value: the backend's own schema speaks, with the file, line and key.
     assert.equal(problemOf(model('weights', 'shards', '0'), extension), 'config.toml:5: api.models.m.shards: expected a value > 0, found the integer 0');
-    assert.equal(problemOf(model('onnx', 'allow_spinning', '"yes"'), extension), 'config.toml:5: api.models.m.allow_spinning: expected a boolean, found the string "yes"');
+    assert.equal(
+      problemOf(model('onnx', 'allow_spinning', '"yes"'), extension),
+      'config.toml:5: api.models.m.allow_spinning: expected a boolean, found the string "yes"',
+    );
   });
 
   test('a plugin backend recognises its paths as the built-in ones do', () => {
     const extension: ConfigExtension = { backends: [{ plugin: 'weights-plugin', backend: weightsBackend([]) }] };
-    const { config } = parseConfig('[api.models.a]\npath = "a.weights"\ntype = "chat"\n[api.models.b]\npath = "b.gguf"\ntype = "chat"\n[api.models.c]\npath = "c"\ntype = "rerank"\n', 'config.toml', extension);
-    assert.deepEqual(Object.values(config.api.models).map((model) => model.backend), ['weights', 'llama', 'onnx']);
+    const { config } = parseConfig(
+      '[api.models.a]\npath = "a.weights"\ntype = "chat"\n[api.models.b]\npath = "b.gguf"\ntype = "chat"\n[api.models.c]\npath = "c"\ntype = "rerank"\n',
+      'config.toml',
+      extension,
+    );
+    assert.deepEqual(
+      Object.values(config.api.models).map((model) => model.backend),
+      ['weights', 'llama', 'onnx'],
+    );
     assert.equal((config.api.models.a as Record<string, unknown>).shards, 1);
   });
 
@@ -82,7 +102,13 @@ describe('backend descriptors', () => {
 
     // The built-in factories go through the same wrapper: a missing file is refused before any engine loads.
     const missing = path.join(await mkdtemp(path.join(os.tmpdir(), 'switchyard-descriptor-')), 'absent.gguf');
-    await assert.rejects(backendFactories.llama({ id: 'x', config: modelSchema.parse({ path: missing, type: 'chat' }), resolvedPath: missing, logger }), /model file not found: .*absent\.gguf/);
-    await assert.rejects(backendFactories.onnx({ id: 'y', config: modelSchema.parse({ path: missing, type: 'embedding' }), resolvedPath: path.dirname(missing), logger }), /lacks an \.onnx file and tokenizer\.json/);
+    await assert.rejects(
+      backendFactories.llama({ id: 'x', config: modelSchema.parse({ path: missing, type: 'chat' }), resolvedPath: missing, logger }),
+      /model file not found: .*absent\.gguf/,
+    );
+    await assert.rejects(
+      backendFactories.onnx({ id: 'y', config: modelSchema.parse({ path: missing, type: 'embedding' }), resolvedPath: path.dirname(missing), logger }),
+      /lacks an \.onnx file and tokenizer\.json/,
+    );
   });
 });

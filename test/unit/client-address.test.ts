@@ -11,7 +11,8 @@ test('IPv4 and IPv4-mapped addresses are one client each', () => {
 test('every address of an IPv6 /64 is the same client, however it is written', () => {
   const network = clientNetworkOf('2001:db8:0:1::1');
   assert.equal(network, '2001:db8:0:1::/64');
-  for (const address of ['2001:db8:0:1:ffff:ffff:ffff:ffff', '2001:0db8:0000:0001:0:0:0:2', '2001:db8:0:1::abcd%eth0']) assert.equal(clientNetworkOf(address), network, address);
+  for (const address of ['2001:db8:0:1:ffff:ffff:ffff:ffff', '2001:0db8:0000:0001:0:0:0:2', '2001:db8:0:1::abcd%eth0'])
+    assert.equal(clientNetworkOf(address), network, address);
   assert.notEqual(clientNetworkOf('2001:db8:0:2::1'), network);
   assert.equal(clientNetworkOf('::1'), '0:0:0:0::/64');
 });

@@ -84,12 +84,18 @@ describe('config loading', () => {
 
   test('a wrong enum value lists the allowed ones', () => {
     const message = problemOf(DESIGN_EXAMPLE.replace('type = "embedding"', 'type = "embeddings"'));
-    assert.match(message, /^config\.toml:20: api\.models\.my-embedding-model\.type: expected one of "chat", "completion", "embedding", "rerank", found the string "embeddings"$/);
+    assert.match(
+      message,
+      /^config\.toml:20: api\.models\.my-embedding-model\.type: expected one of "chat", "completion", "embedding", "rerank", found the string "embeddings"$/,
+    );
   });
 
   test('an unknown key is an error with a did-you-mean hint', () => {
     const message = problemOf(DESIGN_EXAMPLE.replace('default_temperature = 0.7', 'default_temprature = 0.7'));
-    assert.match(message, /^config\.toml:16: api\.models\.my-chat-model\.default_temprature: unknown key "default_temprature" \(did you mean "default_temperature"\?\)/);
+    assert.match(
+      message,
+      /^config\.toml:16: api\.models\.my-chat-model\.default_temprature: unknown key "default_temprature" \(did you mean "default_temperature"\?\)/,
+    );
   });
 
   test('an unknown top-level table and an unknown [api] key', () => {
@@ -108,7 +114,10 @@ describe('config loading', () => {
   });
 
   test('a malformed address', () => {
-    assert.match(problemOf('[api]\naddress = "localhost"\n'), /^config\.toml:2: api\.address: expected an address such as "127\.0\.0\.1:8080", found the string "localhost"$/);
+    assert.match(
+      problemOf('[api]\naddress = "localhost"\n'),
+      /^config\.toml:2: api\.address: expected an address such as "127\.0\.0\.1:8080", found the string "localhost"$/,
+    );
   });
 
   test('several problems are all reported', () => {
@@ -126,7 +135,10 @@ describe('config loading', () => {
     const { keys } = parseConfig('[api]\nrequire_auth = true\napi_key_env = "SWITCHYARD_TEST_KEY"\n', 'config.toml');
     assert.deepEqual(keys[0].sha256, sha256Of('sk-from-env'));
     delete process.env.SWITCHYARD_TEST_KEY;
-    assert.match(problemOf('[api]\napi_key_env = "SWITCHYARD_TEST_KEY"\n'), /api\.api_key_env: expected the environment variable SWITCHYARD_TEST_KEY to hold the API key, found it unset or empty/);
+    assert.match(
+      problemOf('[api]\napi_key_env = "SWITCHYARD_TEST_KEY"\n'),
+      /api\.api_key_env: expected the environment variable SWITCHYARD_TEST_KEY to hold the API key, found it unset or empty/,
+    );
   });
 
   test('require_auth without any key is an error', () => {
@@ -141,7 +153,14 @@ describe('config loading', () => {
       'config.toml',
     );
     delete process.env.SWITCHYARD_TEAM_KEY;
-    assert.deepEqual(keys.map((key) => [key.name, key.maxRequestsPerMinute, key.role]), [['literal', 5, 'user'], ['team', 50, 'admin'], ['hashed', 5, 'user']]);
+    assert.deepEqual(
+      keys.map((key) => [key.name, key.maxRequestsPerMinute, key.role]),
+      [
+        ['literal', 5, 'user'],
+        ['team', 50, 'admin'],
+        ['hashed', 5, 'user'],
+      ],
+    );
     assert.deepEqual(keys[1].sha256, sha256Of('sk-team-secret'));
     assert.deepEqual(keys[2].sha256, sha256Of('sk-hashed-secret'));
     assert.deepEqual(keys[0].models, ['chat-*']);
@@ -150,7 +169,10 @@ describe('config loading', () => {
   test('a key needs exactly one of key, key_env, key_sha256, and a unique name', () => {
     assert.match(problemOf('[[api.keys]]\nname = "a"\n'), /^config\.toml:2: api\.keys\.0\.name: expected one of key, key_env or key_sha256, found none$/);
     assert.match(problemOf('[[api.keys]]\nname = "a"\nkey = "sk-12345678"\nkey_env = "X"\n'), /found key and key_env/);
-    assert.match(problemOf('[[api.keys]]\nname = "a"\nkey = "sk-12345678"\n[[api.keys]]\nname = "a"\nkey = "sk-87654321"\n'), /^config\.toml:5: api\.keys\.1\.name: the key name "a" is used twice$/);
+    assert.match(
+      problemOf('[[api.keys]]\nname = "a"\nkey = "sk-12345678"\n[[api.keys]]\nname = "a"\nkey = "sk-87654321"\n'),
+      /^config\.toml:5: api\.keys\.1\.name: the key name "a" is used twice$/,
+    );
     assert.match(problemOf('[[api.keys]]\nname = "a"\nkey_sha256 = "abc"\n'), /api\.keys\.0\.key_sha256: expected 64 hexadecimal digits/);
   });
 
@@ -183,7 +205,11 @@ describe('config loading', () => {
 
   test('a key pasted into `keys` or a `*_env` field is never echoed; a variable name is', () => {
     const raw = 'sk-live-SUPERSECRET-abcdef0123';
-    for (const source of [`[api]\nkeys = ["${raw}"]\n`, `[api]\nrequire_auth = true\n[[api.keys]]\nname = "a"\nkey_env = "${raw}"\n`, `[api]\nrequire_auth = true\napi_key_env = "${raw}"\n`]) {
+    for (const source of [
+      `[api]\nkeys = ["${raw}"]\n`,
+      `[api]\nrequire_auth = true\n[[api.keys]]\nname = "a"\nkey_env = "${raw}"\n`,
+      `[api]\nrequire_auth = true\napi_key_env = "${raw}"\n`,
+    ]) {
       assert.throws(
         () => parseConfig(source, 'config.toml'),
         (error: Error) => error instanceof ConfigError && !error.message.includes('SUPERSECRET') && /\(redacted\)/.test(error.message),
@@ -200,7 +226,10 @@ describe('config: common keys plus per-backend keys', () => {
     assert.equal(seed, DESIGN_EXAMPLE);
     const { config } = parseConfig(seed, 'config.toml');
     // Neither path is a .gguf file: both are onnx models, which the common keys fit.
-    assert.deepEqual(Object.values(config.api.models).map((model) => model.backend), ['onnx', 'onnx', 'onnx']);
+    assert.deepEqual(
+      Object.values(config.api.models).map((model) => model.backend),
+      ['onnx', 'onnx', 'onnx'],
+    );
   });
 
   test('a llama key on an onnx model is an error naming the file, line, key and both backends', () => {
@@ -223,12 +252,18 @@ describe('config: common keys plus per-backend keys', () => {
         'config.toml:6: api.models.chat.execution_providers: applies only to models with backend = "onnx", found no backend (its path makes it a llama model)',
       ].join('\n'),
     );
-    const { config } = parseConfig('[api.models.a]\npath = "a.gguf"\ntype = "embedding"\nnormalize = false\n[api.models.b]\npath = "b"\ntype = "embedding"\nnormalize = false\n', 'config.toml');
+    const { config } = parseConfig(
+      '[api.models.a]\npath = "a.gguf"\ntype = "embedding"\nnormalize = false\n[api.models.b]\npath = "b"\ntype = "embedding"\nnormalize = false\n',
+      'config.toml',
+    );
     assert.deepEqual([config.api.models.a.normalize, config.api.models.b.normalize], [false, false]);
   });
 
   test("a backend key's value is checked by its backend's schema, naming file, line and key", () => {
-    assert.equal(problemOf('[api.models.chat]\npath = "m.gguf"\ntype = "chat"\nparallel = 0\n'), 'config.toml:4: api.models.chat.parallel: expected a value > 0, found the integer 0');
+    assert.equal(
+      problemOf('[api.models.chat]\npath = "m.gguf"\ntype = "chat"\nparallel = 0\n'),
+      'config.toml:4: api.models.chat.parallel: expected a value > 0, found the integer 0',
+    );
     assert.equal(
       problemOf('[api.models.e]\npath = "e"\ntype = "embedding"\npooling = "max"\n'),
       'config.toml:4: api.models.e.pooling: expected one of "mean", "cls", "last", found the string "max"',
@@ -236,14 +271,23 @@ describe('config: common keys plus per-backend keys', () => {
   });
 
   test('an unknown key is still an error, with the keys of every backend as suggestions', () => {
-    assert.match(problemOf('[api.models.chat]\npath = "m.gguf"\ntype = "chat"\ngpu_layer = 3\n'), /^config\.toml:4: api\.models\.chat\.gpu_layer: unknown key "gpu_layer" \(did you mean "gpu_layers"\?\); allowed here: .*context_length.*gpu_layers.*execution_providers/);
+    assert.match(
+      problemOf('[api.models.chat]\npath = "m.gguf"\ntype = "chat"\ngpu_layer = 3\n'),
+      /^config\.toml:4: api\.models\.chat\.gpu_layer: unknown key "gpu_layer" \(did you mean "gpu_layers"\?\); allowed here: .*context_length.*gpu_layers.*execution_providers/,
+    );
   });
 
   test("each model gets its backend's defaults and names its backend", () => {
-    const { config } = parseConfig('[api.models.chat]\npath = "m.GGUF"\ntype = "chat"\n[api.models.embed]\npath = "folder"\ntype = "embedding"\n[api.models.forced]\npath = "model.bin"\nbackend = "llama"\ntype = "completion"\nthreads = 1\n', 'config.toml');
+    const { config } = parseConfig(
+      '[api.models.chat]\npath = "m.GGUF"\ntype = "chat"\n[api.models.embed]\npath = "folder"\ntype = "embedding"\n[api.models.forced]\npath = "model.bin"\nbackend = "llama"\ntype = "completion"\nthreads = 1\n',
+      'config.toml',
+    );
     const { chat, embed, forced } = config.api.models;
     assert.deepEqual([chat.backend, chat.gpu_layers, chat.parallel, chat.max_token_seconds, chat.execution_providers], ['llama', 'auto', 4, 30, undefined]);
-    assert.deepEqual([embed.backend, embed.execution_providers, embed.pooling, embed.allow_spinning, embed.gpu_layers], ['onnx', ['cuda', 'cpu'], 'mean', false, undefined]);
+    assert.deepEqual(
+      [embed.backend, embed.execution_providers, embed.pooling, embed.allow_spinning, embed.gpu_layers],
+      ['onnx', ['cuda', 'cpu'], 'mean', false, undefined],
+    );
     assert.deepEqual([forced.backend, forced.threads, forced.parallel], ['llama', 1, 4]);
     // The keys every model has keep their defaults whatever the backend.
     assert.deepEqual([chat.max_queue, embed.max_queue, embed.max_batch_size, chat.default_temperature], [64, 64, 32, 0.7]);

@@ -75,7 +75,10 @@ function batcherFor(engine: CountingEngine, options: Partial<EmbeddingBatcherOpt
 
 async function submitted(batcher: EmbeddingBatcher, inputs: string[], signal?: AbortSignal): Promise<string[]> {
   const result = await batcher.submit(prepared(inputs), { signal });
-  assert.deepEqual(result.tokenCounts, inputs.map((input) => input.length));
+  assert.deepEqual(
+    result.tokenCounts,
+    inputs.map((input) => input.length),
+  );
   return result.vectors.map(spell);
 }
 
@@ -140,7 +143,11 @@ describe('EmbeddingBatcher', () => {
     const inputs = [word(10, 'a'), word(10, 'b'), word(10, 'c'), word(10, 'd'), word(40, 'e')];
     assert.deepEqual(await submitted(batcher, inputs), inputs);
     for (const run of engine.runs) assert.ok(run.length === 1 || run.length * Math.max(...run.map((text) => text.length)) <= 25, `run ${run}`);
-    assert.deepEqual(sizes.sort(), [[1, 40], [2, 20], [2, 20]]);
+    assert.deepEqual(sizes.sort(), [
+      [1, 40],
+      [2, 20],
+      [2, 20],
+    ]);
   });
 
   test('waiting inputs are grouped by length, starting from the oldest', async () => {
@@ -154,7 +161,13 @@ describe('EmbeddingBatcher', () => {
     await tick();
     engine.open();
     await Promise.all([blocker, ...waiting]);
-    assert.deepEqual(engine.runs.slice(1).map((run) => run.map((text) => text.length)), [[1, 2], [50, 51]]);
+    assert.deepEqual(
+      engine.runs.slice(1).map((run) => run.map((text) => text.length)),
+      [
+        [1, 2],
+        [50, 51],
+      ],
+    );
   });
 
   test('a bad input fails only its own request', async () => {
@@ -240,7 +253,10 @@ describe('EmbeddingBatcher', () => {
     assert.equal(batcher.waitingRequests, 0, 'a request with an input in a run is not waiting');
     const waiting = submitted(batcher, ['waiting']);
     assert.equal(batcher.waitingRequests, 1);
-    assert.throws(() => batcher.checkRoom(), (error: unknown) => error instanceof QueueFullError);
+    assert.throws(
+      () => batcher.checkRoom(),
+      (error: unknown) => error instanceof QueueFullError,
+    );
     await assert.rejects(submitted(batcher, ['refused']), (thrown: unknown) => {
       assert.ok(thrown instanceof QueueFullError);
       const error = toGatewayError(thrown);
@@ -278,7 +294,7 @@ describe('EmbeddingBatcher', () => {
       return true;
     });
     assert.equal(batcher.waitingRequests, 0);
-    assert.equal(batcher.queuedInputs, 2, 'only the served request\'s inputs are left');
+    assert.equal(batcher.queuedInputs, 2, "only the served request's inputs are left");
     await new Promise((resolve) => setTimeout(resolve, 150));
     engine.open();
     assert.deepEqual(await served, ['one', 'two', 'three']);
@@ -294,7 +310,14 @@ describe('EmbeddingBatcher on the real ONNX model (tiny-bert-embed)', () => {
     try {
       const embedding = model.embedding!;
       const batches: number[] = [];
-      const batcher = new EmbeddingBatcher(embedding, { model: 'tiny-bert-embed', maxQueue: 64, queueTimeoutMs: 30_000, maxBatchSize: 4, maxBatchTokens: 16384, onBatch: (size) => batches.push(size) });
+      const batcher = new EmbeddingBatcher(embedding, {
+        model: 'tiny-bert-embed',
+        maxQueue: 64,
+        queueTimeoutMs: 30_000,
+        maxBatchSize: 4,
+        maxBatchTokens: 16384,
+        onBatch: (size) => batches.push(size),
+      });
       const requests: EmbeddingInput[][] = Array.from({ length: 12 }, (_, i) => [
         `request ${i}: ${'a fairly long clause, '.repeat(i % 5)}end`,
         ...(i % 3 === 0 ? [`a second input for request ${i}`, [101, 2000 + i, 102]] : []),

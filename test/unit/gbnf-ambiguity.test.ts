@@ -65,9 +65,15 @@ test('grammars node-llama-cpp makes from everyday JSON schemas pass', async () =
     { anyOf: [person, { type: 'object', properties: { name: { type: 'string' }, tags: { type: 'array', items: { type: 'string' } } } }] },
     { type: 'array', items: { anyOf: [person, { type: 'object', properties: { name: { type: 'string' }, email: { type: 'string' } } }] } },
     { type: 'object', properties: { colour: { enum: ['red', 'green', 'greenish', 'blue'] }, size: { enum: [1, 2, 'large', null] } } },
-    { type: 'object', properties: { owner: person, pets: { type: 'array', items: { type: 'object', properties: { kind: { type: 'string' }, owner: person } } } } },
+    {
+      type: 'object',
+      properties: { owner: person, pets: { type: 'array', items: { type: 'object', properties: { kind: { type: 'string' }, owner: person } } } },
+    },
     { type: 'object', properties: { value: { oneOf: [{ type: 'string' }, { type: 'number' }, { type: 'boolean' }, { type: 'null' }] } } },
-    { type: 'object', properties: { text: { type: 'string', minLength: 1, maxLength: 200 }, list: { type: 'array', items: { type: 'string' }, minItems: 1, maxItems: 10 } } },
+    {
+      type: 'object',
+      properties: { text: { type: 'string', minLength: 1, maxLength: 200 }, list: { type: 'array', items: { type: 'string' }, minItems: 1, maxItems: 10 } },
+    },
     { type: 'object', properties: { meta: { type: 'object', additionalProperties: { type: 'string' } } } },
   ];
   for (const schema of schemas) {

@@ -38,7 +38,12 @@ describe('GBNF syntax', () => {
   });
 
   test('features llama.cpp parses pass', () => {
-    for (const grammar of ['root ::= "a"{0,1999}', 'root ::= ("a" "b"){3,5} x?\nx ::= [a-z\\]-]+ | <[12]> | !<[3]>', 'root ::= x{2,}\r\nx ::= "\\u00e9" [^\\x00-\\x1F] # comment\n', 'root ::= (\n  "a" |\n  "b"\n)']) {
+    for (const grammar of [
+      'root ::= "a"{0,1999}',
+      'root ::= ("a" "b"){3,5} x?\nx ::= [a-z\\]-]+ | <[12]> | !<[3]>',
+      'root ::= x{2,}\r\nx ::= "\\u00e9" [^\\x00-\\x1F] # comment\n',
+      'root ::= (\n  "a" |\n  "b"\n)',
+    ]) {
       assert.equal(gbnfSyntaxProblem(grammar), undefined, grammar);
     }
   });

@@ -5,7 +5,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseGbnf } from '../../src/backends/llama/gbnf-grammar.js';
 import { checkGrammar } from '../../src/backends/llama/grammar-checks.js';
-import { MAX_GRAMMAR_CHARACTERS, MAX_GRAMMAR_ELEMENTS, MAX_GRAMMAR_REPETITION_WEIGHT, measureGrammar as measureParsed } from '../../src/backends/llama/grammar-complexity.js';
+import {
+  MAX_GRAMMAR_CHARACTERS,
+  MAX_GRAMMAR_ELEMENTS,
+  MAX_GRAMMAR_REPETITION_WEIGHT,
+  measureGrammar as measureParsed,
+} from '../../src/backends/llama/grammar-complexity.js';
 import { loadJsonSchemaToGbnf } from '../../src/backends/llama/grammar.js';
 
 const measureGrammar = (text: string) => measureParsed(parseGbnf(text));
@@ -29,7 +34,7 @@ test('the attack grammars of the issue are refused, naming the limit', () => {
   assert.match(grammarComplexityProblem(`root ::= ${'('.repeat(5000)}"a"${')'.repeat(5000)}`) ?? '', /nests groups/);
 });
 
-test('elements follow llama.cpp\'s expansion: copies inline, optional copies as rules, groups once', () => {
+test("elements follow llama.cpp's expansion: copies inline, optional copies as rules, groups once", () => {
   // "a"{2,4} in llama.cpp: root = a a ref END; two optional rules (a ALT END) and (a ref ALT END): 11.
   assert.ok(Math.abs(measureGrammar('root ::= "a"{2,4}').elements - 11) <= 1);
   // "a"{0,1999}: 1999 optional rules of about four elements.
@@ -69,7 +74,8 @@ test('everyday grammars and JSON schema grammars pass', async () => {
 });
 
 test("grammars made from JSON schemas are not weighed (their repetitions are delimited); a client's GBNF is", () => {
-  const nested = 'root ::= "[" ( item ( "," item ){0,99} )? "]"\nitem ::= "{" tags "}"\ntags ::= "[" ( tag ( "," tag ){0,9} )? "]"\ntag ::= "\\"" [a-z]{0,50} "\\""';
+  const nested =
+    'root ::= "[" ( item ( "," item ){0,99} )? "]"\nitem ::= "{" tags "}"\ntags ::= "[" ( tag ( "," tag ){0,9} )? "]"\ntag ::= "\\"" [a-z]{0,50} "\\""';
   assert.match(grammarComplexityProblem(nested) ?? '', /repetition weight/);
   assert.equal(checkGrammar(nested, 'json_schema').kind, 'accepted');
   // Everything else still applies to them.

@@ -48,9 +48,15 @@ function importsOf(file: string): Import[] {
 
 const allImports = [...sourceFiles('src'), ...sourceFiles('plugins')].flatMap(importsOf);
 
-const under = (...folders: string[]) => (file: string | undefined) => file !== undefined && folders.some((folder) => file.startsWith(`${folder}/`));
+const under =
+  (...folders: string[]) =>
+  (file: string | undefined) =>
+    file !== undefined && folders.some((folder) => file.startsWith(`${folder}/`));
 const koa = (imported: Import) => imported.target === undefined && /^(koa|koa-.+|@koa\/.+)$/.test(imported.specifier);
-const into = (...folders: string[]) => (imported: Import) => under(...folders)(imported.target);
+const into =
+  (...folders: string[]) =>
+  (imported: Import) =>
+    under(...folders)(imported.target);
 
 interface ImportRule {
   name: string;
@@ -61,16 +67,36 @@ interface ImportRule {
 }
 
 const rules: ImportRule[] = [
-  { name: 'engines (src/backends/) never import the server, the request helpers, the routes or the wire modules', importer: under('src/backends'), forbidden: into('src/server', 'src/http', 'src/api', 'src/openai') },
+  {
+    name: 'engines (src/backends/) never import the server, the request helpers, the routes or the wire modules',
+    importer: under('src/backends'),
+    forbidden: into('src/server', 'src/http', 'src/api', 'src/openai'),
+  },
   { name: 'engines never import Koa', importer: under('src/backends', 'src/engine'), forbidden: koa },
   { name: 'wire modules (src/openai/) never import Koa', importer: under('src/openai'), forbidden: koa },
-  { name: 'wire modules never import the server, the request helpers or the routes', importer: under('src/openai'), forbidden: into('src/server', 'src/http', 'src/api') },
-  { name: 'config (src/config/) never imports the server, the request helpers or the routes', importer: under('src/config'), forbidden: into('src/server', 'src/http', 'src/api') },
+  {
+    name: 'wire modules never import the server, the request helpers or the routes',
+    importer: under('src/openai'),
+    forbidden: into('src/server', 'src/http', 'src/api'),
+  },
+  {
+    name: 'config (src/config/) never imports the server, the request helpers or the routes',
+    importer: under('src/config'),
+    forbidden: into('src/server', 'src/http', 'src/api'),
+  },
   { name: 'routes (src/api/) never import the server (the server mounts the routes)', importer: under('src/api'), forbidden: into('src/server') },
   { name: 'request helpers (src/http/) never import the server or the routes', importer: under('src/http'), forbidden: into('src/server', 'src/api') },
   { name: 'limits (src/limits/) never import Koa', importer: under('src/limits'), forbidden: koa },
-  { name: 'limits never import the server, the request helpers or the routes', importer: under('src/limits'), forbidden: into('src/server', 'src/http', 'src/api') },
-  { name: 'plugins reach the gateway through the plugin API, never through the server, the request helpers or the routes', importer: under('plugins'), forbidden: into('src/server', 'src/http', 'src/api') },
+  {
+    name: 'limits never import the server, the request helpers or the routes',
+    importer: under('src/limits'),
+    forbidden: into('src/server', 'src/http', 'src/api'),
+  },
+  {
+    name: 'plugins reach the gateway through the plugin API, never through the server, the request helpers or the routes',
+    importer: under('plugins'),
+    forbidden: into('src/server', 'src/http', 'src/api'),
+  },
   {
     name: 'routes reach engines only through the model-call API (never the engines, the registry or the scheduler)',
     importer: under('src/api'),

@@ -56,11 +56,23 @@ test('n = 4 on one slot with max_queue = 1 is one request: every choice runs, se
   const model_ = handle(model, scheduler);
   const prompt = await model_.prepareChat([{ role: 'user', content: 'Hi' }]);
   let waited: number | undefined;
-  const results = await model_.generate({ prompts: [prompt], choicesPerPrompt: 4, options: { ...options, seed: 7 }, signal: new AbortController().signal, onAdmitted: (ms) => (waited = ms) });
+  const results = await model_.generate({
+    prompts: [prompt],
+    choicesPerPrompt: 4,
+    options: { ...options, seed: 7 },
+    signal: new AbortController().signal,
+    onAdmitted: (ms) => (waited = ms),
+  });
   assert.equal(results.length, 4);
   assert.equal(calls.prepared, 1);
-  assert.deepEqual(calls.generated.map((call) => call.seed), [7, 8, 9, 10]);
-  assert.ok(calls.generated.every((call) => call.prompt === prompt), 'every choice generates from the one prepared prompt');
+  assert.deepEqual(
+    calls.generated.map((call) => call.seed),
+    [7, 8, 9, 10],
+  );
+  assert.ok(
+    calls.generated.every((call) => call.prompt === prompt),
+    'every choice generates from the one prepared prompt',
+  );
   assert.ok(waited !== undefined && waited >= 0);
   assert.equal(scheduler.activeCount, 0);
 });
@@ -114,7 +126,13 @@ test('one failing choice stops its siblings and fails the request; the slots are
   const model_ = handle(model, scheduler);
   const prompt = await model_.prepareChat([{ role: 'user', content: 'Hi' }]);
   // Seeds 100, 101, 102 (fails), 103: the fourth choice never starts.
-  await assert.rejects(model_.generate({ prompts: [prompt], choicesPerPrompt: 4, options: { ...options, seed: 100 }, signal: new AbortController().signal }), /this choice fails/);
-  assert.deepEqual(calls.generated.map((call) => call.seed), [100, 101, 102]);
+  await assert.rejects(
+    model_.generate({ prompts: [prompt], choicesPerPrompt: 4, options: { ...options, seed: 100 }, signal: new AbortController().signal }),
+    /this choice fails/,
+  );
+  assert.deepEqual(
+    calls.generated.map((call) => call.seed),
+    [100, 101, 102],
+  );
   assert.equal(scheduler.activeCount, 0);
 });

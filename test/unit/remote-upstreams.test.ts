@@ -19,12 +19,10 @@ describe('remote: SSE frames from an upstream', () => {
     const euro = new TextEncoder().encode('data: {"t":"€"}\n\n');
     // Split inside the three bytes of "€".
     const cut = euro.indexOf(0xe2) + 1;
-    assert.deepEqual(await collect([': keep-alive\n\nda', 'ta: {"a":1}\r', '\n\r\ndata: x\ndata: y\n\n', euro.slice(0, cut), euro.slice(cut), 'data: [DONE]\n\n']), [
-      '{"a":1}',
-      'x\ny',
-      '{"t":"€"}',
-      '[DONE]',
-    ]);
+    assert.deepEqual(
+      await collect([': keep-alive\n\nda', 'ta: {"a":1}\r', '\n\r\ndata: x\ndata: y\n\n', euro.slice(0, cut), euro.slice(cut), 'data: [DONE]\n\n']),
+      ['{"a":1}', 'x\ny', '{"t":"€"}', '[DONE]'],
+    );
   });
 
   test('a last frame without its blank line still counts', async () => {
@@ -53,7 +51,12 @@ describe('remote: upstream pool', () => {
   test('backoff doubles per consecutive failure up to the maximum; success resets it', () => {
     let now = 0;
     const changes: string[] = [];
-    const pool = new UpstreamPool(['http://a/v1'], { backoffInitialMs: 1000, backoffMaxMs: 4000, now: () => now, onChange: (_upstream, state) => changes.push(state) });
+    const pool = new UpstreamPool(['http://a/v1'], {
+      backoffInitialMs: 1000,
+      backoffMaxMs: 4000,
+      now: () => now,
+      onChange: (_upstream, state) => changes.push(state),
+    });
     const [a] = pool.upstreams;
     const waits = [1, 2, 3, 4].map(() => {
       pool.markDown(a, 'x');
@@ -95,19 +98,25 @@ describe('remote: wire', () => {
   test('only the fields a request set are sent', () => {
     const signal = new AbortController().signal;
     assert.deepEqual(generationFields({ maxTokens: 5, temperature: 0, stop: [], signal }, 'chat'), { max_tokens: 5, temperature: 0 });
-    assert.deepEqual(generationFields({ maxTokens: 5, temperature: 1, stop: ['x'], seed: 3, topK: 4, topLogprobs: 2, constraint: { kind: 'json_object' }, signal }, 'text'), {
-      max_tokens: 5,
-      temperature: 1,
-      stop: ['x'],
-      seed: 3,
-      top_k: 4,
-      logprobs: 2,
-      response_format: { type: 'json_object' },
-    });
+    assert.deepEqual(
+      generationFields({ maxTokens: 5, temperature: 1, stop: ['x'], seed: 3, topK: 4, topLogprobs: 2, constraint: { kind: 'json_object' }, signal }, 'text'),
+      {
+        max_tokens: 5,
+        temperature: 1,
+        stop: ['x'],
+        seed: 3,
+        top_k: 4,
+        logprobs: 2,
+        response_format: { type: 'json_object' },
+      },
+    );
   });
 
   test('an exact total spreads over inputs and stays exact', () => {
     assert.deepEqual(spreadTokens(10, [1, 1, 2]), [2, 2, 6]);
-    assert.equal(spreadTokens(7, [3, 3, 3]).reduce((sum, count) => sum + count, 0), 7);
+    assert.equal(
+      spreadTokens(7, [3, 3, 3]).reduce((sum, count) => sum + count, 0),
+      7,
+    );
   });
 });

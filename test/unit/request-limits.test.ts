@@ -63,23 +63,33 @@ describe('time-sliced map', () => {
       const until = performance.now() + milliseconds;
       while (performance.now() < until);
     };
-    const results = await mapInTimeSlices(Array.from({ length: 20 }, (_, index) => index), (item) => {
-      busy(5);
-      return item * 2;
-    });
+    const results = await mapInTimeSlices(
+      Array.from({ length: 20 }, (_, index) => index),
+      (item) => {
+        busy(5);
+        return item * 2;
+      },
+    );
     clearInterval(ticking);
-    assert.deepEqual(results, Array.from({ length: 20 }, (_, index) => index * 2));
+    assert.deepEqual(
+      results,
+      Array.from({ length: 20 }, (_, index) => index * 2),
+    );
     assert.ok(turns >= 3, `the event loop ran ${turns} timers during 100 ms of work`);
   });
 
   test('stops at the next slice once its signal is aborted', async () => {
     const controller = new AbortController();
-    const work = mapInTimeSlices(Array.from({ length: 100 }, (_, index) => index), (item) => {
-      const until = performance.now() + 2;
-      while (performance.now() < until);
-      if (item === 10) controller.abort();
-      return item;
-    }, controller.signal);
+    const work = mapInTimeSlices(
+      Array.from({ length: 100 }, (_, index) => index),
+      (item) => {
+        const until = performance.now() + 2;
+        while (performance.now() < until);
+        if (item === 10) controller.abort();
+        return item;
+      },
+      controller.signal,
+    );
     await assert.rejects(work, { name: 'AbortError' });
   });
 });
@@ -116,23 +126,37 @@ describe('JSON schema limits', () => {
   test('enum values in the whole schema, and their characters', () => {
     const values = (count: number, width = 4) => Array.from({ length: count }, (_, index) => String(index).padStart(width, '0'));
     ok({ enum: values(JSON_SCHEMA_LIMITS.maxEnumValues) });
-    assert.match(refused({ type: 'object', properties: { a: { enum: values(600) }, b: { enum: values(600) } } }).message, /more than the limit of 1000 enum values in all \(at \$\.properties\.b\.enum\)/);
+    assert.match(
+      refused({ type: 'object', properties: { a: { enum: values(600) }, b: { enum: values(600) } } }).message,
+      /more than the limit of 1000 enum values in all \(at \$\.properties\.b\.enum\)/,
+    );
     assert.match(refused({ type: 'array', items: { enum: values(500, 200) } }).message, /more than the limit of 60000 characters of enum and const values/);
   });
 
   test('properties in the whole schema; a property named like a keyword is a name, not a keyword', () => {
     const properties = (count: number) => Object.fromEntries(Array.from({ length: count }, (_, index) => [`p${index}`, { type: 'integer' }]));
     ok({ type: 'object', properties: properties(JSON_SCHEMA_LIMITS.maxProperties) });
-    assert.match(refused({ type: 'object', properties: properties(JSON_SCHEMA_LIMITS.maxProperties + 1) }).message, /more than the limit of 1000 properties in all \(at \$\.properties\)/);
+    assert.match(
+      refused({ type: 'object', properties: properties(JSON_SCHEMA_LIMITS.maxProperties + 1) }).message,
+      /more than the limit of 1000 properties in all \(at \$\.properties\)/,
+    );
     ok({ type: 'object', properties: { maxLength: { type: 'integer' }, enum: { type: 'string' } } });
   });
 
   test('repetition bounds, one by one and in total', () => {
-    assert.match(refused({ type: 'object', properties: { text: { type: 'string', maxLength: 100_000 } } }).message, /maxLength 100000, above the limit of 1000 for a repetition bound \(at \$\.properties\.text\.maxLength\)/);
+    assert.match(
+      refused({ type: 'object', properties: { text: { type: 'string', maxLength: 100_000 } } }).message,
+      /maxLength 100000, above the limit of 1000 for a repetition bound \(at \$\.properties\.text\.maxLength\)/,
+    );
     assert.match(refused({ type: 'array', minItems: 5_000 }).message, /minItems 5000/);
     const many = Object.fromEntries(Array.from({ length: 6 }, (_, index) => [`p${index}`, { type: 'string', maxLength: 1_000 }]));
     assert.match(refused({ type: 'object', properties: many }).message, /adding up to more than the limit of 5000/);
-    ok({ anyOf: [{ type: 'string', maxLength: 1_000 }, { type: 'array', maxItems: 1_000 }] });
+    ok({
+      anyOf: [
+        { type: 'string', maxLength: 1_000 },
+        { type: 'array', maxItems: 1_000 },
+      ],
+    });
   });
 
   test('serialized size', () => {

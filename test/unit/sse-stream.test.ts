@@ -80,5 +80,8 @@ test('keep-alive comments are ignored by SSE parsers', async () => {
     }, 30);
   });
   assert.match(body.toString(), /^: keep-alive\n\n/);
-  assert.deepEqual(parseInPieces(body, 4).map((event) => event.data), ['{"delta":"x"}', '[DONE]']);
+  assert.deepEqual(
+    parseInPieces(body, 4).map((event) => event.data),
+    ['{"delta":"x"}', '[DONE]'],
+  );
 });

@@ -29,7 +29,11 @@ test('a step slower than the limit throws a TokenTimeoutError naming the limit a
   timer.received();
   assert.throws(
     () => timer.assertLastStepWithinLimit(),
-    (error: unknown) => error instanceof TokenTimeoutError && error.limitSeconds === 0.2 && error.tokenSeconds === 0.7 && /0\.7 s .* limit of 0\.2 s per token \(max_token_seconds\)/.test(error.message),
+    (error: unknown) =>
+      error instanceof TokenTimeoutError &&
+      error.limitSeconds === 0.2 &&
+      error.tokenSeconds === 0.7 &&
+      /0\.7 s .* limit of 0\.2 s per token \(max_token_seconds\)/.test(error.message),
   );
 });
 

@@ -17,7 +17,12 @@ export function healthRoutes(state: GatewayState): Router {
     if (!state.registry().startupDone()) {
       ctx.status = 503;
       ctx.set('retry-after', '5');
-      ctx.body = { error: { message: 'Loading model', type: 'service_unavailable_error', param: null, code: 'model_loading' }, status: 'loading', models, rate_limit: store };
+      ctx.body = {
+        error: { message: 'Loading model', type: 'service_unavailable_error', param: null, code: 'model_loading' },
+        status: 'loading',
+        models,
+        rate_limit: store,
+      };
       return;
     }
     const unavailable = entries.some((entry) => entry.status === 'unavailable');

@@ -53,7 +53,8 @@ export function adminRoutes(state: GatewayState): Router {
     try {
       ctx.body = { status: 'reloaded', ...(await state.reload()) };
     } catch (error) {
-      if (error instanceof ConfigError) throw errors.invalidRequest(`The config file is invalid; the running config stays.\n${error.message}`, null, 'invalid_config');
+      if (error instanceof ConfigError)
+        throw errors.invalidRequest(`The config file is invalid; the running config stays.\n${error.message}`, null, 'invalid_config');
       throw error instanceof GatewayError ? error : errors.internal(error);
     }
   });

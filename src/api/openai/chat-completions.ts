@@ -34,7 +34,11 @@ async function serveChat(ctx: Context, state: GatewayState, request: ChatComplet
   ctx.state.access.model = model.id;
 
   const sampling = samplingOptions(request, model.config.default_temperature);
-  checkPromptFits(messages.reduce((sum, message) => sum + message.content.length, 0), model.info.contextLength, 'messages');
+  checkPromptFits(
+    messages.reduce((sum, message) => sum + message.content.length, 0),
+    model.info.contextLength,
+    'messages',
+  );
   const prompt = await model.prepareChat(messages);
   const maxTokens = model.maxTokensFor(prompt.promptTokens, request.max_completion_tokens ?? request.max_tokens ?? undefined, model.config.default_max_tokens);
   const choices = request.n ?? 1;

@@ -57,7 +57,9 @@ async function serveCompletions(ctx: Context, state: GatewayState, request: Comp
     includeUsage,
     promptTokens: totalPromptTokens,
     // Results are in choice order: the first choice of each prompt carries that prompt's count.
-    exactPromptTokens: model.promptTokensAreEstimates ? (results) => texts.reduce((sum, _text, prompt) => sum + results[prompt * choicesPerPrompt].promptTokens, 0) : undefined,
+    exactPromptTokens: model.promptTokensAreEstimates
+      ? (results) => texts.reduce((sum, _text, prompt) => sum + results[prompt * choicesPerPrompt].promptTokens, 0)
+      : undefined,
     options: { ...sampling, maxTokens, topLogprobs: request.logprobs ?? undefined },
     signal: clientAbortSignal(ctx),
     streamStallTimeoutMs: state.config().api.stream_stall_timeout * 1000,

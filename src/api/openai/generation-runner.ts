@@ -42,7 +42,11 @@ export async function respondWithGeneration(ctx: Context, run: GenerationRun): P
   const sse = run.stream
     ? new SseStream(ctx, {
         stallTimeoutMs: run.streamStallTimeoutMs,
-        onStall: () => run.logger.warn({ requestId: ctx.state.requestId, stallTimeoutMs: run.streamStallTimeoutMs }, 'stream cut: its client read nothing for stream_stall_timeout'),
+        onStall: () =>
+          run.logger.warn(
+            { requestId: ctx.state.requestId, stallTimeoutMs: run.streamStallTimeoutMs },
+            'stream cut: its client read nothing for stream_stall_timeout',
+          ),
       })
     : undefined;
   const prefixOf = run.prefixOf ?? (() => '');

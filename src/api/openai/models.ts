@@ -11,7 +11,14 @@ export function modelRoutes(state: GatewayState): Router {
   router.get('/v1/models', (ctx) => {
     const principal = principalOf(ctx);
     const audience = audienceOf(principal);
-    ctx.body = { object: 'list', data: state.registry().list().filter((entry) => mayUse(principal, entry)).map((entry) => toModelObject(entry, audience)) };
+    ctx.body = {
+      object: 'list',
+      data: state
+        .registry()
+        .list()
+        .filter((entry) => mayUse(principal, entry))
+        .map((entry) => toModelObject(entry, audience)),
+    };
   });
   // Model ids may contain slashes ("org/model"), as OpenAI's fine-tuned ids contain colons.
   router.get(/^\/v1\/models\/.+$/, (ctx) => {

@@ -5,7 +5,7 @@ import { unionOfAll, type CharRanges, type GbnfGrammar, type GbnfItem } from './
 /** Rules that can match the empty string (a fixed point: a rule is nullable through others). */
 export function nullableRules(grammar: GbnfGrammar): Set<string> {
   const nullable = new Set<string>();
-  for (let changed = true; changed; ) {
+  for (let changed = true; changed;) {
     changed = false;
     for (const [name, rule] of grammar.rules) {
       if (!nullable.has(name) && rule.alternatives.some((items) => sequenceNullable(items, nullable))) {
@@ -42,7 +42,10 @@ export function sequenceNullable(items: readonly GbnfItem[], nullable: ReadonlyS
 export class FirstCharacters {
   readonly #rules = new Map<string, CharRanges>();
 
-  constructor(private readonly grammar: GbnfGrammar, private readonly nullable: ReadonlySet<string>) {}
+  constructor(
+    private readonly grammar: GbnfGrammar,
+    private readonly nullable: ReadonlySet<string>,
+  ) {}
 
   ofItem(item: GbnfItem): CharRanges {
     switch (item.kind) {

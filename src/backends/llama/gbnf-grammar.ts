@@ -44,7 +44,10 @@ export interface GbnfGrammar {
 }
 
 export class GbnfSyntaxError extends Error {
-  constructor(readonly what: string, readonly index: number) {
+  constructor(
+    readonly what: string,
+    readonly index: number,
+  ) {
     super(what);
   }
 }

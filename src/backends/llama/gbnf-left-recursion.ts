@@ -28,6 +28,10 @@ export function assertNoLeftRecursion(grammar: GbnfGrammar, nullable: ReadonlySe
   const cycles = cyclesOf(edges);
   // The first rule, in the grammar's order, on a cycle of those edges.
   for (const [name, rule] of grammar.rules) {
-    if (cycles.has(name)) throw new GbnfSyntaxError(`left recursion: rule "${name.slice(0, 40)}" can reach itself before matching any input (rewrite it to consume input first)`, rule.at);
+    if (cycles.has(name))
+      throw new GbnfSyntaxError(
+        `left recursion: rule "${name.slice(0, 40)}" can reach itself before matching any input (rewrite it to consume input first)`,
+        rule.at,
+      );
   }
 }

@@ -16,7 +16,8 @@ export type GrammarVerdict =
 
 /** `origin`: a client's GBNF, or the grammar made from a JSON schema (see grammarComplexityProblem). */
 export function checkGrammar(text: string, origin: 'gbnf' | 'json_schema' = 'gbnf'): GrammarVerdict {
-  if (text.length > MAX_GRAMMAR_CHARACTERS) return { kind: 'too-costly', reason: `the grammar is ${text.length} characters long; the limit is ${MAX_GRAMMAR_CHARACTERS}` };
+  if (text.length > MAX_GRAMMAR_CHARACTERS)
+    return { kind: 'too-costly', reason: `the grammar is ${text.length} characters long; the limit is ${MAX_GRAMMAR_CHARACTERS}` };
   try {
     const grammar = parseGbnf(text);
     const nullable = nullableRules(grammar);
@@ -26,7 +27,8 @@ export function checkGrammar(text: string, origin: 'gbnf' | 'json_schema' = 'gbn
   } catch (error) {
     if (error instanceof GbnfSyntaxError) return { kind: 'invalid', reason: `${error.what} ${positionIn(text, error.index)}` };
     // Rule references chained thousands deep: llama.cpp's own parser and sampler recurse as deep.
-    if (error instanceof RangeError) return { kind: 'too-costly', reason: `the grammar nests groups (limit ${MAX_GROUP_NESTING} levels) or rule references too deeply` };
+    if (error instanceof RangeError)
+      return { kind: 'too-costly', reason: `the grammar nests groups (limit ${MAX_GROUP_NESTING} levels) or rule references too deeply` };
     throw error;
   }
 }

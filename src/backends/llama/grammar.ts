@@ -22,8 +22,9 @@ let jsonSchemaToGbnf: Promise<JsonSchemaToGbnf> | undefined;
  * the package's files (the grammar tests fail if an upgrade moves it).
  */
 export function loadJsonSchemaToGbnf(): Promise<JsonSchemaToGbnf> {
-  jsonSchemaToGbnf ??= import(new URL('./utils/gbnfJson/getGbnfGrammarForGbnfJsonSchema.js', import.meta.resolve('node-llama-cpp')).href)
-    .then((module: { getGbnfGrammarForGbnfJsonSchema: JsonSchemaToGbnf }) => module.getGbnfGrammarForGbnfJsonSchema);
+  jsonSchemaToGbnf ??= import(new URL('./utils/gbnfJson/getGbnfGrammarForGbnfJsonSchema.js', import.meta.resolve('node-llama-cpp')).href).then(
+    (module: { getGbnfGrammarForGbnfJsonSchema: JsonSchemaToGbnf }) => module.getGbnfGrammarForGbnfJsonSchema,
+  );
   return jsonSchemaToGbnf;
 }
 
@@ -47,9 +48,12 @@ export class GrammarCompiler {
 
   /** The grammar for a constraint; UnsupportedFeatureError when it cannot be compiled. */
   compile(constraint: OutputConstraint): Promise<LlamaGrammar> {
-    const key = constraint.kind === 'json_object' ? 'json_object'
-      : constraint.kind === 'gbnf' ? `gbnf:${constraint.grammar}`
-        : `json_schema:${JSON.stringify(constraint.schema)}`;
+    const key =
+      constraint.kind === 'json_object'
+        ? 'json_object'
+        : constraint.kind === 'gbnf'
+          ? `gbnf:${constraint.grammar}`
+          : `json_schema:${JSON.stringify(constraint.schema)}`;
     const cached = this.#cache.get(key);
     if (cached !== undefined) {
       // Refresh its place: the cache evicts the least recently used.
@@ -91,7 +95,10 @@ export class GrammarCompiler {
       return await this.#llama.createGrammar({ grammar: constraint.grammar });
     } catch (error) {
       // llama.cpp logs the parser's detail (a line number, an undefined rule) rather than returning it.
-      throw new UnsupportedFeatureError(`invalid GBNF grammar: ${reasonOf(error)} (check rule names, quoting and that every referenced rule is defined)`, 'grammar');
+      throw new UnsupportedFeatureError(
+        `invalid GBNF grammar: ${reasonOf(error)} (check rule names, quoting and that every referenced rule is defined)`,
+        'grammar',
+      );
     }
   }
 }

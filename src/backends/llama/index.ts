@@ -54,8 +54,8 @@ async function loadGguf(llama: Llama, context: BackendLoadContext): Promise<Llam
 /** Context creation fails mostly for memory; the message says which knobs free some. */
 function contextFailure(error: unknown, contextSize: number, sequences: number): Error {
   return new Error(
-    `could not create a llama.cpp context of ${contextSize} tokens × ${sequences} sequence(s): ${reasonOf(error)}. `
-      + 'Lower context_length or parallel, or offload fewer layers with gpu_layers.',
+    `could not create a llama.cpp context of ${contextSize} tokens × ${sequences} sequence(s): ${reasonOf(error)}. ` +
+      'Lower context_length or parallel, or offload fewer layers with gpu_layers.',
     { cause: error },
   );
 }
@@ -72,7 +72,9 @@ interface Assembled {
 async function assembleGeneration(llama: Llama, model: LlamaModel, context: BackendLoadContext): Promise<Assembled> {
   const { config, id } = context;
   if (!canGenerate(model)) {
-    throw new Error(`${context.resolvedPath} holds a ${String(model.fileInfo.metadata?.general?.architecture)} encoder, which cannot generate text; give it type "embedding" (or "rerank")`);
+    throw new Error(
+      `${context.resolvedPath} holds a ${String(model.fileInfo.metadata?.general?.architecture)} encoder, which cannot generate text; give it type "embedding" (or "rerank")`,
+    );
   }
   const chatWrapper = config.type === 'chat' ? resolveModelChatWrapper(model, config) : undefined;
   const contextSize = resolveContextSize(config, model);
@@ -90,7 +92,15 @@ async function assembleGeneration(llama: Llama, model: LlamaModel, context: Back
   }
   const pool = new SequencePool(llamaContext);
   const vocabularySize = vocabularySizeOf(model);
-  const engine: GenerationEngine = { model, pool, rounds: new DecodeRounds(), grammars: new GrammarCompiler(llama), contextSize: llamaContext.contextSize, vocabularySize, maxTokenMs: config.max_token_seconds * 1000 };
+  const engine: GenerationEngine = {
+    model,
+    pool,
+    rounds: new DecodeRounds(),
+    grammars: new GrammarCompiler(llama),
+    contextSize: llamaContext.contextSize,
+    vocabularySize,
+    maxTokenMs: config.max_token_seconds * 1000,
+  };
   return {
     capabilities: {
       ...(chatWrapper === undefined ? {} : { chat: createLlamaChat(engine, chatWrapper) }),
@@ -103,7 +113,9 @@ async function assembleGeneration(llama: Llama, model: LlamaModel, context: Back
       threads: llamaContext.idealThreads,
       parallel: pool.size,
       batchSize: llamaContext.batchSize,
-      ...(chatWrapper === undefined ? {} : { chatWrapper: chatWrapper.wrapperName, chatTemplate: config.chat_template !== undefined ? 'config' : hasOwnChatTemplate(model) ? 'gguf' : 'none' }),
+      ...(chatWrapper === undefined
+        ? {}
+        : { chatWrapper: chatWrapper.wrapperName, chatTemplate: config.chat_template !== undefined ? 'config' : hasOwnChatTemplate(model) ? 'gguf' : 'none' }),
       infill: model.tokens.infill.prefix !== null && model.tokens.infill.suffix !== null,
     },
     dispose: async () => {
@@ -121,7 +133,9 @@ async function assembleEmbedding(llama: Llama, model: LlamaModel, context: Backe
   const threads = resolveContextThreads(llama, config.threads);
   const vocabularySize = vocabularySizeOf(model);
   const tokenizer = createLlamaTokenizer(model, vocabularySize);
-  const pooling = (model.fileInfo.metadata as unknown as Record<string, { pooling_type?: unknown } | undefined>)[String(model.fileInfo.metadata?.general?.architecture)]?.pooling_type;
+  const pooling = (model.fileInfo.metadata as unknown as Record<string, { pooling_type?: unknown } | undefined>)[
+    String(model.fileInfo.metadata?.general?.architecture)
+  ]?.pooling_type;
 
   if (config.type === 'rerank') {
     let rankingContext;
@@ -169,9 +183,8 @@ export const loadLlamaModel: BackendFactory = async (context) => {
   const model = await loadGguf(llama, context);
   let assembled: Assembled;
   try {
-    assembled = config.type === 'chat' || config.type === 'completion'
-      ? await assembleGeneration(llama, model, context)
-      : await assembleEmbedding(llama, model, context);
+    assembled =
+      config.type === 'chat' || config.type === 'completion' ? await assembleGeneration(llama, model, context) : await assembleEmbedding(llama, model, context);
   } catch (error) {
     await model.dispose().catch(() => undefined);
     throw error;
@@ -195,7 +208,10 @@ export const loadLlamaModel: BackendFactory = async (context) => {
   };
   logger.info({ model: id, device: info.device, contextLength: info.contextLength, ...info.details }, 'llama.cpp model loaded');
   if (config.context_length !== undefined && model.trainContextSize > 0 && config.context_length > model.trainContextSize) {
-    logger.warn({ model: id, contextLength: config.context_length, trainContextLength: model.trainContextSize }, 'context_length exceeds the length the model was trained on; output past it may degrade');
+    logger.warn(
+      { model: id, contextLength: config.context_length, trainContextLength: model.trainContextSize },
+      'context_length exceeds the length the model was trained on; output past it may degrade',
+    );
   }
 
   let disposed = false;

@@ -110,13 +110,15 @@ class SchemaConverter {
       return { const: value };
     }
     if (keyword === 'enum') {
-      if (!Array.isArray(value) || value.length === 0 || !value.every(isPrimitive)) throw unsupported(`${path}.enum`, 'an enum that is not a list of strings, numbers, booleans or null');
+      if (!Array.isArray(value) || value.length === 0 || !value.every(isPrimitive))
+        throw unsupported(`${path}.enum`, 'an enum that is not a list of strings, numbers, booleans or null');
       return { enum: value };
     }
     if (keyword === '$ref') {
       const match = typeof value === 'string' ? /^#\/(?:\$defs|definitions)\/([^/]+)$/.exec(value) : null;
       if (match === null) throw unsupported(`${path}.$ref`, `reference ${JSON.stringify(value)} (only "#/$defs/NAME" is)`);
-      if (!this.#pendingDefinitions.has(match[1])) throw new UnsupportedFeatureError(`json_schema reference ${value} at ${path} names no definition`, 'constraint');
+      if (!this.#pendingDefinitions.has(match[1]))
+        throw new UnsupportedFeatureError(`json_schema reference ${value} at ${path} names no definition`, 'constraint');
       return { $ref: `#/$defs/${match[1]}` } as unknown as GbnfSchema;
     }
     if (!Array.isArray(value) || value.length === 0) throw unsupported(`${path}.${keyword}`, `an empty or non-list "${keyword}"`);
@@ -149,7 +151,8 @@ class SchemaConverter {
     }
     const result: Record<string, unknown> = { type: 'object', properties };
     if (schema.required !== undefined) {
-      if (!Array.isArray(schema.required) || !schema.required.every((name) => typeof name === 'string')) throw unsupported(`${path}.required`, 'a required list that is not strings');
+      if (!Array.isArray(schema.required) || !schema.required.every((name) => typeof name === 'string'))
+        throw unsupported(`${path}.required`, 'a required list that is not strings');
       const missing = schema.required.find((name) => !(name in properties));
       if (missing !== undefined) throw unsupported(`${path}.required`, `required property "${missing}" that is not in properties`);
       result.required = schema.required;
@@ -178,7 +181,8 @@ class SchemaConverter {
       result.maxItems = (result.prefixItems as unknown[]).length;
     } else if (schema.items !== undefined && schema.items !== true) result.items = this.convert(schema.items, `${path}.items`);
     if (schema.minItems !== undefined) result.minItems = this.#count(schema.minItems, `${path}.minItems`);
-    if (schema.maxItems !== undefined) result.maxItems = Math.min(this.#count(schema.maxItems, `${path}.maxItems`), (result.maxItems as number | undefined) ?? Infinity);
+    if (schema.maxItems !== undefined)
+      result.maxItems = Math.min(this.#count(schema.maxItems, `${path}.maxItems`), (result.maxItems as number | undefined) ?? Infinity);
     return result as GbnfSchema;
   }
 

@@ -29,7 +29,11 @@ export interface LlamaPreparedInput extends PreparedEmbeddingInput {
   readonly tokens: Token[];
 }
 
-export function createLlamaEmbedding(model: LlamaModel, context: LlamaEmbeddingContext, settings: LlamaEmbeddingSettings): EmbeddingCapability<LlamaPreparedInput> {
+export function createLlamaEmbedding(
+  model: LlamaModel,
+  context: LlamaEmbeddingContext,
+  settings: LlamaEmbeddingSettings,
+): EmbeddingCapability<LlamaPreparedInput> {
   const first = beginningToken(model);
   const last = endToken(model);
 
@@ -53,7 +57,10 @@ export function createLlamaEmbedding(model: LlamaModel, context: LlamaEmbeddingC
     const total = content.length + specials;
     if (total > settings.maxInputTokens) {
       if (!truncate) {
-        throw new InputTooLongError(`input ${index} is ${total} tokens long, but this model accepts at most ${settings.maxInputTokens} tokens per input`, 'input');
+        throw new InputTooLongError(
+          `input ${index} is ${total} tokens long, but this model accepts at most ${settings.maxInputTokens} tokens per input`,
+          'input',
+        );
       }
       content = content.slice(0, settings.maxInputTokens - specials);
     }
@@ -81,9 +88,7 @@ export function createLlamaEmbedding(model: LlamaModel, context: LlamaEmbeddingC
       for (const { tokens } of inputs) {
         options.signal?.throwIfAborted();
         // No tokens at all (an empty text on a vocabulary without special tokens) has no meaning to pool.
-        const vector = tokens.length === 0
-          ? new Float32Array(model.embeddingVectorSize)
-          : Float32Array.from((await context.getEmbeddingFor(tokens)).vector);
+        const vector = tokens.length === 0 ? new Float32Array(model.embeddingVectorSize) : Float32Array.from((await context.getEmbeddingFor(tokens)).vector);
         vectors.push(settings.normalize ? l2Normalize(vector) : vector);
       }
       return { vectors, tokenCounts: inputs.map((input) => input.tokenCount) };

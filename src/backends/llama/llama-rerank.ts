@@ -25,17 +25,21 @@ export function createLlamaRerank(model: LlamaModel, context: LlamaRankingContex
       const queryTokens = tokenize(query);
       const overhead = context.calculateInputLength(queryTokens, []) - queryTokens.length;
       const room = maxInputTokens - overhead - queryTokens.length;
-      const documentTokens = await mapInTimeSlices(documents, (document, index) => {
-        const tokens = tokenize(document);
-        if (tokens.length <= room) return tokens;
-        if (!options.truncate || room <= 0) {
-          throw new InputTooLongError(
-            `document ${index} with the query is ${tokens.length + queryTokens.length + overhead} tokens long, but this model accepts at most ${maxInputTokens}`,
-            room <= 0 ? 'query' : 'documents',
-          );
-        }
-        return tokens.slice(0, room);
-      }, options.signal);
+      const documentTokens = await mapInTimeSlices(
+        documents,
+        (document, index) => {
+          const tokens = tokenize(document);
+          if (tokens.length <= room) return tokens;
+          if (!options.truncate || room <= 0) {
+            throw new InputTooLongError(
+              `document ${index} with the query is ${tokens.length + queryTokens.length + overhead} tokens long, but this model accepts at most ${maxInputTokens}`,
+              room <= 0 ? 'query' : 'documents',
+            );
+          }
+          return tokens.slice(0, room);
+        },
+        options.signal,
+      );
       options.signal?.throwIfAborted();
       const probabilities = await context.rankAll(queryTokens, documentTokens);
       return {

@@ -20,9 +20,10 @@ function infillPromptTokens(model: LlamaModel, modelId: string, prefix: string, 
   }
   const prefixTokens = model.tokenize(prefix, false, 'trimLeadingSpace');
   const suffixTokens = model.tokenize(suffix, false, 'trimLeadingSpace');
-  const body = middleToken !== null
-    ? [prefixToken, ...prefixTokens, suffixToken, ...suffixTokens, middleToken]
-    : [suffixToken, ...suffixTokens, prefixToken, ...prefixTokens];
+  const body =
+    middleToken !== null
+      ? [prefixToken, ...prefixTokens, suffixToken, ...suffixTokens, middleToken]
+      : [suffixToken, ...suffixTokens, prefixToken, ...prefixTokens];
   return withSpecialTokens(model, body, { end: false });
 }
 
@@ -30,9 +31,10 @@ export function createLlamaTextCompletion(engine: GenerationEngine, modelId: str
   const { model } = engine;
   return {
     async prepareText(prompt, options = {}) {
-      const tokens = options.suffix !== undefined && options.suffix !== ''
-        ? infillPromptTokens(model, modelId, prompt, options.suffix)
-        : completionPromptTokens(model, prompt);
+      const tokens =
+        options.suffix !== undefined && options.suffix !== ''
+          ? infillPromptTokens(model, modelId, prompt, options.suffix)
+          : completionPromptTokens(model, prompt);
       if (tokens.length === 0) {
         throw new UnsupportedFeatureError(`model "${modelId}" cannot continue an empty prompt (its vocabulary adds no beginning token)`, 'prompt');
       }

@@ -30,7 +30,11 @@ export function assertTokensInVocabulary(tokens: Iterable<number>, vocabularySiz
 function tokenBiasFor(model: LlamaModel, logitBias: Record<number, number>, vocabularySize: number): TokenBias | undefined {
   const entries = Object.entries(logitBias).map(([token, bias]) => [Number(token), bias] as const);
   if (entries.length === 0) return undefined;
-  assertTokensInVocabulary(entries.map(([token]) => token), vocabularySize, 'logitBias');
+  assertTokensInVocabulary(
+    entries.map(([token]) => token),
+    vocabularySize,
+    'logitBias',
+  );
   const tokenBias = TokenBias.for(model);
   // TokenBias.set() silently skips end-of-generation tokens, yet banning EOS is a common use of
   // logit_bias; the sampler reads this map as is, so EOG tokens are written to it directly.
@@ -57,9 +61,8 @@ export interface SamplingContext {
  * included, as llama.cpp's do.
  */
 export function samplerOptions(options: GenerationOptions, context: SamplingContext): SequenceEvaluateOptions {
-  const penalize = (options.repeatPenalty !== undefined && options.repeatPenalty !== 1)
-    || (options.presencePenalty ?? 0) !== 0
-    || (options.frequencyPenalty ?? 0) !== 0;
+  const penalize =
+    (options.repeatPenalty !== undefined && options.repeatPenalty !== 1) || (options.presencePenalty ?? 0) !== 0 || (options.frequencyPenalty ?? 0) !== 0;
   return {
     temperature: Math.max(0, options.temperature),
     topK: options.topK,

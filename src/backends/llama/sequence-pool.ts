@@ -84,7 +84,9 @@ export class SequencePool {
     if (this.#pendingEdits === 0) return undefined;
     if (this.#editsSettled === undefined) {
       let resolve!: () => void;
-      const promise = new Promise<void>((done) => { resolve = done; });
+      const promise = new Promise<void>((done) => {
+        resolve = done;
+      });
       this.#editsSettled = { promise, resolve };
     }
     return this.#editsSettled.promise;

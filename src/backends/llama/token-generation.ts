@@ -65,7 +65,10 @@ interface GeneratedStep {
 /** Fails before any work when the prompt leaves no room for a single generated token. */
 export function assertPromptFits(promptLength: number, contextSize: number): void {
   if (promptLength >= contextSize) {
-    throw new InputTooLongError(`the prompt is ${promptLength} tokens long, but this model's context holds ${contextSize} tokens (prompt and completion together)`, 'prompt');
+    throw new InputTooLongError(
+      `the prompt is ${promptLength} tokens long, but this model's context holds ${contextSize} tokens (prompt and completion together)`,
+      'prompt',
+    );
   }
 }
 
@@ -131,9 +134,10 @@ async function runOnSequence(
     recentTokens: () => (generated.length >= 64 ? generated : [...prompt.tokens.slice(-64), ...generated]),
   });
   const input = await engine.pool.editState(() => reuseCachedPrefix(sequence, prompt.tokens));
-  const steps: AsyncGenerator<GeneratedStep, void, void> = logprobs === undefined
-    ? tokensOnly(sequence.evaluate(input, evaluateOptions))
-    : sequence.evaluateWithMetadata(input, options.topLogprobs === 0 ? { confidence: true } : { probabilities: true }, evaluateOptions);
+  const steps: AsyncGenerator<GeneratedStep, void, void> =
+    logprobs === undefined
+      ? tokensOnly(sequence.evaluate(input, evaluateOptions))
+      : sequence.evaluateWithMetadata(input, options.topLogprobs === 0 ? { confidence: true } : { probabilities: true }, evaluateOptions);
 
   let finishReason: FinishReason = 'stop';
   let stoppedByString = false;
@@ -197,7 +201,12 @@ async function runOnSequence(
 async function reportEnd(options: GenerationOptions, result: GenerationResult): Promise<GenerationResult> {
   if (result.logprobs !== undefined) await options.onEvent?.({ type: 'tokens', logprobs: result.logprobs });
   await options.onEvent?.({ type: 'finish', reason: result.finishReason });
-  await options.onEvent?.({ type: 'usage', promptTokens: result.promptTokens, completionTokens: result.completionTokens, cachedPromptTokens: result.cachedPromptTokens });
+  await options.onEvent?.({
+    type: 'usage',
+    promptTokens: result.promptTokens,
+    completionTokens: result.completionTokens,
+    cachedPromptTokens: result.cachedPromptTokens,
+  });
   return result;
 }
 

@@ -68,7 +68,12 @@ export class OnnxEmbedding implements EmbeddingCapability<OnnxPreparedInput> {
   }
 
   /** Runs one probe input, which checks the graph end to end and reads the vector width. */
-  static async create(session: OnnxSessionClient, feeds: readonly InputFeed[], preparation: InputPreparation, settings: OnnxEmbeddingSettings): Promise<OnnxEmbedding> {
+  static async create(
+    session: OnnxSessionClient,
+    feeds: readonly InputFeed[],
+    preparation: InputPreparation,
+    settings: OnnxEmbeddingSettings,
+  ): Promise<OnnxEmbedding> {
     const embedding = new OnnxEmbedding(session, feeds, preparation, settings);
     const [probe] = await embedding.#run([preparation.single('hello world', true)]);
     embedding.#dimensions = probe.length;
@@ -93,7 +98,12 @@ export class OnnxEmbedding implements EmbeddingCapability<OnnxPreparedInput> {
 
   async embed(inputs: readonly OnnxPreparedInput[], options: { signal?: AbortSignal }): Promise<EmbeddingBatchResult> {
     options.signal?.throwIfAborted();
-    const vectors = await runLengthSorted(inputs.map((input) => input.sequence), this.#settings, options.signal, (group) => this.#run(group));
+    const vectors = await runLengthSorted(
+      inputs.map((input) => input.sequence),
+      this.#settings,
+      options.signal,
+      (group) => this.#run(group),
+    );
     return { vectors, tokenCounts: inputs.map((input) => input.tokenCount) };
   }
 
@@ -103,7 +113,12 @@ export class OnnxEmbedding implements EmbeddingCapability<OnnxPreparedInput> {
     const { data, dims } = outputs[output.name];
     const values = data as Float32Array;
     const vectors = output.perToken
-      ? poolTokenEmbeddings(values, dims, sequences.map((sequence) => sequence.ids.length), pooling)
+      ? poolTokenEmbeddings(
+          values,
+          dims,
+          sequences.map((sequence) => sequence.ids.length),
+          pooling,
+        )
       : splitRows(values, dims);
     if (normalize) for (const vector of vectors) normalizeInPlace(vector);
     return vectors;

@@ -49,11 +49,23 @@ export const loadOnnxModel: BackendFactory = async ({ id, config, resolvedPath, 
     const feeds = planInputFeeds(session.inputs);
     const limit = resolveInputLimit(files, tokenizer, config.context_length);
     if (limit.detected !== undefined && limit.maxInputTokens > limit.detected) {
-      log.warn({ contextLength: limit.maxInputTokens, modelLimit: limit.detected }, 'context_length is above the limit the model files state; longer inputs may fail in the engine');
+      log.warn(
+        { contextLength: limit.maxInputTokens, modelLimit: limit.detected },
+        'context_length is above the limit the model files state; longer inputs may fail in the engine',
+      );
     }
     const preparation = new InputPreparation(tokenizer, limit.maxInputTokens);
     const limits = { maxBatchSize: config.max_batch_size, maxBatchTokens: config.max_batch_tokens };
-    const common = { device: session.provider, inputs: feeds.map((feed) => feed.name), maxInputTokensFrom: limit.source, intraOpThreads: config.intra_op_threads ?? 'auto', interOpThreads: config.inter_op_threads ?? 'auto', graphOptimizationLevel: config.graph_optimization_level, allowSpinning: config.allow_spinning, providersTried: config.execution_providers };
+    const common = {
+      device: session.provider,
+      inputs: feeds.map((feed) => feed.name),
+      maxInputTokensFrom: limit.source,
+      intraOpThreads: config.intra_op_threads ?? 'auto',
+      interOpThreads: config.inter_op_threads ?? 'auto',
+      graphOptimizationLevel: config.graph_optimization_level,
+      allowSpinning: config.allow_spinning,
+      providersTried: config.execution_providers,
+    };
 
     let model: LoadedModel;
     if (config.type === 'embedding') {
@@ -71,10 +83,27 @@ export const loadOnnxModel: BackendFactory = async ({ id, config, resolvedPath, 
       }
       const pooling = output.perToken ? config.pooling : `by the model (${output.name})`;
       model = assemble(session, tokenizer, {
-        info: { device: session.provider, contextLength: limit.maxInputTokens, dimensions: embedding.dimensions, details: { ...common, output: output.name, pooling, normalize: config.normalize }, adminDetails: { file: files.modelFile } },
+        info: {
+          device: session.provider,
+          contextLength: limit.maxInputTokens,
+          dimensions: embedding.dimensions,
+          details: { ...common, output: output.name, pooling, normalize: config.normalize },
+          adminDetails: { file: files.modelFile },
+        },
         embedding,
       });
-      log.info({ ...common, file: files.modelFile, dimensions: embedding.dimensions, maxInputTokens: limit.maxInputTokens, output: output.name, pooling, loadMs: Math.round(performance.now() - startedAt) }, 'ONNX embedding model loaded');
+      log.info(
+        {
+          ...common,
+          file: files.modelFile,
+          dimensions: embedding.dimensions,
+          maxInputTokens: limit.maxInputTokens,
+          output: output.name,
+          pooling,
+          loadMs: Math.round(performance.now() - startedAt),
+        },
+        'ONNX embedding model loaded',
+      );
     } else {
       if (tokenizer.pair === undefined) throw new Error(`model "${id}": its tokenizer cannot encode (query, document) pairs, which a rerank model needs`);
       const logitsOutput = chooseLogitsOutput(session.outputs);
@@ -86,10 +115,18 @@ export const loadOnnxModel: BackendFactory = async ({ id, config, resolvedPath, 
         padTokenId: tokenizer.padTokenId,
       });
       model = assemble(session, tokenizer, {
-        info: { device: session.provider, contextLength: limit.maxInputTokens, details: { ...common, output: logitsOutput, labels: rerank.labels, sigmoid: config.sigmoid }, adminDetails: { file: files.modelFile } },
+        info: {
+          device: session.provider,
+          contextLength: limit.maxInputTokens,
+          details: { ...common, output: logitsOutput, labels: rerank.labels, sigmoid: config.sigmoid },
+          adminDetails: { file: files.modelFile },
+        },
         rerank,
       });
-      log.info({ ...common, file: files.modelFile, maxInputTokens: limit.maxInputTokens, labels: rerank.labels, loadMs: Math.round(performance.now() - startedAt) }, 'ONNX rerank model loaded');
+      log.info(
+        { ...common, file: files.modelFile, maxInputTokens: limit.maxInputTokens, labels: rerank.labels, loadMs: Math.round(performance.now() - startedAt) },
+        'ONNX rerank model loaded',
+      );
     }
     return model;
   } catch (error) {

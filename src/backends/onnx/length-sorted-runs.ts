@@ -39,7 +39,10 @@ export async function runLengthSorted<T>(
   runOne: (group: TokenSequence[]) => Promise<T[]>,
 ): Promise<T[]> {
   const results = new Array<T>(sequences.length);
-  for (const group of planLengthSortedRuns(sequences.map((sequence) => sequence.ids.length), limits)) {
+  for (const group of planLengthSortedRuns(
+    sequences.map((sequence) => sequence.ids.length),
+    limits,
+  )) {
     signal?.throwIfAborted();
     const groupResults = await runOne(group.map((index) => sequences[index]));
     group.forEach((index, position) => {

@@ -94,8 +94,7 @@ async function chooseGraph(folder: string, file: string | undefined): Promise<st
   if (candidates.length === 1) return path.join(folder, candidates[0]);
   if (candidates.length === 0) throw new Error(`ONNX model folder "${folder}" holds no .onnx file`);
   throw new Error(
-    `ONNX model folder "${folder}" holds several .onnx files (${candidates.join(', ')}); ` +
-      `set \`file\` in the model's config to the one to load`,
+    `ONNX model folder "${folder}" holds several .onnx files (${candidates.join(', ')}); ` + `set \`file\` in the model's config to the one to load`,
   );
 }
 

@@ -7,7 +7,10 @@ const nonNegativeInt = z.number().int().nonnegative();
 export const onnxModelOptionsSchema = z.strictObject({
   /** ONNX file name inside the folder when it holds several. */
   file: z.string().min(1).optional(),
-  execution_providers: z.array(z.enum(['cuda', 'cpu'])).min(1).default(['cuda', 'cpu']),
+  execution_providers: z
+    .array(z.enum(['cuda', 'cpu']))
+    .min(1)
+    .default(['cuda', 'cpu']),
   intra_op_threads: nonNegativeInt.optional(),
   inter_op_threads: nonNegativeInt.optional(),
   graph_optimization_level: z.enum(['disabled', 'basic', 'extended', 'all']).default('all'),

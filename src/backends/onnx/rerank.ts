@@ -41,9 +41,16 @@ export class OnnxRerank implements RerankCapability {
   }
 
   /** Runs one probe pair, which checks the graph end to end and reads the number of labels. */
-  static async create(session: OnnxSessionClient, feeds: readonly InputFeed[], preparation: InputPreparation, settings: OnnxRerankSettings): Promise<OnnxRerank> {
+  static async create(
+    session: OnnxSessionClient,
+    feeds: readonly InputFeed[],
+    preparation: InputPreparation,
+    settings: OnnxRerankSettings,
+  ): Promise<OnnxRerank> {
     const rerank = new OnnxRerank(session, feeds, preparation, settings);
-    const outputs = await session.run(buildInputTensors([preparation.pair(preparation.query('hello'), 'world', true)], feeds, settings.padTokenId), [settings.logitsOutput]);
+    const outputs = await session.run(buildInputTensors([preparation.pair(preparation.query('hello'), 'world', true)], feeds, settings.padTokenId), [
+      settings.logitsOutput,
+    ]);
     const { dims } = outputs[settings.logitsOutput];
     if (dims.length !== 2 || dims[1] < 1) throw new Error(`the "${settings.logitsOutput}" output has shape [${dims.join(', ')}]; [batch, labels] is expected`);
     rerank.#labels = dims[1];

@@ -15,7 +15,8 @@ export interface SessionStartOptions {
   allowSpinning: boolean;
 }
 
-export type TensorData = BigInt64Array | Int32Array | Float32Array | Float64Array | Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | BigUint64Array;
+export type TensorData =
+  BigInt64Array | Int32Array | Float32Array | Float64Array | Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | BigUint64Array;
 
 export interface PlainTensor {
   type: string;
@@ -35,9 +36,7 @@ export interface ProviderFailure {
   message: string;
 }
 
-export type WorkerRequest =
-  | { kind: 'run'; id: number; feeds: Record<string, PlainTensor>; outputNames: string[] }
-  | { kind: 'dispose' };
+export type WorkerRequest = { kind: 'run'; id: number; feeds: Record<string, PlainTensor>; outputNames: string[] } | { kind: 'dispose' };
 
 export type WorkerReply =
   | { kind: 'ready'; provider: ExecutionProviderName; failures: ProviderFailure[]; inputs: ValueDescription[]; outputs: ValueDescription[] }

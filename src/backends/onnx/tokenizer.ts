@@ -71,7 +71,10 @@ function wrapTokenizer(tokenizer: PreTrainedTokenizer, files: OnnxModelFiles): M
 
   const probeFirst = 'hello';
   const probeSecond = 'world';
-  const contents = [Int32Array.from(tokenizer.encode(probeFirst, { add_special_tokens: false })), Int32Array.from(tokenizer.encode(probeSecond, { add_special_tokens: false }))];
+  const contents = [
+    Int32Array.from(tokenizer.encode(probeFirst, { add_special_tokens: false })),
+    Int32Array.from(tokenizer.encode(probeSecond, { add_special_tokens: false })),
+  ];
   const probe = (text_pair: string | null) => {
     const encoded = tokenizer(probeFirst, { text_pair, return_tensor: false, return_token_type_ids: true });
     return { ids: encoded.input_ids, typeIds: encoded.token_type_ids };
@@ -90,7 +93,8 @@ function wrapTokenizer(tokenizer: PreTrainedTokenizer, files: OnnxModelFiles): M
   }
 
   const configured = tokenizer.model_max_length as unknown;
-  const modelMaxLength = typeof configured === 'number' && Number.isFinite(configured) && configured > 0 && configured < NO_LIMIT_ABOVE ? configured : undefined;
+  const modelMaxLength =
+    typeof configured === 'number' && Number.isFinite(configured) && configured > 0 && configured < NO_LIMIT_ABOVE ? configured : undefined;
   const modelVocabulary = files.modelConfig?.vocab_size;
   const padFromConfig = files.modelConfig?.pad_token_id;
 

@@ -7,12 +7,20 @@ import { errors, GatewayError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 
 /** Errors thrown by koa's own helpers (raw-body, http-errors) carry an HTTP status. */
-function fromHttpError(error: { status?: number; statusCode?: number; type?: string; limit?: number; expose?: boolean; message?: string }): GatewayError | undefined {
+function fromHttpError(error: {
+  status?: number;
+  statusCode?: number;
+  type?: string;
+  limit?: number;
+  expose?: boolean;
+  message?: string;
+}): GatewayError | undefined {
   const status = error.status ?? error.statusCode;
   if (status === undefined || status < 400 || status >= 500) return undefined;
   if (status === 413) return errors.payloadTooLarge(error.limit ?? 0);
   if (error.type === 'request.aborted') return errors.invalidRequest('The request was aborted by the client.');
-  if (error.type === 'encoding.unsupported') return new GatewayError('Unsupported Content-Encoding.', { status: 415, type: 'invalid_request_error', code: 'unsupported_encoding' });
+  if (error.type === 'encoding.unsupported')
+    return new GatewayError('Unsupported Content-Encoding.', { status: 415, type: 'invalid_request_error', code: 'unsupported_encoding' });
   return new GatewayError(error.expose && error.message ? error.message : 'Invalid request.', { status, type: 'invalid_request_error' });
 }
 
