@@ -35,6 +35,6 @@ export type {
   TokenizeCapability,
   TokenLogprob,
 } from './engine/contract.js';
-export { DomainError, InputTooLongError, InvalidInputError, TokenTimeoutError, UnsupportedFeatureError } from './engine/errors.js';
+export { DomainError, EngineUnavailableError, InputTooLongError, InvalidInputError, TokenTimeoutError, UnsupportedFeatureError } from './engine/errors.js';
 export { errors, GatewayError, retryHeaders, type ErrorType, type GatewayErrorOptions } from './errors.js';
 export type { Usage } from './openai/generation-wire.js';

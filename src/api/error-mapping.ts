@@ -3,7 +3,7 @@
 // registry, scheduler and model calls throw DomainErrors in their own terms; the error middleware,
 // the stream writer's error frame and the plugins' afterResponse hooks all go through here.
 import type { ModelType } from '../engine/contract.js';
-import { DomainError, InputTooLongError, InvalidInputError, TokenTimeoutError, UnsupportedFeatureError } from '../engine/errors.js';
+import { DomainError, EngineUnavailableError, InputTooLongError, InvalidInputError, TokenTimeoutError, UnsupportedFeatureError } from '../engine/errors.js';
 import { errors, GatewayError } from '../errors.js';
 import {
   ContextLengthError,
@@ -63,6 +63,7 @@ function fromDomainError(error: DomainError, names: WireNames): GatewayError {
   if (error instanceof ContextLengthError)
     return errors.invalidRequest(contextLengthMessage(error, names), wireName('prompt', names) ?? null, 'context_length_exceeded');
   if (error instanceof TokenTimeoutError) return errors.generationTimeout(`Generation stopped: ${error.message}.`);
+  if (error instanceof EngineUnavailableError) return errors.unavailable(error.message, error.retryAfterMs, 'engine_unavailable');
   if (error instanceof GenerationTimeoutError) return errors.generationTimeout(error.message);
   if (error instanceof QueueFullError) return errors.rateLimited(error.message, error.retryAfterMs, 'queue_full');
   if (error instanceof QueueTimeoutError) return errors.unavailable(error.message, error.retryAfterMs, 'queue_timeout');

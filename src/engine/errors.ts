@@ -38,3 +38,16 @@ export class TokenTimeoutError extends DomainError {
     super(`one token took ${tokenSeconds.toFixed(1)} s to generate, longer than this model's limit of ${limitSeconds} s per token (max_token_seconds)`);
   }
 }
+
+/**
+ * Thrown by an engine whose process is not serving: it crashed mid-request, or is restarting (a
+ * 503 `engine_unavailable` with Retry-After, or an error frame in a stream already under way).
+ */
+export class EngineUnavailableError extends DomainError {
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(message);
+  }
+}
