@@ -8,7 +8,6 @@ import { errors, GatewayError } from '../errors.js';
 import {
   ContextLengthError,
   GenerationTimeoutError,
-  ModelClosingError,
   QueueFullError,
   QueueTimeoutError,
   ModelCapabilityError,
@@ -67,7 +66,6 @@ function fromDomainError(error: DomainError, names: WireNames): GatewayError {
   if (error instanceof GenerationTimeoutError) return errors.generationTimeout(error.message);
   if (error instanceof QueueFullError) return errors.rateLimited(error.message, error.retryAfterMs, 'queue_full');
   if (error instanceof QueueTimeoutError) return errors.unavailable(error.message, error.retryAfterMs, 'queue_timeout');
-  if (error instanceof ModelClosingError) return errors.unavailable(error.message, error.retryAfterMs, 'model_unloading');
   if (error instanceof ModelNotFoundError) return errors.modelNotFound(error.model);
   if (error instanceof ModelNotPermittedError) return errors.permissionDenied(error.message);
   if (error instanceof ModelTypeMismatchError)

@@ -71,8 +71,6 @@ export interface ModelHandle extends Omit<EmbeddingCalls, 'prepare'> {
   maxTokensFor(promptTokens: number, requested: number | undefined, defaultMaxTokens: number | undefined): number;
   /** Runs every choice of a request, admitted as one request; results in index order. */
   generate(request: GenerationRequest): Promise<GenerationResult[]>;
-  tokenize(text: string, options?: { addSpecialTokens?: boolean }): Promise<number[]>;
-  detokenize(tokens: number[]): Promise<string>;
   /** Tokenizes each embedding input once (see EmbeddingCalls.prepare); then `embed`. */
   prepareEmbeddings: EmbeddingCalls['prepare'];
   /** Gives the lease back; later calls are not allowed. */
@@ -147,8 +145,6 @@ export function handleOf(lease: ModelLease): ModelHandle {
     prepareEmbeddings: embeddings.prepare,
     embed: embeddings.embed,
     rerank: embeddings.rerank,
-    tokenize: (text, options) => tokenizerOf(lease).tokenize(text, options),
-    detokenize: (tokens) => tokenizerOf(lease).detokenize(tokens),
     release: () => lease.release(),
   };
 }
@@ -165,11 +161,6 @@ function textOf({ entry, model }: ModelLease): TextCompletionCapability {
   return model.textCompletion;
 }
 
-function tokenizerOf({ entry, model }: ModelLease) {
-  if (!model.tokenizer) throw new ModelCapabilityError(entry.id, 'tokenize');
-  return model.tokenizer;
-}
-
 async function generateChoices(
   scheduler: SlotScheduler,
   request: GenerationRequest,
@@ -181,17 +172,20 @@ async function generateChoices(
   let failure: { error: unknown } | undefined;
   const started = performance.now();
   const admission = await scheduler.admit(signal);
-  request.onAdmitted?.(performance.now() - started);
   const choices = request.prompts.flatMap((prompt, promptIndex) =>
     Array.from({ length: request.choicesPerPrompt }, (_, choice) => ({ prompt, choice, index: promptIndex * request.choicesPerPrompt + choice })),
   );
+  const fail = (error: unknown): never => {
+    failure ??= { error };
+    siblings.abort();
+    throw error;
+  };
   try {
-    const fail = (error: unknown): never => {
-      failure ??= { error };
-      siblings.abort();
-      throw error;
-    };
-    return await Promise.all(
+    request.onAdmitted?.(performance.now() - started);
+    // Every choice settles before the request's slots go back: a sibling still in the engine after
+    // the first failure holds its slot until it has stopped, so the next request is not admitted
+    // into a sequence that is still busy.
+    const settled = await Promise.allSettled(
       choices.map(({ prompt, choice, index }) =>
         admission
           .run(signal, async (runSignal) => {
@@ -214,9 +208,9 @@ async function generateChoices(
           .catch(fail),
       ),
     );
-  } catch (error) {
     // The siblings' AbortErrors may settle first: the request failed for the first failure.
-    throw failure === undefined ? error : failure.error;
+    if (failure !== undefined) throw failure.error;
+    return settled.map((outcome) => (outcome as PromiseFulfilledResult<GenerationResult>).value);
   } finally {
     scheduler.end(admission);
   }

@@ -55,7 +55,8 @@ export class ModelLoadingError extends DomainError {
 export class ModelUnloadingError extends DomainError {
   constructor(
     readonly model: string,
-    readonly retryAfterMs: number,
+    /** By then a reload's new instance is usually ready. */
+    readonly retryAfterMs = 5_000,
   ) {
     super(`Model '${model}' is being unloaded; retry shortly.`);
   }
@@ -76,7 +77,7 @@ export class ModelUnavailableError extends DomainError {
 export class ModelCapabilityError extends DomainError {
   constructor(
     readonly model: string,
-    readonly capability: 'chat' | 'complete text' | 'tokenize' | 'embed' | 'rerank',
+    readonly capability: 'chat' | 'complete text' | 'embed' | 'rerank',
   ) {
     super(`Model '${model}' cannot ${capability}.`, 'model');
   }

@@ -46,12 +46,3 @@ export class GenerationTimeoutError extends DomainError {
     super(`Generation on model '${model}' ran longer than its limit of ${limitMs / 1000} s (max_generation_seconds) and was stopped.`);
   }
 }
-
-/** The model's instance is being unloaded and takes no more work: a 503 `model_unloading`. */
-export class ModelClosingError extends DomainError {
-  readonly retryAfterMs = 5_000;
-
-  constructor(readonly model: string) {
-    super(`Model '${model}' is shutting down.`);
-  }
-}

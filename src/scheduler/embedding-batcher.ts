@@ -10,6 +10,7 @@
 // idle with nothing queued), and a request still waiting after `queueTimeoutMs` gets 503
 // `queue_timeout`: the `max_queue` and `queue_timeout` of every other model.
 import { type EmbeddingBatchResult, type EmbeddingCapability, type PreparedEmbeddingInput } from '../engine/contract.js';
+import { ModelUnloadingError } from '../registry/model-errors.js';
 import { QueueFullError, QueueTimeoutError, type QueueLimits } from './admission-errors.js';
 
 export interface EmbeddingBatcherOptions extends QueueLimits {
@@ -99,8 +100,10 @@ export class EmbeddingBatcher {
    * tokenized, so that a full queue refuses it without that cost (`submit` checks again).
    */
   checkRoom(): void {
-    const engineFree = this.#running === undefined && this.#queuedInputs === 0;
-    if (!engineFree && this.#waitingRequests >= this.#admission.maxQueue)
+    // An idle engine starts at once on what is queued: requests arriving in the same tick whose
+    // inputs fit its first batch do not wait, whatever max_queue says.
+    const nextBatchHasRoom = this.#running === undefined && this.#queuedInputs < this.#maxBatchSize;
+    if (!nextBatchHasRoom && this.#waitingRequests >= this.#admission.maxQueue)
       throw new QueueFullError(this.#admission, `${this.#waitingRequests} requests waiting for the embedding engine`);
   }
 
@@ -155,7 +158,7 @@ export class EmbeddingBatcher {
     // A request whose inputs are all in the run in progress still gets its vectors.
     for (let at = this.#head; at < this.#requests.length; at++) {
       const request = this.#requests[at];
-      if (request.items.some((item) => !item.taken)) this.#settle(request, new Error('the embedding model was unloaded'));
+      if (request.items.some((item) => !item.taken)) this.#settle(request, new ModelUnloadingError(this.#admission.model));
     }
     this.#requests = [];
     this.#head = 0;
@@ -163,7 +166,7 @@ export class EmbeddingBatcher {
   }
 
   #checkOpen(): void {
-    if (this.#disposed) throw new Error('the embedding model was unloaded');
+    if (this.#disposed) throw new ModelUnloadingError(this.#admission.model);
   }
 
   // setImmediate rather than a synchronous start: requests that arrive in the same turn of the

@@ -3,7 +3,8 @@
 // left. A request is admitted once, whatever its number of choices: it waits in the queue for its
 // first slot, then runs its choices on at most `maxSlotsPerRequest` slots, and each run holds its
 // slot at most `maxRunMs`.
-import { GenerationTimeoutError, ModelClosingError, QueueFullError, QueueTimeoutError } from './admission-errors.js';
+import { ModelUnloadingError } from '../registry/model-errors.js';
+import { GenerationTimeoutError, QueueFullError, QueueTimeoutError } from './admission-errors.js';
 
 export interface SlotSchedulerOptions {
   model: string;
@@ -145,7 +146,7 @@ export class SlotScheduler {
   /**
    * Admits one request once it gets a slot in turn: QueueFullError at once when `maxQueue`
    * requests already wait, QueueTimeoutError after `queueTimeoutMs`, AbortedError when `signal`
-   * fires first, ModelClosingError once the model unloads. The admission must be ended.
+   * fires first, ModelUnloadingError once the model unloads. The admission must be ended.
    */
   async admit(signal: AbortSignal): Promise<RequestAdmission> {
     await this.enter(signal);
@@ -203,7 +204,7 @@ export class SlotScheduler {
   }
 
   private enter(signal: AbortSignal): Promise<void> {
-    if (this.closed) return Promise.reject(new ModelClosingError(this.options.model));
+    if (this.closed) return Promise.reject(new ModelUnloadingError(this.options.model));
     if (signal.aborted) return Promise.reject(new AbortedError());
     if (this.active < this.options.slots && this.waiting.length === 0) {
       this.active++;
@@ -262,6 +263,6 @@ export class SlotScheduler {
   /** Fails every waiter; requests already admitted finish. */
   close(): void {
     this.closed = true;
-    for (const waiter of [...this.waiting]) waiter.fail(new ModelClosingError(this.options.model));
+    for (const waiter of [...this.waiting]) waiter.fail(new ModelUnloadingError(this.options.model));
   }
 }

@@ -1,4 +1,7 @@
-// Parses "host:port", "[::1]:port" or a bare port into what net.Server.listen takes.
+// Parses "host:port", "[::1]:port" or a bare port into what net.Server.listen takes, and refuses a
+// config that would serve a non-loopback address without authentication.
+import type { LoadedConfig } from '../config/load-config.js';
+
 export interface ListenAddress {
   host: string;
   port: number;
@@ -16,4 +19,17 @@ export function parseAddress(address: string): ListenAddress {
 
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/**
+ * Throws unless `loaded` keeps a gateway on `host` closed to strangers: checked at start and at
+ * every reload (removing the last key of a config that relies on require_auth's default would
+ * otherwise open a public address to anyone).
+ */
+export function checkNetworkExposure(host: string, loaded: LoadedConfig): void {
+  if (!isLoopback(host) && !loaded.requireAuth && !loaded.config.api.allow_unauthenticated) {
+    throw new Error(
+      `refusing to listen on ${host} without authentication: set require_auth = true with a key, or allow_unauthenticated = true to serve anyone who can reach this address`,
+    );
+  }
 }

@@ -9,6 +9,7 @@ import type { GatewayState } from '../http/gateway-state.js';
 import { FailedKeyThrottle } from '../limits/failed-key-throttle.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { ModelRegistry } from '../registry/model-registry.js';
+import { checkNetworkExposure, parseAddress } from './address.js';
 import type { DisposalStack } from './disposal-stack.js';
 import type { GatewayOptions } from './gateway.js';
 import { ReloadCoordinator } from './reload-coordinator.js';
@@ -41,7 +42,13 @@ export async function wireGateway(options: GatewayOptions, resources: DisposalSt
   });
   resources.defer(() => registry.dispose());
   metrics.describeModels(() => registry.list());
-  const reloads = new ReloadCoordinator({ running, load: (file) => loadConfigFile(file, plugins?.configExtension), models: registry, metrics, logger });
+  const host = parseAddress(options.address ?? options.loaded.config.api.address).host;
+  const load = async (file: string) => {
+    const next = await loadConfigFile(file, plugins?.configExtension);
+    checkNetworkExposure(host, next);
+    return next;
+  };
+  const reloads = new ReloadCoordinator({ running, load, models: registry, metrics, logger });
   const shutdown = new Shutdown();
   const state: GatewayState = {
     config: () => running.config,

@@ -9,7 +9,7 @@ import type { GatewayState } from '../http/gateway-state.js';
 import type { Logger } from '../logger.js';
 import type { PluginHost } from '../plugins/plugin-host.js';
 import type { ModelEntry, ModelRegistry, ReloadSummary } from '../registry/model-registry.js';
-import { isLoopback, parseAddress } from './address.js';
+import { checkNetworkExposure, parseAddress } from './address.js';
 import { createApp, createMetricsApp } from './app.js';
 import { DisposalStack } from './disposal-stack.js';
 import { wireGateway } from './gateway-wiring.js';
@@ -43,15 +43,6 @@ export interface Gateway {
   reload(): Promise<ReloadSummary>;
   /** Graceful: stop accepting, let requests finish within the grace period, end the rest, dispose. */
   close(options?: { graceMs?: number }): Promise<void>;
-}
-
-function checkNetworkExposure(host: string, loaded: LoadedConfig): void {
-  const api = loaded.config.api;
-  if (!isLoopback(host) && !loaded.requireAuth && !api.allow_unauthenticated) {
-    throw new Error(
-      `refusing to listen on ${host} without authentication: set require_auth = true with a key, or allow_unauthenticated = true to serve anyone who can reach this address`,
-    );
-  }
 }
 
 async function wireAndListen(options: GatewayOptions, address: string, resources: DisposalStack) {

@@ -3,10 +3,13 @@
 // once a key is configured, and with no key configured at all any key is taken as anonymous
 // (SDKs insist on some key: OPENAI_API_KEY=sk-anything).
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 import OpenAI from 'openai';
 import { pino } from 'pino';
-import { parseConfig } from '../../src/config/load-config.js';
+import { loadConfigFile, parseConfig } from '../../src/config/load-config.js';
 import { startGateway } from '../../src/server/gateway.js';
 import { startTestGateway } from '../helpers/test-gateway.js';
 
@@ -58,6 +61,24 @@ describe('presented keys', () => {
     await keyed.close();
     const open = parseConfig(`[api]\nrequire_auth = false\napi_key = "${RIGHT_KEY}"\n`, 'config.toml');
     await assert.rejects(startGateway({ loaded: open, logger, address: '0.0.0.0:0' }), /refusing to listen on 0\.0\.0\.0 without authentication/);
+  });
+
+  test('a reload that would leave a public address without authentication is refused; the running keys stay', async () => {
+    const folder = await mkdtemp(path.join(os.tmpdir(), 'switchyard-exposure-'));
+    const file = path.join(folder, 'config.toml');
+    await writeFile(file, `[api]\napi_key = "${RIGHT_KEY}"\n`);
+    const gateway = await startGateway({ loaded: await loadConfigFile(file), logger: pino({ level: 'silent' }), address: '0.0.0.0:0' });
+    try {
+      const url = `http://127.0.0.1:${gateway.port}`;
+      // Without the key, require_auth's default (true once a key is configured) would turn off.
+      await writeFile(file, '[api]\n');
+      await assert.rejects(gateway.reload(), /refusing to listen on 0\.0\.0\.0 without authentication/);
+      assert.equal(await statusOf(url), 401);
+      assert.equal(await statusOf(url, RIGHT_KEY), 200);
+    } finally {
+      await gateway.close();
+      await rm(folder, { recursive: true, force: true });
+    }
   });
 
   test('with no key configured, any presented key is anonymous (OPENAI_API_KEY=sk-anything)', async () => {

@@ -277,6 +277,14 @@ describe('EmbeddingBatcher', () => {
     assert.deepEqual(await submitted(strict, ['alone']), ['alone']);
   });
 
+  test('requests reaching an idle engine in the same tick share its first batch, whatever maxQueue says', async () => {
+    const engine = new CountingEngine();
+    const batcher = batcherFor(engine, { maxQueue: 0, maxBatchSize: 8 });
+    const together = await Promise.all([submitted(batcher, ['one']), submitted(batcher, ['two']), submitted(batcher, ['three'])]);
+    assert.deepEqual(together, [['one'], ['two'], ['three']]);
+    assert.equal(engine.runs.length, 1, 'one engine run took all three');
+  });
+
   test('a request that waits past queueTimeoutMs gets 503 queue_timeout and its inputs are dropped; one being served is not timed out', async () => {
     const engine = new CountingEngine();
     const batcher = batcherFor(engine, { maxBatchSize: 1, queueTimeoutMs: 100 });

@@ -8,7 +8,6 @@ import { checkPromptFits } from '../../openai/request-limits.js';
 import { parseRequest } from '../../openai/validation.js';
 import { clientAbortSignal } from '../../http/client-abort.js';
 import type { GatewayState } from '../../http/gateway-state.js';
-import type { AccessDetails } from '../../http/request-state.js';
 import { openModelFor } from '../resolve-model.js';
 import { tokenBudgetOf } from '../../http/request-state.js';
 import { withWireNames } from '../error-mapping.js';

@@ -9,7 +9,6 @@ import type { GenerationWire } from '../../openai/generation-wire.js';
 import { usageOf } from '../../openai/generation-wire.js';
 import { isAbortError, isShutdownAbort } from '../../http/client-abort.js';
 import { SseStream } from '../../http/sse-stream.js';
-import type { AccessDetails } from '../../http/request-state.js';
 import { toGatewayError, type WireNames } from '../error-mapping.js';
 import type { Logger } from '../../logger.js';
 
