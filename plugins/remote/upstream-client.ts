@@ -79,16 +79,23 @@ export class UpstreamClient {
   private readonly http: OpenAIClient;
 
   constructor(private readonly settings: UpstreamClientSettings) {
-    this.http = new OpenAIClient({ apiKey: settings.apiKey, responseTimeoutMs: settings.responseTimeoutMs });
+    this.http = new OpenAIClient({
+      apiKey: settings.apiKey,
+      responseTimeoutMs: settings.responseTimeoutMs,
+      // Servers close idle connections (see openai-client.ts): not a failure, so no more than debug.
+      onFreshConnectionRetry: (url, reason) => settings.logger.debug({ url, reason }, 'upstream closed a reused connection; retrying on a fresh one'),
+    });
   }
 
   get pool(): UpstreamPool {
     return this.settings.pool;
   }
 
-  get authorization(): Record<string, string> {
-    return this.http.authorization;
+  /** GETs an upstream's health URL with the key; its status is the caller's to judge. */
+  healthCheck(url: string, timeoutMs: number): Promise<Response> {
+    return this.http.get(url, timeoutMs);
   }
+
   /** The 503 a client gets when no upstream is up: upstream addresses stay in the log. */
   unavailable(): GatewayError {
     return errors.unavailable(
