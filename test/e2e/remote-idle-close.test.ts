@@ -6,67 +6,16 @@
 // a reset (ECONNRESET): the race between a server's idle close and the client's next request,
 // made to happen every time.
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { models } from '../helpers/paths.js';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.js';
-
-interface IdleClosingProxy {
-  url: string;
-  /** Connections dropped when a request arrived on them after an idle pause. */
-  dropped: number;
-  close(): Promise<void>;
-}
-
-/** Forwards to `target`; a connection that was idle for `idleMs` is dropped when its client sends again. */
-async function idleClosingProxy(target: URL, idleMs: number): Promise<IdleClosingProxy> {
-  const sockets = new Set<net.Socket>();
-  const proxy: IdleClosingProxy = { url: '', dropped: 0, close: async () => undefined };
-  const server = net.createServer((client) => {
-    const upstream = net.connect(Number(target.port), target.hostname);
-    sockets.add(client).add(upstream);
-    let lastActivity = 0;
-    const touch = () => (lastActivity = performance.now());
-    client.on('data', (data: Buffer) => {
-      if (lastActivity !== 0 && performance.now() - lastActivity >= idleMs) {
-        const reset = proxy.dropped++ % 2 === 1;
-        upstream.destroy();
-        if (reset) client.resetAndDestroy();
-        else client.destroy();
-        return;
-      }
-      touch();
-      upstream.write(data);
-    });
-    upstream.on('data', (data: Buffer) => {
-      touch();
-      client.write(data);
-    });
-    for (const [from, to] of [
-      [client, upstream],
-      [upstream, client],
-    ]) {
-      from.on('error', () => to.destroy());
-      from.on('close', () => {
-        sockets.delete(from);
-        to.destroy();
-      });
-    }
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  proxy.url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
-  proxy.close = async () => {
-    for (const socket of sockets) socket.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  };
-  return proxy;
-}
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('remote: an upstream that closes idle keep-alive connections', () => {
   let upstream: TestGateway;
-  let proxy: IdleClosingProxy;
+  let proxy: TcpProxy;
   let gateway: TestGateway;
 
   before(async () => {
@@ -78,7 +27,7 @@ context_length = 512
 threads = 1
 parallel = 1
 `);
-    proxy = await idleClosingProxy(new URL(upstream.url), 100);
+    proxy = await startTcpProxy(new URL(upstream.url), { dropIdleAfterMs: 100 });
     // A long backoff: an upstream marked down even once would answer 503 for the rest of the test.
     // Health checks run between the requests and go through the same connections.
     gateway = await startTestGateway(`
