@@ -189,7 +189,7 @@ export class RemoteModel implements LoadedModel {
       await Promise.all(
         this.pool.upstreams.map(async (upstream) => {
           try {
-            const response = await fetch(this.healthUrl(upstream.url), { headers: this.client.authorization, signal: AbortSignal.timeout(timeoutMs) });
+            const response = await this.client.healthCheck(this.healthUrl(upstream.url), timeoutMs);
             await response.arrayBuffer().catch(() => undefined);
             if (response.ok) this.pool.markUp(upstream);
             else this.pool.markDown(upstream, `health check answered ${response.status}`);

@@ -1,8 +1,13 @@
 // Sends one request to the upstreams of a model with failover: the least busy upstream that is
 // up is tried first; a failure before the caller says it is too late (no text relayed yet) moves
 // on to the next upstream, and a failure of the upstream itself (refused connection, timeout,
-// 502/503/504) marks it down with backoff. When no upstream is left, the client gets a 503 with
-// Retry-After. The client's AbortSignal cancels the upstream request.
+// 502/503/504, a stream that ends without a word) marks it down with backoff. The client's own
+// mistakes (a 4xx such as 400, 413, 422, answered or in an error frame) are relayed with their
+// status and never count against the upstream; a 404 is relayed once no other upstream knows
+// the model. A kept-alive connection the upstream closed while idle is not a failure at all: the
+// shared client retries it on a fresh connection (src/upstream/openai-client.ts). When no
+// upstream is left, the client gets a 503 with Retry-After. The client's AbortSignal cancels the
+// upstream request.
 import { errors, GatewayError } from '../../src/errors.js';
 import type { Logger } from '../../src/logger.js';
 import { networkReason, OpenAIClient, retryAfterOf, UpstreamHttpError, UpstreamStreamError, UpstreamTimeoutError } from '../../src/upstream/openai-client.js';
@@ -23,26 +28,42 @@ interface Disposition {
   midResponse?: GatewayError;
 }
 
+/** The status an in-band error frame stands for, from its envelope's type. */
+const STATUS_OF_ERROR_TYPE: Record<string, number> = {
+  invalid_request_error: 400,
+  authentication_error: 401,
+  permission_error: 403,
+  not_found_error: 404,
+  rate_limit_error: 429,
+  service_unavailable_error: 503,
+};
+
+function httpDisposition(status: number, body: unknown, headers: Headers | undefined, reason: string): Disposition {
+  const gatewayError = gatewayErrorFromUpstream(status, body, headers);
+  // Another upstream may know the model (a 404) or have room (408, 409, 429); the last one's answer is relayed.
+  if (status === 404 || status === 408 || status === 409 || status === 429) return { reason, markDown: false, relayIfLast: gatewayError };
+  // The upstream does not take our key: it cannot serve this model.
+  if (status === 401 || status === 403) return { reason, markDown: true };
+  // The client's own mistake (400, 413, 422, ...): the same on every upstream.
+  if (status >= 400 && status < 500) return { reason, markDown: false, relay: gatewayError };
+  if (status === 500) return { reason, markDown: false };
+  return { reason, markDown: true, retryAfterMs: headers && retryAfterOf(headers) };
+}
+
 function dispositionOf(error: unknown): Disposition {
   if (error instanceof UpstreamHttpError) {
-    const status = error.status;
-    const reason = `${status} ${error.message.replace(/^answered \d+: ?/, '')}`.trim();
-    const gatewayError = gatewayErrorFromUpstream(status, error.body, error.headers);
-    if (status === 408 || status === 409 || status === 429) return { reason, markDown: false, relayIfLast: gatewayError };
-    // The upstream does not know the model or our key: it cannot serve this model.
-    if (status === 401 || status === 403 || status === 404) return { reason, markDown: true };
-    if (status >= 400 && status < 500) return { reason, markDown: false, relay: gatewayError };
-    if (status === 500) return { reason, markDown: false };
-    return { reason, markDown: true, retryAfterMs: retryAfterOf(error.headers) };
+    const reason = `${error.status} ${error.message.replace(/^answered \d+: ?/, '')}`.trim();
+    return httpDisposition(error.status, error.body, error.headers, reason);
   }
   if (error instanceof UpstreamStreamError) {
-    const envelope = error.envelope as { error?: { type?: unknown } } | undefined;
-    const inBand = envelope ? gatewayErrorFromUpstream(envelope.error?.type === 'service_unavailable_error' ? 503 : 500, envelope) : undefined;
-    return {
-      reason: error.message,
-      markDown: inBand?.status === 503 || envelope === undefined,
-      midResponse: inBand && inBand.type !== 'api_error' ? inBand : undefined,
-    };
+    // A stream that ended without a word: the upstream failed.
+    if (error.envelope === undefined) return { reason: error.message, markDown: true };
+    // An error frame stands for the status its type names (a stream's status line was 200 before it
+    // knew): before any text was relayed it is handled like that status; after, the client gets it in-band.
+    const type = (error.envelope as { error?: { type?: unknown } }).error?.type;
+    const status = (typeof type === 'string' ? STATUS_OF_ERROR_TYPE[type] : undefined) ?? 500;
+    const inBand = gatewayErrorFromUpstream(status, error.envelope);
+    return { ...httpDisposition(status, error.envelope, undefined, error.message), midResponse: inBand.type === 'api_error' ? undefined : inBand };
   }
   if (error instanceof UpstreamTimeoutError) return { reason: error.message, markDown: true };
   if (error instanceof TypeError) return { reason: networkReason(error), markDown: true };
@@ -79,16 +100,23 @@ export class UpstreamClient {
   private readonly http: OpenAIClient;
 
   constructor(private readonly settings: UpstreamClientSettings) {
-    this.http = new OpenAIClient({ apiKey: settings.apiKey, responseTimeoutMs: settings.responseTimeoutMs });
+    this.http = new OpenAIClient({
+      apiKey: settings.apiKey,
+      responseTimeoutMs: settings.responseTimeoutMs,
+      // Servers close idle connections (see openai-client.ts): not a failure, so no more than debug.
+      onFreshConnectionRetry: (url, reason) => settings.logger.debug({ url, reason }, 'upstream closed a reused connection; retrying on a fresh one'),
+    });
   }
 
   get pool(): UpstreamPool {
     return this.settings.pool;
   }
 
-  get authorization(): Record<string, string> {
-    return this.http.authorization;
+  /** GETs an upstream's health URL with the key; its status is the caller's to judge. */
+  healthCheck(url: string, timeoutMs: number): Promise<Response> {
+    return this.http.get(url, timeoutMs);
   }
+
   /** The 503 a client gets when no upstream is up: upstream addresses stay in the log. */
   unavailable(): GatewayError {
     return errors.unavailable(

@@ -2,6 +2,24 @@
 // a JSON POST with the server's key, a limit on the wait for the response headers, and the
 // failures told apart by kind so that a caller can decide what to retry. Choosing among several
 // servers and turning their answers into the gateway's errors is the caller's business.
+//
+// A kept-alive connection the server closed while it was idle is retried here, once, on a fresh
+// connection. Servers close idle connections on their own schedule (llama-server does, without
+// saying when), and a request sent as the close is under way fails before any byte of its
+// response ("other side closed", or a reset). That says nothing about the server's health, so
+// callers never see it unless the fresh connection fails too. Why a retry is safe:
+// - No byte of the response arrived, so nothing of this attempt reached anyone: the retry is
+//   invisible to the caller's client.
+// - On a connection closed while idle, the server never read the request. In the rarer case
+//   where it read it and then dropped the connection, the work it started goes with the
+//   connection (llama-server cancels a task whose connection closed), and these requests
+//   (generations, embeddings, scores) change nothing on the server beyond its prompt cache: a
+//   replay costs compute at worst. A hosted API may bill both; the official OpenAI SDKs retry
+//   connection errors the same way.
+// - Once only, and on a new connection: a server that drops fresh connections too is failing,
+//   and that second failure is reported as one. A request that crashed its server is replayed at
+//   most once, and a crashed server's port usually refuses the retry outright.
+import { fetchOnFreshConnection, type FreshRequest } from './fresh-connection.js';
 
 /** A non-2xx answer: its status, its body (parsed JSON, or the text when it is not JSON) and headers. */
 export class UpstreamHttpError extends Error {
@@ -44,6 +62,20 @@ export function retryAfterOf(headers: Headers): number | undefined {
   return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : undefined;
 }
 
+/**
+ * Whether fetch failed because the server closed or reset a kept-alive connection before any byte
+ * of the response. undici reports a close ("other side closed", UND_ERR_SOCKET) with the
+ * socket's byte counts: bytes read before this response means the connection had served earlier
+ * requests; a fresh connection closed at once is the server failing. A reset (ECONNRESET, EPIPE)
+ * comes without counts and is taken for one on a reused connection: the retry tells.
+ */
+export function isClosedReusedConnection(error: unknown): boolean {
+  if (!(error instanceof TypeError)) return false;
+  const cause = (error as { cause?: { code?: unknown; socket?: { bytesRead?: unknown } } }).cause;
+  if (cause?.code === 'UND_ERR_SOCKET') return typeof cause.socket?.bytesRead !== 'number' || cause.socket.bytesRead > 0;
+  return cause?.code === 'ECONNRESET' || cause?.code === 'EPIPE';
+}
+
 /** Why a connection failed (`ECONNREFUSED`, ...), from the cause fetch wraps it in. */
 export function networkReason(error: unknown): string {
   const cause = (error as { cause?: { code?: string; message?: string } }).cause;
@@ -55,6 +87,8 @@ export interface OpenAIClientSettings {
   apiKey?: string;
   /** How long a request may wait for its response headers (a stream's headers come when its run starts). */
   responseTimeoutMs: number;
+  /** Told when a request is retried on a fresh connection (see isClosedReusedConnection), for the log. */
+  onFreshConnectionRetry?: (url: string, reason: string) => void;
 }
 
 /**
@@ -80,19 +114,7 @@ export class OpenAIClient {
    * reason when the caller aborts.
    */
   async post(baseUrl: string, path: string, payload: string, signal?: AbortSignal): Promise<Response> {
-    const timeout = new AbortController();
-    const seconds = this.settings.responseTimeoutMs / 1000;
-    const timer = setTimeout(() => timeout.abort(new UpstreamTimeoutError(seconds)), this.settings.responseTimeoutMs);
-    const combined = signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal;
-    let response: Response;
-    try {
-      response = await fetch(`${baseUrl}${path}`, { method: 'POST', headers: this.headers, body: payload, signal: combined });
-    } catch (error) {
-      if (timeout.signal.aborted && !signal?.aborted) throw timeout.signal.reason;
-      throw error;
-    } finally {
-      clearTimeout(timer);
-    }
+    const response = await this.request(`${baseUrl}${path}`, { method: 'POST', headers: this.headers, body: payload }, this.settings.responseTimeoutMs, signal);
     if (!response.ok) {
       const text = await response.text().catch(() => '');
       let body: unknown = text;
@@ -104,5 +126,30 @@ export class OpenAIClient {
       throw new UpstreamHttpError(response.status, body, response.headers);
     }
     return response;
+  }
+
+  /** GETs `url` (a health check) with the key, whatever its status; the same failures as post(). */
+  get(url: string, timeoutMs: number, signal?: AbortSignal): Promise<Response> {
+    return this.request(url, { method: 'GET', headers: this.authorization }, timeoutMs, signal);
+  }
+
+  private async request(url: string, request: FreshRequest, timeoutMs: number, signal?: AbortSignal): Promise<Response> {
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(new UpstreamTimeoutError(timeoutMs / 1000)), timeoutMs);
+    const combined = signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal;
+    try {
+      try {
+        return await fetch(url, { ...request, signal: combined });
+      } catch (error) {
+        if (combined.aborted || !isClosedReusedConnection(error)) throw error;
+        this.settings.onFreshConnectionRetry?.(url, networkReason(error));
+        return await fetchOnFreshConnection(url, request, combined);
+      }
+    } catch (error) {
+      if (timeout.signal.aborted && !signal?.aborted) throw timeout.signal.reason;
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type net from 'node:net';
 import { describe, test } from 'node:test';
+import { pino } from 'pino';
+import { GatewayError } from '../../src/errors.js';
+import { UpstreamStreamError } from '../../src/upstream/openai-client.js';
 import { sseData } from '../../src/upstream/sse-frames.js';
+import { UpstreamClient } from '../../plugins/remote/upstream-client.js';
 import { UpstreamPool } from '../../plugins/remote/upstream-pool.js';
 import { generationFields, spreadTokens } from '../../plugins/remote/upstream-wire.js';
 
@@ -118,5 +124,81 @@ describe('remote: wire', () => {
       spreadTokens(7, [3, 3, 3]).reduce((sum, count) => sum + count, 0),
       7,
     );
+  });
+});
+
+/** A loopback server answering every POST with `answer`; counts the requests it got. */
+async function answeringServer(answer: (response: http.ServerResponse) => void) {
+  const server = http.createServer((request, response) => {
+    served.count++;
+    request.resume();
+    request.on('end', () => answer(response));
+  });
+  const served = { count: 0, url: '', close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  served.url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/v1`;
+  return served;
+}
+
+function clientOf(urls: string[]) {
+  const pool = new UpstreamPool(urls, { backoffInitialMs: 60_000, backoffMaxMs: 60_000 });
+  return { pool, client: new UpstreamClient({ model: 'm', pool, responseTimeoutMs: 5_000, logger: pino({ level: 'silent' }) }) };
+}
+
+/** Reads a stream as the remote model does, as far as errors go: an error frame fails it. */
+async function readFrames(response: Response): Promise<string> {
+  for await (const data of sseData(response.body!)) {
+    const frame = JSON.parse(data === '[DONE]' ? '{}' : data) as { error?: unknown };
+    if (frame.error) throw new UpstreamStreamError('the stream failed', frame);
+  }
+  return 'done';
+}
+
+describe("remote: an upstream's answers that are the client's mistake", () => {
+  test('an invalid_request_error frame before any text is relayed as a 400, not retried, and the upstream stays up', async () => {
+    const upstream = await answeringServer((response) => {
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      response.end(`data: ${JSON.stringify({ error: { message: 'no suffix here', type: 'invalid_request_error', param: 'suffix', code: null } })}\n\n`);
+    });
+    try {
+      const { pool, client } = clientOf([upstream.url]);
+      await assert.rejects(client.send({ path: '/completions', body: {}, read: readFrames }), (error: unknown) => {
+        assert.ok(error instanceof GatewayError);
+        assert.deepEqual([error.status, error.type, error.param, error.message], [400, 'invalid_request_error', 'suffix', 'no suffix here']);
+        return true;
+      });
+      assert.equal(upstream.count, 1);
+      assert.equal(pool.snapshot()[0].status, 'up');
+    } finally {
+      await upstream.close();
+    }
+  });
+
+  test('a 404 is relayed once no other upstream knows the model, and counts against none', async () => {
+    const unknown = await answeringServer((response) => {
+      response.writeHead(404, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ error: { message: "model 'x' not found", type: 'not_found_error', param: 'model', code: 'model_not_found' } }));
+    });
+    const knowing = await answeringServer((response) => {
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      response.end('data: [DONE]\n\n');
+    });
+    try {
+      const alone = clientOf([unknown.url]);
+      await assert.rejects(alone.client.send({ path: '/completions', body: {}, read: readFrames }), (error: unknown) => {
+        assert.ok(error instanceof GatewayError);
+        assert.deepEqual([error.status, error.code], [404, 'model_not_found']);
+        return true;
+      });
+      assert.equal(alone.pool.snapshot()[0].status, 'up');
+      const both = clientOf([unknown.url, knowing.url]);
+      for (let index = 0; index < 2; index++) assert.equal(await both.client.send({ path: '/completions', body: {}, read: readFrames }), 'done');
+      assert.deepEqual(
+        both.pool.snapshot().map((upstream) => upstream.status),
+        ['up', 'up'],
+      );
+    } finally {
+      await Promise.all([unknown.close(), knowing.close()]);
+    }
   });
 });

@@ -9,6 +9,7 @@ import type { GenerationWire } from '../../openai/generation-wire.js';
 import { usageOf } from '../../openai/generation-wire.js';
 import { isAbortError, isShutdownAbort } from '../../http/client-abort.js';
 import { SseStream } from '../../http/sse-stream.js';
+import { StreamStart } from './stream-start.js';
 import { toGatewayError, type WireNames } from '../error-mapping.js';
 import type { Logger } from '../../logger.js';
 
@@ -49,6 +50,20 @@ export async function respondWithGeneration(ctx: Context, run: GenerationRun): P
       })
     : undefined;
   const prefixOf = run.prefixOf ?? (() => '');
+  const opening = sse
+    ? new StreamStart({
+        sse,
+        signal: run.signal,
+        openingFrames: (index) => {
+          const frames: unknown[] = [];
+          const start = run.wire.streamStart(index);
+          if (start !== undefined) frames.push(start);
+          const prefix = prefixOf(index);
+          if (prefix !== '') frames.push(run.wire.streamDelta(index, prefix));
+          return frames;
+        },
+      })
+    : undefined;
   const started = ctx.state.startedAt;
   const firstText = () => {
     access.timeToFirstTokenMs ??= performance.now() - started;
@@ -65,33 +80,33 @@ export async function respondWithGeneration(ctx: Context, run: GenerationRun): P
     // Every frame waits for a client that is behind (see SseStream), and a choice's frames are
     // written while it holds its slot: a choice's last frame holds all its logprobs (1,500 tokens ×
     // 20 alternatives is about 1.5 MB), so no choice starts writing more while the client has not
-    // read what came before.
-    onChoiceStart: sse
-      ? async (index) => {
-          if (!sse.isOpen && !run.signal.aborted) {
-            sse.start();
-            sse.startKeepAlive();
-          }
-          const start = run.wire.streamStart(index);
-          if (start !== undefined) await sse.send(start);
-          const prefix = prefixOf(index);
-          if (prefix !== '') await sse.send(run.wire.streamDelta(index, prefix));
-        }
-      : undefined,
+    // read what came before. The stream itself opens with the engine's first event (see StreamStart).
+    onChoiceStart: opening && ((index) => opening.choiceStarted(index)),
     onEvent: (index, event) => {
-      if (event.type !== 'text') return;
-      firstText();
-      if (!sse) return;
+      if (event.type === 'text') firstText();
+      if (!sse || !opening) return;
+      // open() writes its frames at once: the delta written next comes after them.
+      const opened = opening.open();
+      if (event.type !== 'text') return opened;
       sse.stopKeepAlive();
-      return sse.send(run.wire.streamDelta(index, event.text));
+      const sent = sse.send(run.wire.streamDelta(index, event.text));
+      return opened && sent ? Promise.all([opened, sent]).then(() => undefined) : (opened ?? sent);
     },
-    onChoiceEnd: sse ? (index, result) => sse.send(run.wire.streamFinish(index, result.finishReason, result.logprobs)) : undefined,
+    onChoiceEnd:
+      sse && opening
+        ? async (index, result) => {
+            const opened = opening.open();
+            await sse.send(run.wire.streamFinish(index, result.finishReason, result.logprobs));
+            await opened;
+          }
+        : undefined,
   };
 
   let results: GenerationResult[];
   try {
     results = await run.handle.generate(generation);
   } catch (error) {
+    opening?.stop();
     if (run.signal.aborted && isShutdownAbort(ctx)) {
       const ending = errors.unavailable('The server shut down before this request finished; retry it.', 1_000, 'shutting_down');
       if (sse?.isOpen) return sse.fail(ending);
@@ -112,6 +127,7 @@ export async function respondWithGeneration(ctx: Context, run: GenerationRun): P
     if (gatewayError.type === 'api_error') run.logger.error({ requestId: ctx.state.requestId, err: error }, 'generation failed');
     throw gatewayError;
   }
+  opening?.stop();
   const completionTokens = results.reduce((sum, result) => sum + result.completionTokens, 0);
   const usage = usageOf(run.exactPromptTokens?.(results) ?? run.promptTokens, completionTokens);
   access.promptTokens = usage.prompt_tokens;
@@ -128,6 +144,7 @@ export async function respondWithGeneration(ctx: Context, run: GenerationRun): P
     return;
   }
   if (sse) {
+    await opening?.open();
     if (run.includeUsage) sse.send(run.wire.usageChunk(usage));
     sse.done();
     return;
