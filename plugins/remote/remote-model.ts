@@ -94,6 +94,7 @@ export class RemoteModel implements LoadedModel {
       backoffInitialMs: pluginOptions.backoff_initial * 1000,
       backoffMaxMs: pluginOptions.backoff_max * 1000,
       maxConcurrentPerUpstream: modelOptions.max_concurrent_per_upstream,
+      queue: { model: settings.id, maxQueue: settings.config.max_queue, queueTimeoutMs: settings.config.queue_timeout * 1000 },
       onChange: (upstream, state) =>
         state === 'down'
           ? logger.warn({ upstream: upstream.url, reason: upstream.lastError }, 'upstream down')

@@ -4,7 +4,9 @@
 // doubles with each consecutive failure; a success (a request or a health check) brings it back.
 // Each upstream takes at most `maxConcurrentPerUpstream` requests at once, also when the others are
 // down: a request finding every candidate full waits for one to free up (the model's slots are
-// sized for all upstreams, so with one down they would otherwise all land on the survivors).
+// sized for all upstreams, so with one down they would otherwise all land on the survivors). That
+// wait is a queue like the model's own: `max_queue` requests at most, each for `queue_timeout`.
+import { QueueFullError, QueueTimeoutError, type QueueLimits } from '../../src/scheduler/admission-errors.js';
 
 export interface Upstream {
   /** Base URL up to and including /v1, without a trailing slash. */
@@ -22,6 +24,8 @@ export interface UpstreamPoolSettings {
   backoffMaxMs: number;
   /** Requests one upstream may have in flight; unlimited when absent. */
   maxConcurrentPerUpstream?: number;
+  /** The model's queue limits, applied to requests waiting for a place on a full upstream. */
+  queue?: QueueLimits;
   now?: () => number;
   onChange?: (upstream: Upstream, state: 'up' | 'down') => void;
 }
@@ -70,9 +74,12 @@ export class UpstreamPool {
   /**
    * Takes a place on the upstream pick() chooses (give it back with release()). While every
    * upstream that is up and not in `tried` is full, waits for a place; undefined when there is no
-   * such upstream, or once `signal` aborts.
+   * such upstream, or once `signal` aborts. Throws QueueFullError when `queue.maxQueue` requests
+   * already wait, QueueTimeoutError after `queue.queueTimeoutMs` of waiting.
    */
   async acquire(tried: ReadonlySet<Upstream>, signal?: AbortSignal): Promise<Upstream | undefined> {
+    const queue = this.settings.queue;
+    let deadline: number | undefined;
     for (;;) {
       if (signal?.aborted) return undefined;
       const upstream = this.pick(tried);
@@ -81,7 +88,13 @@ export class UpstreamPool {
         return upstream;
       }
       if (!this.upstreams.some((candidate) => !tried.has(candidate) && this.isUp(candidate))) return undefined;
-      await this.nextChange(signal);
+      if (queue && deadline === undefined) {
+        if (this.waiters.size >= queue.maxQueue) throw new QueueFullError(queue, `${this.waiters.size} requests waiting for a place on an upstream`);
+        deadline = performance.now() + queue.queueTimeoutMs;
+      }
+      const left = deadline === undefined ? undefined : deadline - performance.now();
+      if (left !== undefined && left <= 0) throw new QueueTimeoutError(queue!);
+      await this.nextChange(signal, left);
     }
   }
 
@@ -90,13 +103,17 @@ export class UpstreamPool {
     this.wakeWaiters();
   }
 
-  private nextChange(signal?: AbortSignal): Promise<void> {
+  /** Resolves when an upstream frees up or changes state, `signal` aborts, or `timeoutMs` is over. */
+  private nextChange(signal?: AbortSignal, timeoutMs?: number): Promise<void> {
     return new Promise((resolve) => {
       const wake = () => {
+        clearTimeout(timer);
         this.waiters.delete(wake);
         signal?.removeEventListener('abort', wake);
         resolve();
       };
+      const timer = timeoutMs === undefined ? undefined : setTimeout(wake, timeoutMs);
+      // Woken in arrival order: the oldest waiter picks first.
       this.waiters.add(wake);
       signal?.addEventListener('abort', wake, { once: true });
     });

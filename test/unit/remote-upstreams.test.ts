@@ -4,6 +4,7 @@ import type net from 'node:net';
 import { describe, test } from 'node:test';
 import { pino } from 'pino';
 import { GatewayError } from '../../src/errors.js';
+import { QueueFullError, QueueTimeoutError } from '../../src/scheduler/admission-errors.js';
 import { UpstreamStreamError } from '../../src/upstream/openai-client.js';
 import { sseData } from '../../src/upstream/sse-frames.js';
 import { UpstreamClient } from '../../plugins/remote/upstream-client.js';
@@ -95,6 +96,20 @@ describe('remote: places per upstream', () => {
     leaving.abort();
     assert.equal(await abandoned, undefined);
     assert.equal(await pool.acquire(new Set([a])), undefined, 'nothing to wait for: every other upstream is down');
+    pool.release(a);
+    assert.equal(a.inFlight, 0);
+  });
+
+  test('that wait is a queue with the model limits: max_queue waiters at most, each for queue_timeout', async () => {
+    const queue = { model: 'remote-model', maxQueue: 1, queueTimeoutMs: 100 };
+    const pool = new UpstreamPool(['http://a/v1'], { backoffInitialMs: 60_000, backoffMaxMs: 60_000, maxConcurrentPerUpstream: 1, queue });
+    const [a] = pool.upstreams;
+    assert.equal(await pool.acquire(new Set()), a);
+    const waiting = pool.acquire(new Set());
+    await assert.rejects(pool.acquire(new Set()), (error: unknown) => error instanceof QueueFullError && /remote-model.*max_queue/.test(error.message));
+    const started = performance.now();
+    await assert.rejects(waiting, (error: unknown) => error instanceof QueueTimeoutError && /queue_timeout/.test(error.message));
+    assert.ok(performance.now() - started < 1_000, 'the waiter gave up after queue_timeout');
     pool.release(a);
     assert.equal(a.inFlight, 0);
   });
