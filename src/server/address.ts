@@ -1,6 +1,6 @@
 // Parses "host:port", "[::1]:port" or a bare port into what net.Server.listen takes, and refuses a
 // config that would serve a non-loopback address without authentication.
-import type { LoadedConfig } from '../config/load-config.js';
+import { ConfigError, type LoadedConfig } from '../config/load-config.js';
 
 export interface ListenAddress {
   host: string;
@@ -28,8 +28,11 @@ export function isLoopback(host: string): boolean {
  */
 export function checkNetworkExposure(host: string, loaded: LoadedConfig): void {
   if (!isLoopback(host) && !loaded.requireAuth && !loaded.config.api.allow_unauthenticated) {
-    throw new Error(
-      `refusing to listen on ${host} without authentication: set require_auth = true with a key, or allow_unauthenticated = true to serve anyone who can reach this address`,
-    );
+    throw new ConfigError(loaded.file, [
+      {
+        keyPath: 'api.require_auth',
+        message: `refusing to listen on ${host} without authentication: set require_auth = true with a key, or allow_unauthenticated = true to serve anyone who can reach this address`,
+      },
+    ]);
   }
 }

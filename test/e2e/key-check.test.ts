@@ -72,7 +72,7 @@ describe('presented keys', () => {
       const url = `http://127.0.0.1:${gateway.port}`;
       // Without the key, require_auth's default (true once a key is configured) would turn off.
       await writeFile(file, '[api]\n');
-      await assert.rejects(gateway.reload(), /refusing to listen on 0\.0\.0\.0 without authentication/);
+      await assert.rejects(gateway.reload(), /api\.require_auth: refusing to listen on 0\.0\.0\.0 without authentication/);
       assert.equal(await statusOf(url), 401);
       assert.equal(await statusOf(url, RIGHT_KEY), 200);
     } finally {

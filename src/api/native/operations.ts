@@ -2,7 +2,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { ConfigError } from '../../config/load-config.js';
-import { errors, GatewayError } from '../../errors.js';
+import { errors } from '../../errors.js';
 import type { GatewayState } from '../../http/gateway-state.js';
 import { principalOf } from '../../http/request-state.js';
 import { publicAudienceOf, toHealthView } from '../model-view.js';
@@ -55,7 +55,7 @@ export function adminRoutes(state: GatewayState): Router {
     } catch (error) {
       if (error instanceof ConfigError)
         throw errors.invalidRequest(`The config file is invalid; the running config stays.\n${error.message}`, null, 'invalid_config');
-      throw error instanceof GatewayError ? error : errors.internal(error);
+      throw error;
     }
   });
   router.post('/v1/admin/models/:id/load', async (ctx) => {
