@@ -17,7 +17,10 @@ export function createServerTextCompletion(connection: LlamaServerConnection, se
     async prepareText(prompt, options = {}) {
       if (options.suffix !== undefined && options.suffix !== '') {
         if (settings.infillOverheadTokens === undefined) {
-          throw new UnsupportedFeatureError(`model "${connection.modelId}" does not support suffix (fill-in-the-middle): its vocabulary has no FIM tokens`, 'suffix');
+          throw new UnsupportedFeatureError(
+            `model "${connection.modelId}" does not support suffix (fill-in-the-middle): its vocabulary has no FIM tokens`,
+            'suffix',
+          );
         }
         // The server's /infill tokenizes prefix and suffix as plain text (no BOS, special-token text kept as text).
         const [prefix, suffix] = await Promise.all([

@@ -69,7 +69,8 @@ export function createServerEmbedding(connection: LlamaServerConnection, setting
   const contentOf = async (input: EmbeddingInput, { first, last }: Wrapping, signal?: AbortSignal): Promise<number[]> => {
     // Cut first: tokens past the limit are dropped anyway, and each character costs the tokenizer.
     // Special-token text in an input is text, as on the in-process engine.
-    if (typeof input === 'string') return await tokenizeOnServer(connection, cutToCharacterBound(input, settings.maxInputTokens), { addSpecial: false, parseSpecial: false, signal });
+    if (typeof input === 'string')
+      return await tokenizeOnServer(connection, cutToCharacterBound(input, settings.maxInputTokens), { addSpecial: false, parseSpecial: false, signal });
     assertTokensInVocabulary(input, settings.vocabularySize, 'input');
     let content = input;
     // Token inputs that already carry the special tokens keep them, once.

@@ -49,7 +49,12 @@ interface ModelsAnswer {
  */
 async function infillOverhead(connection: LlamaServerConnection, signal?: AbortSignal): Promise<number | undefined> {
   try {
-    const answer = await postJson<{ tokens_evaluated?: number }>(connection, '/infill', { input_prefix: '', input_suffix: '', n_predict: 0, cache_prompt: false }, signal);
+    const answer = await postJson<{ tokens_evaluated?: number }>(
+      connection,
+      '/infill',
+      { input_prefix: '', input_suffix: '', n_predict: 0, cache_prompt: false },
+      signal,
+    );
     return answer.tokens_evaluated ?? 3;
   } catch (error) {
     if (signal?.aborted) throw error;
@@ -65,7 +70,8 @@ export async function readServerInfo(connection: LlamaServerConnection, options:
   ]);
   const meta = models.data?.[0]?.meta ?? {};
   const contextLength = props.default_generation_settings?.n_ctx ?? meta.n_ctx;
-  if (typeof contextLength !== 'number' || contextLength <= 0) throw new Error(`llama-server of model "${connection.modelId}" reported no context size in /props`);
+  if (typeof contextLength !== 'number' || contextLength <= 0)
+    throw new Error(`llama-server of model "${connection.modelId}" reported no context size in /props`);
   const infillOverheadTokens = options.generates ? await infillOverhead(connection, options.signal) : undefined;
   const vocabularySize = typeof meta.n_vocab === 'number' && meta.n_vocab > 0 ? meta.n_vocab : Number.MAX_SAFE_INTEGER;
   return {

@@ -34,7 +34,10 @@ function serverErrorOf(body: unknown): ServerErrorBody | undefined {
 }
 
 function unavailable(connection: LlamaServerConnection, reason: string): EngineUnavailableError {
-  return new EngineUnavailableError(`model "${connection.modelId}" is not serving right now (its llama-server process ${reason}); retry shortly`, RESTART_RETRY_MS);
+  return new EngineUnavailableError(
+    `model "${connection.modelId}" is not serving right now (its llama-server process ${reason}); retry shortly`,
+    RESTART_RETRY_MS,
+  );
 }
 
 /**
@@ -99,7 +102,12 @@ export async function getJson<T>(connection: LlamaServerConnection, path: string
  * EngineUnavailableError. The caller stops reading to apply backpressure and aborts `signal` to
  * close the connection, which makes llama-server cancel the task.
  */
-export async function* postStream(connection: LlamaServerConnection, path: string, body: unknown, signal: AbortSignal): AsyncGenerator<Record<string, unknown>> {
+export async function* postStream(
+  connection: LlamaServerConnection,
+  path: string,
+  body: unknown,
+  signal: AbortSignal,
+): AsyncGenerator<Record<string, unknown>> {
   let response: Response;
   try {
     response = await connection.client.post(connection.baseUrl(), path, JSON.stringify(body), signal);
@@ -119,7 +127,8 @@ export async function* postStream(connection: LlamaServerConnection, path: strin
     }
   } catch (error) {
     if (signal.aborted) throw signal.reason;
-    if (error instanceof UpstreamStreamError) throw new Error(`llama-server of model "${connection.modelId}" failed mid-generation: ${error.message}`, { cause: error });
+    if (error instanceof UpstreamStreamError)
+      throw new Error(`llama-server of model "${connection.modelId}" failed mid-generation: ${error.message}`, { cause: error });
     throw engineErrorOf(connection, error);
   }
   if (!ended && !signal.aborted) throw unavailable(connection, 'closed the stream before its end');
