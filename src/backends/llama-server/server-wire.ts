@@ -78,16 +78,8 @@ export async function postJson<T>(connection: LlamaServerConnection, path: strin
 export async function getJson<T>(connection: LlamaServerConnection, path: string, signal?: AbortSignal): Promise<T> {
   try {
     const response = await fetch(`${connection.baseUrl()}${path}`, { headers: connection.client.authorization, signal });
-    if (!response.ok) {
-      const text = await response.text().catch(() => '');
-      let body: unknown = text;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        // not JSON: the text is the message
-      }
-      throw new UpstreamHttpError(response.status, body, response.headers);
-    }
+    // GETs answer JSON, errors included: a body that is not JSON says nothing more than the status.
+    if (!response.ok) throw new UpstreamHttpError(response.status, await response.json().catch(() => null), response.headers);
     return (await response.json()) as T;
   } catch (error) {
     if (signal?.aborted) throw signal.reason;
