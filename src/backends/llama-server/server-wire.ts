@@ -47,6 +47,7 @@ function unavailable(connection: LlamaServerConnection, reason: string): EngineU
  * feature this model lacks. Anything else stays an Error (a 500, its detail in the log).
  */
 export function engineErrorOf(connection: LlamaServerConnection, error: unknown, field?: string): Error {
+  if (error instanceof DOMException && error.name === 'TimeoutError') return unavailable(connection, `did not answer within ${GET_TIMEOUT_MS / 1000} s`);
   if (error instanceof EngineUnavailableError || error instanceof InvalidInputError || error instanceof InputTooLongError) return error;
   if (error instanceof UpstreamHttpError) {
     const server = serverErrorOf(error.body);
@@ -74,10 +75,17 @@ export async function postJson<T>(connection: LlamaServerConnection, path: strin
   }
 }
 
+/** The server answers its GETs (properties, slots) from memory: a longer wait means it is stuck. */
+const GET_TIMEOUT_MS = 10_000;
+
 /** GETs JSON (the server's /props, /v1/models, /slots). */
 export async function getJson<T>(connection: LlamaServerConnection, path: string, signal?: AbortSignal): Promise<T> {
   try {
-    const response = await fetch(`${connection.baseUrl()}${path}`, { headers: connection.client.authorization, signal });
+    const limit = AbortSignal.timeout(GET_TIMEOUT_MS);
+    const response = await fetch(`${connection.baseUrl()}${path}`, {
+      headers: connection.client.authorization,
+      signal: signal ? AbortSignal.any([signal, limit]) : limit,
+    });
     // GETs answer JSON, errors included: a body that is not JSON says nothing more than the status.
     if (!response.ok) throw new UpstreamHttpError(response.status, await response.json().catch(() => null), response.headers);
     return (await response.json()) as T;
