@@ -198,7 +198,7 @@ async function runOnSequence(
 }
 
 /** The closing events of a generation (its text went out as it came), then its result. */
-async function reportEnd(options: GenerationOptions, result: GenerationResult): Promise<GenerationResult> {
+export async function reportEnd(options: GenerationOptions, result: GenerationResult): Promise<GenerationResult> {
   if (result.logprobs !== undefined) await options.onEvent?.({ type: 'tokens', logprobs: result.logprobs });
   await options.onEvent?.({ type: 'finish', reason: result.finishReason });
   await options.onEvent?.({
