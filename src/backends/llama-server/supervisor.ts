@@ -103,8 +103,13 @@ class StartFailure extends Error {
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
   });
 }
 
@@ -272,7 +277,7 @@ export class LlamaServerSupervisor {
       if (this.stopping.signal.aborted) throw new StartFailure('stopped while starting');
       if (ended) throw new StartFailure(`it exited while starting (${describeExit(ended)})`, ended);
       if (Date.now() > deadline) throw new StartFailure(`/health did not answer 200 within ${Math.round(this.options.readyTimeoutMs / 1000)} s`);
-      const healthy = await fetch(`${baseUrl}/health`, { signal: AbortSignal.any([AbortSignal.timeout(HEALTH_REQUEST_TIMEOUT_MS), this.stopping.signal]) })
+      const healthy = await fetch(`${baseUrl}/health`, { signal: AbortSignal.timeout(HEALTH_REQUEST_TIMEOUT_MS) })
         .then(async (response) => (await response.arrayBuffer(), response.status === 200))
         .catch(() => false);
       // A 200 from a port another process took counts only while ours still runs.
