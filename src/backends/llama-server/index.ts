@@ -22,6 +22,8 @@ const RESPONSE_MARGIN_MS = 30_000;
 interface GgufFacts {
   architecture?: string;
   trainContextLength?: number;
+  /** Length of the model's vectors (an embedding model's dimensions). */
+  embeddingLength?: number;
 }
 
 async function readGgufFacts(file: string): Promise<GgufFacts> {
@@ -38,9 +40,13 @@ async function readGgufFacts(file: string): Promise<GgufFacts> {
     throw new Error(`${file} is not a readable GGUF file: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
   const architecture = info.metadata?.general?.architecture;
-  const own = (info.metadata as unknown as Record<string, { context_length?: unknown } | undefined>)[String(architecture)];
-  const trainContextLength = typeof own?.context_length === 'number' && own.context_length > 0 ? own.context_length : undefined;
-  return { architecture: architecture === undefined ? undefined : String(architecture), trainContextLength };
+  const own = (info.metadata as unknown as Record<string, { context_length?: unknown; embedding_length?: unknown } | undefined>)[String(architecture)];
+  const positive = (value: unknown) => (typeof value === 'number' && value > 0 ? value : undefined);
+  return {
+    architecture: architecture === undefined ? undefined : String(architecture),
+    trainContextLength: positive(own?.context_length),
+    embeddingLength: positive(own?.embedding_length),
+  };
 }
 
 /** A path among the model's keys, resolved like `path`, checked to be a file. */
@@ -84,6 +90,9 @@ export async function loadLlamaServerModel(context: BackendDescriptorLoadContext
   const mmprojPath = await resolveModelFile('mmproj', options.mmproj, configDirectory);
   const draftModelPath = await resolveModelFile('draft_model', options.draft_model, configDirectory);
   const facts = await readGgufFacts(resolvedPath);
+  if (config.type === 'embedding' && config.dimensions !== undefined && facts.embeddingLength !== undefined && config.dimensions !== facts.embeddingLength) {
+    throw new Error(`model "${id}": config says dimensions = ${config.dimensions} but the model's vectors have ${facts.embeddingLength} values`);
+  }
   // As on the in-process engine: the training context, capped (see DEFAULT_CONTEXT_CAP for why).
   const contextLength = config.context_length ?? Math.min(facts.trainContextLength ?? DEFAULT_CONTEXT_CAP, DEFAULT_CONTEXT_CAP);
   const modelBytes = (await stat(resolvedPath)).size;
@@ -102,6 +111,7 @@ export async function loadLlamaServerModel(context: BackendDescriptorLoadContext
   const info: LoadedModelInfo = {
     device: deviceOf(description, options.gpu_layers),
     contextLength: properties.slotContextLength ?? contextLength,
+    ...(config.type === 'embedding' && facts.embeddingLength !== undefined ? { dimensions: facts.embeddingLength } : {}),
     details: {
       engine: 'llama-server',
       engineVersion: description.version,
@@ -111,7 +121,7 @@ export async function loadLlamaServerModel(context: BackendDescriptorLoadContext
       parallel: options.parallel,
       ...(options.threads === undefined ? {} : { threads: options.threads }),
       gpuLayers: options.gpu_layers,
-      ...(properties.vision === undefined ? {} : { vision: properties.vision }),
+      ...(config.type === 'chat' && properties.vision !== undefined ? { vision: properties.vision } : {}),
       speculativeDecoding: draftModelPath !== undefined,
       loadSeconds,
     },

@@ -56,7 +56,9 @@ const FAILED_RETRY_MS = 30_000;
 
 /** Lines llama-server writes when it could not bind its port. */
 const PORT_TAKEN = /address already in use|couldn't bind|could not bind|failed to bind/i;
-/** Lines worth an operator's attention at the default log level. */
+/** llama.cpp's log prefix: seconds since start and a level letter ("0.00.117.524 W load: ..."). */
+const LOG_PREFIX = /^\s*\d+(?:\.\d+)+ ([DIWE]) /;
+/** Lines without a level (the argument parser's, the C library's) worth an operator's attention. */
 const WARNING_LINE = /\b(error|failed|failure|abort|assert|fatal|warning|cannot|could not|out of memory)\b/i;
 
 /** What llama-server says about itself once it serves (GET /props). */
@@ -212,18 +214,22 @@ export class LlamaServerSupervisor {
 
   /**
    * llama-server's lines go to the gateway's log as an escaped, capped field (they may quote a
-   * client's text), at debug level unless they look like trouble; the last few are kept for
-   * failure reports.
+   * client's text), at their own level (errors and warnings as such, the rest at debug, as for the
+   * in-process engine; a line without a level at warn when it looks like trouble); the last few
+   * are kept for failure reports.
    */
   private logLine(line: string): void {
-    const text = line.trimEnd();
+    const prefix = LOG_PREFIX.exec(line);
+    const text = (prefix ? line.slice(prefix[0].length) : line).trimEnd();
     if (text === '') return;
     const kept = text.slice(0, ENGINE_LOG_CHARS);
     this.linesSeen++;
     this.logTail.push(kept);
     if (this.logTail.length > LOG_TAIL_LINES) this.logTail.shift();
     const fields = { engine: 'llama-server', text: kept, ...(text.length > ENGINE_LOG_CHARS ? { textChars: text.length } : {}) };
-    if (WARNING_LINE.test(text)) this.options.logger.warn(fields, 'engine log');
+    const level = prefix?.[1] ?? (WARNING_LINE.test(text) ? 'W' : 'D');
+    if (level === 'E') this.options.logger.error(fields, 'engine log');
+    else if (level === 'W') this.options.logger.warn(fields, 'engine log');
     else this.options.logger.debug(fields, 'engine log');
   }
 
@@ -252,7 +258,7 @@ export class LlamaServerSupervisor {
         const running = { process: child, baseUrl, startedAt: Date.now() };
         this.running = running;
         void child.exited.then((exit) => this.exitedWhileServing(running, exit));
-        this.options.logger.info({ pid: child.pid, port }, 'llama-server serving');
+        this.options.logger.info({ enginePid: child.pid, port }, 'llama-server serving');
         return;
       } catch (error) {
         const exit = await child.stop(STOP_GRACE_MS);
@@ -362,7 +368,7 @@ export class LlamaServerSupervisor {
       this.failed(error instanceof StartFailure ? error.exit : undefined, false);
       return;
     }
-    this.options.logger.info({ pid: this.pid }, 'llama-server restarted');
+    this.options.logger.info({ enginePid: this.pid }, 'llama-server restarted');
     this.report({ status: 'serving' });
   }
 
