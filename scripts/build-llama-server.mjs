@@ -6,7 +6,8 @@
 // models find it. A failure costs nothing but the time: the in-process engine does not need it,
 // and a binary can be named instead ([engines.llama_server] binary, SWITCHYARD_LLAMA_SERVER).
 //
-// Its price: about 15 minutes of compiling on 2 cores at every clean install (one static binary).
+// Its price: a long compile at every clean install (one static binary; about 40 minutes on a 2-core machine
+// busy with other work, a fraction of that on more or idle cores).
 // Skipped when SWITCHYARD_LLAMA_SERVER_BUILD=skip, when cmake or a C++ compiler is missing, and
 // when the binary is already there (SWITCHYARD_LLAMA_SERVER_BUILD=force builds it again).
 // SWITCHYARD_LLAMA_SERVER_BUILD=dry-run prints what would run and builds nothing.
@@ -106,7 +107,7 @@ function main() {
     return say(`llama-server (dry run): then ${path.relative(root, path.join(buildFolder, 'bin', 'llama-server'))} → ${path.relative(root, binary)}`);
   }
   say(
-    `llama-server: compiling from the llama.cpp source of node-llama-cpp (about 15 minutes on 2 cores; log: ${path.relative(root, logFile)}; ` +
+    `llama-server: compiling from the llama.cpp source of node-llama-cpp (tens of minutes on 2 cores; log: ${path.relative(root, logFile)}; ` +
       'SWITCHYARD_LLAMA_SERVER_BUILD=skip skips it)',
   );
   mkdirSync(cache, { recursive: true });
