@@ -6,6 +6,8 @@ export const environment = {
   logLevel: process.env.SWITCHYARD_LOG_LEVEL,
   /** Overrides `[api] address`, as `--address` does. */
   address: process.env.SWITCHYARD_ADDRESS,
+  /** The llama-server binary, when `[engines.llama_server] binary` names none. */
+  llamaServerBinary: process.env.SWITCHYARD_LLAMA_SERVER || undefined,
 } as const;
 
 /** Secrets named in the config (`api_key_env`) are looked up through this one function. */

@@ -20,6 +20,7 @@ export type {
   EmbeddingBatchResult,
   EmbeddingCapability,
   EmbeddingInput,
+  EngineProcessState,
   FinishReason,
   GenerationEvent,
   GenerationEventListener,

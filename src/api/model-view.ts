@@ -47,6 +47,7 @@ export function toModelObject(entry: ModelEntry, audience: ViewAudience): ModelO
   };
   const reason = reasonFor(entry, audience);
   if (reason) metadata.reason = reason;
+  if (audience === 'admin' && entry.logTail) metadata.log_tail = entry.logTail;
   const contextLength = info?.contextLength ?? entry.config.context_length;
   if ((entry.type === 'chat' || entry.type === 'completion') && contextLength !== undefined) metadata.context_length = contextLength;
   const dimensions = info?.dimensions ?? entry.config.dimensions;
@@ -63,5 +64,7 @@ export function toModelObject(entry: ModelEntry, audience: ViewAudience): ModelO
 /** The per-model breakdown shown by /health, /ready and the admin endpoints. */
 export function toHealthView(entry: ModelEntry, audience: ViewAudience): Record<string, unknown> {
   const reason = reasonFor(entry, audience);
-  return { type: entry.type, status: entry.status, ...(reason ? { reason } : {}) };
+  // An engine's last log lines may name the host's files.
+  const logTail = audience === 'admin' ? entry.logTail : undefined;
+  return { type: entry.type, status: entry.status, ...(reason ? { reason } : {}), ...(logTail ? { log_tail: logTail } : {}) };
 }

@@ -4,6 +4,7 @@
 import { backendFactory, defineBackend, type BackendDescriptor } from '../engine/backend-descriptor.js';
 import type { BackendFactory } from '../engine/contract.js';
 import { llamaModelOptionsSchema } from './llama/options.js';
+import { llamaServerModelOptionsSchema } from './llama-server/options.js';
 import { checkGgufFile, checkOnnxFolder, isGgufPath } from './model-paths.js';
 import { onnxModelOptionsSchema } from './onnx/options.js';
 
@@ -14,6 +15,18 @@ export const llamaBackend = defineBackend({
   claimsPath: isGgufPath,
   checkFiles: checkGgufFile,
   load: async (context) => (await import('./llama/index.js')).loadLlamaModel(context),
+});
+
+/**
+ * llama.cpp's own server, one supervised process per model. It claims no path: a .gguf model runs
+ * on it when its config says `backend = "llama-server"`.
+ */
+export const llamaServerBackend = defineBackend({
+  name: 'llama-server',
+  modelOptionsSchema: llamaServerModelOptionsSchema,
+  requiresPath: true,
+  checkFiles: checkGgufFile,
+  load: async (context) => (await import('./llama-server/index.js')).loadLlamaServerModel(context),
 });
 
 export const onnxBackend = defineBackend({
@@ -28,7 +41,7 @@ export const onnxBackend = defineBackend({
 });
 
 /** In the order they claim paths. */
-export const builtInBackends: readonly BackendDescriptor[] = [llamaBackend, onnxBackend];
+export const builtInBackends: readonly BackendDescriptor[] = [llamaBackend, llamaServerBackend, onnxBackend];
 
 export const backendNames: readonly string[] = builtInBackends.map((backend) => backend.name);
 

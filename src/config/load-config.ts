@@ -6,6 +6,7 @@ import path from 'node:path';
 import TOML from '@iarna/toml';
 import { closest } from 'fastest-levenshtein';
 import { z } from 'zod';
+import { llamaServerConfigProblems } from '../backends/llama-server/config-checks.js';
 import { readSecret } from '../environment.js';
 import { locateKey } from './key-location.js';
 import { buildConfigSchema, configSchema, loggingSchema, type Config, type ConfigExtension } from './schema.js';
@@ -163,8 +164,11 @@ export function configProblemsFromIssues(
 }
 
 /** Checks that hold across keys, which the per-key schema cannot express. */
-function crossKeyProblems(source: string, config: Config): ConfigProblem[] {
+function crossKeyProblems(source: string, config: Config, configDirectory: string): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
+  for (const { keyPath, message } of llamaServerConfigProblems(config, configDirectory)) {
+    problems.push({ keyPath: keyPath.join('.'), line: locateKey(source, keyPath), message });
+  }
   const seen = new Map<string, string>();
   for (const [id, model] of Object.entries(config.api.models)) {
     for (const name of [id, ...model.aliases]) {
@@ -280,7 +284,7 @@ export function parseConfig(source: string, file: string, extension?: ConfigExte
   const result = schema.safeParse(data, { reportInput: true });
   if (!result.success) throw new ConfigError(file, configProblemsFromIssues(source, result.error.issues, { schema }));
   const config = result.data;
-  const problems = crossKeyProblems(source, config);
+  const problems = crossKeyProblems(source, config, path.dirname(path.resolve(file)));
   const keys = resolveKeys(source, config, problems);
   if (problems.length > 0) throw new ConfigError(file, problems);
   return { config, file: path.resolve(file), keys, requireAuth: config.api.require_auth ?? keys.length > 0 };

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { builtInBackends } from '../backends/index.js';
 import { llamaModelOptionsSchema } from '../backends/llama/options.js';
+import { llamaServerModelOptionsSchema } from '../backends/llama-server/options.js';
 import { onnxModelOptionsSchema } from '../backends/onnx/options.js';
 import { backendClaiming, type BackendDescriptor } from '../engine/backend-descriptor.js';
 import { describeValue } from './value-description.js';
@@ -26,7 +27,7 @@ export const commonModelSchema = z.strictObject({
   /** A .gguf file (llama.cpp) or a folder with an .onnx file and tokenizer.json (ONNX Runtime). */
   path: z.string().min(1).optional(),
   type: z.enum(modelTypes),
-  /** Inferred from `path` when absent: a .gguf file is llama's, anything else onnx's. */
+  /** Inferred from `path` when absent: a .gguf file is llama's, anything else onnx's ("llama-server" is chosen by name only). */
   backend: z.string().min(1).optional(),
   /** Other names clients may use for this model. */
   aliases: z.array(z.string().min(1)).default([]),
@@ -87,7 +88,10 @@ export const commonModelSchema = z.strictObject({
  * build an engine's config from it; the config file validates each model against the common keys
  * and its own backend's (`modelSchemaFor`).
  */
-export const modelSchema = commonModelSchema.extend(llamaModelOptionsSchema.shape).extend(onnxModelOptionsSchema.shape);
+export const modelSchema = commonModelSchema
+  .extend(llamaModelOptionsSchema.shape)
+  .extend(llamaServerModelOptionsSchema.shape)
+  .extend(onnxModelOptionsSchema.shape);
 
 /** A backend a plugin registered, as the config schema needs to know it. */
 export interface PluginBackendSchema {
@@ -281,6 +285,20 @@ export const metricsSchema = z.strictObject({
   require_auth: z.boolean().default(false),
 });
 
+/** [engines.llama_server]: the llama-server engine's own settings (its models' keys are in [api.models.ID]). */
+export const llamaServerEngineSchema = z.strictObject({
+  /**
+   * The llama-server binary to run (relative to the config file's folder), e.g. an official CUDA
+   * build. Absent: the one SWITCHYARD_LLAMA_SERVER names, else the one the install step built.
+   */
+  binary: z.string().min(1).optional(),
+});
+
+/** Settings of engines that run outside the gateway's process, one table per engine. */
+export const enginesSchema = z.strictObject({
+  llama_server: llamaServerEngineSchema.default(() => llamaServerEngineSchema.parse({})),
+});
+
 /**
  * One [plugins.NAME] table: `path` for a plugin that is not first-party, and the plugin's own
  * options, which its `optionsSchema` validates (see src/plugins/plugin-loader.ts).
@@ -299,6 +317,7 @@ export function buildConfigSchema(extension?: ConfigExtension) {
     api: api.default(() => api.parse({})),
     logging: loggingSchema.default(() => loggingSchema.parse({})),
     metrics: metricsSchema.default(() => metricsSchema.parse({})),
+    engines: enginesSchema.default(() => enginesSchema.parse({})),
     plugins: z.record(pluginNameSchema, pluginTableSchema).default({}),
   });
 }
@@ -309,6 +328,7 @@ export type Config = z.infer<typeof configSchema>;
 export type ApiConfig = Config['api'];
 export type ModelConfig = z.infer<typeof modelSchema>;
 export type KeyConfig = z.infer<typeof keySchema>;
+export type EnginesConfig = z.infer<typeof enginesSchema>;
 export type RateLimitConfig = z.infer<typeof rateLimitSchema>;
 /** A built-in backend or one a plugin registered: names are known only once plugins are loaded. */
 export type BackendName = string;

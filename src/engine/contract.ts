@@ -2,7 +2,7 @@
 // scheduler, engines and plugins all import (and that imports none of them). An engine implements
 // one small interface per capability and knows nothing of HTTP: routes speak OpenAI wire types,
 // convert them (src/openai/) into these engine-level types, and never import an engine.
-import type { ModelConfig } from '../config/schema.js';
+import type { EnginesConfig, ModelConfig } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 
 export type ModelType = 'chat' | 'completion' | 'embedding' | 'rerank';
@@ -195,13 +195,33 @@ export interface LoadedModel {
   dispose(): Promise<void>;
 }
 
+/**
+ * How an engine that runs in a process of its own is doing, reported as it changes: the registry
+ * shows it as the model's status (`restarting`, then `ready` again, or `unavailable`).
+ */
+export type EngineProcessState =
+  | { status: 'serving' }
+  /** `reason` names the exit (code or signal) and the next attempt; it holds no path. */
+  | { status: 'restarting'; reason: string; retryAfterMs: number }
+  /**
+   * Given up after repeated failures. `summary` holds no path (any key may read it); `reason`
+   * and `logTail` (the engine's last log lines) may, and are shown to admins only.
+   */
+  | { status: 'failed'; summary: string; reason: string; logTail: string[] };
+
 export interface BackendLoadContext {
   id: string;
   config: ModelConfig;
   /** `path` resolved against the config file's folder. */
   resolvedPath: string;
+  /** The config file's folder: other paths among the model's keys resolve against it. Default: the working directory. */
+  configDirectory?: string;
+  /** The config's [engines] tables, for a backend that reads its engine's settings there. */
+  engines?: EnginesConfig;
   logger: Logger;
   signal?: AbortSignal;
+  /** Where an engine that supervises a process of its own reports how it is doing (see EngineProcessState). */
+  onEngineState?(state: EngineProcessState): void;
 }
 
 /** An async factory: loads a model, or throws with a reason an operator can act on. */

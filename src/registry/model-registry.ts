@@ -4,16 +4,18 @@
 // speaks HTTP.
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import type { BackendName, Config, ModelConfig } from '../config/schema.js';
+import type { BackendName, Config, EnginesConfig, ModelConfig } from '../config/schema.js';
 import type { BackendFactories } from '../backends/index.js';
-import type { LoadedModel, ModelType } from '../engine/contract.js';
+import type { EngineProcessState, LoadedModel, ModelType } from '../engine/contract.js';
+import { EngineUnavailableError } from '../engine/errors.js';
 import type { Logger } from '../logger.js';
 import { EmbeddingBatcher } from '../scheduler/embedding-batcher.js';
 import { SlotScheduler } from '../scheduler/slot-scheduler.js';
 import { inferBackend } from './backend-inference.js';
 import { ModelLoadingError, ModelNotFoundError, ModelUnavailableError, ModelUnloadingError } from './model-errors.js';
 
-export type ModelStatus = 'unloaded' | 'loading' | 'ready' | 'unloading' | 'unavailable';
+/** `restarting`: loaded, but its engine's process stopped unexpectedly and is being started again. */
+export type ModelStatus = 'unloaded' | 'loading' | 'ready' | 'restarting' | 'unloading' | 'unavailable';
 
 /** One instance of a configured model. A reload that changes a model makes a new entry. */
 export interface ModelEntry {
@@ -21,12 +23,18 @@ export interface ModelEntry {
   readonly config: ModelConfig;
   readonly type: ModelType;
   readonly resolvedPath: string;
+  /** The folder of the config file that configured it: other paths among its keys resolve against it. */
+  readonly configDirectory: string;
   backend?: BackendName;
   status: ModelStatus;
-  /** Why the model is unavailable, in words an operator can act on (paths included: admins and logs only). */
+  /** Why the model is unavailable or restarting, in words an operator can act on (paths included: admins and logs only). */
   reason?: string;
   /** The kind of failure behind `reason`, with no path or file content: what others may read. */
   reasonSummary?: string;
+  /** The last log lines of an engine process that failed for good (they may hold paths: admins only). */
+  logTail?: string[];
+  /** While `restarting`: how long until the engine's next start. */
+  restartInMs?: number;
   /** Unix seconds when the entry was created (OpenAI's `created`). */
   readonly created: number;
   loadSeconds?: number;
@@ -85,6 +93,16 @@ const UNAVAILABLE_RETRY_MS = 30_000;
 const IDLE_SWEEP_MS = 1_000;
 /** The public summary of a model path that is missing or not a model (see backend-inference.ts). */
 const FILE_PROBLEM = 'model files missing or not recognised';
+/** What a client waits at least while an engine restarts: the start itself takes about a second. */
+const RESTART_RETRY_MS = 1_000;
+
+/**
+ * The [engines] table a backend reads its settings from ("llama-server" → [engines.llama_server]):
+ * a change there reloads that backend's models.
+ */
+function engineTableOf(backend: string | undefined): string | undefined {
+  return backend?.replaceAll('-', '_');
+}
 
 export class ModelRegistry {
   private readonly current = new Map<string, ModelEntry>();
@@ -96,6 +114,7 @@ export class ModelRegistry {
   private readonly prepare?: (entry: ModelEntry) => Promise<void>;
   private reloads: Promise<unknown> = Promise.resolve();
   private idleSweeper?: NodeJS.Timeout;
+  private engines: EnginesConfig | undefined;
   private disposed = false;
   private startupLoadFinished = false;
 
@@ -104,6 +123,7 @@ export class ModelRegistry {
     this.factories = options.factories;
     this.events = options.events ?? {};
     this.prepare = options.prepare;
+    this.engines = options.config.engines;
     this.idleSweeper = setInterval(() => this.unloadIdleModels(), IDLE_SWEEP_MS);
     this.idleSweeper.unref();
   }
@@ -125,6 +145,7 @@ export class ModelRegistry {
       type: config.type,
       // Plugin backends (a remote server) may need no path.
       resolvedPath: config.path === undefined ? '' : path.resolve(baseDirectory, config.path),
+      configDirectory: baseDirectory,
       backend: config.backend,
       status: 'unloaded',
       created: Math.floor(Date.now() / 1000),
@@ -220,7 +241,20 @@ export class ModelRegistry {
     const logger = this.logger.child({ model: entry.id, backend: entry.backend });
     logger.info({ path: entry.resolvedPath }, 'loading model');
     try {
-      const loaded = await factory({ id: entry.id, config: entry.config, resolvedPath: entry.resolvedPath, logger });
+      let instance: LoadedModel | undefined;
+      const loaded = await factory({
+        id: entry.id,
+        config: entry.config,
+        resolvedPath: entry.resolvedPath,
+        configDirectory: entry.configDirectory,
+        engines: this.engines,
+        logger,
+        // Only the instance this load made speaks for the entry: a disposed one has nothing to say.
+        onEngineState: (state) => {
+          if (instance !== undefined && entry.loaded === instance) this.engineStateChanged(entry, state);
+        },
+      });
+      instance = loaded;
       entry.loaded = loaded;
       entry.scheduler = new SlotScheduler({
         model: entry.id,
@@ -248,12 +282,49 @@ export class ModelRegistry {
       entry.status = 'ready';
       entry.reason = undefined;
       entry.reasonSummary = undefined;
+      entry.logTail = undefined;
       entry.lastUsed = Date.now();
       logger.info({ seconds: Number(entry.loadSeconds.toFixed(3)), device: loaded.info.device }, 'model ready');
       this.events.onLoaded?.(entry);
     } catch (error) {
       this.markUnavailable(entry, 'failed to load', `failed to load: ${error instanceof Error ? error.message : String(error)}`);
     }
+  }
+
+  /**
+   * What an engine that runs its own process reports: a crash makes the model `restarting` (new
+   * requests get a 503 with Retry-After), a restart makes it `ready` again, and a failure for good
+   * makes it `unavailable` until an admin or a reload loads it again. Other models are untouched.
+   */
+  private engineStateChanged(entry: ModelEntry, state: EngineProcessState): void {
+    const loaded = entry.status === 'ready' || entry.status === 'restarting';
+    if (state.status === 'serving') {
+      if (entry.status !== 'restarting') return;
+      entry.status = 'ready';
+      entry.reason = entry.reasonSummary = entry.restartInMs = undefined;
+      this.logger.info({ model: entry.id }, 'model serving again');
+    } else if (state.status === 'restarting') {
+      if (!loaded) return;
+      entry.status = 'restarting';
+      // The reason holds no path: anyone with a key may read it.
+      entry.reason = entry.reasonSummary = state.reason;
+      entry.restartInMs = state.retryAfterMs;
+      this.logger.warn({ model: entry.id, reason: state.reason }, 'model restarting');
+    } else if (loaded) {
+      void this.failEngine(entry, state);
+    }
+  }
+
+  /** Drops the instance whose engine failed for good: queued requests fail, requests in flight end as their connection did. */
+  private async failEngine(entry: ModelEntry, state: Extract<EngineProcessState, { status: 'failed' }>): Promise<void> {
+    const loaded = entry.loaded;
+    entry.scheduler?.close();
+    const batcher = entry.embeddingBatcher;
+    entry.loaded = entry.scheduler = entry.embeddingBatcher = entry.restartInMs = undefined;
+    entry.logTail = state.logTail;
+    this.markUnavailable(entry, state.summary, state.reason);
+    await batcher?.dispose?.();
+    await loaded?.dispose().catch((error: unknown) => this.logger.warn({ model: entry.id, err: error }, 'dispose failed'));
   }
 
   /**
@@ -269,6 +340,12 @@ export class ModelRegistry {
     else if (entry.status === 'loading' && entry.loadingOnDemand) await entry.loading;
     if (entry.status === 'loading') throw new ModelLoadingError(entry.id, LOADING_RETRY_MS);
     if (entry.status === 'unloading') throw new ModelUnloadingError(entry.id, LOADING_RETRY_MS);
+    if (entry.status === 'restarting') {
+      throw new EngineUnavailableError(
+        `Model '${entry.id}' is restarting: its engine process stopped unexpectedly; retry shortly.`,
+        Math.max(RESTART_RETRY_MS, (entry.restartInMs ?? 0) + RESTART_RETRY_MS),
+      );
+    }
     if (entry.status !== 'ready' || !entry.loaded || !entry.scheduler)
       throw new ModelUnavailableError(entry.id, entry.reasonSummary ?? 'not loaded', UNAVAILABLE_RETRY_MS);
     entry.inFlight++;
@@ -324,6 +401,7 @@ export class ModelRegistry {
       entry.status = 'unloaded';
       entry.reason = undefined;
       entry.reasonSummary = undefined;
+      entry.logTail = undefined;
       await this.inspect(entry);
     }
     if (entry.status === 'unloaded') await this.load(entry, true);
@@ -362,6 +440,12 @@ export class ModelRegistry {
 
   private async applyNow(config: Config, baseDirectory: string): Promise<ReloadSummary> {
     const summary: ReloadSummary = { added: [], removed: [], changed: [], unchanged: [], failed: [] };
+    const enginesBefore = this.engines;
+    this.engines = config.engines;
+    const engineChanged = (backend: string | undefined) => {
+      const table = engineTableOf(backend) as keyof EnginesConfig | undefined;
+      return table !== undefined && !isDeepStrictEqual(enginesBefore?.[table], config.engines?.[table]);
+    };
     const wanted = new Map(Object.entries(config.api.models));
     for (const [id, entry] of this.current) {
       if (wanted.has(id)) continue;
@@ -375,7 +459,13 @@ export class ModelRegistry {
       order.push(id);
       const existing = this.current.get(id);
       const candidate = this.newEntry(id, modelConfig, baseDirectory);
-      if (existing && isDeepStrictEqual(existing.config, modelConfig) && existing.resolvedPath === candidate.resolvedPath) {
+      if (
+        existing &&
+        isDeepStrictEqual(existing.config, modelConfig) &&
+        existing.resolvedPath === candidate.resolvedPath &&
+        existing.configDirectory === candidate.configDirectory &&
+        !engineChanged(existing.backend)
+      ) {
         summary.unchanged.push(id);
         continue;
       }

@@ -47,7 +47,7 @@ describe('backend descriptors', () => {
     const all: BackendDescriptor[] = [...builtInBackends, plugin];
     assert.deepEqual(
       all.map((backend) => backend.name),
-      ['llama', 'onnx', 'weights'],
+      ['llama', 'llama-server', 'onnx', 'weights'],
     );
     for (const backend of all) {
       assert.equal(typeof backend.load, 'function');
@@ -66,7 +66,7 @@ describe('backend descriptors', () => {
     );
     assert.equal(
       problemOf(model('weights', 'pooling', '"cls"'), extension),
-      'config.toml:5: api.models.m.pooling: applies only to models with backend = "onnx", found backend = "weights"',
+      'config.toml:5: api.models.m.pooling: applies only to models with backend = "llama-server" or backend = "onnx", found backend = "weights"',
     );
     // A bad value: the backend's own schema speaks, with the file, line and key.
     assert.equal(problemOf(model('weights', 'shards', '0'), extension), 'config.toml:5: api.models.m.shards: expected a value > 0, found the integer 0');

@@ -235,12 +235,12 @@ describe('config: common keys plus per-backend keys', () => {
   test('a llama key on an onnx model is an error naming the file, line, key and both backends', () => {
     assert.equal(
       problemOf('[api.models.embed]\npath = "/models/bge"\nbackend = "onnx"\ntype = "embedding"\ngpu_layers = 10\n'),
-      'config.toml:5: api.models.embed.gpu_layers: applies only to models with backend = "llama", found backend = "onnx"',
+      'config.toml:5: api.models.embed.gpu_layers: applies only to models with backend = "llama" or backend = "llama-server", found backend = "onnx"',
     );
     // Without `backend`, the path says which backend the model is, and the message says so.
     assert.equal(
       problemOf('[api.models.embed]\npath = "/models/bge-small-en-v1.5"\ntype = "embedding"\nthreads = 2\n'),
-      'config.toml:4: api.models.embed.threads: applies only to models with backend = "llama", found no backend (its path makes it an onnx model)',
+      'config.toml:4: api.models.embed.threads: applies only to models with backend = "llama" or backend = "llama-server", found no backend (its path makes it an onnx model)',
     );
   });
 

@@ -1,6 +1,7 @@
 // GET /health and /v1/health: public. 503 while a startup model is loading, so orchestrators
-// wait; 200 afterwards, "degraded" when a model could not be loaded. Anyone reads statuses; why a
-// model or the limiter store failed (paths, addresses) only a request with an admin key.
+// wait; 200 afterwards, "degraded" when a model could not be loaded or its engine is restarting.
+// Anyone reads statuses; why a model or the limiter store failed (paths, addresses, an engine's
+// last log lines) only a request with an admin key.
 import Router, { type RouterMiddleware } from '@koa/router';
 import type { GatewayState } from '../../http/gateway-state.js';
 import { publicAudienceOf, toHealthView } from '../model-view.js';
@@ -25,7 +26,7 @@ export function healthRoutes(state: GatewayState): Router {
       };
       return;
     }
-    const unavailable = entries.some((entry) => entry.status === 'unavailable');
+    const unavailable = entries.some((entry) => entry.status === 'unavailable' || entry.status === 'restarting');
     ctx.body = { status: unavailable || !store.healthy ? 'degraded' : 'ok', models, rate_limit: store };
   };
   router.get('/health', handler);

@@ -1,0 +1,147 @@
+// The llama-server engine: one supervised llama-server process per model (supervisor.ts), started
+// with the flags the model's keys map to (options.ts), from the binary binary.ts finds. What the
+// model can do reaches that process over HTTP through the supervisor's connection.
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { BackendDescriptorLoadContext } from '../../engine/backend-descriptor.js';
+import type { LoadedModel, LoadedModelInfo } from '../../engine/contract.js';
+import { DEFAULT_CONTEXT_CAP } from '../llama/context-settings.js';
+import { checkGgufFile } from '../model-paths.js';
+import { describeLlamaServer, deviceOf, locateLlamaServer, NO_BINARY_HINT, unrunnableReason } from './binary.js';
+import type { LlamaServerConnection } from './connection.js';
+import { llamaServerModelArguments, type LlamaServerModelOptions } from './options.js';
+import { LlamaServerSupervisor } from './supervisor.js';
+
+/** The wait for /health after a start: a minute, plus a second per 100 MiB of model to read. */
+const READY_BASE_MS = 60_000;
+const READY_MS_PER_BYTE = 1_000 / (100 * 1024 * 1024);
+/** Beyond a generation's own limit, the wait for response headers allows for the prompt's evaluation. */
+const RESPONSE_MARGIN_MS = 30_000;
+
+/** What the GGUF says that the flags depend on, read without loading the model. */
+interface GgufFacts {
+  architecture?: string;
+  trainContextLength?: number;
+  /** Length of the model's vectors (an embedding model's dimensions). */
+  embeddingLength?: number;
+}
+
+async function readGgufFacts(file: string): Promise<GgufFacts> {
+  const { readGgufFileInfo } = await import('node-llama-cpp');
+  let info;
+  try {
+    info = await readGgufFileInfo(file, {
+      readTensorInfo: false,
+      sourceType: 'filesystem',
+      logWarnings: false,
+      ignoreKeys: ['tokenizer.ggml.tokens', 'tokenizer.ggml.scores', 'tokenizer.ggml.token_type', 'tokenizer.ggml.merges'],
+    });
+  } catch (error) {
+    throw new Error(`${file} is not a readable GGUF file: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+  const architecture = info.metadata?.general?.architecture;
+  const own = (info.metadata as unknown as Record<string, { context_length?: unknown; embedding_length?: unknown } | undefined>)[String(architecture)];
+  const positive = (value: unknown) => (typeof value === 'number' && value > 0 ? value : undefined);
+  return {
+    architecture: architecture === undefined ? undefined : String(architecture),
+    trainContextLength: positive(own?.context_length),
+    embeddingLength: positive(own?.embedding_length),
+  };
+}
+
+/** A path among the model's keys, resolved like `path`, checked to be a file. */
+async function resolveModelFile(key: string, value: string | undefined, configDirectory: string): Promise<string | undefined> {
+  if (value === undefined) return undefined;
+  const resolved = path.resolve(configDirectory, value);
+  const problem = await checkGgufFile(resolved);
+  if (problem !== undefined) throw new Error(`${key}: ${problem}`);
+  return resolved;
+}
+
+/** The llama-server binary for this load, or a reason an operator can act on. */
+function binaryFor(context: BackendDescriptorLoadContext<LlamaServerModelOptions>, configDirectory: string): string {
+  const binary = locateLlamaServer(context.engines?.llama_server.binary, configDirectory);
+  if (binary === undefined) throw new Error(NO_BINARY_HINT);
+  const problem = unrunnableReason(binary.path);
+  if (problem !== undefined) {
+    const named =
+      binary.source === 'config' ? '[engines.llama_server] binary' : binary.source === 'environment' ? 'SWITCHYARD_LLAMA_SERVER' : 'the install step';
+    throw new Error(`the llama-server binary from ${named}: ${problem}`);
+  }
+  return binary.path;
+}
+
+/**
+ * Where the model's capabilities attach: each takes the connection to the process serving now.
+ * None yet: a model with none still loads, reports its process in /health and /v1/models, and
+ * answers every call with the 400 of a capability it lacks.
+ */
+function capabilitiesOf(_connection: LlamaServerConnection, _context: BackendDescriptorLoadContext<LlamaServerModelOptions>): Partial<LoadedModel> {
+  // >>> capabilities over HTTP attach here (chat, textCompletion, embedding, rerank, tokenizer) <<<
+  return {};
+}
+
+export async function loadLlamaServerModel(context: BackendDescriptorLoadContext<LlamaServerModelOptions>): Promise<LoadedModel> {
+  const { id, config, modelOptions: options, logger, resolvedPath } = context;
+  const configDirectory = context.configDirectory ?? process.cwd();
+  const started = performance.now();
+  const binary = binaryFor(context, configDirectory);
+  const description = await describeLlamaServer(binary);
+  const mmprojPath = await resolveModelFile('mmproj', options.mmproj, configDirectory);
+  const draftModelPath = await resolveModelFile('draft_model', options.draft_model, configDirectory);
+  const facts = await readGgufFacts(resolvedPath);
+  if (config.type === 'embedding' && config.dimensions !== undefined && facts.embeddingLength !== undefined && config.dimensions !== facts.embeddingLength) {
+    throw new Error(`model "${id}": config says dimensions = ${config.dimensions} but the model's vectors have ${facts.embeddingLength} values`);
+  }
+  // As on the in-process engine: the training context, capped (see DEFAULT_CONTEXT_CAP for why).
+  const contextLength = config.context_length ?? Math.min(facts.trainContextLength ?? DEFAULT_CONTEXT_CAP, DEFAULT_CONTEXT_CAP);
+  const modelBytes = (await stat(resolvedPath)).size;
+  const supervisor = await LlamaServerSupervisor.start({
+    modelId: id,
+    binary,
+    modelArgs: llamaServerModelArguments({ type: config.type, modelPath: resolvedPath, contextLength, options, mmprojPath, draftModelPath }),
+    logger,
+    readyTimeoutMs: READY_BASE_MS + modelBytes * READY_MS_PER_BYTE,
+    responseTimeoutMs: config.max_generation_seconds * 1000 + RESPONSE_MARGIN_MS,
+    onStateChange: context.onEngineState,
+    signal: context.signal,
+  });
+  const properties = supervisor.properties;
+  const loadSeconds = Number(((performance.now() - started) / 1000).toFixed(3));
+  const info: LoadedModelInfo = {
+    device: deviceOf(description, options.gpu_layers),
+    contextLength: properties.slotContextLength ?? contextLength,
+    ...(config.type === 'embedding' && facts.embeddingLength !== undefined ? { dimensions: facts.embeddingLength } : {}),
+    details: {
+      engine: 'llama-server',
+      engineVersion: description.version,
+      ...(description.build === undefined ? {} : { engineBuild: description.build }),
+      architecture: facts.architecture,
+      trainContextLength: facts.trainContextLength,
+      parallel: options.parallel,
+      ...(options.threads === undefined ? {} : { threads: options.threads }),
+      gpuLayers: options.gpu_layers,
+      ...(config.type === 'chat' && properties.vision !== undefined ? { vision: properties.vision } : {}),
+      speculativeDecoding: draftModelPath !== undefined,
+      loadSeconds,
+    },
+    // Read at each view: the process, and so its pid and port, change with every restart.
+    get adminDetails() {
+      return {
+        binary,
+        ...(mmprojPath === undefined ? {} : { mmproj: mmprojPath }),
+        ...(draftModelPath === undefined ? {} : { draftModel: draftModelPath }),
+        pid: supervisor.pid ?? null,
+        address: supervisor.address ?? null,
+        engineStatus: supervisor.status,
+      };
+    },
+  };
+  logger.info({ model: id, device: info.device, contextLength: info.contextLength, ...info.details }, 'llama-server model loaded');
+  return {
+    info,
+    ...capabilitiesOf(supervisor.connection, context),
+    parallelism: options.parallel,
+    dispose: () => supervisor.stop(),
+  };
+}

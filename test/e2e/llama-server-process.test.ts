@@ -1,0 +1,361 @@
+// The llama-server engine's process, as the gateway supervises it: one process per model on a
+// loopback port, stopped on unload and reload, restarted after a crash (the model `restarting`
+// meanwhile, other models serving), `unavailable` after repeated crashes, and never left behind,
+// even when the gateway itself is killed with SIGKILL. Bad settings are config errors.
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { spawnSync } from 'node:child_process';
+import { INSTALLED_BINARY, unrunnableReason } from '../../src/backends/llama-server/binary.js';
+import { ConfigError, parseConfig } from '../../src/config/load-config.js';
+import { startGatewayProcess } from '../helpers/gateway-process.js';
+import { models } from '../helpers/paths.js';
+import { startTestGateway } from '../helpers/test-gateway.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+const ADMIN = 'sk-admin-llama-server-0';
+const USER = 'sk-user-llama-server-0';
+
+/** The binary the tests run: SWITCHYARD_LLAMA_SERVER, else the install step's. */
+const binary = [process.env.SWITCHYARD_LLAMA_SERVER, path.resolve(INSTALLED_BINARY)].find(
+  (candidate): candidate is string => candidate !== undefined && candidate !== '' && unrunnableReason(candidate) === undefined,
+);
+const noBinary = binary === undefined ? `no llama-server binary: set SWITCHYARD_LLAMA_SERVER or build one with npm ci (${INSTALLED_BINARY})` : false;
+
+function config(models: string, extra = ''): string {
+  return `
+[api]
+require_auth = true
+api_key = "${ADMIN}"
+${extra}
+
+[[api.keys]]
+name = "user"
+key = "${USER}"
+
+[engines.llama_server]
+binary = "${binary ?? '/nonexistent'}"
+${models}
+`;
+}
+
+function storyModel(id = 'story', context = 256, extra = ''): string {
+  return `
+[api.models.${id}]
+path = "${models.stories}"
+type = "completion"
+backend = "llama-server"
+context_length = ${context}
+parallel = 2
+threads = 1
+${extra}
+`;
+}
+
+interface ModelObject {
+  id: string;
+  metadata: { status: string; reason?: string; log_tail?: string[]; context_length?: number; details?: Record<string, unknown> };
+}
+
+async function modelList(url: string, key = ADMIN): Promise<ModelObject[]> {
+  const response = await fetch(`${url}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
+  assert.equal(response.status, 200);
+  return ((await response.json()) as { data: ModelObject[] }).data;
+}
+
+async function modelObject(url: string, id: string, key = ADMIN): Promise<ModelObject> {
+  const model = (await modelList(url, key)).find((candidate) => candidate.id === id);
+  assert.ok(model, `model ${id} listed`);
+  return model;
+}
+
+async function enginePid(url: string, id: string): Promise<number | undefined> {
+  const pid = (await modelObject(url, id)).metadata.details?.pid;
+  return typeof pid === 'number' ? pid : undefined;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function health(
+  url: string,
+  key?: string,
+): Promise<{ status: string; models: Record<string, { status: string; reason?: string; log_tail?: string[] }> }> {
+  const response = await fetch(`${url}/health`, key === undefined ? {} : { headers: { authorization: `Bearer ${key}` } });
+  return (await response.json()) as never;
+}
+
+async function admin(url: string, action: string): Promise<Response> {
+  return fetch(`${url}/v1/admin/${action}`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` } });
+}
+
+/** Local addresses the process listening on `port` is bound to, from /proc/net (Linux); undefined elsewhere. */
+function listeningAddresses(port: number): string[] | undefined {
+  const addresses: string[] = [];
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(table, 'utf8');
+    } catch {
+      return undefined;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const [, local, , state] = line.trim().split(/\s+/);
+      // 0A: LISTEN.
+      if (local === undefined || state !== '0A' || Number.parseInt(local.split(':')[1], 16) !== port) continue;
+      addresses.push(local.split(':')[0]);
+    }
+  }
+  return addresses;
+}
+
+/** SIGKILLs the model's engine process and waits until a new one serves; returns the new pid. */
+async function crashAndWaitForRestart(url: string, id: string): Promise<number> {
+  const pid = await enginePid(url, id);
+  assert.ok(pid !== undefined);
+  process.kill(pid, 'SIGKILL');
+  let next: number | undefined;
+  await waitFor(
+    async () => {
+      const model = await modelObject(url, id);
+      next = typeof model.metadata.details?.pid === 'number' ? model.metadata.details.pid : undefined;
+      return model.metadata.status === 'ready' && next !== undefined && next !== pid;
+    },
+    60_000,
+    `model ${id} serving again after a crash`,
+  );
+  return next!;
+}
+
+describe('llama-server engine: the process', { skip: noBinary }, () => {
+  test('loads on loopback only; /v1/models names the engine, its version and build; unload, load and reload stop the old process', async () => {
+    const gateway = await startTestGateway(config(storyModel()), { apiKey: ADMIN });
+    let last: number | undefined;
+    try {
+      const model = await modelObject(gateway.url, 'story');
+      assert.equal(model.metadata.status, 'ready');
+      const details = model.metadata.details!;
+      assert.equal(details.engine, 'llama-server');
+      assert.match(String(details.engineVersion), /\S/);
+      assert.equal(details.binary, binary);
+      // llama-server's -c is shared by its slots: each of the two gets the 256 tokens configured.
+      assert.equal(model.metadata.context_length, 256);
+
+      // A key that is not an admin's sees the engine, not the host's paths and processes.
+      const userView = await modelObject(gateway.url, 'story', USER);
+      assert.equal(userView.metadata.details?.engine, 'llama-server');
+      assert.equal(userView.metadata.details?.binary, undefined);
+      assert.equal(userView.metadata.details?.pid, undefined);
+
+      const address = String(details.address);
+      assert.match(address, /^http:\/\/127\.0\.0\.1:\d+$/);
+      assert.equal((await fetch(`${address}/health`)).status, 200);
+      const port = Number(new URL(address).port);
+      const bound = listeningAddresses(port);
+      if (bound !== undefined) assert.deepEqual(bound, ['0100007F'], `port ${port} is bound to 127.0.0.1 alone`);
+      assert.ok(gateway.logs.some((record) => record.msg === 'llama-server serving' && record.model === 'story'));
+
+      const first = details.pid as number;
+      assert.ok(alive(first));
+      assert.equal((await admin(gateway.url, 'models/story/unload')).status, 200);
+      await waitFor(() => !alive(first), 15_000, 'the unloaded model’s process to end');
+      assert.equal((await modelObject(gateway.url, 'story')).metadata.status, 'unloaded');
+
+      assert.equal((await admin(gateway.url, 'models/story/load')).status, 200);
+      const second = await enginePid(gateway.url, 'story');
+      assert.ok(second !== undefined && second !== first && alive(second));
+
+      // A changed model starts a new process, which takes over; the old one ends.
+      writeFileSync(gateway.configFile, config(storyModel('story', 512)));
+      assert.equal((await admin(gateway.url, 'reload')).status, 200);
+      const third = await enginePid(gateway.url, 'story');
+      assert.ok(third !== undefined && third !== second);
+      assert.equal((await modelObject(gateway.url, 'story')).metadata.context_length, 512);
+      await waitFor(() => !alive(second), 15_000, 'the replaced process to end');
+      last = third;
+    } finally {
+      await gateway.close();
+    }
+    // Shutdown stops it too.
+    assert.ok(last !== undefined && !alive(last));
+  });
+
+  test('a crash: the model shows `restarting` (503 engine_unavailable with Retry-After) while another model answers, then serves again', async () => {
+    const gateway = await startTestGateway(
+      config(`${storyModel('crashy')}
+[api.models.steady]
+path = "${models.stories}"
+type = "completion"
+context_length = 256
+threads = 1
+`),
+      { apiKey: ADMIN },
+    );
+    try {
+      const pid = await enginePid(gateway.url, 'crashy');
+      assert.ok(pid !== undefined);
+      process.kill(pid, 'SIGKILL');
+      await waitFor(async () => (await health(gateway.url)).models.crashy.status === 'restarting', 10_000, 'the model to show restarting');
+      const refused = await fetch(`${gateway.url}/v1/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'crashy', prompt: 'Once upon a time', max_tokens: 4 }),
+      });
+      assert.equal(refused.status, 503);
+      assert.ok(Number(refused.headers.get('retry-after')) >= 1);
+      assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'engine_unavailable');
+      // The other model, and the gateway, go on serving.
+      const answer = await gateway.client.completions.create({ model: 'steady', prompt: 'Once upon a time', max_tokens: 4 });
+      assert.equal(answer.choices.length, 1);
+
+      await waitFor(async () => (await health(gateway.url)).models.crashy.status === 'ready', 30_000, 'the model to serve again');
+      const restarted = await enginePid(gateway.url, 'crashy');
+      assert.ok(restarted !== undefined && restarted !== pid && alive(restarted));
+      assert.equal((await health(gateway.url)).status, 'ok');
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  test('repeated crashes: the model becomes `unavailable`, with the exit and the last log lines for admins', async () => {
+    const gateway = await startTestGateway(config(storyModel('crashy')), { apiKey: ADMIN });
+    try {
+      // Four crashes are restarted (after 0.5, 1, 2 and 4 s); the fifth within five minutes is not.
+      for (let crash = 1; crash <= 4; crash++) await crashAndWaitForRestart(gateway.url, 'crashy');
+      const last = await enginePid(gateway.url, 'crashy');
+      process.kill(last!, 'SIGKILL');
+      await waitFor(async () => (await health(gateway.url)).models.crashy.status === 'unavailable', 10_000, 'the model to become unavailable');
+
+      const forAdmin = await health(gateway.url, ADMIN);
+      assert.equal(forAdmin.status, 'degraded');
+      assert.match(forAdmin.models.crashy.reason!, /5 times/);
+      assert.match(forAdmin.models.crashy.reason!, /SIGKILL/);
+      assert.ok(forAdmin.models.crashy.log_tail!.length > 0);
+      const forPublic = await health(gateway.url);
+      assert.equal(forPublic.models.crashy.reason, undefined);
+      assert.equal(forPublic.models.crashy.log_tail, undefined);
+      const forUser = await modelObject(gateway.url, 'crashy', USER);
+      assert.match(forUser.metadata.reason!, /SIGKILL/);
+      assert.equal(forUser.metadata.log_tail, undefined);
+      assert.ok((await modelObject(gateway.url, 'crashy')).metadata.log_tail!.length > 0);
+      assert.ok(!alive(last!));
+
+      // An admin's load starts it afresh.
+      assert.equal((await admin(gateway.url, 'models/crashy/load')).status, 200);
+      assert.equal((await modelObject(gateway.url, 'crashy')).metadata.status, 'ready');
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  test('SIGKILL of the gateway leaves no llama-server process behind', async () => {
+    const gateway = await startGatewayProcess(config(storyModel()));
+    let pid: number | undefined;
+    try {
+      await waitFor(async () => (await fetch(`${gateway.url}/ready`)).status === 200, 60_000, 'the gateway to be ready');
+      pid = await enginePid(gateway.url, 'story');
+      assert.ok(pid !== undefined && alive(pid));
+    } finally {
+      await gateway.stop('SIGKILL');
+    }
+    // The watcher sends SIGTERM at once, and SIGKILL 5 s later if that was not enough.
+    await waitFor(() => !alive(pid!), 15_000, `llama-server (pid ${pid}) to end with its gateway`);
+  });
+
+  test('a model whose process cannot start is unavailable, with the engine’s own words', async () => {
+    const gateway = await startTestGateway(config(storyModel('broken', 256, 'extra_args = ["--no-such-flag"]')), { apiKey: ADMIN });
+    try {
+      const model = await modelObject(gateway.url, 'broken');
+      assert.equal(model.metadata.status, 'unavailable');
+      assert.match(model.metadata.reason!, /did not start/);
+      assert.match(model.metadata.reason!, /no-such-flag/);
+    } finally {
+      await gateway.close();
+    }
+  });
+});
+
+describe('llama-server engine: configuration errors', () => {
+  async function configFile(text: string): Promise<string> {
+    const file = path.join(await mkdtemp(path.join(os.tmpdir(), 'switchyard-llama-server-')), 'config.toml');
+    await writeFile(file, text);
+    return file;
+  }
+
+  function problemsOf(text: string, file = '/tmp/config.toml'): Array<{ keyPath: string; message: string }> {
+    try {
+      parseConfig(text, file);
+    } catch (error) {
+      if (error instanceof ConfigError) return error.problems;
+      throw error;
+    }
+    return [];
+  }
+
+  test('a binary that does not exist is an error naming [engines.llama_server] binary', () => {
+    const problems = problemsOf(`
+[engines.llama_server]
+binary = "/nonexistent/llama-server"
+`);
+    assert.equal(problems.length, 1);
+    assert.equal(problems[0].keyPath, 'engines.llama_server.binary');
+    assert.match(problems[0].message, /\/nonexistent\/llama-server does not exist/);
+  });
+
+  test('extra_args may not hold the flags the gateway owns; the error names the key and the flag', () => {
+    for (const flag of [
+      '--port',
+      '--host',
+      '-m',
+      '--model',
+      '--api-key',
+      '--api_key_file',
+      '--mmproj',
+      '-md',
+      '--embeddings',
+      '--reranking',
+      '-hf',
+      '--ssl-key-file',
+      '-c',
+      '-np',
+    ]) {
+      const problems = problemsOf(
+        `[engines.llama_server]\nbinary = "${process.execPath}"\n${storyModel('story', 256, `extra_args = ["--flash-attn", "on", "${flag}", "x"]`)}`,
+      );
+      assert.equal(problems.length, 1, flag);
+      assert.equal(problems[0].keyPath, 'api.models.story.extra_args.2');
+      assert.ok(problems[0].message.includes(flag), problems[0].message);
+    }
+    assert.deepEqual(
+      problemsOf(`[engines.llama_server]\nbinary = "${process.execPath}"\n${storyModel('story', 256, 'extra_args = ["--flash-attn", "on", "-ub", "64"]')}`),
+      [],
+    );
+  });
+
+  test('mmproj, draft_model and pooling only on the model types that use them', () => {
+    const problems = problemsOf(`[engines.llama_server]\nbinary = "${process.execPath}"\n${storyModel('story', 256, 'mmproj = "p.gguf"\npooling = "mean"')}`);
+    assert.deepEqual(
+      problems.map((problem) => problem.keyPath),
+      ['api.models.story.mmproj', 'api.models.story.pooling'],
+    );
+  });
+
+  test('without a binary, the environment variable that names a missing one is an error naming the model’s backend', async () => {
+    const file = await configFile(storyModel());
+    const result = spawnSync(process.execPath, ['dist/src/cli.cjs', 'validate', '--config', file], {
+      env: { ...process.env, SWITCHYARD_LLAMA_SERVER: '/nonexistent/llama-server' },
+      encoding: 'utf8',
+    });
+    assert.equal(result.status, 2, result.stderr);
+    assert.match(result.stderr, /api\.models\.story\.backend: .*SWITCHYARD_LLAMA_SERVER.*\/nonexistent\/llama-server does not exist/);
+  });
+});
