@@ -99,7 +99,7 @@ test('streams: frames as they come; an in-band error frame throws; an end before
   );
 });
 
-test('sampling fields: the in-process defaults, -100 bans a token, logprobs after sampling, constraints', () => {
+test('sampling fields: the in-process defaults, -100 bans a token, logprobs of the model distribution, constraints', () => {
   const base = { maxTokens: 8, temperature: 0.5, stop: ['\n'], signal: new AbortController().signal };
   const fields = samplingFields(
     { ...base, seed: -1, logitBias: { 5: -100, 6: 2 }, topLogprobs: 0, constraint: { kind: 'json_object' } },
@@ -114,7 +114,7 @@ test('sampling fields: the in-process defaults, -100 bans a token, logprobs afte
     [6, 2],
   ]);
   assert.equal(fields.n_probs, 1);
-  assert.equal(fields.post_sampling_probs, true);
+  assert.equal(fields.post_sampling_probs, undefined, 'logprobs of the model\u2019s distribution, not the sampler\u2019s');
   assert.deepEqual(fields.json_schema, { type: 'object' });
   assert.throws(() => samplingFields({ ...base, logitBias: { 10: 1 } }, { contextLength: 64, vocabularySize: 10 }), UnsupportedFeatureError);
   assert.deepEqual(

@@ -3,7 +3,7 @@
 import { models } from '../helpers/paths.js';
 import { chatConformance, type ChatFeatures } from './chat-conformance.js';
 import type { ConformanceTarget } from './conformance-target.js';
-import { serveLocal, serveRemote } from './served-model.js';
+import { llamaServerTargets, serveLocal, serveRemote } from './served-model.js';
 
 // One sequence: a generation that outlived its client would hold it, and the next request would wait.
 const LLAMA_CHAT = `
@@ -19,6 +19,7 @@ const EVERYTHING: ChatFeatures = { contextLength: 512, n: true, seed: true, stop
 
 const TARGETS: Array<ConformanceTarget<ChatFeatures>> = [
   { name: 'llama', features: EVERYTHING, start: () => serveLocal(LLAMA_CHAT) },
+  ...llamaServerTargets({ name: 'llama-server', features: EVERYTHING, start: () => serveLocal(`backend = "llama-server"${LLAMA_CHAT}`) }),
   { name: 'remote (to llama)', features: EVERYTHING, start: () => serveRemote(LLAMA_CHAT, 'type = "chat"') },
 ];
 

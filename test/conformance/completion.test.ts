@@ -3,7 +3,7 @@
 import { models } from '../helpers/paths.js';
 import { completionConformance, type CompletionFeatures } from './completion-conformance.js';
 import type { ConformanceTarget } from './conformance-target.js';
-import { serveLocal, serveRemote } from './served-model.js';
+import { llamaServerTargets, serveLocal, serveRemote } from './served-model.js';
 
 const LLAMA_COMPLETION = `
 path = "${models.stories}"
@@ -18,6 +18,7 @@ const LLAMA_FEATURES: CompletionFeatures = { contextLength: 256, stop: true, ech
 
 const TARGETS: Array<ConformanceTarget<CompletionFeatures>> = [
   { name: 'llama', features: LLAMA_FEATURES, start: () => serveLocal(LLAMA_COMPLETION) },
+  ...llamaServerTargets({ name: 'llama-server', features: LLAMA_FEATURES, start: () => serveLocal(`backend = "llama-server"${LLAMA_COMPLETION}`) }),
   { name: 'remote (to llama)', features: LLAMA_FEATURES, start: () => serveRemote(LLAMA_COMPLETION, 'type = "completion"') },
 ];
 

@@ -3,7 +3,7 @@
 import { models } from '../helpers/paths.js';
 import { embeddingConformance, type EmbeddingFeatures } from './embedding-conformance.js';
 import type { ConformanceTarget } from './conformance-target.js';
-import { serveLocal, serveRemote } from './served-model.js';
+import { llamaServerTargets, serveLocal, serveRemote } from './served-model.js';
 
 const MAX_INPUTS = 4;
 
@@ -33,6 +33,7 @@ const FEATURES: EmbeddingFeatures = {
 const TARGETS: Array<ConformanceTarget<EmbeddingFeatures>> = [
   { name: 'onnx', features: FEATURES, start: () => serveLocal(ONNX_EMBEDDING) },
   { name: 'llama', features: FEATURES, start: () => serveLocal(LLAMA_EMBEDDING) },
+  ...llamaServerTargets({ name: 'llama-server', features: FEATURES, start: () => serveLocal(`backend = "llama-server"${LLAMA_EMBEDDING}`) }),
   { name: 'remote (to onnx)', features: FEATURES, start: () => serveRemote(ONNX_EMBEDDING, `type = "embedding"\nmax_inputs = ${MAX_INPUTS}`) },
 ];
 

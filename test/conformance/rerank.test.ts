@@ -4,7 +4,7 @@ import { writeGgufReranker } from '../helpers/gguf-reranker.js';
 import { models } from '../helpers/paths.js';
 import { rerankConformance, type RerankFeatures } from './rerank-conformance.js';
 import type { ConformanceTarget } from './conformance-target.js';
-import { serveLocal, serveRemote } from './served-model.js';
+import { llamaServerTargets, serveLocal, serveRemote } from './served-model.js';
 
 const MAX_INPUTS = 4;
 
@@ -32,6 +32,7 @@ const FEATURES: RerankFeatures = { maxInputs: MAX_INPUTS };
 const TARGETS: Array<ConformanceTarget<RerankFeatures>> = [
   { name: 'onnx', features: FEATURES, start: () => serveLocal(ONNX_RERANK) },
   { name: 'llama', features: FEATURES, start: async () => serveLocal(await llamaRerank()) },
+  ...llamaServerTargets({ name: 'llama-server', features: FEATURES, start: async () => serveLocal(`backend = "llama-server"${await llamaRerank()}`) }),
   { name: 'remote (to onnx)', features: FEATURES, start: () => serveRemote(ONNX_RERANK, `type = "rerank"\nmax_inputs = ${MAX_INPUTS}`) },
 ];
 

@@ -3,6 +3,7 @@
 // serves the local model. The suites see only the HTTP API, so they hold whatever the engines,
 // routes and registry look like inside.
 import type OpenAI from 'openai';
+import { locateLlamaServer } from '../../src/backends/llama-server/binary.js';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.js';
 
 /** The id every target serves its model under. */
@@ -67,4 +68,15 @@ ${modelTable(`backend = "remote"\nupstreams = ["${upstream.url}/v1"]\n${frontKey
     await upstream.close();
     throw error;
   }
+}
+
+/**
+ * The targets of the llama-server engine, when a binary can be found (npm ci builds one; see the
+ * README): `keys` with `backend = "llama-server"` put first. Without a binary there are none, and
+ * the suite says so once.
+ */
+export function llamaServerTargets<T>(target: { name: string; features: T; start: () => Promise<ServedModel> }): Array<typeof target> {
+  if (locateLlamaServer(undefined, process.cwd()) !== undefined) return [target];
+  console.log(`# no llama-server binary: the ${target.name} conformance target is left out (set SWITCHYARD_LLAMA_SERVER or run npm ci)`);
+  return [];
 }

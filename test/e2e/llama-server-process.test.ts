@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { spawnSync } from 'node:child_process';
-import { INSTALLED_BINARY, unrunnableReason } from '../../src/backends/llama-server/binary.js';
+import { INSTALLED_BINARY, locateLlamaServer } from '../../src/backends/llama-server/binary.js';
 import { ConfigError, parseConfig } from '../../src/config/load-config.js';
 import { startGatewayProcess } from '../helpers/gateway-process.js';
 import { models } from '../helpers/paths.js';
@@ -19,10 +19,8 @@ import { waitFor } from '../helpers/wait-for.js';
 const ADMIN = 'sk-admin-llama-server-0';
 const USER = 'sk-user-llama-server-0';
 
-/** The binary the tests run: SWITCHYARD_LLAMA_SERVER, else the install step's. */
-const binary = [process.env.SWITCHYARD_LLAMA_SERVER, path.resolve(INSTALLED_BINARY)].find(
-  (candidate): candidate is string => candidate !== undefined && candidate !== '' && unrunnableReason(candidate) === undefined,
-);
+/** The binary the tests run: the one the gateway finds (SWITCHYARD_LLAMA_SERVER, else the install step's). */
+const binary = locateLlamaServer(undefined, process.cwd())?.path;
 const noBinary = binary === undefined ? `no llama-server binary: set SWITCHYARD_LLAMA_SERVER or build one with npm ci (${INSTALLED_BINARY})` : false;
 
 function config(models: string, extra = ''): string {

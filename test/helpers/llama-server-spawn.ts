@@ -1,32 +1,18 @@
 // A llama-server child for tests of the llama-server capabilities, without the supervisor: the
-// binary named by SWITCHYARD_LLAMA_SERVER, on a free loopback port, ready when /health says so,
+// binary the gateway would run (SWITCHYARD_LLAMA_SERVER, else the install step's), on a free loopback port, ready when /health says so,
 // and a LlamaServerConnection on it.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { locateLlamaServer } from '../../src/backends/llama-server/binary.js';
 import type { LlamaServerConnection } from '../../src/backends/llama-server/connection.js';
+import { freeLoopbackPort } from '../../src/backends/llama-server/loopback-port.js';
 import { createSilentLogger } from '../../src/logger.js';
 import { OpenAIClient } from '../../src/upstream/openai-client.js';
 
 /** The binary, or undefined when there is none (tests then skip, saying why). */
-export const llamaServerBinary: string | undefined = (() => {
-  const binary = process.env.SWITCHYARD_LLAMA_SERVER;
-  return binary !== undefined && existsSync(binary) ? binary : undefined;
-})();
+export const llamaServerBinary: string | undefined = locateLlamaServer(undefined, process.cwd())?.path;
 
 export const noLlamaServer: string | false =
-  llamaServerBinary === undefined ? 'no llama-server binary: set SWITCHYARD_LLAMA_SERVER to one (e.g. /work/llama-server-build/bin/llama-server)' : false;
-
-async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
+  llamaServerBinary === undefined ? 'no llama-server binary: set SWITCHYARD_LLAMA_SERVER to one, or build one with npm ci' : false;
 
 export interface SpawnedLlamaServer {
   connection: LlamaServerConnection;
@@ -41,7 +27,7 @@ const READY_TIMEOUT_MS = 60_000;
 
 export async function spawnLlamaServer(modelId: string, args: string[]): Promise<SpawnedLlamaServer> {
   if (llamaServerBinary === undefined) throw new Error('no llama-server binary');
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   const child = spawn(llamaServerBinary, ['--host', '127.0.0.1', '--port', String(port), '--threads', '1', '--no-webui', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -64,7 +64,9 @@ function constraintFields(constraint: OutputConstraint | undefined): Record<stri
 /**
  * GenerationOptions → /completion fields. Unset top_k/top_p/min_p are llama.cpp's library
  * defaults (40, 0.95, 0), the in-process engine's, not the server's min_p of 0.05; logprobs are
- * the probabilities the sampler drew from (`post_sampling_probs`), as the in-process engine reports.
+ * those of the model's own distribution (the softmax of its logits), as OpenAI reports them: the
+ * sampler's (`post_sampling_probs`) hold fewer than `top_logprobs` candidates once top_k, top_p or
+ * a temperature of 0 has cut them.
  */
 export function samplingFields(options: GenerationOptions, settings: ServerGenerationSettings): Record<string, unknown> {
   const fields: Record<string, unknown> = {
@@ -93,7 +95,6 @@ export function samplingFields(options: GenerationOptions, settings: ServerGener
   if (options.topLogprobs !== undefined) {
     // The chosen token's probability comes only with n_probs ≥ 1.
     fields.n_probs = Math.max(1, Math.floor(options.topLogprobs));
-    fields.post_sampling_probs = true;
   }
   return fields;
 }
@@ -101,13 +102,12 @@ export function samplingFields(options: GenerationOptions, settings: ServerGener
 interface ProbabilityFrame {
   id: number;
   token: string;
-  prob: number;
-  top_probs?: Array<{ id: number; token: string; prob: number }>;
+  logprob: number | null;
+  top_logprobs?: Array<{ id: number; token: string; logprob: number | null }>;
 }
 
-function logprobOf(probability: number): number {
-  const logprob = Math.log(probability);
-  return Number.isFinite(logprob) ? Math.max(logprob, LOGPROB_FLOOR) : LOGPROB_FLOOR;
+function logprobOf(logprob: number | null): number {
+  return logprob !== null && Number.isFinite(logprob) ? Math.max(logprob, LOGPROB_FLOOR) : LOGPROB_FLOOR;
 }
 
 /**
@@ -126,7 +126,7 @@ class LogprobCollector {
 
   record(frame: ProbabilityFrame): void {
     this.#steps.push(frame);
-    for (const candidate of frame.top_probs ?? []) this.#pieces.set(candidate.id, candidate.token);
+    for (const candidate of frame.top_logprobs ?? []) this.#pieces.set(candidate.id, candidate.token);
   }
 
   /** Entries of the tokens whose text starts inside the returned text (`end` characters): not those of a stop string. */
@@ -141,8 +141,8 @@ class LogprobCollector {
       const token = this.#pieces.get(step.id) ?? '';
       entries.push({
         token,
-        logprob: logprobOf(step.prob),
-        topLogprobs: (step.top_probs ?? []).slice(0, this.#top).map((candidate) => ({ token: candidate.token, logprob: logprobOf(candidate.prob) })),
+        logprob: logprobOf(step.logprob),
+        topLogprobs: (step.top_logprobs ?? []).slice(0, this.#top).map((candidate) => ({ token: candidate.token, logprob: logprobOf(candidate.logprob) })),
       });
       offset += token.length;
     }

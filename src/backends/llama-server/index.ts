@@ -4,11 +4,18 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { BackendDescriptorLoadContext } from '../../engine/backend-descriptor.js';
-import type { LoadedModel, LoadedModelInfo } from '../../engine/contract.js';
+import type { ModelConfig } from '../../config/schema.js';
+import type { LoadedModel, LoadedModelInfo, ModelType } from '../../engine/contract.js';
 import { DEFAULT_CONTEXT_CAP } from '../llama/context-settings.js';
 import { checkGgufFile } from '../model-paths.js';
 import { describeLlamaServer, deviceOf, locateLlamaServer, NO_BINARY_HINT, unrunnableReason } from './binary.js';
+import { createServerChat } from './chat.js';
+import { createServerTextCompletion } from './completion.js';
 import type { LlamaServerConnection } from './connection.js';
+import { createServerEmbedding } from './embedding.js';
+import { createServerRerank } from './rerank.js';
+import { readServerInfo, type LlamaServerInfo } from './server-info.js';
+import { createServerTokenizer } from './tokenizer.js';
 import { llamaServerModelArguments, type LlamaServerModelOptions } from './options.js';
 import { LlamaServerSupervisor } from './supervisor.js';
 
@@ -72,13 +79,31 @@ function binaryFor(context: BackendDescriptorLoadContext<LlamaServerModelOptions
 }
 
 /**
- * Where the model's capabilities attach: each takes the connection to the process serving now.
- * None yet: a model with none still loads, reports its process in /health and /v1/models, and
- * answers every call with the 400 of a capability it lacks.
+ * The model's capabilities over its process's HTTP API, each taking the connection to the process
+ * serving now. A chat model also completes text, as on the in-process engine.
  */
-function capabilitiesOf(_connection: LlamaServerConnection, _context: BackendDescriptorLoadContext<LlamaServerModelOptions>): Partial<LoadedModel> {
-  // >>> capabilities over HTTP attach here (chat, textCompletion, embedding, rerank, tokenizer) <<<
-  return {};
+function capabilitiesOf(connection: LlamaServerConnection, type: ModelType, config: ModelConfig, server: LlamaServerInfo): Partial<LoadedModel> {
+  const generation = { contextLength: server.contextLength, vocabularySize: server.vocabularySize };
+  const tokenizer = createServerTokenizer(connection, { vocabularySize: server.vocabularySize });
+  const textCompletion = () => createServerTextCompletion(connection, { ...generation, infillOverheadTokens: server.infillOverheadTokens });
+  switch (type) {
+    case 'chat':
+      return { chat: createServerChat(connection, generation), textCompletion: textCompletion(), tokenizer };
+    case 'completion':
+      return { textCompletion: textCompletion(), tokenizer };
+    case 'embedding':
+      return {
+        embedding: createServerEmbedding(connection, {
+          normalize: config.normalize,
+          dimensions: server.dimensions,
+          maxInputTokens: server.maxInputTokens,
+          vocabularySize: server.vocabularySize,
+        }),
+        tokenizer,
+      };
+    case 'rerank':
+      return { rerank: createServerRerank(connection, { sigmoid: config.sigmoid, maxInputTokens: server.maxInputTokens }), tokenizer };
+  }
 }
 
 export async function loadLlamaServerModel(context: BackendDescriptorLoadContext<LlamaServerModelOptions>): Promise<LoadedModel> {
@@ -107,6 +132,13 @@ export async function loadLlamaServerModel(context: BackendDescriptorLoadContext
     signal: context.signal,
   });
   const properties = supervisor.properties;
+  const server = await readServerInfo(supervisor.connection, {
+    generates: config.type === 'chat' || config.type === 'completion',
+    signal: context.signal,
+  }).catch(async (error: unknown) => {
+    await supervisor.stop();
+    throw error;
+  });
   const loadSeconds = Number(((performance.now() - started) / 1000).toFixed(3));
   const info: LoadedModelInfo = {
     device: deviceOf(description, options.gpu_layers),
@@ -140,7 +172,7 @@ export async function loadLlamaServerModel(context: BackendDescriptorLoadContext
   logger.info({ model: id, device: info.device, contextLength: info.contextLength, ...info.details }, 'llama-server model loaded');
   return {
     info,
-    ...capabilitiesOf(supervisor.connection, context),
+    ...capabilitiesOf(supervisor.connection, config.type, config, server),
     parallelism: options.parallel,
     dispose: () => supervisor.stop(),
   };

@@ -103,7 +103,8 @@ export function llamaServerModelArguments(launch: LlamaServerLaunch): string[] {
   }
   if (options.chat_template !== undefined) args.push('--jinja', '--chat-template', options.chat_template);
   if (launch.mmprojPath !== undefined) args.push('--mmproj', launch.mmprojPath);
-  if (launch.draftModelPath !== undefined) args.push('--model-draft', launch.draftModelPath);
+  // A draft model alone turns nothing on in this llama.cpp: the speculation type must be named too.
+  if (launch.draftModelPath !== undefined) args.push('--model-draft', launch.draftModelPath, '--spec-type', 'draft-simple');
   // The engine's own counters, for the gateway's /metrics.
   args.push('--metrics');
   return [...args, ...options.extra_args];
