@@ -1,7 +1,7 @@
 // Engine-level calls → OpenAI request bodies for an upstream, and upstream responses → engine
 // results and errors. Only fields a request set are sent: an upstream that is OpenAI itself
 // rejects fields it does not know (top_k, min_p, repeat_penalty, grammar).
-import type { ChatMessage, FinishReason, GenerationOptions, TokenLogprob } from '../../src/engine/contract.js';
+import type { ChatContentPart, ChatMessage, FinishReason, GenerationOptions, TokenLogprob } from '../../src/engine/contract.js';
 import { GatewayError, type ErrorType } from '../../src/errors.js';
 
 /** Token counts for rate limits before a run, where no tokenizer is at hand: about four characters a token. */
@@ -40,9 +40,17 @@ export function generationFields(options: GenerationOptions, kind: 'chat' | 'tex
 }
 
 export function chatMessagesBody(messages: readonly ChatMessage[]): Array<Record<string, unknown>> {
-  return messages.map((message) =>
-    message.name ? { role: message.role, content: message.content, name: message.name } : { role: message.role, content: message.content },
-  );
+  return messages.map((message) => {
+    // A message with images goes on as the content parts it came as; the upstream decides whether its model takes them.
+    const content = message.parts ? message.parts.map(wireContentPart) : message.content;
+    return message.name ? { role: message.role, content, name: message.name } : { role: message.role, content };
+  });
+}
+
+function wireContentPart(part: ChatContentPart): Record<string, unknown> {
+  if (part.type === 'text') return { type: 'text', text: part.text };
+  const { dataUrl, detail } = part.image;
+  return { type: 'image_url', image_url: detail === undefined ? { url: dataUrl } : { url: dataUrl, detail } };
 }
 
 export function finishReasonOf(value: unknown): FinishReason {
