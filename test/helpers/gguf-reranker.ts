@@ -10,6 +10,7 @@
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { align, GGML_F32, GGUF_TYPE, ggufString, normalRandom, SCALAR_BYTES, u32, u64 } from './gguf-format.js';
 import { models } from './paths.js';
 
 export interface RerankHead {
@@ -29,23 +30,6 @@ export interface GgufReranker {
   logit(cls: ArrayLike<number>): number;
 }
 
-const GGUF_TYPE = {
-  uint8: 0,
-  int8: 1,
-  uint16: 2,
-  int16: 3,
-  uint32: 4,
-  int32: 5,
-  float32: 6,
-  bool: 7,
-  string: 8,
-  array: 9,
-  uint64: 10,
-  int64: 11,
-  float64: 12,
-} as const;
-const SCALAR_BYTES: Record<number, number> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
-const GGML_F32 = 0;
 const POOLING_RANK = 4;
 
 /** Writes the reranker into a fresh temporary folder. */
@@ -184,38 +168,4 @@ function scanGguf(buffer: Buffer): GgufLayout {
     poolingValueOffset,
     hidden,
   };
-}
-
-function align(value: number, alignment: number): number {
-  return Math.ceil(value / alignment) * alignment;
-}
-
-function ggufString(text: string): Buffer {
-  const bytes = Buffer.from(text, 'utf8');
-  return Buffer.concat([u64(bytes.length), bytes]);
-}
-
-function u32(value: number): Buffer {
-  const buffer = Buffer.alloc(4);
-  buffer.writeUInt32LE(value);
-  return buffer;
-}
-
-function u64(value: number): Buffer {
-  const buffer = Buffer.alloc(8);
-  buffer.writeBigUInt64LE(BigInt(value));
-  return buffer;
-}
-
-/** Standard normal draws from a seeded generator (mulberry32 and Box-Muller): the same head every run. */
-function normalRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  const uniform = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
 }
