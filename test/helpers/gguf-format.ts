@@ -89,52 +89,75 @@ export function encodeGguf(metadata: Record<string, GgufValue>, tensors: readonl
   return Buffer.concat([info, Buffer.alloc(align(info.length, DEFAULT_ALIGNMENT) - info.length), ...data]);
 }
 
+/** Reads a GGUF buffer front to back: `at` moves past each string and value read or skipped. */
+export class GgufReader {
+  constructor(
+    readonly buffer: Buffer,
+    /** Where the key-values begin, after the header. */
+    public at = 24,
+  ) {
+    if (buffer.toString('latin1', 0, 4) !== 'GGUF' || buffer.readUInt32LE(4) !== 3) throw new Error('expected a GGUF v3 file');
+  }
+
+  get tensorCount(): number {
+    return Number(this.buffer.readBigUInt64LE(8));
+  }
+
+  get keyValueCount(): number {
+    return Number(this.buffer.readBigUInt64LE(16));
+  }
+
+  string(): string {
+    const length = Number(this.buffer.readBigUInt64LE(this.at));
+    const text = this.buffer.toString('utf8', this.at + 8, this.at + 8 + length);
+    this.at += 8 + length;
+    return text;
+  }
+
+  u32(): number {
+    const value = this.buffer.readUInt32LE(this.at);
+    this.at += 4;
+    return value;
+  }
+
+  skipValue(type: number): void {
+    if (type === GGUF_TYPE.string) this.string();
+    else if (type === GGUF_TYPE.array) {
+      const itemType = this.u32();
+      const count = Number(this.buffer.readBigUInt64LE(this.at));
+      this.at += 8;
+      for (let item = 0; item < count; item++) this.skipValue(itemType);
+    } else this.at += SCALAR_BYTES[type];
+  }
+}
+
+const SCALAR_READERS: Record<number, (buffer: Buffer, at: number) => number | bigint | boolean> = {
+  0: (buffer, at) => buffer.readUInt8(at),
+  1: (buffer, at) => buffer.readInt8(at),
+  2: (buffer, at) => buffer.readUInt16LE(at),
+  3: (buffer, at) => buffer.readInt16LE(at),
+  4: (buffer, at) => buffer.readUInt32LE(at),
+  5: (buffer, at) => buffer.readInt32LE(at),
+  6: (buffer, at) => buffer.readFloatLE(at),
+  7: (buffer, at) => buffer.readUInt8(at) !== 0,
+  10: (buffer, at) => buffer.readBigUInt64LE(at),
+  11: (buffer, at) => buffer.readBigInt64LE(at),
+  12: (buffer, at) => buffer.readDoubleLE(at),
+};
+
 /** The scalar and string metadata of a GGUF file (arrays are skipped). */
 export function readGgufMetadata(buffer: Buffer): Map<string, number | bigint | boolean | string> {
-  if (buffer.toString('latin1', 0, 4) !== 'GGUF' || buffer.readUInt32LE(4) !== 3) throw new Error('expected a GGUF v3 file');
-  const keyValueCount = Number(buffer.readBigUInt64LE(16));
+  const reader = new GgufReader(buffer);
   const metadata = new Map<string, number | bigint | boolean | string>();
-  let at = 24;
-  const readString = () => {
-    const length = Number(buffer.readBigUInt64LE(at));
-    const text = buffer.toString('utf8', at + 8, at + 8 + length);
-    at += 8 + length;
-    return text;
-  };
-  const readScalar = (type: number): number | bigint | boolean => {
-    const readers: Record<number, () => number | bigint | boolean> = {
-      0: () => buffer.readUInt8(at),
-      1: () => buffer.readInt8(at),
-      2: () => buffer.readUInt16LE(at),
-      3: () => buffer.readInt16LE(at),
-      4: () => buffer.readUInt32LE(at),
-      5: () => buffer.readInt32LE(at),
-      6: () => buffer.readFloatLE(at),
-      7: () => buffer.readUInt8(at) !== 0,
-      10: () => buffer.readBigUInt64LE(at),
-      11: () => buffer.readBigInt64LE(at),
-      12: () => buffer.readDoubleLE(at),
-    };
-    const value = readers[type]();
-    at += SCALAR_BYTES[type];
-    return value;
-  };
-  const skipValue = (type: number): void => {
-    if (type === GGUF_TYPE.string) readString();
-    else if (type === GGUF_TYPE.array) {
-      const itemType = buffer.readUInt32LE(at);
-      const count = Number(buffer.readBigUInt64LE(at + 4));
-      at += 12;
-      for (let item = 0; item < count; item++) skipValue(itemType);
-    } else at += SCALAR_BYTES[type];
-  };
-  for (let index = 0; index < keyValueCount; index++) {
-    const key = readString();
-    const type = buffer.readUInt32LE(at);
-    at += 4;
-    if (type === GGUF_TYPE.string) metadata.set(key, readString());
-    else if (type === GGUF_TYPE.array) skipValue(type);
-    else metadata.set(key, readScalar(type));
+  for (let index = reader.keyValueCount; index > 0; index--) {
+    const key = reader.string();
+    const type = reader.u32();
+    if (type === GGUF_TYPE.string) metadata.set(key, reader.string());
+    else if (type === GGUF_TYPE.array) reader.skipValue(type);
+    else {
+      metadata.set(key, SCALAR_READERS[type](buffer, reader.at));
+      reader.skipValue(type);
+    }
   }
   return metadata;
 }
