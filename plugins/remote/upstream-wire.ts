@@ -1,7 +1,7 @@
 // Engine-level calls → OpenAI request bodies for an upstream, and upstream responses → engine
 // results and errors. Only fields a request set are sent: an upstream that is OpenAI itself
 // rejects fields it does not know (top_k, min_p, repeat_penalty, grammar).
-import type { ChatContentPart, ChatMessage, FinishReason, GenerationOptions, TokenLogprob } from '../../src/engine/contract.js';
+import type { ChatMessage, FinishReason, GenerationOptions, TokenLogprob } from '../../src/engine/contract.js';
 import { GatewayError, type ErrorType } from '../../src/errors.js';
 
 /** Token counts for rate limits before a run, where no tokenizer is at hand: about four characters a token. */
@@ -39,19 +39,8 @@ export function generationFields(options: GenerationOptions, kind: 'chat' | 'tex
   return body;
 }
 
-export function chatMessagesBody(messages: readonly ChatMessage[]): Array<Record<string, unknown>> {
-  return messages.map((message) => {
-    // A message with images goes on as the content parts it came as; the upstream decides whether its model takes them.
-    const content = message.parts ? message.parts.map(wireContentPart) : message.content;
-    return message.name ? { role: message.role, content, name: message.name } : { role: message.role, content };
-  });
-}
-
-function wireContentPart(part: ChatContentPart): Record<string, unknown> {
-  if (part.type === 'text') return { type: 'text', text: part.text };
-  const { dataUrl, detail } = part.image;
-  return { type: 'image_url', image_url: detail === undefined ? { url: dataUrl } : { url: dataUrl, detail } };
-}
+// The messages body is shared with the llama-server engine (image parts go on as they came).
+export { chatMessagesBody } from '../../src/upstream/chat-messages-body.js';
 
 export function finishReasonOf(value: unknown): FinishReason {
   return value === 'length' ? 'length' : 'stop';
