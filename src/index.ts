@@ -16,6 +16,9 @@ export type {
 export type {
   BackendLoadContext,
   ChatCapability,
+  ChatContentPart,
+  ChatImage,
+  ChatImageMediaType,
   ChatMessage,
   EmbeddingBatchResult,
   EmbeddingCapability,
@@ -36,6 +39,7 @@ export type {
   TokenizeCapability,
   TokenLogprob,
 } from './engine/contract.js';
+export { chatPartField } from './engine/contract.js';
 export { DomainError, EngineUnavailableError, InputTooLongError, InvalidInputError, TokenTimeoutError, UnsupportedFeatureError } from './engine/errors.js';
 export { errors, GatewayError, retryHeaders, type ErrorType, type GatewayErrorOptions } from './errors.js';
 export type { Usage } from './openai/generation-wire.js';

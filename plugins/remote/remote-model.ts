@@ -110,6 +110,8 @@ export class RemoteModel implements LoadedModel {
     const type = settings.config.type;
     if (type === 'chat') {
       this.chat = {
+        // Images go on to the upstream, which answers for its model (a 400 from it is relayed).
+        acceptsImages: true,
         // Preparing runs before a stream's headers are sent: with every upstream down, the client
         // gets a real 503 with Retry-After rather than an error frame in a 200 stream.
         prepareChat: async (messages): Promise<RemotePrompt> => {

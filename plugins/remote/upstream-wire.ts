@@ -39,11 +39,8 @@ export function generationFields(options: GenerationOptions, kind: 'chat' | 'tex
   return body;
 }
 
-export function chatMessagesBody(messages: readonly ChatMessage[]): Array<Record<string, unknown>> {
-  return messages.map((message) =>
-    message.name ? { role: message.role, content: message.content, name: message.name } : { role: message.role, content: message.content },
-  );
-}
+// The messages body is shared with the llama-server engine (image parts go on as they came).
+export { chatMessagesBody } from '../../src/upstream/chat-messages-body.js';
 
 export function finishReasonOf(value: unknown): FinishReason {
   return value === 'length' ? 'length' : 'stop';

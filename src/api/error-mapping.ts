@@ -40,9 +40,15 @@ const ENDPOINT_FOR_TYPE: Record<ModelType, string> = {
   rerank: '/v1/rerank',
 };
 
+/** A part of a chat message (contract's chatPartField): part j of the engine's message is the request's `content[j]`. */
+const CHAT_PART_FIELD = /^messages\[(\d+)\]\.parts\[(\d+)\]$/;
+
 /** The wire name of an internal field; a name with no entry is already the wire's (`suffix`, `grammar`). */
 function wireName(field: string | undefined, names: WireNames): string | undefined {
-  return field === undefined ? undefined : (names[field] ?? COMMON_WIRE_NAMES[field] ?? field);
+  if (field === undefined) return undefined;
+  const part = CHAT_PART_FIELD.exec(field);
+  if (part) return `messages[${part[1]}].content[${part[2]}]`;
+  return names[field] ?? COMMON_WIRE_NAMES[field] ?? field;
 }
 
 function contextLengthMessage(error: ContextLengthError, names: WireNames): string {

@@ -262,6 +262,10 @@ export const apiSchema = z.strictObject({
   watch_config: z.boolean().default(true),
   /** Largest request body in bytes. */
   max_body_bytes: positiveInt.default(4 * 1024 * 1024),
+  /** Largest image of a chat message, decoded, in bytes (its base64 data URL is a third larger, within max_body_bytes). */
+  max_image_bytes: positiveInt.default(3 * 1024 * 1024),
+  /** Most image parts one chat request may carry (each costs the engine an image encoding). */
+  max_images_per_request: positiveInt.default(8),
   /**
    * Seconds a stream may wait for a client that reads nothing: generation pauses while the
    * socket's buffer is full, and the stream is ended (its slot freed) after this long.

@@ -7,11 +7,39 @@ import type { Logger } from '../logger.js';
 
 export type ModelType = 'chat' | 'completion' | 'embedding' | 'rerank';
 
-/** A message after wire validation: text only, roles already checked. */
+/** A message after wire validation: roles checked, images decoded and checked. */
 export interface ChatMessage {
   role: 'system' | 'developer' | 'user' | 'assistant' | 'tool';
+  /** The message's text: its text parts joined (all an engine without image input ever reads). */
   content: string;
+  /**
+   * The message's parts in the order the client sent them, set only on a user message that
+   * carries an image (part j is the request's `content[j]`). Only a capability with
+   * `acceptsImages` is ever given such a message: the model-call seam refuses it for the others.
+   */
+  parts?: ChatContentPart[];
   name?: string;
+}
+
+export type ChatContentPart = { type: 'text'; text: string } | { type: 'image'; image: ChatImage };
+
+/** The image types the engines decode (llama.cpp's loader reads these four). */
+export type ChatImageMediaType = 'image/png' | 'image/jpeg' | 'image/webp' | 'image/gif';
+
+/** An image of a chat message, checked on the wire: its type, its size, and that its bytes are of that type. */
+export interface ChatImage {
+  mediaType: ChatImageMediaType;
+  /** The image as a base64 `data:` URL, the form OpenAI-compatible servers take. */
+  dataUrl: string;
+  /** Size of the decoded image in bytes. */
+  byteLength: number;
+  /** OpenAI's resolution hint, for engines that use it. */
+  detail?: 'auto' | 'low' | 'high';
+}
+
+/** The internal name of part `partIndex` of message `messageIndex` (error fields; the wire's `messages[i].content[j]`). */
+export function chatPartField(messageIndex: number, partIndex: number): string {
+  return `messages[${messageIndex}].parts[${partIndex}]`;
 }
 
 /** How the output is constrained; adapters compile it to a grammar. */
@@ -92,6 +120,11 @@ export interface PreparedPrompt {
 }
 
 export interface ChatCapability {
+  /**
+   * True when the model takes image parts (a llama-server model with a vision projector, a remote
+   * upstream). Default false: messages with images are refused before `prepareChat`.
+   */
+  readonly acceptsImages?: boolean;
   /** Renders the messages with the model's template and tokenizes them. */
   prepareChat(messages: ChatMessage[]): Promise<PreparedPrompt>;
   /** One completion of a prompt this capability prepared; it may be called again for another choice. */

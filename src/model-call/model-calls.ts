@@ -15,6 +15,8 @@ import type {
   PreparedPrompt,
   TextCompletionCapability,
 } from '../engine/contract.js';
+import { chatPartField } from '../engine/contract.js';
+import { UnsupportedFeatureError } from '../engine/errors.js';
 import type { ModelEntry, ModelLease, ModelRegistry } from '../registry/model-registry.js';
 
 /** A configured model as listings show it (its status, config and loaded engine's info). */
@@ -126,6 +128,7 @@ export function handleOf(lease: ModelLease): ModelHandle {
     lease,
     prepareChat: (messages) => {
       const chat = chatOf(lease);
+      if (chat.acceptsImages !== true) refuseImages(entry.id, messages);
       return prepared(chat, chat.prepareChat(messages));
     },
     prepareText: (prompt, suffix) => {
@@ -150,6 +153,22 @@ export function handleOf(lease: ModelLease): ModelHandle {
 }
 
 type Generator = ChatCapability | TextCompletionCapability;
+
+/**
+ * The one refusal of images for a model that does not take them (the in-process engine, ONNX, a
+ * llama-server model without a vision projector): engines that know nothing of images never see
+ * one, so none can drop it silently.
+ */
+function refuseImages(modelId: string, messages: readonly ChatMessage[]): void {
+  messages.forEach((message, messageIndex) => {
+    const partIndex = message.parts?.findIndex((part) => part.type === 'image') ?? -1;
+    if (partIndex >= 0)
+      throw new UnsupportedFeatureError(
+        `Model '${modelId}' does not accept image input: images are taken by llama-server models with a vision projector (mmproj) and by remote models whose upstream takes them.`,
+        chatPartField(messageIndex, partIndex),
+      );
+  });
+}
 
 function chatOf({ entry, model }: ModelLease): ChatCapability {
   if (!model.chat) throw new ModelCapabilityError(entry.id, 'chat');

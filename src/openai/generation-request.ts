@@ -59,11 +59,12 @@ const samplingFields = {
   response_format: responseFormatSchema.nullish(),
 };
 
-const textPartSchema = z.looseObject({ type: z.string(), text: z.unknown().optional() });
+/** A content part: `text` or `image_url`, checked in src/openai/chat-messages.ts so that a refusal names the part. */
+const contentPartSchema = z.looseObject({ type: z.string(), text: z.unknown().optional(), image_url: z.unknown().optional() });
 
 const messageSchema = z.looseObject({
   role: z.enum(['system', 'developer', 'user', 'assistant', 'tool']),
-  content: z.union([z.string(), z.array(textPartSchema).max(1024), z.null()], { error: 'expected a string or an array of content parts' }).optional(),
+  content: z.union([z.string(), z.array(contentPartSchema).max(1024), z.null()], { error: 'expected a string or an array of content parts' }).optional(),
   name: z.string().max(256).optional(),
 });
 

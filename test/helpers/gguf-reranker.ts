@@ -10,6 +10,7 @@
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { align, GGML_F32, GGUF_TYPE, GgufReader, ggufString, normalRandom, u32, u64 } from './gguf-format.js';
 import { models } from './paths.js';
 
 export interface RerankHead {
@@ -29,23 +30,6 @@ export interface GgufReranker {
   logit(cls: ArrayLike<number>): number;
 }
 
-const GGUF_TYPE = {
-  uint8: 0,
-  int8: 1,
-  uint16: 2,
-  int16: 3,
-  uint32: 4,
-  int32: 5,
-  float32: 6,
-  bool: 7,
-  string: 8,
-  array: 9,
-  uint64: 10,
-  int64: 11,
-  float64: 12,
-} as const;
-const SCALAR_BYTES: Record<number, number> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
-const GGML_F32 = 0;
 const POOLING_RANK = 4;
 
 /** Writes the reranker into a fresh temporary folder. */
@@ -128,48 +112,30 @@ interface GgufLayout {
 }
 
 function scanGguf(buffer: Buffer): GgufLayout {
-  if (buffer.toString('latin1', 0, 4) !== 'GGUF' || buffer.readUInt32LE(4) !== 3) throw new Error('expected a GGUF v3 file');
-  const tensorCount = Number(buffer.readBigUInt64LE(8));
-  const keyValueCount = Number(buffer.readBigUInt64LE(16));
-  let at = 24;
-  const readString = () => {
-    const length = Number(buffer.readBigUInt64LE(at));
-    const text = buffer.toString('utf8', at + 8, at + 8 + length);
-    at += 8 + length;
-    return text;
-  };
-  const skipValue = (type: number): void => {
-    if (type === GGUF_TYPE.string) readString();
-    else if (type === GGUF_TYPE.array) {
-      const itemType = buffer.readUInt32LE(at);
-      const count = Number(buffer.readBigUInt64LE(at + 4));
-      at += 12;
-      for (let item = 0; item < count; item++) skipValue(itemType);
-    } else at += SCALAR_BYTES[type];
-  };
+  const reader = new GgufReader(buffer);
+  const { tensorCount, keyValueCount } = reader;
   let alignment = 32;
   let poolingValueOffset = -1;
   let hidden = 0;
   for (let index = 0; index < keyValueCount; index++) {
-    const key = readString();
-    const type = buffer.readUInt32LE(at);
-    at += 4;
-    if (key === 'bert.pooling_type' && type === GGUF_TYPE.uint32) poolingValueOffset = at;
-    if (key === 'bert.embedding_length') hidden = buffer.readUInt32LE(at);
-    if (key === 'general.alignment') alignment = buffer.readUInt32LE(at);
-    skipValue(type);
+    const key = reader.string();
+    const type = reader.u32();
+    if (key === 'bert.pooling_type' && type === GGUF_TYPE.uint32) poolingValueOffset = reader.at;
+    if (key === 'bert.embedding_length') hidden = buffer.readUInt32LE(reader.at);
+    if (key === 'general.alignment') alignment = buffer.readUInt32LE(reader.at);
+    reader.skipValue(type);
   }
-  const keyValuesEnd = at;
+  const keyValuesEnd = reader.at;
   let dataLength = 0;
   for (let index = 0; index < tensorCount; index++) {
-    readString();
-    const dimensions = buffer.readUInt32LE(at);
+    reader.string();
+    const dimensions = reader.u32();
     let elements = 1;
-    for (let dimension = 0; dimension < dimensions; dimension++) elements *= Number(buffer.readBigUInt64LE(at + 4 + dimension * 8));
-    at += 4 + dimensions * 8;
-    if (buffer.readUInt32LE(at) !== GGML_F32) throw new Error('expected F32 tensors only');
-    dataLength = Math.max(dataLength, Number(buffer.readBigUInt64LE(at + 4)) + elements * 4);
-    at += 12;
+    for (let dimension = 0; dimension < dimensions; dimension++) elements *= Number(buffer.readBigUInt64LE(reader.at + dimension * 8));
+    reader.at += dimensions * 8;
+    if (reader.u32() !== GGML_F32) throw new Error('expected F32 tensors only');
+    dataLength = Math.max(dataLength, Number(buffer.readBigUInt64LE(reader.at)) + elements * 4);
+    reader.at += 8;
   }
   if (poolingValueOffset < 0 || hidden === 0) throw new Error('expected a BERT GGUF with bert.pooling_type and bert.embedding_length');
   return {
@@ -177,45 +143,11 @@ function scanGguf(buffer: Buffer): GgufLayout {
     keyValueCount,
     keyValuesStart: 24,
     keyValuesEnd,
-    tensorInfosEnd: at,
-    dataStart: align(at, alignment),
+    tensorInfosEnd: reader.at,
+    dataStart: align(reader.at, alignment),
     dataLength,
     alignment,
     poolingValueOffset,
     hidden,
   };
-}
-
-function align(value: number, alignment: number): number {
-  return Math.ceil(value / alignment) * alignment;
-}
-
-function ggufString(text: string): Buffer {
-  const bytes = Buffer.from(text, 'utf8');
-  return Buffer.concat([u64(bytes.length), bytes]);
-}
-
-function u32(value: number): Buffer {
-  const buffer = Buffer.alloc(4);
-  buffer.writeUInt32LE(value);
-  return buffer;
-}
-
-function u64(value: number): Buffer {
-  const buffer = Buffer.alloc(8);
-  buffer.writeBigUInt64LE(BigInt(value));
-  return buffer;
-}
-
-/** Standard normal draws from a seeded generator (mulberry32 and Box-Muller): the same head every run. */
-function normalRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  const uniform = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
 }

@@ -28,7 +28,8 @@ async function serveChat(ctx: Context, state: GatewayState, request: ChatComplet
   if (request.top_logprobs != null && !request.logprobs) {
     throw errors.invalidRequest("'top_logprobs' requires 'logprobs' to be true.", 'top_logprobs');
   }
-  const messages = toChatMessages(request.messages);
+  const api = state.config().api;
+  const messages = toChatMessages(request.messages, { maxImageBytes: api.max_image_bytes, maxImagesPerRequest: api.max_images_per_request });
   const model = await openModelFor(ctx, state, request.model, ['chat'], '/v1/chat/completions');
   ctx.state.access.model = model.id;
 
@@ -54,7 +55,7 @@ async function serveChat(ctx: Context, state: GatewayState, request: ChatComplet
     exactPromptTokens: model.promptTokensAreEstimates ? (results) => results[0].promptTokens : undefined,
     options: { ...sampling, maxTokens, topLogprobs: request.logprobs ? (request.top_logprobs ?? 0) : undefined },
     signal: clientAbortSignal(ctx),
-    streamStallTimeoutMs: state.config().api.stream_stall_timeout * 1000,
+    streamStallTimeoutMs: api.stream_stall_timeout * 1000,
     logger: state.logger,
     wireNames,
   });
