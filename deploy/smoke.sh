@@ -162,7 +162,7 @@ LLAMA_SERVER=$(image_field env | sed -n 's/^SWITCHYARD_LLAMA_SERVER=//p')
 [[ -n $LLAMA_SERVER ]] || fail "the image does not set SWITCHYARD_LLAMA_SERVER"
 llama_version=$(bh run --isolation chroot "$ctr" -- "$LLAMA_SERVER" --version 2>&1) \
   || { say "$llama_version"; fail "$LLAMA_SERVER --version failed in the image"; }
-grep -Eq '^version: [0-9]+ \(' <<<"$llama_version" || { say "$llama_version"; fail "$LLAMA_SERVER --version printed no version line"; }
+grep -Eq '^version: [^ ]+' <<<"$llama_version" || { say "$llama_version"; fail "$LLAMA_SERVER --version printed no version line"; }
 on_path=$(bh run --isolation chroot "$ctr" -- sh -c 'readlink -f "$(command -v llama-server)"' 2>&1) || true
 [[ $on_path == "$(bh run --isolation chroot "$ctr" -- readlink -f "$LLAMA_SERVER")" ]] || fail "llama-server on PATH ($on_path) is not $LLAMA_SERVER"
 say "llama-server in the image: $LLAMA_SERVER, $(grep -E '^version: ' <<<"$llama_version")"
