@@ -72,7 +72,7 @@ RUN set -eu; \
     packages="ca-certificates cmake g++ make git ccache"; \
     if [ -n "${CUDA_VERSION:-}" ]; then \
       release=$(echo "$CUDA_VERSION" | cut -d. -f1,2 | tr . -); \
-      packages="$packages cuda-minimal-build-$release${NV_CUDA_LIB_VERSION:+=$NV_CUDA_LIB_VERSION} cuda-driver-dev-$release libcublas-dev-$release${NV_LIBCUBLAS_VERSION:+=$NV_LIBCUBLAS_VERSION}"; \
+      packages="$packages cuda-minimal-build-$release${NV_CUDA_LIB_VERSION:+=$NV_CUDA_LIB_VERSION} cuda-cccl-$release cuda-driver-dev-$release libcublas-dev-$release${NV_LIBCUBLAS_VERSION:+=$NV_LIBCUBLAS_VERSION}"; \
     fi; \
     apt-get update; \
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $packages; \
