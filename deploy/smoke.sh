@@ -75,7 +75,7 @@ WORK=$(mktemp -d "${TMPDIR:-/var/tmp}/switchyard-smoke.XXXXXX")
 # A private store: nothing of this run is left in the machine's own buildah/podman storage.
 bh() { buildah --root "$WORK/storage" --runroot "$WORK/run" --storage-driver vfs "$@"; }
 # buildah keeps its temporary files under $TMPDIR, and RUN --mount=type=cache folders under
-# $TMPDIR/buildah-cache: the first go with this run, the second (the npm cache) stays for the next.
+# $TMPDIR/buildah-cache: the first go with this run, the second (the npm and ccache caches) stays for the next.
 export TMPDIR=$WORK/tmp
 mkdir -p "$TMPDIR" "$CACHE/buildah-cache"
 ln -s "$CACHE/buildah-cache" "$TMPDIR/buildah-cache"
@@ -168,7 +168,7 @@ on_path=$(bh run --isolation chroot "$ctr" -- sh -c 'readlink -f "$(command -v l
 say "llama-server in the image: $LLAMA_SERVER, $(grep -E '^version: ' <<<"$llama_version")"
 # The gateway's llama-server backend, when the image's gateway has it: a chat model on it joins the config.
 SERVER_MODEL=""
-if bh run --isolation chroot "$ctr" -- test -f /app/dist/src/backends/llama-server/index.js; then SERVER_MODEL=stories-server; fi
+if bh run --isolation chroot "$ctr" -- test -f /app/dist/src/backends/llama-server/index.js >/dev/null 2>&1; then SERVER_MODEL=stories-server; fi
 
 # --- run it --------------------------------------------------------------------------------------
 PORT=$(node -e 'const s = require("node:net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')
