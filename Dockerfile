@@ -14,6 +14,10 @@
 #   ONNXRUNTIME_NODE_INSTALL
 #                cuda12 (default) fetches ONNX Runtime's CUDA provider libraries (from NuGet, at build
 #                time); skip builds a CPU-only ONNX Runtime, for builders that cannot reach NuGet.
+#   LLAMA_SERVER_CMAKE_ARGS
+#                extra cmake flags for llama-server, e.g. -DCMAKE_CUDA_ARCHITECTURES=90 (only the GPUs
+#                you run on: the default list compiles for eight architectures and takes the longest),
+#                or -DGGML_CPU_ALL_VARIANTS=ON on a CPU-only base (the default CPU build needs AVX2).
 # The image is linux/amd64: the CUDA binaries of both engines exist for x64 only.
 ARG BASE_IMAGE=nvidia/cuda:12.9.1-cudnn-runtime-ubuntu24.04
 ARG NODE_IMAGE=node:22-bookworm-slim
@@ -51,6 +55,48 @@ RUN printf '{"extends":"./tsconfig.json","include":["src/**/*.ts","src/**/*.cts"
     npx tsc -p tsconfig.image.json
 
 # ---------------------------------------------------------------------------------------------
+# llama.cpp's llama-server (the llama-server backend's engine), compiled from the source that
+# node-llama-cpp ships: its git bundle, the same llama.cpp commit as the in-process engine. It is
+# built on the runtime's own base, so that it links the C++ runtime and the CUDA libraries of the
+# image it runs in. On a CUDA base (the nvidia/cuda images set CUDA_VERSION) the compiler and
+# headers of that same CUDA release come from NVIDIA's package repository, which the base already
+# lists, pinned to the base's library versions; on a CPU-only base it is a CPU build.
+# GGML_BACKEND_DL: the CUDA and CPU code are libraries that llama-server loads at start, and one
+# that cannot load (no GPU, no driver) is skipped, so the CUDA image runs it on a CPU-only host too.
+# GGML_NATIVE=OFF: the build machine's CPU says nothing about the host's. The CUDA build carries
+# every x86 CPU variant (chosen at start); the CPU build compiles one, for AVX2 (a dozen variants
+# would multiply the CPU code's compile time on a small builder). Only the llama-server target is
+# built, on every core; ccache keeps the objects in a build cache that later builds reuse.
+FROM ${BASE_IMAGE} AS llama-server
+RUN set -eu; \
+    packages="ca-certificates cmake g++ make git ccache"; \
+    if [ -n "${CUDA_VERSION:-}" ]; then \
+      release=$(echo "$CUDA_VERSION" | cut -d. -f1,2 | tr . -); \
+      packages="$packages cuda-minimal-build-$release${NV_CUDA_LIB_VERSION:+=$NV_CUDA_LIB_VERSION} cuda-cccl-$release cuda-driver-dev-$release libcublas-dev-$release${NV_LIBCUBLAS_VERSION:+=$NV_LIBCUBLAS_VERSION}"; \
+    fi; \
+    apt-get update; \
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $packages; \
+    rm -rf /var/lib/apt/lists/*
+COPY --from=deps /app/node_modules/node-llama-cpp/llama/gitRelease.bundle /tmp/llama.cpp.bundle
+ARG LLAMA_SERVER_CMAKE_ARGS=""
+# The web UI is left out (the gateway never exposes llama-server), and so is OpenSSL (it reads
+# local model files only). RPATH $ORIGIN: the binary finds its libraries beside it.
+RUN --mount=type=cache,target=/root/.cache/ccache,sharing=locked \
+    set -eu; \
+    git -c advice.detachedHead=false clone --quiet /tmp/llama.cpp.bundle /tmp/llama.cpp; \
+    cd /tmp/llama.cpp; \
+    if [ -n "${CUDA_VERSION:-}" ]; then engine="-DGGML_CUDA=ON -DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc -DGGML_CPU_ALL_VARIANTS=ON"; else engine=""; fi; \
+    cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON -DGGML_BACKEND_DL=ON -DGGML_NATIVE=OFF \
+      -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF \
+      -DCMAKE_BUILD_WITH_INSTALL_RPATH=ON '-DCMAKE_INSTALL_RPATH=$ORIGIN' \
+      $engine $LLAMA_SERVER_CMAKE_ARGS >/tmp/llama-server-cmake.log || { tail -40 /tmp/llama-server-cmake.log; exit 1; }; \
+    CCACHE_DIR=/root/.cache/ccache cmake --build build --target llama-server -j"$(nproc)"; \
+    mkdir -p /opt/llama-server; \
+    cp -P build/bin/llama-server build/bin/*.so* /opt/llama-server/; \
+    cd /; rm -rf /tmp/llama.cpp /tmp/llama.cpp.bundle; \
+    /opt/llama-server/llama-server --version
+
+# ---------------------------------------------------------------------------------------------
 # Production dependencies only. onnxruntime-node ships every platform's binaries (about 220 MB
 # for macOS and Windows); only this platform's are kept.
 FROM deps AS production-deps
@@ -62,25 +108,30 @@ RUN npm prune --omit=dev --ignore-scripts --no-audit --no-fund && \
 # ---------------------------------------------------------------------------------------------
 FROM ${BASE_IMAGE} AS runtime
 # tini is PID 1: it hands SIGTERM to node (which finishes the requests in flight within
-# [api] shutdown_grace, then exits 0) and reaps any orphaned child process.
+# [api] shutdown_grace, then exits 0) and reaps any orphaned child process. libgomp1: the OpenMP
+# runtime llama-server's CPU code uses.
 RUN apt-get update && \
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends tini && \
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends tini libgomp1 && \
     rm -rf /var/lib/apt/lists/* && \
     groupadd --system --gid 10001 switchyard && \
     useradd --system --uid 10001 --gid 10001 --home-dir /home/switchyard --create-home --shell /usr/sbin/nologin switchyard && \
-    mkdir -p /etc/switchyard /models
+    mkdir -p /etc/switchyard /models && \
+    ln -s /opt/llama-server/llama-server /usr/local/bin/llama-server
 COPY --from=node /usr/local/bin/node /usr/local/bin/node
 WORKDIR /app
 # Owned by root and read-only to the service user: the process cannot change its own code.
 COPY package.json ./
 COPY --from=production-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
+# llama-server and its libraries (llama.cpp, ggml and its CPU/CUDA backends), on PATH too.
+COPY --from=llama-server /opt/llama-server /opt/llama-server
 COPY deploy/docker/healthcheck.mjs ./healthcheck.mjs
 COPY deploy/docker/config.toml /etc/switchyard/config.toml
 
 ENV NODE_ENV=production \
     SWITCHYARD_CONFIG=/etc/switchyard/config.toml \
-    SWITCHYARD_ADDRESS=0.0.0.0:8080
+    SWITCHYARD_ADDRESS=0.0.0.0:8080 \
+    SWITCHYARD_LLAMA_SERVER=/opt/llama-server/llama-server
 # SWITCHYARD_ADDRESS overrides [api] address so that the port always matches EXPOSE and the
 # health check; listening on 0.0.0.0 still needs require_auth with a key (or allow_unauthenticated).
 VOLUME ["/models"]

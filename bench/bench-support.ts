@@ -1,8 +1,9 @@
 // Shared pieces of the benchmarks: the benchmark-size models, a gateway child process, SSE
 // reading, statistics and the figure-beside-baseline table.
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -25,6 +26,8 @@ export interface GatewayChild {
   child: ChildProcess;
   stop(): Promise<void>;
 }
+
+const READY_TIMEOUT_MS = 300_000;
 
 /** The gateway in its own process, as deployed: the benchmark client does not share its event loop. */
 export async function startGatewayChild(toml: string): Promise<GatewayChild> {
@@ -54,12 +57,21 @@ export async function startGatewayChild(toml: string): Promise<GatewayChild> {
     });
     child.once('exit', (code) => reject(new Error(`gateway exited with ${code}`)));
   });
-  // Wait for the models.
+  // Wait for the models, within a bound: a model that cannot load leaves the gateway up but never ready.
+  const deadline = Date.now() + READY_TIMEOUT_MS;
   for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`gateway exited with ${child.exitCode ?? child.signalCode}`);
     const ready = await fetch(`${url}/ready`)
       .then((response) => response.status)
       .catch(() => 0);
     if (ready === 200) break;
+    if (Date.now() > deadline) {
+      const health = await fetch(`${url}/health`)
+        .then((response) => response.text())
+        .catch((error: Error) => error.message);
+      child.kill('SIGKILL');
+      throw new Error(`gateway not ready within ${READY_TIMEOUT_MS / 1000} s: ${health}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return {
@@ -188,4 +200,96 @@ export function printTable(title: string, rows: Row[]): void {
       `${`${row.what} (${row.unit})`.padEnd(58)} ${row.gateway.toFixed(2).padStart(10)} ${row.baseline.toFixed(2).padStart(10)} ${ratio.toFixed(3).padStart(7)}  ${row.target ?? ''}`,
     );
   }
+}
+
+/** The llama-server binary the benchmarks compare with: LLAMA_SERVER, else the gateway's own SWITCHYARD_LLAMA_SERVER. */
+export function llamaServerBinary(): string | undefined {
+  return process.env.LLAMA_SERVER || process.env.SWITCHYARD_LLAMA_SERVER || undefined;
+}
+
+export interface BareLlamaServer {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** A port nobody listens on now (the server that is given it binds it a moment later). */
+async function freeLoopbackPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** llama-server on a loopback port with `args` (everything but where it listens), once its /health answers 200. */
+export async function startBareLlamaServer(binary: string, args: string[]): Promise<BareLlamaServer> {
+  const port = await freeLoopbackPort();
+  const child = spawn(binary, [...args, '--host', '127.0.0.1', '--port', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`llama-server exited (${child.exitCode ?? child.signalCode}):\n${stderr}`);
+    const status = await fetch(`${url}/health`)
+      .then((response) => response.status)
+      .catch(() => 0);
+    if (status === 200) break;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`llama-server was not healthy within 120 s:\n${stderr}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    url,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** The processes below `root` (children, grandchildren, ...), from /proc. */
+export function descendantPids(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    // The command name (field 2) may hold spaces and parentheses: the parent id follows the last ')'.
+    const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
+  }
+  const found: number[] = [];
+  const pending = [root];
+  while (pending.length > 0) {
+    for (const child of children.get(pending.pop()!) ?? []) {
+      found.push(child);
+      pending.push(child);
+    }
+  }
+  return found;
+}
+
+/** The llama-server processes a gateway runs (whatever starts them in between), with their arguments. */
+export function llamaServerChildren(gatewayPid: number): Array<{ pid: number; args: string[] }> {
+  const found: Array<{ pid: number; args: string[] }> = [];
+  for (const pid of descendantPids(gatewayPid)) {
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'llama-server') continue;
+      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(1, -1);
+      found.push({ pid, args });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
 }

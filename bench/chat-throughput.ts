@@ -3,17 +3,38 @@
 //   (a) one stream, tokens/s            target ratio >= 0.95
 //   (b) four concurrent streams, tokens/s target ratio >= 0.90
 //   (c) time to first token added by the gateway, p50, target < 5 ms
-// With LLAMA_SERVER naming a llama.cpp llama-server binary, it runs on the same model and threads too.
-// Usage: npm run build && node dist/bench/chat-throughput.js   (BENCH_THREADS, BENCH_TOKENS, BENCH_REPEATS)
-import { spawn, spawnSync } from 'node:child_process';
+// With a llama-server binary (LLAMA_SERVER, else SWITCHYARD_LLAMA_SERVER), the llama-server engine too:
+//   (d) one stream and (e) four streams through a gateway whose model is backend = "llama-server",
+//       against the same llama-server (the gateway's child's own arguments) called bare, paired:
+//       interleaved runs, medians of the paired ratios, target >= 0.95 at both
+//   (f) the time from a crash (SIGKILL of the model's llama-server) to the next answered request
+// and the in-process figures beside the bare llama-server's.
+// Usage: npm run build && node dist/bench/chat-throughput.js
+//   (BENCH_THREADS, BENCH_TOKENS, BENCH_REPEATS, BENCH_TTFT_REPEATS, BENCH_CRASH_REPEATS)
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { getLlama, type LlamaContext, type LlamaModel } from 'node-llama-cpp';
-import { benchModels, median, printTable, readStream, startGatewayChild, type Row } from './bench-support.js';
+import {
+  benchModels,
+  llamaServerBinary,
+  llamaServerChildren,
+  median,
+  printTable,
+  readStream,
+  startBareLlamaServer,
+  startGatewayChild,
+  type GatewayChild,
+  type Row,
+} from './bench-support.js';
 
 const THREADS = Number(process.env.BENCH_THREADS ?? 1);
 const TOKENS = Number(process.env.BENCH_TOKENS ?? 128);
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 5);
 const TTFT_REPEATS = Number(process.env.BENCH_TTFT_REPEATS ?? 30);
+// One crash by default: crashes in quick succession are what the supervisor's backoff (and, at
+// last, `unavailable`) is for, which would then be measured instead of one restart.
+const CRASH_REPEATS = Number(process.env.BENCH_CRASH_REPEATS ?? 1);
+const PARALLEL = 4;
 const PROMPT = 'Once upon a time, in a land far away, there lived';
 // Each request gets a prompt of its own: the gateway keeps prompts cached per sequence, and a
 // repeated prompt would measure that cache instead of the path a new request takes.
@@ -46,6 +67,7 @@ async function directGeneration(
   return { seconds: (performance.now() - started) / 1000, firstTokenMs };
 }
 
+/** Streams `streams` completions at once (model "bench": the gateway's model name; a bare llama-server ignores it). */
 async function gatewayGeneration(url: string, streams: number, tokens: number): Promise<{ seconds: number; firstTokenMs: number; generated: number }> {
   const started = performance.now();
   let firstTokenMs = Number.NaN;
@@ -76,61 +98,154 @@ async function gatewayGeneration(url: string, streams: number, tokens: number): 
   return { seconds: (performance.now() - started) / 1000, firstTokenMs, generated };
 }
 
-async function llamaServerFigures(modelPath: string): Promise<{ one: number; four: number } | undefined> {
-  const binary = process.env.LLAMA_SERVER;
-  if (!binary) return undefined;
-  const port = 18000 + Math.floor(Math.random() * 1000);
-  const server = spawn(binary, ['-m', modelPath, '-t', String(THREADS), '-c', String(CONTEXT * 4), '-np', '4', '--port', String(port), '--host', '127.0.0.1'], {
-    stdio: 'ignore',
-  });
+interface LlamaServerEngineFigures {
+  /** The llama-server arguments both sides ran with (where it listens left out). */
+  args: string[];
+  /** Why the gateway side did not run (no llama-server backend, the model did not load), or undefined. */
+  gatewayError?: string;
+  bareOne: number[];
+  bareFour: number[];
+  gatewayOne: number[];
+  gatewayFour: number[];
+  /** gateway / bare of each pair. */
+  ratioOne: number[];
+  ratioFour: number[];
+  crashToServingMs: number[];
+}
+
+/** Where llama-server listens and how it is called: the gateway's part, not the engine's configuration. */
+const LISTEN_OPTIONS = new Set(['--host', '--port', '--api-key', '--api-key-file']);
+
+function withoutListenOptions(args: string[]): string[] {
+  const kept: string[] = [];
+  for (let index = 0; index < args.length; index++) {
+    if (LISTEN_OPTIONS.has(args[index])) index++;
+    else kept.push(args[index]);
+  }
+  return kept;
+}
+
+/**
+ * The llama-server engine: a gateway whose bench model runs on it, and the same llama-server bare
+ * (the gateway's child's own arguments, so the same model, threads, slots and context), paired.
+ */
+async function llamaServerEngine(binary: string, modelPath: string): Promise<LlamaServerEngineFigures> {
+  // The gateway finds the binary here (the same one the bare side runs).
+  process.env.SWITCHYARD_LLAMA_SERVER = binary;
+  let gateway: GatewayChild | undefined;
+  let gatewayError: string | undefined;
   try {
-    const url = `http://127.0.0.1:${port}`;
-    for (let attempt = 0; attempt < 300; attempt++) {
-      if (
-        (await fetch(`${url}/health`)
-          .then((response) => response.status)
-          .catch(() => 0)) === 200
-      )
-        break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
+    gateway = await startGatewayChild(`
+[api.models.bench]
+backend = "llama-server"
+path = "${modelPath}"
+type = "completion"
+context_length = ${CONTEXT}
+threads = ${THREADS}
+parallel = ${PARALLEL}
+`);
+  } catch (error) {
+    gatewayError = (error as Error).message;
+  }
+  const children = gateway ? llamaServerChildren(gateway.child.pid!) : [];
+  if (gateway && children.length !== 1) gatewayError = `expected one llama-server under the gateway, found ${children.length}`;
+  // Without the gateway's child to copy, the flags the backend derives from the model's keys
+  // (context_length is per slot, as in the in-process engine).
+  const args =
+    children.length === 1
+      ? withoutListenOptions(children[0].args)
+      : ['--model', modelPath, '--ctx-size', String(CONTEXT * PARALLEL), '--parallel', String(PARALLEL), '--threads', String(THREADS)];
+  const figures: LlamaServerEngineFigures = {
+    args,
+    gatewayError,
+    bareOne: [],
+    bareFour: [],
+    gatewayOne: [],
+    gatewayFour: [],
+    ratioOne: [],
+    ratioFour: [],
+    crashToServingMs: [],
+  };
+  try {
+    const bare = await startBareLlamaServer(binary, args);
+    try {
+      const tokensPerSecond = async (url: string, streams: number) => {
+        const run = await gatewayGeneration(url, streams, TOKENS);
+        return run.generated / run.seconds;
+      };
+      await tokensPerSecond(bare.url, 1);
+      if (gateway && !gatewayError) await tokensPerSecond(gateway.url, 1);
+      for (let repeat = 0; repeat < REPEATS; repeat++) {
+        for (const streams of [1, 4]) {
+          const [bareSeries, gatewaySeries, ratios] =
+            streams === 1 ? [figures.bareOne, figures.gatewayOne, figures.ratioOne] : [figures.bareFour, figures.gatewayFour, figures.ratioFour];
+          if (!gateway || gatewayError) {
+            bareSeries.push(await tokensPerSecond(bare.url, streams));
+            continue;
+          }
+          // Which side goes first alternates, so that a drift within a pair favours neither.
+          let bareFigure: number;
+          let gatewayFigure: number;
+          if (repeat % 2 === 0) {
+            bareFigure = await tokensPerSecond(bare.url, streams);
+            gatewayFigure = await tokensPerSecond(gateway.url, streams);
+          } else {
+            gatewayFigure = await tokensPerSecond(gateway.url, streams);
+            bareFigure = await tokensPerSecond(bare.url, streams);
+          }
+          bareSeries.push(bareFigure);
+          gatewaySeries.push(gatewayFigure);
+          ratios.push(gatewayFigure / bareFigure);
+        }
+      }
+    } finally {
+      await bare.stop();
     }
-    const run = async (streams: number) => {
-      const started = performance.now();
-      let generated = 0;
-      await Promise.all(
-        Array.from({ length: streams }, async (_, index) => {
-          const response = await fetch(`${url}/v1/completions`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({
-              prompt: nextPrompt(),
-              max_tokens: TOKENS,
-              temperature: 0.8,
-              seed: index + 1,
-              stream: true,
-              stream_options: { include_usage: true },
-              ignore_eos: true,
-            }),
-          });
-          await readStream(response, (frame) => {
-            const usage = frame.usage as { completion_tokens: number } | null | undefined;
-            if (usage) generated += usage.completion_tokens;
-          });
-        }),
-      );
-      return generated / ((performance.now() - started) / 1000);
-    };
-    const one: number[] = [];
-    const four: number[] = [];
-    for (let repeat = 0; repeat < REPEATS; repeat++) {
-      one.push(await run(1));
-      four.push(await run(4));
+    if (gateway && !gatewayError) {
+      for (let repeat = 0; repeat < CRASH_REPEATS; repeat++) figures.crashToServingMs.push(await crashToServing(gateway));
     }
-    return { one: median(one), four: median(four) };
   } finally {
-    server.kill('SIGTERM');
+    await gateway?.stop();
+  }
+  return figures;
+}
+
+/** SIGKILLs the gateway's llama-server and measures until a completion through the gateway answers 200 again. */
+async function crashToServing(gateway: GatewayChild): Promise<number> {
+  const [victim] = llamaServerChildren(gateway.child.pid!);
+  if (!victim) throw new Error('no llama-server under the gateway to crash');
+  const body = JSON.stringify({ model: 'bench', prompt: nextPrompt(), max_tokens: 1 });
+  const killedAt = performance.now();
+  process.kill(victim.pid, 'SIGKILL');
+  for (;;) {
+    const status = await fetch(`${gateway.url}/v1/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+      signal: AbortSignal.timeout(30_000),
+    })
+      .then(async (response) => {
+        await response.arrayBuffer();
+        return response.status;
+      })
+      .catch(() => 0);
+    const elapsed = performance.now() - killedAt;
+    if (status === 200) {
+      const [successor] = llamaServerChildren(gateway.child.pid!);
+      if (!successor || successor.pid === victim.pid) throw new Error(`answered 200 after the crash, but no new llama-server is running`);
+      return elapsed;
+    }
+    if (elapsed > CRASH_TIMEOUT_MS) {
+      const models = await fetch(`${gateway.url}/v1/models`)
+        .then((response) => response.text())
+        .catch((error: Error) => error.message);
+      throw new Error(`not serving ${CRASH_TIMEOUT_MS / 1000} s after the crash (last status ${status}): ${models}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+const CRASH_TIMEOUT_MS = 120_000;
 
 async function main(): Promise<void> {
   // The direct baseline runs with the libuv thread pool the gateway gives node-llama-cpp (see
@@ -153,7 +268,7 @@ path = "${modelPath}"
 type = "completion"
 context_length = ${CONTEXT}
 threads = ${THREADS}
-parallel = 4
+parallel = ${PARALLEL}
 `);
   const figures = {
     directOne: [] as number[],
@@ -205,15 +320,63 @@ parallel = 4
   console.log(
     `raw four-stream tokens/s gateway ${figures.gatewayFour.map((value) => value.toFixed(0)).join(' ')} | direct ${figures.directFour.map((value) => value.toFixed(0)).join(' ')}`,
   );
-  const server = await llamaServerFigures(modelPath);
-  if (server) {
-    printTable('llama-server on the same model and threads (HTTP included)', [
-      { what: 'one stream: gateway vs llama-server', gateway: median(figures.gatewayOne), baseline: server.one, unit: 'tokens/s', better: 'higher' },
-      { what: 'four streams: gateway vs llama-server', gateway: median(figures.gatewayFour), baseline: server.four, unit: 'tokens/s', better: 'higher' },
-    ]);
-  } else {
-    console.log('(set LLAMA_SERVER to a llama-server binary to compare with it)');
+  const binary = llamaServerBinary();
+  if (!binary) {
+    console.log('(set LLAMA_SERVER or SWITCHYARD_LLAMA_SERVER to a llama-server binary to run the llama-server engine too)');
+    return;
   }
+  const engine = await llamaServerEngine(binary, modelPath);
+  console.log(`\nllama-server ${binary} ${engine.args.join(' ')}`);
+  const inProcessRows: Row[] = [
+    {
+      what: 'in-process gateway, one stream',
+      gateway: median(figures.gatewayOne),
+      baseline: median(engine.bareOne),
+      unit: 'tokens/s',
+      better: 'higher',
+    },
+    {
+      what: 'in-process gateway, four streams',
+      gateway: median(figures.gatewayFour),
+      baseline: median(engine.bareFour),
+      unit: 'tokens/s',
+      better: 'higher',
+    },
+  ];
+  if (engine.gatewayError !== undefined) {
+    console.log(`the gateway on backend = "llama-server" did not run: ${engine.gatewayError}`);
+    printTable('the in-process gateway vs the bare llama-server (same model and threads, HTTP included; medians, not paired)', inProcessRows);
+    return;
+  }
+  printTable('llama-server engine: gateway (backend = "llama-server") vs the same llama-server bare; ratio = median of paired ratios', [
+    {
+      what: '(d) one stream',
+      gateway: median(engine.gatewayOne),
+      baseline: median(engine.bareOne),
+      ratio: median(engine.ratioOne),
+      unit: 'tokens/s',
+      better: 'higher',
+      target: '>= 0.95',
+    },
+    {
+      what: '(e) four concurrent streams, aggregate',
+      gateway: median(engine.gatewayFour),
+      baseline: median(engine.bareFour),
+      ratio: median(engine.ratioFour),
+      unit: 'tokens/s',
+      better: 'higher',
+      target: '>= 0.95',
+    },
+    ...inProcessRows,
+  ]);
+  const crashes = engine.crashToServingMs;
+  console.log(
+    `(f) crash to serving again (SIGKILL of the model's llama-server until a completion answers 200), median of ${crashes.length}: ${median(crashes).toFixed(0)} ms (${crashes.map((value) => value.toFixed(0)).join(' ')})`,
+  );
+  const paired = (gatewaySeries: number[], bareSeries: number[]) =>
+    gatewaySeries.map((value, index) => `${value.toFixed(0)}/${bareSeries[index].toFixed(0)}`).join(' ');
+  console.log(`raw one-stream tokens/s  gateway/bare ${paired(engine.gatewayOne, engine.bareOne)}`);
+  console.log(`raw four-stream tokens/s gateway/bare ${paired(engine.gatewayFour, engine.bareFour)}`);
 }
 
 await main();

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Container smoke test: builds the Dockerfile with buildah (no Docker engine needed) and runs the
 # image's own entrypoint with a test config, then checks /health, /ready, the image's HEALTHCHECK,
-# one chat completion, one embedding and a graceful SIGTERM, on the models in ../shared/models.
+# one chat completion, one embedding and a graceful SIGTERM, on the models in ../shared/models, and
+# the llama-server binary the image ships (its --version; a chat model on it when the gateway in the
+# image has the llama-server backend).
 #
 #   deploy/smoke.sh            (as root; installs buildah and debootstrap from Debian when missing)
 #
@@ -73,7 +75,7 @@ WORK=$(mktemp -d "${TMPDIR:-/var/tmp}/switchyard-smoke.XXXXXX")
 # A private store: nothing of this run is left in the machine's own buildah/podman storage.
 bh() { buildah --root "$WORK/storage" --runroot "$WORK/run" --storage-driver vfs "$@"; }
 # buildah keeps its temporary files under $TMPDIR, and RUN --mount=type=cache folders under
-# $TMPDIR/buildah-cache: the first go with this run, the second (the npm cache) stays for the next.
+# $TMPDIR/buildah-cache: the first go with this run, the second (the npm and ccache caches) stays for the next.
 export TMPDIR=$WORK/tmp
 mkdir -p "$TMPDIR" "$CACHE/buildah-cache"
 ln -s "$CACHE/buildah-cache" "$TMPDIR/buildah-cache"
@@ -152,6 +154,22 @@ IMAGE_USER=$(image_field user)
 [[ -n $IMAGE_USER && $IMAGE_USER != 0 && $IMAGE_USER != 0:* && $IMAGE_USER != root* ]] || fail "the image runs as root (User=$IMAGE_USER)"
 image_field ports | grep -Eq '^8080(/tcp)?$' || fail "the image does not EXPOSE 8080"
 
+# --- llama-server ----------------------------------------------------------------------------------
+# The image ships llama-server (a CPU build on this Debian base), names it in SWITCHYARD_LLAMA_SERVER
+# and puts it on PATH.
+ctr=$(bh from "$IMAGE")
+LLAMA_SERVER=$(image_field env | sed -n 's/^SWITCHYARD_LLAMA_SERVER=//p')
+[[ -n $LLAMA_SERVER ]] || fail "the image does not set SWITCHYARD_LLAMA_SERVER"
+llama_version=$(bh run --isolation chroot "$ctr" -- "$LLAMA_SERVER" --version 2>&1) \
+  || { say "$llama_version"; fail "$LLAMA_SERVER --version failed in the image"; }
+grep -Eq '^version: [^ ]+' <<<"$llama_version" || { say "$llama_version"; fail "$LLAMA_SERVER --version printed no version line"; }
+on_path=$(bh run --isolation chroot "$ctr" -- sh -c 'readlink -f "$(command -v llama-server)"' 2>&1) || true
+[[ $on_path == "$(bh run --isolation chroot "$ctr" -- readlink -f "$LLAMA_SERVER")" ]] || fail "llama-server on PATH ($on_path) is not $LLAMA_SERVER"
+say "llama-server in the image: $LLAMA_SERVER, $(grep -E '^version: ' <<<"$llama_version")"
+# The gateway's llama-server backend, when the image's gateway has it: a chat model on it joins the config.
+SERVER_MODEL=""
+if bh run --isolation chroot "$ctr" -- test -f /app/dist/src/backends/llama-server/index.js >/dev/null 2>&1; then SERVER_MODEL=stories-server; fi
+
 # --- run it --------------------------------------------------------------------------------------
 PORT=$(node -e 'const s = require("node:net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')
 KEY=sk-smoke-$RANDOM$RANDOM
@@ -176,9 +194,19 @@ path = "/models/tiny-bert-embed"
 type = "embedding"
 intra_op_threads = 2
 EOF
+if [[ -n $SERVER_MODEL ]]; then
+  cat >>"$WORK/config/config.toml" <<EOF
+
+[api.models.$SERVER_MODEL]
+backend = "llama-server"
+path = "/models/stories260k-chatml/stories260K-chatml.gguf"
+type = "chat"
+context_length = 2048
+threads = 2
+EOF
+fi
 chmod -R a+rX "$WORK/config"
 
-ctr=$(bh from "$IMAGE")
 say "running: ${ENTRYPOINT[*]} ${COMMAND[*]} (user $IMAGE_USER, 127.0.0.1:$PORT)"
 # The chroot isolation shares this machine's network: SWITCHYARD_ADDRESS keeps it on loopback.
 bh run --isolation chroot \
@@ -230,6 +258,16 @@ node -e '
   if (status !== "200" || typeof body.choices?.[0]?.message?.content !== "string" || body.choices[0].message.content.length === 0) process.exit(1);
 ' "$chat" || { show_log; fail "the chat completion did not answer 200 with text"; }
 
+if [[ -n $SERVER_MODEL ]]; then
+  server_chat=$(http POST /v1/chat/completions '{"model":"'"$SERVER_MODEL"'","messages":[{"role":"user","content":"Tell me a story."}],"max_tokens":24,"temperature":0}')
+  say "POST /v1/chat/completions ($SERVER_MODEL, backend llama-server) -> ${server_chat:0:400}"
+  node -e '
+    const [status, ...rest] = process.argv[1].split(" ");
+    const body = JSON.parse(rest.join(" "));
+    if (status !== "200" || typeof body.choices?.[0]?.message?.content !== "string" || body.choices[0].message.content.length === 0) process.exit(1);
+  ' "$server_chat" || { show_log; fail "the chat completion on backend llama-server did not answer 200 with text"; }
+fi
+
 embedding=$(http POST /v1/embeddings '{"model":"tiny-embed","input":["hello container"]}')
 node -e '
   const [status, ...rest] = process.argv[1].split(" ");
@@ -253,6 +291,12 @@ node_pid=$(ps -o pid= --ppid "$pid1" | head -1 | tr -d ' ')
 node_uid=$(awk '/^Uid:/ { print $2 }' "/proc/$node_pid/status" 2>/dev/null || true)
 [[ $node_uid == "${IMAGE_USER%%:*}" ]] || fail "node runs as uid '$node_uid', expected the image's user ${IMAGE_USER%%:*}"
 say "processes: tini (pid $pid1) -> node (pid $node_pid, uid $node_uid)"
+server_pids=()
+if [[ -n $SERVER_MODEL ]]; then
+  mapfile -t server_pids < <(ps -o pid=,comm= --ppid "$node_pid" | awk '$2 == "llama-server" { print $1 }')
+  ((${#server_pids[@]} > 0)) || fail "no llama-server child under node (pid $node_pid) serving $SERVER_MODEL"
+  say "processes: node -> llama-server (pid ${server_pids[*]})"
+fi
 kill -TERM "$pid1"
 stopped=""
 for ((i = 0; i < 40; i++)); do
@@ -267,6 +311,9 @@ set -e
 GATEWAY_PID=""
 ((exit_status == 0)) || { show_log; fail "the container exited $exit_status after SIGTERM, expected 0"; }
 grep -q '"msg":"stopped"' "$WORK/gateway.log" || { show_log; fail "no 'stopped' line in the log after SIGTERM"; }
+for pid in "${server_pids[@]}"; do
+  ! kill -0 "$pid" 2>/dev/null || fail "llama-server (pid $pid) outlived the container"
+done
 say "SIGTERM -> drained, exit 0"
 
-echo "smoke: PASS in $((SECONDS - STARTED)) s (image built from BASE_IMAGE=$BASE_IMAGE, chat + embeddings answered, graceful stop)"
+echo "smoke: PASS in $((SECONDS - STARTED)) s (image built from BASE_IMAGE=$BASE_IMAGE, llama-server in the image, chat${SERVER_MODEL:+ (in-process and llama-server)} + embeddings answered, graceful stop)"

@@ -1,6 +1,7 @@
 // The Dockerfile and what it copies, checked without building it (deploy/smoke.sh builds and runs
-// it): the build arguments and runtime settings the deployment files rely on, the image's default
-// config, the build context, and the HEALTHCHECK script against a real HTTP server.
+// it, and runs the llama-server it ships): the build arguments and runtime settings the deployment
+// files rely on, the llama-server builder stage, the image's default config, the build context, and
+// the HEALTHCHECK script against a real HTTP server.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -88,6 +89,49 @@ describe('Dockerfile', () => {
       .join(' ');
     assert.match(env, /SWITCHYARD_CONFIG=\/etc\/switchyard\/config\.toml/);
     assert.match(env, /SWITCHYARD_ADDRESS=0\.0\.0\.0:8080/);
+  });
+
+  test("builds llama-server from node-llama-cpp's llama.cpp bundle on the runtime's base and ships it", () => {
+    const start = stages.findIndex((stage) => /\bAS llama-server$/i.test(stage.args));
+    assert.ok(start >= 0, 'a stage named llama-server');
+    assert.match(stages[start].args, /^\$\{BASE_IMAGE\} AS llama-server$/i, 'built on the runtime base: same C++ runtime and CUDA release');
+    const from = instructions.indexOf(stages[start]);
+    const end = instructions.indexOf(stages[start + 1]);
+    const builder = instructions.slice(from, end);
+    const runs = builder
+      .filter((instruction) => instruction.keyword === 'RUN')
+      .map((instruction) => instruction.args)
+      .join('\n');
+    const bundle = 'node_modules/node-llama-cpp/llama/gitRelease.bundle';
+    assert.ok(
+      builder.some((instruction) => instruction.keyword === 'COPY' && instruction.args.includes(`--from=deps /app/${bundle}`)),
+      "the source is the bundle npm ci installs (the in-process engine's llama.cpp commit)",
+    );
+    assert.ok(existsSync(path.join(root, bundle)), `${bundle} exists in the installed node-llama-cpp`);
+    // The CUDA toolkit of the base's own CUDA release, and a CPU build where the base has none.
+    assert.match(runs, /if \[ -n "\$\{CUDA_VERSION:-\}" \]; then engine="-DGGML_CUDA=ON /);
+    assert.match(runs, /cuda-minimal-build-\$release/);
+    assert.match(runs, /\bcmake g\+\+ make git\b/, 'a compiler and cmake in the stage, whatever the base');
+    assert.match(runs, /-DGGML_BACKEND_DL=ON/, 'a backend that cannot load (no GPU) is skipped rather than failing the binary');
+    assert.match(runs, /-DGGML_NATIVE=OFF/, "not tuned to the build machine's CPU");
+    assert.match(runs, /cmake --build build --target llama-server -j"\$\(nproc\)"/, 'only llama-server, on every core');
+    assert.match(runs, /\/opt\/llama-server\/llama-server --version\s*$/, 'the stage fails unless the built binary starts');
+
+    assert.ok(
+      runtime.some((instruction) => instruction.keyword === 'COPY' && instruction.args === '--from=llama-server /opt/llama-server /opt/llama-server'),
+      'the image ships the binary and its libraries',
+    );
+    const env = runtime
+      .filter((instruction) => instruction.keyword === 'ENV')
+      .map((instruction) => instruction.args)
+      .join(' ');
+    assert.match(env, /SWITCHYARD_LLAMA_SERVER=\/opt\/llama-server\/llama-server(\s|$)/);
+    const runtimeRuns = runtime
+      .filter((instruction) => instruction.keyword === 'RUN')
+      .map((instruction) => instruction.args)
+      .join('\n');
+    assert.match(runtimeRuns, /\blibgomp1\b/, "llama-server's OpenMP runtime");
+    assert.match(runtimeRuns, /ln -s \/opt\/llama-server\/llama-server \/usr\/local\/bin\/llama-server/, 'on PATH');
   });
 
   test('copies only files that exist and that .dockerignore lets into the context', () => {
