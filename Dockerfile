@@ -78,11 +78,20 @@ RUN set -eu; \
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $packages; \
     rm -rf /var/lib/apt/lists/*
 COPY --from=deps /app/node_modules/node-llama-cpp/llama/gitRelease.bundle /tmp/llama.cpp.bundle
+# A binary already built for this very machine may be put in deploy/docker/prebuilt/ (the smoke
+# test does so with the one npm ci compiled, rather than compile it a second time); a real build
+# has none there and compiles. (healthcheck.mjs is named only so that the COPY always has a source.)
+COPY deploy/docker/healthcheck.mjs deploy/docker/prebuil[t] /tmp/prebuilt/
 ARG LLAMA_SERVER_CMAKE_ARGS=""
 # The web UI is left out (the gateway never exposes llama-server), and so is OpenSSL (it reads
 # local model files only). RPATH $ORIGIN: the binary finds its libraries beside it.
 RUN --mount=type=cache,target=/root/.cache/ccache,sharing=locked \
     set -eu; \
+    if [ -x /tmp/prebuilt/llama-server ]; then \
+      mkdir -p /opt/llama-server; cp /tmp/prebuilt/llama-server /opt/llama-server/; \
+      rm -rf /tmp/prebuilt /tmp/llama.cpp.bundle; /opt/llama-server/llama-server --version; exit 0; \
+    fi; \
+    rm -rf /tmp/prebuilt; \
     git -c advice.detachedHead=false clone --quiet /tmp/llama.cpp.bundle /tmp/llama.cpp; \
     cd /tmp/llama.cpp; \
     if [ -n "${CUDA_VERSION:-}" ]; then engine="-DGGML_CUDA=ON -DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc -DGGML_CPU_ALL_VARIANTS=ON"; else engine=""; fi; \

@@ -46,6 +46,7 @@ cleanup() {
     kill -KILL "$GATEWAY_PID" 2>/dev/null || true
     wait "$GATEWAY_PID" 2>/dev/null || true
   fi
+  rm -rf "$ROOT/deploy/docker/prebuilt"
   if [[ -n $WORK && -d $WORK ]]; then
     bh rm --all >/dev/null 2>&1 || true
     bh rmi --all --force >/dev/null 2>&1 || true
@@ -127,6 +128,17 @@ bh commit --quiet --rm "$ctr" "$NODE_IMAGE" >/dev/null
 
 # --- the image -----------------------------------------------------------------------------------
 IMAGE=localhost/switchyard:smoke
+# The image's llama-server: the binary npm ci already compiled for this very machine goes into the
+# build (deploy/docker/prebuilt/), instead of a second compile of several minutes on a small CI
+# machine; SWITCHYARD_SMOKE_LLAMA_SERVER=build compiles it in the image, as a real build does.
+HOST_LLAMA_SERVER=$ROOT/node_modules/.cache/switchyard/llama-server/bin/llama-server
+if [[ ${SWITCHYARD_SMOKE_LLAMA_SERVER:-prebuilt} != build && -x $HOST_LLAMA_SERVER ]]; then
+  mkdir -p "$ROOT/deploy/docker/prebuilt"
+  cp "$HOST_LLAMA_SERVER" "$ROOT/deploy/docker/prebuilt/llama-server"
+  say "llama-server: this machine's build (npm ci) goes into the image (SWITCHYARD_SMOKE_LLAMA_SERVER=build compiles it there)"
+else
+  say "llama-server: compiled in the image build (several minutes)"
+fi
 say "buildah bud (BASE_IMAGE=$BASE_IMAGE NODE_IMAGE=$NODE_IMAGE ONNXRUNTIME_NODE_INSTALL=$ORT_INSTALL)"
 bh bud --isolation chroot --format docker --layers=false \
   --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "NODE_IMAGE=$NODE_IMAGE" \

@@ -141,6 +141,11 @@ describe('Dockerfile', () => {
         .filter((word) => !word.startsWith('--'))
         .slice(0, -1);
       for (const source of sources) {
+        // A pattern may match nothing (deploy/docker/prebuil[t]: a binary only the smoke test puts there).
+        if (/[[*?]/.test(source)) {
+          assert.ok(contextIncludes(path.dirname(source)), `${source}'s folder is in the build context`);
+          continue;
+        }
         assert.ok(existsSync(path.join(root, source)), `${source} exists`);
         assert.ok(contextIncludes(source.replace(/^\.\//, '').replace(/\/$/, '')), `${source} is in the build context`);
       }

@@ -263,19 +263,19 @@ describe('plugin config errors name the file and key', () => {
   test('backend names the built-in and plugin backends', async () => {
     assert.equal(
       await problemOf(`${echo()}[api.models.x]\nbackend = "ecoh"\ntype = "chat"\n`),
-      'config.toml:4: api.models.x.backend: expected one of llama, onnx, echo (from plugin echo), found the string "ecoh"',
+      'config.toml:4: api.models.x.backend: expected one of llama, llama-server, onnx, echo (from plugin echo), found the string "ecoh"',
     );
     // Without [plugins.remote], its keys are unknown too; the backend's problem says what to enable.
     const disabled = (await problemOf(`[api.models.x]\nbackend = "remote"\ntype = "chat"\nupstreams = ["http://127.0.0.1:1/v1"]\n`)).split('\n');
     assert.ok(
       disabled.includes(
-        'config.toml:2: api.models.x.backend: expected one of llama, onnx, found the string "remote" (enable the plugin that provides it with [plugins.remote])',
+        'config.toml:2: api.models.x.backend: expected one of llama, llama-server, onnx, found the string "remote" (enable the plugin that provides it with [plugins.remote])',
       ),
       disabled.join('\n'),
     );
     assert.equal(
       await problemOf(`[plugins.remote]\n[api.models.x]\nbackend = "remot"\ntype = "chat"\n`),
-      'config.toml:3: api.models.x.backend: expected one of llama, onnx, remote (from plugin remote), found the string "remot"',
+      'config.toml:3: api.models.x.backend: expected one of llama, llama-server, onnx, remote (from plugin remote), found the string "remot"',
     );
   });
 

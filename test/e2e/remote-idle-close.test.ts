@@ -65,7 +65,9 @@ upstreams = ["${proxy.url}/v1"]
       else outcomes.push(stream && !text.includes('data: [DONE]') ? 'error frame' : 'ok');
     }
     assert.deepEqual(outcomes, Array<string>(8).fill('ok'));
-    assert.ok(proxy.dropped >= 7, `the proxy dropped ${proxy.dropped} idle connections`);
+    // The scenario happened: most requests found their reused connection dropped (not all: on a
+    // loaded machine a request may open a fresh connection of its own, or take the health check's).
+    assert.ok(proxy.dropped >= 4, `the proxy dropped only ${proxy.dropped} idle connections`);
     assert.equal(gateway.logs.filter((line) => line.msg === 'upstream down').length, 0, 'the upstream was marked down');
     const model = (await (await fetch(`${gateway.url}/v1/models/chat`)).json()) as {
       metadata: { details: { upstreams: Array<{ status: string; failures: number }> } };
