@@ -107,7 +107,7 @@ function main() {
     return say(`llama-server (dry run): then ${path.relative(root, path.join(buildFolder, 'bin', 'llama-server'))} → ${path.relative(root, binary)}`);
   }
   say(
-    `llama-server: compiling from the llama.cpp source of node-llama-cpp (tens of minutes on 2 cores; log: ${path.relative(root, logFile)}; ` +
+    `llama-server: compiling from the llama.cpp source of node-llama-cpp (about 8 minutes on 2 cores; log: ${path.relative(root, logFile)}; ` +
       'SWITCHYARD_LLAMA_SERVER_BUILD=skip skips it)',
   );
   mkdirSync(cache, { recursive: true });
