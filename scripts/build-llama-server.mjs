@@ -65,6 +65,9 @@ function steps(cores) {
       '-DLLAMA_BUILD_EXAMPLES=OFF',
       '-DLLAMA_BUILD_SERVER=ON',
       '-DLLAMA_USE_PREBUILT_UI=OFF',
+      // It reads local model files only: without OpenSSL it needs no libssl where it runs (the
+      // container smoke test ships this binary in an image that has none).
+      '-DLLAMA_OPENSSL=OFF',
       '-DGGML_NATIVE=ON',
       '-DBUILD_SHARED_LIBS=OFF',
     ],
