@@ -305,8 +305,11 @@ node_uid=$(awk '/^Uid:/ { print $2 }' "/proc/$node_pid/status" 2>/dev/null || tr
 say "processes: tini (pid $pid1) -> node (pid $node_pid, uid $node_uid)"
 server_pids=()
 if [[ -n $SERVER_MODEL ]]; then
-  mapfile -t server_pids < <(ps -o pid=,comm= --ppid "$node_pid" | awk '$2 == "llama-server" { print $1 }')
-  ((${#server_pids[@]} > 0)) || fail "no llama-server child under node (pid $node_pid) serving $SERVER_MODEL"
+  # Under node, through the small /bin/sh guard that stops it if the gateway dies: any descendant.
+  mapfile -t server_pids < <(ps -e -o pid=,ppid=,comm= | awk -v root="$node_pid" '
+    { parent[$1] = $2; name[$1] = $3 }
+    END { for (p in name) if (name[p] == "llama-server") { for (q = parent[p]; q > 1; q = parent[q]) if (q == root) { print p; break } } }')
+  ((${#server_pids[@]} > 0)) || fail "no llama-server process under node (pid $node_pid) serving $SERVER_MODEL"
   say "processes: node -> llama-server (pid ${server_pids[*]})"
 fi
 kill -TERM "$pid1"
