@@ -3,6 +3,7 @@
 // Generations always stream from the upstream: text reaches the client delta by delta, a client
 // that leaves cancels the upstream request, and the usage chunk (stream_options.include_usage)
 // gives the exact token counts that reconcile the estimates made before the run.
+import { reportEnd } from '../../src/engine/generation-end.js';
 import type {
   ChatCapability,
   ChatMessage,
@@ -271,15 +272,7 @@ export class RemoteModel implements LoadedModel {
           cachedPromptTokens: usage?.prompt_tokens_details?.cached_tokens,
           logprobs: options.topLogprobs === undefined ? undefined : logprobs,
         };
-        if (result.logprobs !== undefined) await options.onEvent?.({ type: 'tokens', logprobs: result.logprobs });
-        await options.onEvent?.({ type: 'finish', reason: result.finishReason });
-        await options.onEvent?.({
-          type: 'usage',
-          promptTokens: result.promptTokens,
-          completionTokens: result.completionTokens,
-          cachedPromptTokens: result.cachedPromptTokens,
-        });
-        return result;
+        return await reportEnd(options, result);
       },
     });
   }

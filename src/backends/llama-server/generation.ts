@@ -9,7 +9,7 @@ import type { FinishReason, GenerationOptions, GenerationResult, OutputConstrain
 import { InvalidInputError, UnsupportedFeatureError } from '../../engine/errors.js';
 import { checkGrammar } from '../llama/grammar-checks.js';
 import { assertTokensInVocabulary, resolveSeed } from '../llama/sampling.js';
-import { assertPromptFits, reportEnd } from '../llama/token-generation.js';
+import { assertPromptFits, reportEnd } from '../../engine/generation-end.js';
 import type { LlamaServerConnection } from './connection.js';
 import { postStream } from './server-wire.js';
 import { detokenizeOnServer } from './tokenizer.js';

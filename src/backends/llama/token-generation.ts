@@ -7,9 +7,9 @@
 // generation has started it resolves promptly (after the token in flight) with what was generated
 // so far and finishReason "stop"; the caller tells the two apart by `signal.aborted`, and can still
 // charge the tokens that were spent.
+import { assertPromptFits, reportEnd } from '../../engine/generation-end.js';
 import { LlamaGrammarEvaluationState, type LlamaGrammar, type LlamaContextSequence, type LlamaModel, type Token } from 'node-llama-cpp';
 import type { FinishReason, GenerationOptions, GenerationResult, PreparedPrompt, TokenLogprob } from '../../engine/contract.js';
-import { InputTooLongError } from '../../engine/errors.js';
 import type { DecodeRounds } from './decode-rounds.js';
 import type { GrammarCompiler } from './grammar.js';
 import { samplerOptions } from './sampling.js';
@@ -60,16 +60,6 @@ interface GeneratedStep {
   token: Token;
   probabilities?: Map<Token, number>;
   confidence?: number;
-}
-
-/** Fails before any work when the prompt leaves no room for a single generated token. */
-export function assertPromptFits(promptLength: number, contextSize: number): void {
-  if (promptLength >= contextSize) {
-    throw new InputTooLongError(
-      `the prompt is ${promptLength} tokens long, but this model's context holds ${contextSize} tokens (prompt and completion together)`,
-      'prompt',
-    );
-  }
 }
 
 export async function generateFromPrompt(engine: GenerationEngine, prepared: PreparedPrompt, options: GenerationOptions): Promise<GenerationResult> {
@@ -195,19 +185,6 @@ async function runOnSequence(
     cachedPromptTokens: prompt.tokens.length - input.length,
     logprobs: logprobs?.entriesWithin(holdback.leadingTrimmed, holdback.leadingTrimmed + text.length),
   });
-}
-
-/** The closing events of a generation (its text went out as it came), then its result. */
-export async function reportEnd(options: GenerationOptions, result: GenerationResult): Promise<GenerationResult> {
-  if (result.logprobs !== undefined) await options.onEvent?.({ type: 'tokens', logprobs: result.logprobs });
-  await options.onEvent?.({ type: 'finish', reason: result.finishReason });
-  await options.onEvent?.({
-    type: 'usage',
-    promptTokens: result.promptTokens,
-    completionTokens: result.completionTokens,
-    cachedPromptTokens: result.cachedPromptTokens,
-  });
-  return result;
 }
 
 async function* tokensOnly(tokens: AsyncGenerator<Token, void, void | Token | Token[]>): AsyncGenerator<GeneratedStep, void, void> {
