@@ -296,6 +296,23 @@ export const llamaServerEngineSchema = z.strictObject({
    * build. Absent: the one SWITCHYARD_LLAMA_SERVER names, else the one the install step built.
    */
   binary: z.string().min(1).optional(),
+  /**
+   * The liveness check: while a model's process serves, its /health is asked every
+   * `health_check_interval_seconds`, with `health_check_timeout_seconds` to answer 200; after
+   * `health_check_failures` failed checks in a row the process is taken for hung (alive, not
+   * answering: a deadlock, a stuck GPU driver), killed with SIGKILL and restarted as after a crash.
+   * llama-server answers /health from its HTTP threads, not its generation loop, so a process busy
+   * on every slot still passes. Defaults: a hung process is found within about 30 s, while a
+   * machine too loaded to answer in 5 s three times running is not taken for hung.
+   */
+  health_check_interval_seconds: z.number().positive().default(5),
+  health_check_timeout_seconds: z.number().positive().default(5),
+  health_check_failures: z.number().int().min(1).default(3),
+  /**
+   * How long a start may take before the process is killed and the start counts as failed.
+   * Absent: 60 s plus 1 s per 100 MiB of model file (reading it is what takes the time).
+   */
+  load_timeout_seconds: z.number().positive().optional(),
 });
 
 /** Settings of engines that run outside the gateway's process, one table per engine. */

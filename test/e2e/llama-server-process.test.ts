@@ -8,9 +8,11 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
+import { APIError } from 'openai';
 import { spawnSync } from 'node:child_process';
 import { INSTALLED_BINARY, locateLlamaServer } from '../../src/backends/llama-server/binary.js';
 import { ConfigError, parseConfig } from '../../src/config/load-config.js';
+import { fetchOnFreshConnection } from '../../src/upstream/fresh-connection.js';
 import { startGatewayProcess } from '../helpers/gateway-process.js';
 import { models } from '../helpers/paths.js';
 import { startTestGateway } from '../helpers/test-gateway.js';
@@ -23,7 +25,7 @@ const USER = 'sk-user-llama-server-0';
 const binary = locateLlamaServer(undefined, process.cwd())?.path;
 const noBinary = binary === undefined ? `no llama-server binary: set SWITCHYARD_LLAMA_SERVER or build one with npm ci (${INSTALLED_BINARY})` : false;
 
-function config(models: string, extra = ''): string {
+function config(models: string, extra = '', engineKeys = ''): string {
   return `
 [api]
 require_auth = true
@@ -36,6 +38,7 @@ key = "${USER}"
 
 [engines.llama_server]
 binary = "${binary ?? '/nonexistent'}"
+${engineKeys}
 ${models}
 `;
 }
@@ -282,6 +285,179 @@ threads = 1
   });
 });
 
+/** Probes tight enough for a test to see a hung process killed in a few seconds. */
+const QUICK_LIVENESS = `
+health_check_interval_seconds = 0.5
+health_check_timeout_seconds = 2
+health_check_failures = 2
+`;
+
+/** The stream's outcome: 'finished', or the error it ended with; fails past `timeoutMs` (a stream that hangs). */
+async function streamOutcome(stream: AsyncIterable<unknown>, timeoutMs: number, onChunk: (index: number) => void = () => undefined): Promise<unknown> {
+  const read = (async () => {
+    let index = 0;
+    try {
+      for await (const _ of stream) onChunk(index++);
+      return 'finished';
+    } catch (error) {
+      return error;
+    }
+  })();
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`the stream neither ended nor failed within ${timeoutMs} ms`)), timeoutMs)),
+  );
+  try {
+    return await Promise.race([read, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe('llama-server engine: a process that stops answering', { skip: noBinary }, () => {
+  test('a hung process (SIGSTOP): the stream in flight ends with an error event, the model restarts, the next request succeeds', async () => {
+    const gateway = await startTestGateway(config(storyModel('hung', 2048), '', QUICK_LIVENESS), { apiKey: ADMIN });
+    const pid = await enginePid(gateway.url, 'hung');
+    assert.ok(pid !== undefined);
+    try {
+      const stream = await gateway.client.completions.create({ model: 'hung', prompt: 'Once upon a time', max_tokens: 1800, temperature: 1, stream: true });
+      let stoppedAt = 0;
+      const outcome = await streamOutcome(stream, 30_000, (index) => {
+        if (index !== 0) return;
+        process.kill(pid, 'SIGSTOP');
+        stoppedAt = Date.now();
+      });
+      assert.ok(outcome instanceof APIError, `the stream ended with an error event, not ${String(outcome)}`);
+      // Two probes of 2 s, 0.5 s apart: found hung within seconds, even on a busy machine.
+      assert.ok(Date.now() - stoppedAt < 20_000, `error after ${Date.now() - stoppedAt} ms`);
+      await waitFor(async () => (await health(gateway.url)).models.hung.status === 'restarting', 10_000, 'the model to show restarting');
+      const reason = (await health(gateway.url, ADMIN)).models.hung.reason ?? '';
+      assert.match(reason, /not answering/);
+      assert.ok(gateway.logs.some((record) => record.msg === 'llama-server is not answering; killing it' && record.model === 'hung'));
+
+      await waitFor(async () => (await health(gateway.url)).models.hung.status === 'ready', 30_000, 'the model to serve again');
+      // It was killed, not resumed: a new process serves.
+      assert.ok(!alive(pid));
+      const restarted = await enginePid(gateway.url, 'hung');
+      assert.ok(restarted !== undefined && restarted !== pid);
+      const answer = await gateway.client.completions.create({ model: 'hung', prompt: 'Once upon a time', max_tokens: 8 });
+      assert.equal(answer.choices.length, 1);
+    } finally {
+      if (alive(pid)) process.kill(pid, 'SIGKILL');
+      await gateway.close();
+    }
+  });
+
+  test('busy is not hung: four long streams on one slot all finish, the process is never killed', async () => {
+    // A probe every 0.25 s that must answer 200 within 5 s (5 s: on a shared 2-core machine a
+    // healthy /health was seen to take 2 s): an answer that waited for a free slot, or a 503 "no
+    // slot available" as older llama-servers gave, would trip it within a second or two.
+    const gateway = await startTestGateway(
+      config(
+        `
+[api.models.busy]
+path = "${models.stories}"
+type = "completion"
+backend = "llama-server"
+context_length = 2048
+parallel = 1
+threads = 1
+`,
+        '',
+        'health_check_interval_seconds = 0.25\nhealth_check_timeout_seconds = 5\nhealth_check_failures = 2',
+      ),
+      { apiKey: ADMIN },
+    );
+    try {
+      const pid = await enginePid(gateway.url, 'busy');
+      const address = String((await modelObject(gateway.url, 'busy')).metadata.details?.address);
+      const started = Date.now();
+      let running = true;
+      const slowest = { ms: 0, probes: 0 };
+      const prober = (async () => {
+        while (running) {
+          const sent = Date.now();
+          // A connection per probe: llama-server closes idle kept-alive ones, which is not what is measured here.
+          const response = await fetchOnFreshConnection(`${address}/health`, { method: 'GET', headers: {} }, AbortSignal.timeout(10_000));
+          assert.equal(response.status, 200);
+          await response.arrayBuffer();
+          slowest.ms = Math.max(slowest.ms, Date.now() - sent);
+          slowest.probes++;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      })();
+      const outcomes = await Promise.all(
+        Array.from({ length: 4 }, async () => {
+          const stream = await gateway.client.completions.create({ model: 'busy', prompt: 'Once upon a time', max_tokens: 1800, temperature: 1, stream: true });
+          return streamOutcome(stream, 120_000);
+        }),
+      );
+      const busyMs = Date.now() - started;
+      running = false;
+      await prober;
+      assert.deepEqual(outcomes, ['finished', 'finished', 'finished', 'finished']);
+      // Long enough for many of the gateway's probes to have run against a busy slot.
+      assert.ok(busyMs > 2_000, `the load lasted ${busyMs} ms`);
+      assert.ok(slowest.probes > 5 && slowest.ms < 5_000, `/health under load: ${JSON.stringify(slowest)}`);
+      assert.equal(await enginePid(gateway.url, 'busy'), pid);
+      assert.equal((await health(gateway.url)).models.busy.status, 'ready');
+      assert.ok(!gateway.logs.some((record) => record.msg === 'llama-server health check failed'));
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  test('repeated failures that end in a hang: `unavailable`, "not answering" in /health and /v1/models for admins', async () => {
+    const gateway = await startTestGateway(config(storyModel('hung'), '', QUICK_LIVENESS), { apiKey: ADMIN });
+    let last: number | undefined;
+    try {
+      for (let crash = 1; crash <= 4; crash++) await crashAndWaitForRestart(gateway.url, 'hung');
+      last = await enginePid(gateway.url, 'hung');
+      process.kill(last!, 'SIGSTOP');
+      await waitFor(async () => (await health(gateway.url)).models.hung.status === 'unavailable', 20_000, 'the model to become unavailable');
+      assert.match((await health(gateway.url, ADMIN)).models.hung.reason!, /5 times.*not answering/);
+      assert.match((await modelObject(gateway.url, 'hung')).metadata.reason!, /not answering/);
+      assert.ok(!alive(last!));
+    } finally {
+      if (last !== undefined && alive(last)) process.kill(last, 'SIGKILL');
+      await gateway.close();
+    }
+  });
+
+  test('a process that never becomes ready within load_timeout_seconds is killed, and the model is unavailable', async () => {
+    const folder = await mkdtemp(path.join(os.tmpdir(), 'switchyard-stuck-'));
+    const pidFile = path.join(folder, 'pid');
+    // The real binary, stopped before it starts: alive, never answering.
+    const stuck = path.join(folder, 'llama-server');
+    await writeFile(
+      stuck,
+      `#!/bin/sh
+case "$1" in --version|--list-devices) exec "${binary}" "$@";; esac
+echo $$ > "${pidFile}"
+kill -STOP $$
+exec "${binary}" "$@"
+`,
+      { mode: 0o755 },
+    );
+    const started = Date.now();
+    const gateway = await startTestGateway(config(storyModel('stuck'), '', 'load_timeout_seconds = 2').replace(`binary = "${binary}"`, `binary = "${stuck}"`), {
+      apiKey: ADMIN,
+    });
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    try {
+      // Killed at once (SIGKILL): a stopped process would sit out a SIGTERM's grace.
+      assert.ok(Date.now() - started < 10_000, `load ended after ${Date.now() - started} ms`);
+      const model = await modelObject(gateway.url, 'stuck');
+      assert.equal(model.metadata.status, 'unavailable');
+      assert.match(model.metadata.reason!, /did not become ready within 2 s/);
+      assert.ok(!alive(pid));
+    } finally {
+      if (alive(pid)) process.kill(pid, 'SIGKILL');
+      await gateway.close();
+    }
+  });
+});
+
 describe('llama-server engine: configuration errors', () => {
   async function configFile(text: string): Promise<string> {
     const file = path.join(await mkdtemp(path.join(os.tmpdir(), 'switchyard-llama-server-')), 'config.toml');
@@ -307,6 +483,22 @@ binary = "/nonexistent/llama-server"
     assert.equal(problems.length, 1);
     assert.equal(problems[0].keyPath, 'engines.llama_server.binary');
     assert.match(problems[0].message, /\/nonexistent\/llama-server does not exist/);
+  });
+
+  test('the health check and load timeout keys must be positive (failures: a whole number); the error names the key', () => {
+    for (const [key, value, expected] of [
+      ['health_check_interval_seconds', '0', /expected a value > 0, found the integer 0/],
+      ['health_check_timeout_seconds', '-1', /expected a value > 0, found the integer -1/],
+      ['health_check_failures', '1.5', /expected an integer, found the number 1.5/],
+      ['health_check_failures', '0', /expected a value >= 1/],
+      ['load_timeout_seconds', '"60"', /expected a number, found the string/],
+    ] as const) {
+      const problems = problemsOf(`[engines.llama_server]\n${key} = ${value}\n`);
+      assert.equal(problems.length, 1, `${key} = ${value}`);
+      assert.equal(problems[0].keyPath, `engines.llama_server.${key}`);
+      assert.match(problems[0].message, expected);
+    }
+    assert.deepEqual(problemsOf('[engines.llama_server]\nhealth_check_interval_seconds = 2.5\nhealth_check_failures = 4\nload_timeout_seconds = 600\n'), []);
   });
 
   test('extra_args may not hold the flags the gateway owns; the error names the key and the flag', () => {

@@ -6,7 +6,8 @@
 //
 // The shell stays the engine's parent so that the engine's pid cannot be reused while anything
 // may still signal it (a dead child stays a zombie until its parent waits for it), forwards the
-// gateway's SIGTERM to it, and exits with its status (128 + the signal's number when a signal
+// gateway's SIGTERM to it, turns the gateway's SIGUSR1 into a SIGKILL of the engine alone (a hung
+// engine ignores SIGTERM until it runs again: a stopped one never does), and exits with its status (128 + the signal's number when a signal
 // ended it). The whole tree is a process group of its own: a stop that outlasts its grace kills
 // the group at once.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -14,13 +15,16 @@ import { constants } from 'node:os';
 import readline from 'node:readline';
 
 const PID_MARKER = 'switchyard-engine-pid ';
+/** How long kill() waits for the shell to report the engine's end before it kills the group. */
+const KILL_REPORT_MS = 2_000;
 
 /*
  * $1: the watcher's grace in seconds; the rest: the engine's command line.
  * fd 3 keeps the gateway's pipe for the watcher alone: a background command's standard input is
  * /dev/null, and the engine gets neither. `wait` returns early when a trapped signal arrives, so
- * it is repeated until the engine is really gone (kill -0 fails once it has been reaped). The
- * shell ignores SIGPIPE (set after the forks, so that neither child inherits it): with the gateway
+ * it is repeated until the engine is really gone (kill -0 fails once it has been reaped).
+ * SIGUSR1's trap is set before the engine's pid is reported: the gateway sends it only once it
+ * knows that pid, and the signal's default action would end the shell. The shell ignores SIGPIPE (set after the forks, so that neither child inherits it): with the gateway
  * gone, its report of the engine's end on stderr would kill it before it stops the watcher, whose
  * delayed SIGKILL would then reach a pid no longer reserved.
  */
@@ -29,6 +33,7 @@ grace=$1; shift
 exec 3<&0 </dev/null
 "$@" 3<&- &
 engine=$!
+trap 'kill -KILL "$engine" 2>/dev/null' USR1
 printf '${PID_MARKER}%s\\n' "$engine"
 (
   while read -r _; do :; done <&3
@@ -134,6 +139,22 @@ export class GuardedProcess {
     clearTimeout(timer);
     if (this.ended) return this.ended;
     this.signalGroup('SIGKILL', true);
+    return this.exited;
+  }
+
+  /**
+   * SIGKILL to the engine at once, for one that is alive but not answering. Sent by its shell,
+   * which then reaps it, so that no zombie is left; the whole group is killed if the shell does
+   * not report the end within `KILL_REPORT_MS`.
+   */
+  async kill(): Promise<ProcessExit> {
+    if (this.ended) return this.ended;
+    this.signalGroup(this.enginePid === undefined ? 'SIGKILL' : 'SIGUSR1', this.enginePid === undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, KILL_REPORT_MS)));
+    await Promise.race([this.exited, late]);
+    clearTimeout(timer);
+    if (!this.ended) this.signalGroup('SIGKILL', true);
     return this.exited;
   }
 

@@ -4,7 +4,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { BackendDescriptorLoadContext } from '../../engine/backend-descriptor.js';
-import type { ModelConfig } from '../../config/schema.js';
+import { llamaServerEngineSchema, type ModelConfig } from '../../config/schema.js';
 import type { LoadedModel, LoadedModelInfo, ModelType } from '../../engine/contract.js';
 import { DEFAULT_CONTEXT_CAP } from '../llama/context-settings.js';
 import { checkGgufFile } from '../model-paths.js';
@@ -19,7 +19,7 @@ import { createServerTokenizer } from './tokenizer.js';
 import { llamaServerModelArguments, type LlamaServerModelOptions } from './options.js';
 import { LlamaServerSupervisor } from './supervisor.js';
 
-/** The wait for /health after a start: a minute, plus a second per 100 MiB of model to read. */
+/** The wait for /health after a start when `load_timeout_seconds` is absent: a minute, plus a second per 100 MiB of model to read. */
 const READY_BASE_MS = 60_000;
 const READY_MS_PER_BYTE = 1_000 / (100 * 1024 * 1024);
 /** Beyond a generation's own limit, the wait for response headers allows for the prompt's evaluation. */
@@ -121,12 +121,19 @@ export async function loadLlamaServerModel(context: BackendDescriptorLoadContext
   // As on the in-process engine: the training context, capped (see DEFAULT_CONTEXT_CAP for why).
   const contextLength = config.context_length ?? Math.min(facts.trainContextLength ?? DEFAULT_CONTEXT_CAP, DEFAULT_CONTEXT_CAP);
   const modelBytes = (await stat(resolvedPath)).size;
+  // The schema's defaults when the caller passed no [engines] tables.
+  const engine = context.engines?.llama_server ?? llamaServerEngineSchema.parse({});
   const supervisor = await LlamaServerSupervisor.start({
     modelId: id,
     binary,
     modelArgs: llamaServerModelArguments({ type: config.type, modelPath: resolvedPath, contextLength, options, mmprojPath, draftModelPath }),
     logger,
-    readyTimeoutMs: READY_BASE_MS + modelBytes * READY_MS_PER_BYTE,
+    readyTimeoutMs: engine.load_timeout_seconds === undefined ? READY_BASE_MS + modelBytes * READY_MS_PER_BYTE : engine.load_timeout_seconds * 1000,
+    liveness: {
+      intervalMs: engine.health_check_interval_seconds * 1000,
+      timeoutMs: engine.health_check_timeout_seconds * 1000,
+      failures: engine.health_check_failures,
+    },
     responseTimeoutMs: config.max_generation_seconds * 1000 + RESPONSE_MARGIN_MS,
     onStateChange: context.onEngineState,
     signal: context.signal,

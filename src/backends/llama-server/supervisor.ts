@@ -1,7 +1,9 @@
 // One llama-server process per model: started on a loopback port the gateway picks, ready when
-// its /health answers 200, restarted with backoff when it exits unexpectedly, given up after
-// repeated failures, and stopped (SIGTERM, then SIGKILL after a grace) on unload and shutdown.
-// The capabilities reach it only through `connection`, which names the process serving now.
+// its /health answers 200 (killed when it does not within the load timeout), watched while it
+// serves (its exit, and its /health: a process alive but not answering is killed), restarted with
+// backoff after either, given up after repeated failures, and stopped (SIGTERM, then SIGKILL
+// after a grace) on unload and shutdown. The capabilities reach it only through `connection`,
+// which names the process serving now.
 //
 // States (one transition table, `move`): starting → serving → restarting → serving …;
 // restarting → failed after too many failures; any → stopping → stopped.
@@ -9,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import type { EngineProcessState } from '../../engine/contract.js';
 import { EngineUnavailableError } from '../../engine/errors.js';
 import type { Logger } from '../../logger.js';
-import { OpenAIClient } from '../../upstream/openai-client.js';
+import { networkReason, OpenAIClient, UpstreamTimeoutError } from '../../upstream/openai-client.js';
 import type { LlamaServerConnection } from './connection.js';
 import { describeExit, GuardedProcess, type ProcessExit } from './guarded-process.js';
 import { freeLoopbackPort } from './loopback-port.js';
@@ -39,6 +41,16 @@ export interface RestartPolicy {
 
 export const DEFAULT_RESTART_POLICY: RestartPolicy = { firstDelayMs: 500, maxDelayMs: 30_000, stableMs: 60_000, maxFailures: 5, windowMs: 5 * 60_000 };
 
+/** The liveness check of a serving process ([engines.llama_server] health_check_*; defaults there). */
+export interface LivenessPolicy {
+  /** The pause between one check's end and the next. */
+  intervalMs: number;
+  /** How long /health has to answer 200. */
+  timeoutMs: number;
+  /** Failed checks in a row that make the process count as hung. */
+  failures: number;
+}
+
 /** Engine log lines kept for failure reports. */
 const LOG_TAIL_LINES = 20;
 /** Engine log text kept per line: enough for any llama.cpp message, not for a client's payload. */
@@ -49,7 +61,8 @@ const STOP_GRACE_MS = 10_000;
 const ORPHAN_GRACE_SECONDS = 5;
 /** Starts on a port another process took in between are tried again this many times. */
 const PORT_ATTEMPTS = 5;
-const HEALTH_REQUEST_TIMEOUT_MS = 2_000;
+/** Bound on each /health and /props request while a process starts (a loading one answers 503 at once). */
+const START_REQUEST_TIMEOUT_MS = 2_000;
 /** How long a client is told to wait while a model is being stopped, or has failed for good. */
 const STOPPED_RETRY_MS = 5_000;
 const FAILED_RETRY_MS = 30_000;
@@ -76,8 +89,9 @@ export interface SupervisorOptions {
   /** The model's flags (options.ts); the supervisor adds where it listens. */
   modelArgs: readonly string[];
   logger: Logger;
-  /** Bound on the wait for /health to answer 200 after each start. */
+  /** Bound on the wait for /health to answer 200 after each start; past it the process is killed. */
   readyTimeoutMs: number;
+  liveness: LivenessPolicy;
   /** Bound on the wait for a capability's response headers (a non-streamed generation sends them at its end). */
   responseTimeoutMs: number;
   restartPolicy?: RestartPolicy;
@@ -91,6 +105,8 @@ interface Running {
   process: GuardedProcess;
   baseUrl: string;
   startedAt: number;
+  /** Set when the liveness check killed it: why, in place of its exit status. */
+  killedAsHung?: string;
 }
 
 /** A start that did not reach `serving`: why, and how the process ended, when it did. */
@@ -98,6 +114,8 @@ class StartFailure extends Error {
   constructor(
     message: string,
     readonly exit?: ProcessExit,
+    /** Alive but not ready in time: killed at once, as SIGTERM may never be acted on. */
+    readonly unresponsive = false,
   ) {
     super(message);
   }
@@ -113,6 +131,22 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     const timer = setTimeout(done, ms);
     signal.addEventListener('abort', done, { once: true });
   });
+}
+
+/**
+ * One GET /health: undefined when it answered 200 within `timeoutMs`, else what went wrong. Sent
+ * through the model's client, which retries once on a fresh connection when llama-server closed
+ * the kept-alive one while idle (it does): that is not a process failing to answer.
+ */
+async function healthProblem(client: OpenAIClient, baseUrl: string, timeoutMs: number, signal: AbortSignal): Promise<string | undefined> {
+  try {
+    const response = await client.get(`${baseUrl}/health`, timeoutMs, signal);
+    await response.arrayBuffer();
+    return response.status === 200 ? undefined : `/health answered ${response.status}`;
+  } catch (error) {
+    if (error instanceof UpstreamTimeoutError) return `/health did not answer within ${timeoutMs / 1000} s`;
+    return `/health: ${networkReason(error)}`;
+  }
 }
 
 /** The gateway's environment, less what would configure llama-server behind the gateway's back (LLAMA_ARG_*, its key). */
@@ -137,7 +171,8 @@ export class LlamaServerSupervisor {
   private failuresInARow = 0;
   private restartTimer?: NodeJS.Timeout;
   private retryAt = 0;
-  private lastExit?: ProcessExit;
+  /** How the last failure ended (an exit status, or why it was killed), for reports. */
+  private lastFailure?: string;
   private stopped?: Promise<void>;
   private propertiesNow: ServerProperties = {};
 
@@ -255,20 +290,21 @@ export class LlamaServerSupervisor {
         await this.readProperties(baseUrl);
         if (!child.running) throw new StartFailure('it exited as it started', await child.exited);
         if (!this.move('serving')) throw new StartFailure('stopped while starting');
-        const running = { process: child, baseUrl, startedAt: Date.now() };
+        const running: Running = { process: child, baseUrl, startedAt: Date.now() };
         this.running = running;
         void child.exited.then((exit) => this.exitedWhileServing(running, exit));
+        void this.watchLiveness(running);
         this.options.logger.info({ enginePid: child.pid, port }, 'llama-server serving');
         return;
       } catch (error) {
-        const exit = await child.stop(STOP_GRACE_MS);
+        const exit = error instanceof StartFailure && error.unresponsive ? await child.kill() : await child.stop(STOP_GRACE_MS);
         const newLines = Math.min(this.linesSeen - linesBefore, this.logTail.length);
         const portTaken = newLines > 0 && this.logTail.slice(-newLines).some((line) => PORT_TAKEN.test(line));
         if (!this.stopping.signal.aborted && attempt < PORT_ATTEMPTS && portTaken) {
           this.options.logger.info({ port }, 'llama-server found its port taken; starting it on another');
           continue;
         }
-        throw error instanceof StartFailure ? new StartFailure(error.message, exit) : error;
+        throw error instanceof StartFailure ? new StartFailure(error.message, exit, error.unresponsive) : error;
       } finally {
         if (this.launching === child) this.launching = undefined;
       }
@@ -282,12 +318,14 @@ export class LlamaServerSupervisor {
     for (let pause = 50; ; pause = Math.min(pause * 2, 500)) {
       if (this.stopping.signal.aborted) throw new StartFailure('stopped while starting');
       if (ended) throw new StartFailure(`it exited while starting (${describeExit(ended)})`, ended);
-      if (Date.now() > deadline) throw new StartFailure(`/health did not answer 200 within ${Math.round(this.options.readyTimeoutMs / 1000)} s`);
-      const healthy = await fetch(`${baseUrl}/health`, { signal: AbortSignal.timeout(HEALTH_REQUEST_TIMEOUT_MS) })
-        .then(async (response) => (await response.arrayBuffer(), response.status === 200))
-        .catch(() => false);
+      if (Date.now() > deadline) {
+        const seconds = Number((this.options.readyTimeoutMs / 1000).toFixed(1));
+        this.options.logger.error({ enginePid: child.pid, loadTimeoutSeconds: seconds }, 'llama-server did not become ready in time; killing it');
+        throw new StartFailure(`it did not become ready within ${seconds} s (/health never answered 200); killed`, undefined, true);
+      }
+      const problem = await healthProblem(this.connection.client, baseUrl, START_REQUEST_TIMEOUT_MS, this.stopping.signal);
       // A 200 from a port another process took counts only while ours still runs.
-      if (healthy && child.running) return;
+      if (problem === undefined && child.running) return;
       await Promise.race([sleep(pause, this.stopping.signal), child.exited]);
     }
   }
@@ -297,7 +335,7 @@ export class LlamaServerSupervisor {
     try {
       const response = await fetch(`${baseUrl}/props`, {
         headers: this.connection.client.authorization,
-        signal: AbortSignal.timeout(HEALTH_REQUEST_TIMEOUT_MS),
+        signal: AbortSignal.timeout(START_REQUEST_TIMEOUT_MS),
       });
       if (!response.ok) return void (await response.arrayBuffer());
       const props = (await response.json()) as {
@@ -318,22 +356,57 @@ export class LlamaServerSupervisor {
     }
   }
 
+  /**
+   * While `running` serves: /health every interval; after `failures` failed checks in a row the
+   * process is alive but not answering (a deadlock, a stuck GPU driver), and every request sent to
+   * it would wait forever. It is killed, and its exit takes the crash path. llama-server answers
+   * /health from its HTTP threads without touching the model (server-context.cpp, get_health),
+   * so a process generating on every slot passes; one late answer (the gateway's own event loop
+   * held up, a loaded machine) is not enough to kill it.
+   */
+  private async watchLiveness(running: Running): Promise<void> {
+    const { intervalMs, timeoutMs, failures } = this.options.liveness;
+    const current = () => this.running === running && this.statusNow === 'serving';
+    let failed = 0;
+    while (current()) {
+      await sleep(intervalMs, this.stopping.signal);
+      if (!current()) return;
+      const problem = await healthProblem(this.connection.client, running.baseUrl, timeoutMs, this.stopping.signal);
+      if (!current()) return;
+      if (problem === undefined) {
+        failed = 0;
+        continue;
+      }
+      failed++;
+      this.options.logger.warn({ enginePid: running.process.pid, problem, failed, of: failures }, 'llama-server health check failed');
+      if (failed < failures) continue;
+      running.killedAsHung = `not answering: ${failed} health checks in a row failed, the last: ${problem}; killed`;
+      this.options.logger.error({ enginePid: running.process.pid, problem, failed }, 'llama-server is not answering; killing it');
+      await running.process.kill();
+      return;
+    }
+  }
+
   private exitedWhileServing(running: Running, exit: ProcessExit): void {
     if (this.running !== running) return;
     this.running = undefined;
     if (this.statusNow !== 'serving') return;
-    this.options.logger.error({ exit: describeExit(exit), lastLines: this.logTail.slice(-5) }, 'llama-server exited unexpectedly');
-    this.failed(exit, Date.now() - running.startedAt >= this.policy.stableMs);
+    if (running.killedAsHung === undefined)
+      this.options.logger.error({ exit: describeExit(exit), lastLines: this.logTail.slice(-5) }, 'llama-server exited unexpectedly');
+    this.failed(running.killedAsHung ?? describeExit(exit), Date.now() - running.startedAt >= this.policy.stableMs);
   }
 
-  /** Counts a failure (a crash, or a restart that did not serve), then restarts after the backoff or gives up. */
-  private failed(exit: ProcessExit | undefined, afterStableRun: boolean): void {
+  /**
+   * Counts a failure (a crash, a hung process killed, or a restart that did not serve), described
+   * by `how` when known, then restarts after the backoff or gives up.
+   */
+  private failed(how: string | undefined, afterStableRun: boolean): void {
     const now = Date.now();
-    if (exit) this.lastExit = exit;
+    if (how !== undefined) this.lastFailure = how;
     if (afterStableRun) this.failuresInARow = 0;
     this.failuresInARow++;
     this.failures = [...this.failures.filter((at) => now - at < this.policy.windowMs), now];
-    const exitText = this.lastExit ? describeExit(this.lastExit) : 'no exit status';
+    const exitText = this.lastFailure ?? 'no exit status';
     if (this.failures.length >= this.policy.maxFailures) {
       if (!this.move('failed')) return;
       const minutes = Math.round(this.policy.windowMs / 60_000);
@@ -365,7 +438,8 @@ export class LlamaServerSupervisor {
     } catch (error) {
       if (this.statusNow !== 'restarting') return;
       this.options.logger.error({ reason: error instanceof Error ? error.message : String(error) }, 'llama-server restart failed');
-      this.failed(error instanceof StartFailure ? error.exit : undefined, false);
+      const how = error instanceof StartFailure ? (error.unresponsive ? error.message : error.exit && describeExit(error.exit)) : undefined;
+      this.failed(how, false);
       return;
     }
     this.options.logger.info({ enginePid: this.pid }, 'llama-server restarted');
