@@ -7,46 +7,21 @@
 // made to happen every time.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { models } from '../helpers/paths.js';
-import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
-import { startTestGateway, type TestGateway } from '../helpers/test-gateway.js';
+import { startProxiedRemote, type ProxiedRemote } from '../helpers/proxied-remote.js';
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('remote: an upstream that closes idle keep-alive connections', () => {
-  let upstream: TestGateway;
-  let proxy: TcpProxy;
-  let gateway: TestGateway;
+  let rig: ProxiedRemote;
 
+  // A long backoff: an upstream marked down even once would answer 503 for the rest of the test.
+  // Health checks run between the requests and go through the same connections.
   before(async () => {
-    upstream = await startTestGateway(`
-[api.models.chat]
-path = "${models.storiesChatml}"
-type = "chat"
-context_length = 512
-threads = 1
-parallel = 1
-`);
-    proxy = await startTcpProxy(new URL(upstream.url), { dropIdleAfterMs: 100 });
-    // A long backoff: an upstream marked down even once would answer 503 for the rest of the test.
-    // Health checks run between the requests and go through the same connections.
-    gateway = await startTestGateway(`
-[plugins.remote]
-health_check_interval = 0.4
-backoff_initial = 60
-backoff_max = 60
-
-[api.models.chat]
-backend = "remote"
-type = "chat"
-upstreams = ["${proxy.url}/v1"]
-`);
+    rig = await startProxiedRemote({ proxy: { dropIdleAfterMs: 100 }, remotePlugin: 'health_check_interval = 0.4\nbackoff_initial = 60\nbackoff_max = 60' });
   });
 
   after(async () => {
-    await gateway?.close();
-    await proxy?.close();
-    await upstream?.close();
+    await rig?.close();
   });
 
   test('requests with pauses between them all succeed, and the upstream is never marked down', async () => {
@@ -55,7 +30,7 @@ upstreams = ["${proxy.url}/v1"]
     for (let index = 0; index < 8; index++) {
       await pause(250);
       const stream = index % 2 === 1;
-      const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+      const response = await fetch(`${rig.gateway.url}/v1/chat/completions`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'Tell me a story.' }], max_tokens: 8, stream }),
@@ -67,9 +42,9 @@ upstreams = ["${proxy.url}/v1"]
     assert.deepEqual(outcomes, Array<string>(8).fill('ok'));
     // The scenario happened: most requests found their reused connection dropped (not all: on a
     // loaded machine a request may open a fresh connection of its own, or take the health check's).
-    assert.ok(proxy.dropped >= 4, `the proxy dropped only ${proxy.dropped} idle connections`);
-    assert.equal(gateway.logs.filter((line) => line.msg === 'upstream down').length, 0, 'the upstream was marked down');
-    const model = (await (await fetch(`${gateway.url}/v1/models/chat`)).json()) as {
+    assert.ok(rig.proxy.dropped >= 4, `the proxy dropped only ${rig.proxy.dropped} idle connections`);
+    assert.equal(rig.gateway.logs.filter((line) => line.msg === 'upstream down').length, 0, 'the upstream was marked down');
+    const model = (await (await fetch(`${rig.gateway.url}/v1/models/chat`)).json()) as {
       metadata: { details: { upstreams: Array<{ status: string; failures: number }> } };
     };
     assert.deepEqual(model.metadata.details.upstreams, [{ status: 'up', in_flight: 0, failures: 0 }]);

@@ -4,46 +4,23 @@
 // loopback proxy that holds its bytes back for 8 s.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { models } from '../helpers/paths.js';
-import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
-import { startTestGateway, type TestGateway } from '../helpers/test-gateway.js';
+import { startProxiedRemote, type ProxiedRemote } from '../helpers/proxied-remote.js';
 
 describe('streams: headers wait for the first event, within a bound', () => {
-  let upstream: TestGateway;
-  let proxy: TcpProxy;
-  let gateway: TestGateway;
+  let rig: ProxiedRemote;
 
   before(async () => {
-    upstream = await startTestGateway(`
-[api.models.chat]
-path = "${models.storiesChatml}"
-type = "chat"
-context_length = 512
-threads = 1
-parallel = 1
-`);
-    proxy = await startTcpProxy(new URL(upstream.url));
-    gateway = await startTestGateway(`
-[plugins.remote]
-health_check_interval = 0
-
-[api.models.chat]
-backend = "remote"
-type = "chat"
-upstreams = ["${proxy.url}/v1"]
-`);
+    rig = await startProxiedRemote({ remotePlugin: 'health_check_interval = 0' });
   });
 
   after(async () => {
-    await gateway?.close();
-    await proxy?.close();
-    await upstream?.close();
+    await rig?.close();
   });
 
   test('an upstream silent for 8 s: the headers go out after about 5 s, the text when it comes', async () => {
-    proxy.holdMs = 8_000;
+    rig.proxy.holdMs = 8_000;
     const sent = performance.now();
-    const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+    const response = await fetch(`${rig.gateway.url}/v1/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'Tell me a story.' }], max_tokens: 4, stream: true }),
