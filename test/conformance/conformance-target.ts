@@ -1,7 +1,7 @@
 // A target of a capability suite (one backend serving the model under test) and how each check is
 // registered for it: skipped, with the reason, where the target lacks a feature; marked todo, with
 // the reason, where it is a known failure. Nothing is left out silently.
-import { test } from 'node:test';
+import { after, before, test } from 'node:test';
 import type { ServedModel } from './served-model.js';
 
 export interface ConformanceTarget<Features> {
@@ -43,5 +43,34 @@ export function checksFor(target: ConformanceTarget<object>): CheckRegistry {
         if (unknown.length > 0) throw new Error(`no check is titled: ${unknown.map((title) => JSON.stringify(title)).join(', ')}`);
       });
     },
+  };
+}
+
+/**
+ * The target's model, served for the suite this is called in: started before its first check,
+ * closed after its last. A view whose fields are read inside the checks (they exist once the
+ * suite's `before` has run).
+ */
+export function serveDuringSuite(target: ConformanceTarget<object>): ServedModel {
+  let started: ServedModel | undefined;
+  before(async () => {
+    started = await target.start();
+  });
+  after(() => started?.close());
+  const current = (): ServedModel => {
+    if (started === undefined) throw new Error(`the model of ${target.name} is not served (yet)`);
+    return started;
+  };
+  return {
+    get url() {
+      return current().url;
+    },
+    get client() {
+      return current().client;
+    },
+    get model() {
+      return current().model;
+    },
+    close: () => current().close(),
   };
 }

@@ -2,11 +2,9 @@
 // official SDK. A feature some engines lack is a flag of the target: without it the test is
 // reported as skipped, with the reason.
 import assert from 'node:assert/strict';
-import { after, before, describe } from 'node:test';
-import OpenAI from 'openai';
-import { checksFor, type ConformanceTarget } from './conformance-target.js';
+import { describe } from 'node:test';
+import { checksFor, serveDuringSuite, type ConformanceTarget } from './conformance-target.js';
 import { assertBadRequest, postJson } from './openai-responses.js';
-import type { ServedModel } from './served-model.js';
 
 export interface EmbeddingFeatures {
   /** The length of the model's vectors. */
@@ -34,20 +32,14 @@ export function embeddingConformance(target: ConformanceTarget<EmbeddingFeatures
   const { features } = target;
   describe(`embedding conformance: ${target.name}`, () => {
     const { check, verifyKnownFailures } = checksFor(target);
-    let served: ServedModel;
-    let client: OpenAI;
-    let model: string;
-    const embedFloat = async (input: string | string[] | number[][]) => client.embeddings.create({ model, input, encoding_format: 'float' });
-    before(async () => {
-      served = await target.start();
-      ({ client, model } = served);
-    });
-    after(() => served?.close());
+    const served = serveDuringSuite(target);
+    const embedFloat = async (input: string | string[] | number[][]) =>
+      served.client.embeddings.create({ model: served.model, input, encoding_format: 'float' });
 
     check('one vector per input, in input order, of the model length, normalised and distinct', async () => {
       const result = await embedFloat(SENTENCES);
       assert.equal(result.object, 'list');
-      assert.equal(result.model, model);
+      assert.equal(result.model, served.model);
       assert.deepEqual(
         result.data.map((item) => item.index),
         [0, 1, 2],
@@ -85,9 +77,9 @@ export function embeddingConformance(target: ConformanceTarget<EmbeddingFeatures
 
     check('encoding_format base64 (the SDK default) decodes to the same vectors as float', async () => {
       const viaFloat = await embedFloat(SENTENCES);
-      const viaBase64 = await client.embeddings.create({ model, input: SENTENCES });
+      const viaBase64 = await served.client.embeddings.create({ model: served.model, input: SENTENCES });
       viaBase64.data.forEach((item, index) => assert.deepEqual(item.embedding, viaFloat.data[index].embedding, `input ${index}`));
-      const raw = await postJson(served, '/v1/embeddings', { model, input: 'Hello world!', encoding_format: 'base64' });
+      const raw = await postJson(served, '/v1/embeddings', { model: served.model, input: 'Hello world!', encoding_format: 'base64' });
       assert.equal(raw.status, 200);
       const encoded = (raw.body as { data: Array<{ embedding: unknown }> }).data[0].embedding;
       assert.equal(typeof encoded, 'string', 'base64 is a string on the wire');
@@ -96,7 +88,8 @@ export function embeddingConformance(target: ConformanceTarget<EmbeddingFeatures
 
     check('dimensions shortens and renormalises; more than the model has is a 400', { feature: 'dimensions', has: features.dimensions }, async () => {
       const full = (await embedFloat('Hello world!')).data[0].embedding;
-      const short = (await client.embeddings.create({ model, input: 'Hello world!', encoding_format: 'float', dimensions: 8 })).data[0].embedding;
+      const short = (await served.client.embeddings.create({ model: served.model, input: 'Hello world!', encoding_format: 'float', dimensions: 8 })).data[0]
+        .embedding;
       assert.equal(short.length, 8);
       assert.ok(Math.abs(norm(short) - 1) < 1e-4);
       const head = full.slice(0, 8);
@@ -105,7 +98,9 @@ export function embeddingConformance(target: ConformanceTarget<EmbeddingFeatures
         head.map((value) => value / norm(head)),
         'the renormalised head of the full vector',
       );
-      assertBadRequest(await postJson(served, '/v1/embeddings', { model, input: 'x', dimensions: features.vectorLength + 1 }), { param: 'dimensions' });
+      assertBadRequest(await postJson(served, '/v1/embeddings', { model: served.model, input: 'x', dimensions: features.vectorLength + 1 }), {
+        param: 'dimensions',
+      });
     });
 
     check('token-id inputs embed like their text', { feature: 'token-id inputs', has: features.tokenIds !== undefined }, async () => {
@@ -122,28 +117,31 @@ export function embeddingConformance(target: ConformanceTarget<EmbeddingFeatures
         [[], 'input'],
         [['ok', ''], 'input[1]'],
       ] as const) {
-        assertBadRequest(await postJson(served, '/v1/embeddings', { model, input }), { param });
+        assertBadRequest(await postJson(served, '/v1/embeddings', { model: served.model, input }), { param });
       }
     });
 
     check('more inputs than max_inputs is a 400 naming input', async () => {
       const input = Array.from({ length: features.maxInputs + 1 }, (_, index) => `text ${index}`);
-      assertBadRequest(await postJson(served, '/v1/embeddings', { model, input }), { param: 'input' });
+      assertBadRequest(await postJson(served, '/v1/embeddings', { model: served.model, input }), { param: 'input' });
       const atLimit = await embedFloat(input.slice(1));
       assert.equal(atLimit.data.length, features.maxInputs);
     });
 
     check('a parameter value the API does not know is a 400 naming it, in the OpenAI envelope', async () => {
-      assertBadRequest(await postJson(served, '/v1/embeddings', { model, input: 'x', encoding_format: 'binary' }), { param: 'encoding_format' });
-      assertBadRequest(await postJson(served, '/v1/embeddings', { model, input: { text: 'x' } }), { param: 'input' });
+      assertBadRequest(await postJson(served, '/v1/embeddings', { model: served.model, input: 'x', encoding_format: 'binary' }), { param: 'encoding_format' });
+      assertBadRequest(await postJson(served, '/v1/embeddings', { model: served.model, input: { text: 'x' } }), { param: 'input' });
     });
 
     check('the model on an endpoint of another type is a 400 model_type_mismatch', async () => {
-      assertBadRequest(await postJson(served, '/v1/chat/completions', { model, messages: [{ role: 'user', content: 'Hi' }] }), {
+      assertBadRequest(await postJson(served, '/v1/chat/completions', { model: served.model, messages: [{ role: 'user', content: 'Hi' }] }), {
         param: 'model',
         code: 'model_type_mismatch',
       });
-      assertBadRequest(await postJson(served, '/v1/rerank', { model, query: 'Hi', documents: ['a'] }), { param: 'model', code: 'model_type_mismatch' });
+      assertBadRequest(await postJson(served, '/v1/rerank', { model: served.model, query: 'Hi', documents: ['a'] }), {
+        param: 'model',
+        code: 'model_type_mismatch',
+      });
     });
 
     verifyKnownFailures();

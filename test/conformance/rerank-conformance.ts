@@ -1,10 +1,9 @@
 // What every backend serving /v1/rerank must do, checked through the HTTP API. The openai SDK has no
 // rerank method, so requests are raw JSON posts.
 import assert from 'node:assert/strict';
-import { after, before, describe } from 'node:test';
-import { checksFor, type ConformanceTarget } from './conformance-target.js';
+import { describe } from 'node:test';
+import { checksFor, serveDuringSuite, type ConformanceTarget } from './conformance-target.js';
 import { assertBadRequest, postJson } from './openai-responses.js';
-import type { ServedModel } from './served-model.js';
 
 export interface RerankFeatures {
   /** The model's `max_inputs`, as configured by the target: one more document is a 400. */
@@ -33,25 +32,19 @@ export function rerankConformance(target: ConformanceTarget<RerankFeatures>): vo
   const { features } = target;
   describe(`rerank conformance: ${target.name}`, () => {
     const { check, verifyKnownFailures } = checksFor(target);
-    let served: ServedModel;
-    let model: string;
+    const served = serveDuringSuite(target);
     const rerank = async (body: Record<string, unknown>): Promise<RerankBody> => {
-      const response = await postJson(served, '/v1/rerank', { model, query: QUERY, documents: DOCUMENTS, ...body });
+      const response = await postJson(served, '/v1/rerank', { model: served.model, query: QUERY, documents: DOCUMENTS, ...body });
       assert.equal(response.status, 200, JSON.stringify(response.body));
       return response.body as RerankBody;
     };
     const scoreOf = (body: RerankBody, index: number) => body.results.find((result) => result.index === index)!.relevance_score;
-    before(async () => {
-      served = await target.start();
-      ({ model } = served);
-    });
-    after(() => served?.close());
 
     check('every document once, sorted by relevance_score best first, scores between 0 and 1', async () => {
       const body = await rerank({});
       assert.equal(typeof body.id, 'string');
       assert.equal(body.object, 'list');
-      assert.equal(body.model, model);
+      assert.equal(body.model, served.model);
       assert.deepEqual(body.results.map((result) => result.index).sort(), [0, 1, 2, 3]);
       for (const result of body.results) assert.ok(result.relevance_score > 0 && result.relevance_score < 1, `score ${result.relevance_score}`);
       for (let position = 1; position < body.results.length; position++) {
@@ -107,7 +100,7 @@ export function rerankConformance(target: ConformanceTarget<RerankFeatures>): vo
 
     check('more documents than max_inputs is a 400 naming documents', async () => {
       const documents = Array.from({ length: features.maxInputs + 1 }, (_, index) => `document ${index}`);
-      assertBadRequest(await postJson(served, '/v1/rerank', { model, query: QUERY, documents }), { param: 'documents' });
+      assertBadRequest(await postJson(served, '/v1/rerank', { model: served.model, query: QUERY, documents }), { param: 'documents' });
       assert.equal((await rerank({ documents: documents.slice(1) })).results.length, features.maxInputs);
     });
 
@@ -118,13 +111,13 @@ export function rerankConformance(target: ConformanceTarget<RerankFeatures>): vo
         [{ documents: [3] }, 'documents[0]'],
         [{ top_n: 0 }, 'top_n'],
       ] as const) {
-        assertBadRequest(await postJson(served, '/v1/rerank', { model, query: QUERY, documents: DOCUMENTS, ...patch }), { param });
+        assertBadRequest(await postJson(served, '/v1/rerank', { model: served.model, query: QUERY, documents: DOCUMENTS, ...patch }), { param });
       }
     });
 
     check('the model on an endpoint of another type is a 400 model_type_mismatch', async () => {
-      assertBadRequest(await postJson(served, '/v1/embeddings', { model, input: 'Hi' }), { param: 'model', code: 'model_type_mismatch' });
-      assertBadRequest(await postJson(served, '/v1/chat/completions', { model, messages: [{ role: 'user', content: 'Hi' }] }), {
+      assertBadRequest(await postJson(served, '/v1/embeddings', { model: served.model, input: 'Hi' }), { param: 'model', code: 'model_type_mismatch' });
+      assertBadRequest(await postJson(served, '/v1/chat/completions', { model: served.model, messages: [{ role: 'user', content: 'Hi' }] }), {
         param: 'model',
         code: 'model_type_mismatch',
       });
