@@ -9,6 +9,8 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { promisify } from 'node:util';
 import { createParser } from 'eventsource-parser';
+import { locateLlamaServer } from '../src/backends/llama-server/binary.js';
+import { freeLoopbackPort } from '../src/backends/llama-server/loopback-port.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -202,23 +204,17 @@ export function printTable(title: string, rows: Row[]): void {
   }
 }
 
-/** The llama-server binary the benchmarks compare with: LLAMA_SERVER, else the gateway's own SWITCHYARD_LLAMA_SERVER. */
+/**
+ * The llama-server binary the benchmarks compare with: LLAMA_SERVER, else the one the gateway
+ * itself would run (SWITCHYARD_LLAMA_SERVER, else the install step's), found as the gateway finds it.
+ */
 export function llamaServerBinary(): string | undefined {
-  return process.env.LLAMA_SERVER || process.env.SWITCHYARD_LLAMA_SERVER || undefined;
+  return process.env.LLAMA_SERVER || locateLlamaServer(undefined, process.cwd())?.path;
 }
 
 export interface BareLlamaServer {
   url: string;
   stop(): Promise<void>;
-}
-
-/** A port nobody listens on now (the server that is given it binds it a moment later). */
-async function freeLoopbackPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** llama-server on a loopback port with `args` (everything but where it listens), once its /health answers 200. */

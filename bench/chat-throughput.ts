@@ -3,7 +3,8 @@
 //   (a) one stream, tokens/s            target ratio >= 0.95
 //   (b) four concurrent streams, tokens/s target ratio >= 0.90
 //   (c) time to first token added by the gateway, p50, target < 5 ms
-// With a llama-server binary (LLAMA_SERVER, else SWITCHYARD_LLAMA_SERVER), the llama-server engine too:
+// With a llama-server binary (LLAMA_SERVER, else the gateway's own: SWITCHYARD_LLAMA_SERVER, else
+// the one the install step built), the llama-server engine too:
 //   (d) one stream and (e) four streams through a gateway whose model is backend = "llama-server",
 //       against the same llama-server (the gateway's child's own arguments) called bare, paired:
 //       interleaved runs, medians of the paired ratios, target >= 0.95 at both
@@ -322,7 +323,7 @@ parallel = ${PARALLEL}
   );
   const binary = llamaServerBinary();
   if (!binary) {
-    console.log('(set LLAMA_SERVER or SWITCHYARD_LLAMA_SERVER to a llama-server binary to run the llama-server engine too)');
+    console.log('(no llama-server binary: set LLAMA_SERVER or SWITCHYARD_LLAMA_SERVER, or build one with npm ci, to run the llama-server engine too)');
     return;
   }
   const engine = await llamaServerEngine(binary, modelPath);

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { freeLoopbackPort } from '../../src/backends/llama-server/loopback-port.js';
 import { parseConfig } from '../../src/config/load-config.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -212,10 +213,7 @@ describe('deploy/docker/healthcheck.mjs', () => {
   });
 
   test('exits 1 when nothing listens', async () => {
-    const closed = http.createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const unusedPort = (closed.address() as AddressInfo).port;
-    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const unusedPort = await freeLoopbackPort();
     const result = await run({ SWITCHYARD_ADDRESS: `127.0.0.1:${unusedPort}` });
     assert.equal(result.code, 1, result.output);
   });

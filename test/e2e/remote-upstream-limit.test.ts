@@ -3,18 +3,10 @@
 // on loopback that refuses a second request at once (max_concurrent_requests = 1), so a request
 // over the limit shows as a 429 there; the other upstream is a port nobody listens on.
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { freeLoopbackPort } from '../../src/backends/llama-server/loopback-port.js';
 import { models } from '../helpers/paths.js';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.js';
-
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe('remote: max_concurrent_per_upstream with one upstream down', () => {
   let survivor: TestGateway;
@@ -31,7 +23,7 @@ context_length = 512
 threads = 1
 parallel = 2
 `);
-    const dead = `http://127.0.0.1:${await closedPort()}/v1`;
+    const dead = `http://127.0.0.1:${await freeLoopbackPort()}/v1`;
     gateway = await startTestGateway(`
 [plugins.remote]
 health_check_interval = 0

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { models } from '../helpers/paths.js';
-import { freePort } from '../helpers/redis-server.js';
+import { freeLoopbackPort } from '../../src/backends/llama-server/loopback-port.js';
 import { writeTinyMmproj, type TinyMmproj } from '../helpers/tiny-mmproj.js';
 import { pngDataUrl } from '../helpers/tiny-png.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -22,7 +22,7 @@ interface Server {
 }
 
 async function startLlamaServer(model: string, mmproj: string): Promise<Server> {
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   const child = spawn(
     binary!,
     ['-m', model, '--mmproj', mmproj, '--host', '127.0.0.1', '--port', String(port), '-t', '1', '-c', '512', '-np', '1', '--no-webui'],

@@ -1,16 +1,7 @@
 // A real redis-server (Debian's package) on a free loopback port, for tests of shared limits.
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
+import { freeLoopbackPort } from '../../src/backends/llama-server/loopback-port.js';
 
 export interface RedisServer {
   url: string;
@@ -36,7 +27,7 @@ async function waitForPort(port: number, timeoutMs: number): Promise<void> {
 }
 
 export async function startRedisServer(): Promise<RedisServer> {
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   let child: ChildProcess | undefined;
   const start = async () => {
     child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
