@@ -3,14 +3,14 @@
 // model-call API's business (findModel).
 import type { Context } from 'koa';
 import type { ModelType } from '../engine/contract.js';
-import { openModel, type ModelEntry, type ModelHandle } from '../model-call/model-calls.js';
+import { openModel, type ModelHandle, type ModelPermission } from '../model-call/model-calls.js';
 import type { GatewayState } from '../http/gateway-state.js';
-import type { Principal } from '../http/key-ring.js';
 import { holdLease, principalOf } from '../http/request-state.js';
 
-/** Whether a request's key may use a model (no key and no auth: every model). */
-export function mayUse(principal: Principal | undefined, entry: ModelEntry): boolean {
-  return principal === undefined || principal.mayUse([entry.id, ...entry.config.aliases]);
+/** What a request's key may use, as the model-call API takes it (no key and no auth: every model). */
+export function permissionOf(ctx: Context): ModelPermission {
+  const principal = principalOf(ctx);
+  return principal && ((names) => principal.mayUse(names));
 }
 
 /** The handle of the model a request names; its lease is given back when the response is over. */
@@ -21,8 +21,7 @@ export async function openModelFor(
   accepted: readonly ModelType[],
   endpoint: string,
 ): Promise<ModelHandle> {
-  const principal = principalOf(ctx);
-  const model = await openModel(state.registry(), { name: requested, accepted, endpoint, permits: principal && ((names) => principal.mayUse(names)) });
+  const model = await openModel(state.registry(), { name: requested, accepted, endpoint, permits: permissionOf(ctx) });
   holdLease(ctx, model);
   return model;
 }

@@ -79,9 +79,28 @@ export interface ModelHandle extends Omit<EmbeddingCalls, 'prepare'> {
   release(): void;
 }
 
+/** A caller's permission (see ModelRequest.permits); undefined: every model. */
+export type ModelPermission = ModelRequest['permits'];
+
+/** Whether the caller may use `entry`: the one rule that decides both what a caller sees and what it may call. */
+function permitted(entry: ModelEntry, permission: ModelPermission): boolean {
+  return permission?.([entry.id, ...entry.config.aliases]) ?? true;
+}
+
+/** The models the caller may use, as listings show them. */
+export function listModels(registry: ModelRegistry, permission: ModelPermission): ModelEntry[] {
+  return registry.list().filter((entry) => permitted(entry, permission));
+}
+
+/** The model `name` (an id or an alias) names, when the caller may use it: one it may not is not there for it. */
+export function visibleModel(registry: ModelRegistry, name: string, permission: ModelPermission): ModelEntry | undefined {
+  const entry = registry.find(name);
+  return entry && permitted(entry, permission) ? entry : undefined;
+}
+
 /** The model a request names, checked against the caller's permission and the accepted types. */
 export function findModel(registry: ModelRegistry, request: ModelRequest): ModelEntry {
-  const permits = (entry: ModelEntry) => request.permits?.([entry.id, ...entry.config.aliases]) ?? true;
+  const permits = (entry: ModelEntry) => permitted(entry, request.permits);
   let name = request.name;
   if (name === undefined) {
     const candidates = registry.list().filter((entry) => request.accepted.includes(entry.type) && permits(entry));

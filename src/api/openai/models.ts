@@ -3,22 +3,15 @@ import Router from '@koa/router';
 import { errors } from '../../errors.js';
 import type { GatewayState } from '../../http/gateway-state.js';
 import { audienceOf, toModelObject } from '../model-view.js';
-import { mayUse } from '../resolve-model.js';
+import { listModels, visibleModel } from '../../model-call/model-calls.js';
+import { permissionOf } from '../resolve-model.js';
 import { principalOf } from '../../http/request-state.js';
 
 export function modelRoutes(state: GatewayState): Router {
   const router = new Router();
   router.get('/v1/models', (ctx) => {
-    const principal = principalOf(ctx);
-    const audience = audienceOf(principal);
-    ctx.body = {
-      object: 'list',
-      data: state
-        .registry()
-        .list()
-        .filter((entry) => mayUse(principal, entry))
-        .map((entry) => toModelObject(entry, audience)),
-    };
+    const audience = audienceOf(principalOf(ctx));
+    ctx.body = { object: 'list', data: listModels(state.registry(), permissionOf(ctx)).map((entry) => toModelObject(entry, audience)) };
   });
   // Model ids may contain slashes ("org/model"), as OpenAI's fine-tuned ids contain colons.
   router.get(/^\/v1\/models\/.+$/, (ctx) => {
@@ -29,8 +22,8 @@ export function modelRoutes(state: GatewayState): Router {
     } catch {
       // A malformed %-escape is just a name that matches no model.
     }
-    const entry = state.registry().find(name);
-    if (!entry || !mayUse(principalOf(ctx), entry)) throw errors.modelNotFound(name);
+    const entry = visibleModel(state.registry(), name, permissionOf(ctx));
+    if (!entry) throw errors.modelNotFound(name);
     ctx.body = toModelObject(entry, audienceOf(principalOf(ctx)));
   });
   return router;
