@@ -42,7 +42,7 @@ export interface GenerationRun {
  * prompt's count and says what every choice reused. Undefined when an engine did not say (a remote
  * upstream that reports no prompt_tokens_details).
  */
-export function cachedPromptTokensOf(results: readonly GenerationResult[], choicesPerPrompt: number): number | undefined {
+function cachedPromptTokensOf(results: readonly GenerationResult[], choicesPerPrompt: number): number | undefined {
   let total = 0;
   for (let first = 0; first < results.length; first += choicesPerPrompt) {
     const counts = results.slice(first, first + choicesPerPrompt).map((result) => result.cachedPromptTokens);
