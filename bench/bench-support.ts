@@ -275,6 +275,19 @@ export function descendantPids(root: number): number[] {
   return found;
 }
 
+/** Where llama-server listens and how it is called: the gateway's part, not the engine's configuration. */
+const LISTEN_OPTIONS = new Set(['--host', '--port', '--api-key', '--api-key-file']);
+
+/** A gateway's llama-server arguments without where it listens: what a bare llama-server runs to compare with it. */
+export function withoutListenOptions(args: string[]): string[] {
+  const kept: string[] = [];
+  for (let index = 0; index < args.length; index++) {
+    if (LISTEN_OPTIONS.has(args[index])) index++;
+    else kept.push(args[index]);
+  }
+  return kept;
+}
+
 /** The llama-server processes a gateway runs (whatever starts them in between), with their arguments. */
 export function llamaServerChildren(gatewayPid: number): Array<{ pid: number; args: string[] }> {
   const found: Array<{ pid: number; args: string[] }> = [];

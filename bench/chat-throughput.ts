@@ -24,6 +24,7 @@ import {
   readStream,
   startBareLlamaServer,
   startGatewayChild,
+  withoutListenOptions,
   type GatewayChild,
   type Row,
 } from './bench-support.js';
@@ -112,18 +113,6 @@ interface LlamaServerEngineFigures {
   ratioOne: number[];
   ratioFour: number[];
   crashToServingMs: number[];
-}
-
-/** Where llama-server listens and how it is called: the gateway's part, not the engine's configuration. */
-const LISTEN_OPTIONS = new Set(['--host', '--port', '--api-key', '--api-key-file']);
-
-function withoutListenOptions(args: string[]): string[] {
-  const kept: string[] = [];
-  for (let index = 0; index < args.length; index++) {
-    if (LISTEN_OPTIONS.has(args[index])) index++;
-    else kept.push(args[index]);
-  }
-  return kept;
 }
 
 /**

@@ -225,6 +225,12 @@ export interface LoadedModel {
    * the run is the `promptTokens` of the results. Default false.
    */
   readonly promptTokensAreEstimates?: boolean;
+  /**
+   * The engine's own metrics in Prometheus text format, for an engine that keeps some (a
+   * llama-server process's `--metrics`): the gateway's /metrics appends them, labelled by model.
+   * Rejects when the engine cannot answer now (it is restarting); that scrape goes on without them.
+   */
+  engineMetrics?(signal: AbortSignal): Promise<string>;
   dispose(): Promise<void>;
 }
 

@@ -1,12 +1,28 @@
 // The Prometheus metrics of one gateway. A registry per gateway (not prom-client's global one),
 // so that several gateways in one process (tests, benchmarks) keep their counts apart. Keys are
 // only ever labelled by their name, and their usage series sit in a registry of their own, so a
-// scrape can leave out the keys its reader may not see.
+// scrape can leave out the keys its reader may not see. The engines' own metrics (llama-server's)
+// are read at each scrape and appended, labelled by model (engine-metrics.ts).
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ModelEntry } from '../registry/model-registry.js';
+import { scrapeEngineMetrics, type EngineMetricsSource } from './engine-metrics.js';
+import { escapeHelp, escapeLabelValue } from './exposition-text.js';
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
+/**
+ * How long a scrape waits for an engine's own metrics: llama-server answers from its main loop,
+ * between two decode steps (milliseconds); a process that takes longer is stuck or restarting.
+ */
+const ENGINE_METRICS_TIMEOUT_MS = 2_000;
+
+export interface GatewayMetricsSources {
+  /**
+   * The models the gauges describe and whose engines' metrics a scrape appends. Read at scrape
+   * time only: the registry is made after the metrics (which count its loads).
+   */
+  models(): readonly ModelEntry[];
+}
 
 export class GatewayMetrics {
   readonly registry = new Registry();
@@ -76,26 +92,46 @@ export class GatewayMetrics {
     labelNames: ['result'],
     registers: [this.registry],
   });
+  readonly engineMetricsFailures = new Counter({
+    name: 'switchyard_engine_metrics_failures_total',
+    help: "Scrapes that went on without a model's engine metrics (its engine did not answer in time, or answered an error), by model.",
+    labelNames: ['model'],
+    registers: [this.registry],
+  });
 
   readonly contentType = this.registry.contentType;
 
-  /** The models the gauges describe: none until the model registry exists, which is made after the metrics that count its loads. */
-  #models: () => readonly ModelEntry[] = () => [];
-
-  describeModels(models: () => readonly ModelEntry[]): void {
-    this.#models = models;
-  }
-
-  /** The Prometheus text: with every key's usage series, or only those of `ownKey` (none without one). */
+  /**
+   * The Prometheus text: the gateway's metrics, with every key's usage series or only those of
+   * `ownKey` (none without one), then the engines' own metrics.
+   */
   async exposition(keys: 'all' | { ownKey: string | undefined }): Promise<string> {
+    // Read first: a failure counted now shows in this scrape.
+    const engines = await this.#engineMetrics();
     const shared = await this.registry.metrics();
-    if (keys === 'all') return `${shared}\n${await this.usageByKey.metrics()}`;
-    const own = await Promise.all([this.promptTokens, this.completionTokens].map((counter) => seriesOfKey(counter, keys.ownKey)));
-    return [shared, ...own].join('\n');
+    const usage =
+      keys === 'all'
+        ? [await this.usageByKey.metrics()]
+        : await Promise.all([this.promptTokens, this.completionTokens].map((counter) => seriesOfKey(counter, keys.ownKey)));
+    return [shared, ...usage, engines].filter((text) => text !== '').join('\n');
   }
 
-  constructor() {
-    const models = () => this.#models();
+  /** The engines' metrics of the models serving now; a model restarting, or loading, has none to read. */
+  async #engineMetrics(): Promise<string> {
+    const sources: EngineMetricsSource[] = [];
+    for (const entry of this.sources.models()) {
+      const loaded = entry.loaded;
+      if (entry.status !== 'ready' || loaded?.engineMetrics === undefined) continue;
+      sources.push({ model: entry.id, read: (signal) => loaded.engineMetrics!(signal) });
+    }
+    if (sources.length === 0) return '';
+    const { text, failed } = await scrapeEngineMetrics(sources, ENGINE_METRICS_TIMEOUT_MS);
+    for (const model of failed) this.engineMetricsFailures.inc({ model });
+    return text;
+  }
+
+  constructor(private readonly sources: GatewayMetricsSources) {
+    const models = () => sources.models();
     collectDefaultMetrics({ register: this.registry, prefix: 'switchyard_' });
     new Gauge({
       name: 'switchyard_queue_depth',
@@ -129,9 +165,6 @@ export class GatewayMetrics {
     });
   }
 }
-
-const escapeHelp = (text: string) => text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
-const escapeLabelValue = (text: string) => escapeHelp(text).replace(/"/g, '\\"');
 
 /** One key-labelled counter in Prometheus text, with the series of `key` alone. */
 async function seriesOfKey(counter: Counter<'model' | 'key'>, key: string | undefined): Promise<string> {

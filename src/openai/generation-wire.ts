@@ -7,10 +7,14 @@ export interface Usage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
+  /** How many of `prompt_tokens` the engine found already evaluated (its prompt cache); absent when the engine did not say. */
+  prompt_tokens_details?: { cached_tokens: number };
 }
 
-export function usageOf(promptTokens: number, completionTokens: number): Usage {
-  return { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+export function usageOf(promptTokens: number, completionTokens: number, cachedPromptTokens?: number): Usage {
+  const usage: Usage = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+  if (cachedPromptTokens !== undefined) usage.prompt_tokens_details = { cached_tokens: Math.min(cachedPromptTokens, promptTokens) };
+  return usage;
 }
 
 /** What a route needs to answer in one wire format, streamed or not. */

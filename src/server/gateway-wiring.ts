@@ -28,7 +28,8 @@ export async function wireGateway(options: GatewayOptions, resources: DisposalSt
   const { logger, plugins } = options;
   const running = new RunningConfig(options.loaded, logger);
   resources.defer(() => running.dispose());
-  const metrics = new GatewayMetrics();
+  // Read at scrape time only, once the registry (made next: the metrics count its loads) exists.
+  const metrics = new GatewayMetrics({ models: () => registry.list() });
   const registry = await ModelRegistry.create({
     config: running.config,
     baseDirectory: path.dirname(running.loaded.file),
@@ -41,7 +42,6 @@ export async function wireGateway(options: GatewayOptions, resources: DisposalSt
     },
   });
   resources.defer(() => registry.dispose());
-  metrics.describeModels(() => registry.list());
   const host = parseAddress(options.address ?? options.loaded.config.api.address).host;
   const load = async (file: string) => {
     const next = await loadConfigFile(file, plugins?.configExtension);

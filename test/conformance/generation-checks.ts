@@ -31,3 +31,14 @@ export function assertUsage(usage: OpenAI.CompletionUsage | null | undefined, ma
   assert.equal(usage.total_tokens, usage.prompt_tokens + usage.completion_tokens);
   return usage;
 }
+
+/**
+ * The counts a request is charged for, without `prompt_tokens_details`: a repeated request finds
+ * its prompt cached where the first did not, so only these are the same between the two.
+ */
+export function billedUsage(
+  usage: OpenAI.CompletionUsage | null | undefined,
+): Pick<OpenAI.CompletionUsage, 'prompt_tokens' | 'completion_tokens' | 'total_tokens'> {
+  assert.ok(usage, 'usage is present');
+  return { prompt_tokens: usage.prompt_tokens, completion_tokens: usage.completion_tokens, total_tokens: usage.total_tokens };
+}

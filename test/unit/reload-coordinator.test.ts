@@ -55,7 +55,7 @@ describe('reload coordinator', () => {
     await writeFile(file, withKey('sk-first'));
     const running = new RunningConfig(await loadConfigFile(file), createSilentLogger());
     const models = recordingModels(delayMs);
-    const metrics = new GatewayMetrics();
+    const metrics = new GatewayMetrics({ models: () => [] });
     const coordinator = new ReloadCoordinator({ running, load: (path) => loadConfigFile(path), models, metrics, logger: createSilentLogger() });
     return { running, models, metrics, coordinator };
   }

@@ -36,6 +36,22 @@ export interface GenerationRun {
   wireNames: WireNames;
 }
 
+/**
+ * The prompt tokens the engine found cached, counted as prompt_tokens is: once per distinct prompt
+ * (its n choices share it), the least any of its choices found, so that it never exceeds that
+ * prompt's count and says what every choice reused. Undefined when an engine did not say (a remote
+ * upstream that reports no prompt_tokens_details).
+ */
+function cachedPromptTokensOf(results: readonly GenerationResult[], choicesPerPrompt: number): number | undefined {
+  let total = 0;
+  for (let first = 0; first < results.length; first += choicesPerPrompt) {
+    const counts = results.slice(first, first + choicesPerPrompt).map((result) => result.cachedPromptTokens);
+    if (counts.some((count) => count === undefined)) return undefined;
+    total += Math.min(...(counts as number[]));
+  }
+  return total;
+}
+
 export async function respondWithGeneration(ctx: Context, run: GenerationRun): Promise<void> {
   const access = ctx.state.access;
   access.stream = run.stream;
@@ -129,7 +145,7 @@ export async function respondWithGeneration(ctx: Context, run: GenerationRun): P
   }
   opening?.stop();
   const completionTokens = results.reduce((sum, result) => sum + result.completionTokens, 0);
-  const usage = usageOf(run.exactPromptTokens?.(results) ?? run.promptTokens, completionTokens);
+  const usage = usageOf(run.exactPromptTokens?.(results) ?? run.promptTokens, completionTokens, cachedPromptTokensOf(results, run.choicesPerPrompt));
   access.promptTokens = usage.prompt_tokens;
   access.completionTokens = usage.completion_tokens;
   ctx.state.usage = usage;

@@ -15,6 +15,7 @@ import type { LlamaServerConnection } from './connection.js';
 import { createServerEmbedding } from './embedding.js';
 import { createServerRerank } from './rerank.js';
 import { readServerInfo, type LlamaServerInfo } from './server-info.js';
+import { getText } from './server-wire.js';
 import { createServerTokenizer } from './tokenizer.js';
 import { llamaServerModelArguments, type LlamaServerModelOptions } from './options.js';
 import { LlamaServerSupervisor } from './supervisor.js';
@@ -181,6 +182,8 @@ export async function loadLlamaServerModel(context: BackendDescriptorLoadContext
     info,
     ...capabilitiesOf(supervisor.connection, config.type, config, server),
     parallelism: options.parallel,
+    // The process runs with --metrics (options.ts); while it restarts, baseUrl() throws and the scrape skips it.
+    engineMetrics: (signal) => getText(supervisor.connection, '/metrics', signal),
     dispose: () => supervisor.stop(),
   };
 }

@@ -79,16 +79,25 @@ export async function postJson<T>(connection: LlamaServerConnection, path: strin
 const GET_TIMEOUT_MS = 10_000;
 
 /** GETs JSON (the server's /props, /v1/models, /slots). */
-export async function getJson<T>(connection: LlamaServerConnection, path: string, signal?: AbortSignal): Promise<T> {
+export function getJson<T>(connection: LlamaServerConnection, path: string, signal?: AbortSignal): Promise<T> {
+  return get(connection, path, (response) => response.json() as Promise<T>, signal);
+}
+
+/** GETs text (the server's /metrics). */
+export function getText(connection: LlamaServerConnection, path: string, signal?: AbortSignal): Promise<string> {
+  return get(connection, path, (response) => response.text(), signal);
+}
+
+async function get<T>(connection: LlamaServerConnection, path: string, read: (response: Response) => Promise<T>, signal?: AbortSignal): Promise<T> {
   try {
     const limit = AbortSignal.timeout(GET_TIMEOUT_MS);
     const response = await fetch(`${connection.baseUrl()}${path}`, {
       headers: connection.client.authorization,
       signal: signal ? AbortSignal.any([signal, limit]) : limit,
     });
-    // GETs answer JSON, errors included: a body that is not JSON says nothing more than the status.
+    // Errors are JSON, whatever the endpoint: a body that is not JSON says nothing more than the status.
     if (!response.ok) throw new UpstreamHttpError(response.status, await response.json().catch(() => null), response.headers);
-    return (await response.json()) as T;
+    return await read(response);
   } catch (error) {
     if (signal?.aborted) throw signal.reason;
     throw engineErrorOf(connection, error);
