@@ -166,6 +166,11 @@ describe('image prompts on a llama-server model with mmproj', { skip }, () => {
     // The same image twice in one prompt.
     const twice = await ask([text('A: '), image(pngDataUrl(32, 32, 9)), text(' B: '), image(pngDataUrl(32, 32, 9)), text(' Same?')]);
     assert.equal(twice.usage!.prompt_tokens, await expectedTokens(['A: ', ' B: ', ' Same?'], 2));
+    // Text alone on the same model, between image prompts, is counted as on a model without a projector.
+    const plain = { model: 'vision', messages: [{ role: 'user' as const, content: 'No picture, Describe.' }], max_tokens: 4 };
+    const [alone, blind] = [await gateway.client.chat.completions.create(plain), await gateway.client.chat.completions.create({ ...plain, model: 'blind' })];
+    assert.equal(alone.usage!.prompt_tokens, blind.usage!.prompt_tokens);
+    assert.equal((await ask(content)).usage!.prompt_tokens, first.usage!.prompt_tokens);
   });
 
   test('an image prompt past the context is a 400 context_length_exceeded counted before generation, not an engine error', async () => {
@@ -192,8 +197,12 @@ describe('image prompts on a llama-server model with mmproj', { skip }, () => {
     const truncated = tinyPng(32, 32, 11).subarray(0, 60);
     await assert.rejects(
       ask([text('Look: '), image(pngDataUrl(32, 32, 12)), text(' and '), image(`data:image/png;base64,${truncated.toString('base64')}`)]),
-      badRequest('messages[0].content[3]', 'invalid_image'),
+      badRequest('messages[0].content[3]', 'invalid_image', /could not be decoded/),
     );
+    const webp = Buffer.concat([Buffer.from('RIFF'), Buffer.alloc(4), Buffer.from('WEBPVP8 '), Buffer.alloc(8)]);
+    await assert.rejects(ask([image(`data:image/webp;base64,${webp.toString('base64')}`)]), badRequest('messages[0].content[0]', 'invalid_image'));
+    // The model still serves.
+    assert.equal((await ask([text('Look: '), image(pngDataUrl(32, 32, 12))])).choices.length, 1);
   });
 
   test('a remote image URL stays refused on a model with mmproj', async () => {
