@@ -40,6 +40,14 @@ export type {
   TokenLogprob,
 } from './engine/contract.js';
 export { chatPartField } from './engine/contract.js';
-export { DomainError, EngineUnavailableError, InputTooLongError, InvalidInputError, TokenTimeoutError, UnsupportedFeatureError } from './engine/errors.js';
+export {
+  DomainError,
+  EngineUnavailableError,
+  InputTooLongError,
+  InvalidImageError,
+  InvalidInputError,
+  TokenTimeoutError,
+  UnsupportedFeatureError,
+} from './engine/errors.js';
 export { errors, GatewayError, retryHeaders, type ErrorType, type GatewayErrorOptions } from './errors.js';
 export type { Usage } from './openai/generation-wire.js';

@@ -3,7 +3,15 @@
 // registry, scheduler and model calls throw DomainErrors in their own terms; the error middleware,
 // the stream writer's error frame and the plugins' afterResponse hooks all go through here.
 import type { ModelType } from '../engine/contract.js';
-import { DomainError, EngineUnavailableError, InputTooLongError, InvalidInputError, TokenTimeoutError, UnsupportedFeatureError } from '../engine/errors.js';
+import {
+  DomainError,
+  EngineUnavailableError,
+  InputTooLongError,
+  InvalidImageError,
+  InvalidInputError,
+  TokenTimeoutError,
+  UnsupportedFeatureError,
+} from '../engine/errors.js';
 import { errors, GatewayError } from '../errors.js';
 import {
   ContextLengthError,
@@ -62,6 +70,8 @@ function contextLengthMessage(error: ContextLengthError, names: WireNames): stri
 function fromDomainError(error: DomainError, names: WireNames): GatewayError {
   const param = wireName(error.field, names) ?? null;
   if (error instanceof UnsupportedFeatureError) return errors.invalidRequest(error.message, param, 'unsupported_parameter');
+  // The same code as the wire's own image checks: to the client, both are a bad image.
+  if (error instanceof InvalidImageError) return errors.invalidRequest(error.message, param, 'invalid_image');
   if (error instanceof InvalidInputError) return errors.invalidRequest(error.message, param, 'invalid_input');
   if (error instanceof InputTooLongError) return errors.invalidRequest(error.message, param ?? wireName('input', names) ?? null, 'context_length_exceeded');
   // The prompt is what has to shrink, whichever number was asked for.

@@ -23,6 +23,9 @@ export class UnsupportedFeatureError extends DomainError {}
 /** Thrown by an adapter for an input it cannot take (a token id outside the vocabulary, an empty token array): a 400. */
 export class InvalidInputError extends DomainError {}
 
+/** Thrown by an engine whose decoder cannot read an image that passed the wire checks (a truncated or corrupt file): a 400 `invalid_image`. */
+export class InvalidImageError extends InvalidInputError {}
+
 /** Thrown by an adapter when an input is too long for the model and truncation is off (a 400). */
 export class InputTooLongError extends DomainError {}
 

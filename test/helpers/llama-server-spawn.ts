@@ -25,11 +25,13 @@ export interface SpawnedLlamaServer {
 
 const READY_TIMEOUT_MS = 60_000;
 
-export async function spawnLlamaServer(modelId: string, args: string[]): Promise<SpawnedLlamaServer> {
+/** `environment` adds variables to the test's own (e.g. LLAMA_MEDIA_MARKER, as the supervisor sets it). */
+export async function spawnLlamaServer(modelId: string, args: string[], environment: Record<string, string> = {}): Promise<SpawnedLlamaServer> {
   if (llamaServerBinary === undefined) throw new Error('no llama-server binary');
   const port = await freeLoopbackPort();
   const child = spawn(llamaServerBinary, ['--host', '127.0.0.1', '--port', String(port), '--threads', '1', '--no-webui', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...environment },
   });
   const lines: string[] = [];
   const keep = (chunk: Buffer) => {

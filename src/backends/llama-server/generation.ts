@@ -11,6 +11,7 @@ import { checkGrammar } from '../llama/grammar-checks.js';
 import { assertTokensInVocabulary, resolveSeed } from '../llama/sampling.js';
 import { assertPromptFits, reportEnd } from '../../engine/generation-end.js';
 import type { LlamaServerConnection } from './connection.js';
+import type { MediaPrompt } from './image-prompt.js';
 import { postStream } from './server-wire.js';
 import { detokenizeOnServer } from './tokenizer.js';
 
@@ -18,6 +19,8 @@ import { detokenizeOnServer } from './tokenizer.js';
 export interface ServerPrompt extends PreparedPrompt {
   /** The prompt as the model sees it, sent as token ids so that the server renders and tokenizes nothing again. */
   tokens: number[];
+  /** A chat with images (image-prompt.ts): sent as text and images, which the server tokenizes; `tokens` is then empty. */
+  media?: MediaPrompt;
   /** Fill-in-the-middle: prefix and suffix tokens for /infill, which adds the FIM tokens itself. */
   infill?: { prefix: number[]; suffix: number[] };
   /** Chat replies start at the first non-blank character; raw completions keep every character. */
@@ -150,6 +153,11 @@ class LogprobCollector {
   }
 }
 
+/** /completion's `prompt`: the token ids, or for a prompt with images the text and images the server tokenizes. */
+function promptField(prompt: ServerPrompt): number[] | { prompt_string: string; multimodal_data: string[] } {
+  return prompt.media === undefined ? prompt.tokens : { prompt_string: prompt.media.text, multimodal_data: prompt.media.images };
+}
+
 function finishReasonOf(stopType: unknown): FinishReason {
   return stopType === 'limit' ? 'length' : 'stop';
 }
@@ -165,10 +173,10 @@ export async function generateOnServer(
   assertPromptFits(prompt.promptTokens, settings.contextLength);
   if (options.maxTokens <= 0) return await reportEnd(options, { text: '', finishReason: 'length', promptTokens: prompt.promptTokens, completionTokens: 0 });
   const body = {
-    ...(prompt.infill === undefined ? { prompt: prompt.tokens } : { input_prefix: prompt.infill.prefix, input_suffix: prompt.infill.suffix, prompt: '' }),
+    ...(prompt.infill === undefined ? { prompt: promptField(prompt) } : { input_prefix: prompt.infill.prefix, input_suffix: prompt.infill.suffix, prompt: '' }),
     n_predict: Math.min(options.maxTokens, settings.contextLength - prompt.promptTokens),
     stream: true,
-    cache_prompt: true,
+    cache_prompt: prompt.media?.cacheable ?? true,
     ...samplingFields(options, settings),
   };
   const logprobs = options.topLogprobs === undefined ? undefined : new LogprobCollector(options.topLogprobs);

@@ -1,6 +1,7 @@
 // The llama-server engine: one supervised llama-server process per model (supervisor.ts), started
 // with the flags the model's keys map to (options.ts), from the binary binary.ts finds. What the
 // model can do reaches that process over HTTP through the supervisor's connection.
+import { randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { BackendDescriptorLoadContext } from '../../engine/backend-descriptor.js';
@@ -9,7 +10,7 @@ import type { LoadedModel, LoadedModelInfo, ModelType } from '../../engine/contr
 import { DEFAULT_CONTEXT_CAP } from '../llama/context-settings.js';
 import { checkGgufFile } from '../model-paths.js';
 import { describeLlamaServer, deviceOf, locateLlamaServer, NO_BINARY_HINT, unrunnableReason } from './binary.js';
-import { createServerChat } from './chat.js';
+import { createServerChat, type ServerVision } from './chat.js';
 import { createServerTextCompletion } from './completion.js';
 import type { LlamaServerConnection } from './connection.js';
 import { createServerEmbedding } from './embedding.js';
@@ -83,13 +84,19 @@ function binaryFor(context: BackendDescriptorLoadContext<LlamaServerModelOptions
  * The model's capabilities over its process's HTTP API, each taking the connection to the process
  * serving now. A chat model also completes text, as on the in-process engine.
  */
-function capabilitiesOf(connection: LlamaServerConnection, type: ModelType, config: ModelConfig, server: LlamaServerInfo): Partial<LoadedModel> {
+function capabilitiesOf(
+  connection: LlamaServerConnection,
+  type: ModelType,
+  config: ModelConfig,
+  server: LlamaServerInfo,
+  vision: ServerVision | undefined,
+): Partial<LoadedModel> {
   const generation = { contextLength: server.contextLength, vocabularySize: server.vocabularySize };
   const tokenizer = createServerTokenizer(connection, { vocabularySize: server.vocabularySize });
   const textCompletion = () => createServerTextCompletion(connection, { ...generation, infillOverheadTokens: server.infillOverheadTokens });
   switch (type) {
     case 'chat':
-      return { chat: createServerChat(connection, generation), textCompletion: textCompletion(), tokenizer };
+      return { chat: createServerChat(connection, generation, vision), textCompletion: textCompletion(), tokenizer };
     case 'completion':
       return { textCompletion: textCompletion(), tokenizer };
     case 'embedding':
@@ -124,10 +131,14 @@ export async function loadLlamaServerModel(context: BackendDescriptorLoadContext
   const modelBytes = (await stat(resolvedPath)).size;
   // The schema's defaults when the caller passed no [engines] tables.
   const engine = context.engines?.llama_server ?? llamaServerEngineSchema.parse({});
+  // The marker where an image goes in a prompt, given to the process rather than read from it: it
+  // stays the same across restarts, and unguessable, so that no client text can stand for an image.
+  const mediaMarker = mmprojPath === undefined ? undefined : `<__media_${randomUUID()}__>`;
   const supervisor = await LlamaServerSupervisor.start({
     modelId: id,
     binary,
     modelArgs: llamaServerModelArguments({ type: config.type, modelPath: resolvedPath, contextLength, options, mmprojPath, draftModelPath }),
+    environment: mediaMarker === undefined ? {} : { LLAMA_MEDIA_MARKER: mediaMarker },
     logger,
     readyTimeoutMs: engine.load_timeout_seconds === undefined ? READY_BASE_MS + modelBytes * READY_MS_PER_BYTE : engine.load_timeout_seconds * 1000,
     liveness: {
@@ -180,7 +191,14 @@ export async function loadLlamaServerModel(context: BackendDescriptorLoadContext
   logger.info({ model: id, device: info.device, contextLength: info.contextLength, ...info.details }, 'llama-server model loaded');
   return {
     info,
-    ...capabilitiesOf(supervisor.connection, config.type, config, server),
+    // A projector without a vision encoder (audio only) takes no images.
+    ...capabilitiesOf(
+      supervisor.connection,
+      config.type,
+      config,
+      server,
+      mediaMarker !== undefined && properties.vision !== false ? { mediaMarker } : undefined,
+    ),
     parallelism: options.parallel,
     // The process runs with --metrics (options.ts); while it restarts, baseUrl() throws and the scrape skips it.
     engineMetrics: (signal) => getText(supervisor.connection, '/metrics', signal),

@@ -1,7 +1,7 @@
 // Requests to a model's llama-server and its failures in the gateway's terms: JSON calls, the
 // native /completion event stream, and the one mapping from what the server (or the socket to it)
 // said to a domain error. The capabilities (chat.ts, embedding.ts, …) call nothing else.
-import { EngineUnavailableError, InputTooLongError, InvalidInputError, UnsupportedFeatureError } from '../../engine/errors.js';
+import { EngineUnavailableError, InputTooLongError, InvalidImageError, InvalidInputError, UnsupportedFeatureError } from '../../engine/errors.js';
 import { networkReason, UpstreamHttpError, UpstreamStreamError, UpstreamTimeoutError } from '../../upstream/openai-client.js';
 import { sseData } from '../../upstream/sse-frames.js';
 import type { LlamaServerConnection } from './connection.js';
@@ -26,6 +26,9 @@ interface ServerErrorBody {
   type?: string;
 }
 
+/** What the server answers (a 500) when its decoder cannot read an image of a prompt (mtmd-helper's stb_image or ffmpeg). */
+const IMAGE_NOT_DECODED = /failed to load image/i;
+
 /** `{"error": {"message", "type"}}`, the server's envelope (also the payload of an in-band error frame). */
 function serverErrorOf(body: unknown): ServerErrorBody | undefined {
   const error = (body as { error?: { message?: unknown; type?: unknown } } | undefined)?.error;
@@ -44,7 +47,8 @@ function unavailable(connection: LlamaServerConnection, reason: string): EngineU
  * What a failed call means to the gateway. Unreachable, reset or silent: the process crashed or
  * is restarting (EngineUnavailableError). The server's 400s are the client's: a prompt past the
  * context is InputTooLongError, the others InvalidInputError with the server's message; a 501 is a
- * feature this model lacks. Anything else stays an Error (a 500, its detail in the log).
+ * feature this model lacks; an image its decoder could not read is InvalidImageError, the client's
+ * fault though the server answers 500. Anything else stays an Error (a 500, its detail in the log).
  */
 export function engineErrorOf(connection: LlamaServerConnection, error: unknown, field?: string): Error {
   if (error instanceof DOMException && error.name === 'TimeoutError') return unavailable(connection, `did not answer within ${GET_TIMEOUT_MS / 1000} s`);
@@ -53,6 +57,7 @@ export function engineErrorOf(connection: LlamaServerConnection, error: unknown,
     const server = serverErrorOf(error.body);
     const message = relayableMessage(server?.message ?? (typeof error.body === 'string' ? error.body : `status ${error.status}`));
     if (server?.type === 'exceed_context_size_error') return new InputTooLongError(message, field ?? 'prompt');
+    if (IMAGE_NOT_DECODED.test(message)) return new InvalidImageError(`the image could not be decoded (${message})`, field);
     if (error.status === 501) return new UnsupportedFeatureError(message, field);
     if (error.status === 503) return unavailable(connection, `is not ready: ${message}`);
     if (error.status >= 400 && error.status < 500) return new InvalidInputError(message, field);

@@ -88,6 +88,8 @@ export interface SupervisorOptions {
   binary: string;
   /** The model's flags (options.ts); the supervisor adds where it listens. */
   modelArgs: readonly string[];
+  /** Variables the model's process needs besides the gateway's environment (its media marker). */
+  environment?: Readonly<Record<string, string>>;
   logger: Logger;
   /** Bound on the wait for /health to answer 200 after each start; past it the process is killed. */
   readyTimeoutMs: number;
@@ -149,11 +151,13 @@ async function healthProblem(client: OpenAIClient, baseUrl: string, timeoutMs: n
   }
 }
 
-/** The gateway's environment, less what would configure llama-server behind the gateway's back (LLAMA_ARG_*, its key). */
-function engineEnvironment(apiKey: string): NodeJS.ProcessEnv {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('LLAMA_ARG_') && name !== 'LLAMA_API_KEY'));
+/** The gateway's environment, less what would configure llama-server behind the gateway's back (LLAMA_ARG_*, its key, its media marker). */
+function engineEnvironment(apiKey: string, own: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !name.startsWith('LLAMA_ARG_') && name !== 'LLAMA_API_KEY' && name !== 'LLAMA_MEDIA_MARKER'),
+  );
   // Read from the environment, not the command line: the command line of every process is public.
-  return { ...env, LLAMA_API_KEY: apiKey };
+  return { ...env, ...own, LLAMA_API_KEY: apiKey };
 }
 
 export class LlamaServerSupervisor {
@@ -280,7 +284,7 @@ export class LlamaServerSupervisor {
       const child = new GuardedProcess({
         command: this.options.binary,
         args: ['--host', '127.0.0.1', '--port', String(port), ...this.options.modelArgs],
-        env: engineEnvironment(this.apiKey),
+        env: engineEnvironment(this.apiKey, this.options.environment),
         orphanGraceSeconds: ORPHAN_GRACE_SECONDS,
         onLine: (line) => this.logLine(line),
       });
