@@ -20,6 +20,8 @@ export type {
   ChatImage,
   ChatImageMediaType,
   ChatMessage,
+  ChatPromptOptions,
+  ChatTools,
   EmbeddingBatchResult,
   EmbeddingCapability,
   EmbeddingInput,
@@ -38,8 +40,12 @@ export type {
   TextCompletionCapability,
   TokenizeCapability,
   TokenLogprob,
+  ToolCall,
+  ToolChoice,
+  ToolDefinition,
 } from './engine/contract.js';
 export { chatPartField } from './engine/contract.js';
+export { newToolCallId } from './engine/tool-calls.js';
 export { DomainError, EngineUnavailableError, InputTooLongError, InvalidInputError, TokenTimeoutError, UnsupportedFeatureError } from './engine/errors.js';
 export { errors, GatewayError, retryHeaders, type ErrorType, type GatewayErrorOptions } from './errors.js';
 export type { Usage } from './openai/generation-wire.js';
