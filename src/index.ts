@@ -20,6 +20,8 @@ export type {
   ChatImage,
   ChatImageMediaType,
   ChatMessage,
+  ChatPromptOptions,
+  ChatTools,
   EmbeddingBatchResult,
   EmbeddingCapability,
   EmbeddingInput,
@@ -38,6 +40,9 @@ export type {
   TextCompletionCapability,
   TokenizeCapability,
   TokenLogprob,
+  ToolCall,
+  ToolChoice,
+  ToolDefinition,
 } from './engine/contract.js';
 export { chatPartField } from './engine/contract.js';
 export {
@@ -49,5 +54,6 @@ export {
   TokenTimeoutError,
   UnsupportedFeatureError,
 } from './engine/errors.js';
+export { newToolCallId } from './engine/tool-calls.js';
 export { errors, GatewayError, retryHeaders, type ErrorType, type GatewayErrorOptions } from './errors.js';
 export type { Usage } from './openai/generation-wire.js';

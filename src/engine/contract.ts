@@ -19,6 +19,59 @@ export interface ChatMessage {
    */
   parts?: ChatContentPart[];
   name?: string;
+  /** An assistant message's tool calls, in the order it made them (its `content` is the text before them, often ''). */
+  toolCalls?: ToolCall[];
+  /** A `tool` message: the id of the earlier call whose result `content` is (checked to exist by the wire). */
+  toolCallId?: string;
+}
+
+/** A function the model may call: OpenAI's `tools[i].function`, checked on the wire. */
+export interface ToolDefinition {
+  /** Unique within a request; `^[a-zA-Z0-9_-]{1,64}$` as OpenAI requires. */
+  name: string;
+  description?: string;
+  /** JSON Schema of the arguments, an object schema (`{"type": "object", "properties": {}}` when the client gave none). */
+  parameters: Record<string, unknown>;
+  /**
+   * The client's `strict`. Informational only: an engine that constrains calls does so whatever it
+   * says (a call must always match its schema), and one that cannot refuses the schema.
+   */
+  strict?: boolean;
+}
+
+/**
+ * Whether and which call the reply must make. `none`: text only. `auto`: text, or calls (each
+ * call, once started, matches its schema). `required`: at least one call. `function`: exactly that
+ * function is called (never silently downgraded to `auto`).
+ */
+export type ToolChoice = { kind: 'auto' } | { kind: 'none' } | { kind: 'required' } | { kind: 'function'; name: string };
+
+/** A tool call as the history carries it and a result holds it. */
+export interface ToolCall {
+  /** `call_…`: made by the engine that generated it (or passed on from a remote upstream). */
+  id: string;
+  name: string;
+  /** The arguments as JSON text, exactly as generated (a JSON object for the engines that constrain calls). */
+  arguments: string;
+}
+
+/**
+ * The tools of one chat request. `prepareChat` renders `definitions` with the model's template
+ * (the system prompt lists them); `generate` gets the same object in its options and constrains
+ * the reply by `choice` and `parallel`.
+ */
+export interface ChatTools {
+  /** At least one; names unique. */
+  definitions: ToolDefinition[];
+  choice: ToolChoice;
+  /** Whether one reply may make several calls (`parallel_tool_calls`, default true). */
+  parallel: boolean;
+}
+
+/** What `prepareChat` takes besides the messages. */
+export interface ChatPromptOptions {
+  /** Undefined: the request has no tools (the template renders none). */
+  tools?: ChatTools;
 }
 
 export type ChatContentPart = { type: 'text'; text: string } | { type: 'image'; image: ChatImage };
@@ -66,6 +119,11 @@ export interface GenerationOptions {
   constraint?: OutputConstraint;
   /** Number of alternatives per position to report (0 = only the chosen token). Undefined: none. */
   topLogprobs?: number;
+  /**
+   * The request's tools, the very object given to `prepareChat` for this prompt (chat only).
+   * Undefined: no tools; the reply is text. Only a capability with `acceptsTools` is given them.
+   */
+  tools?: ChatTools;
   /** Aborted when the client leaves: the engine stops within a token or two. */
   signal: AbortSignal;
   /**
@@ -77,13 +135,19 @@ export interface GenerationOptions {
 }
 
 /**
- * What an engine reports while it generates, in order: `text` deltas as they become final, then
- * `tokens` (the logprobs of the returned text, when `topLogprobs` asked for them), `finish` and
- * `usage`. The union is open: the tool-calling work adds tool-call and reasoning events, so a
- * consumer ignores a `type` it does not know.
+ * What an engine reports while it generates, in order: `reasoning` and `text` deltas as they become
+ * final; for each tool call a `tool_call_start` (index 0, 1, … in the reply's order, with its id and
+ * function name) then its `tool_call_arguments` fragments, which joined are the call's arguments
+ * (a call's fragments all come before the next call starts); then `tokens` (the logprobs of the
+ * returned text, when `topLogprobs` asked for them), `finish` and `usage`. The union is open:
+ * a consumer ignores a `type` it does not know.
  */
 export type GenerationEvent =
   | { type: 'text'; text: string }
+  /** The model's thought (a template's thinking segment), apart from the answer's `text`. */
+  | { type: 'reasoning'; text: string }
+  | { type: 'tool_call_start'; index: number; id: string; name: string }
+  | { type: 'tool_call_arguments'; index: number; text: string }
   | { type: 'tokens'; logprobs: TokenLogprob[] }
   | { type: 'finish'; reason: FinishReason }
   | { type: 'usage'; promptTokens: number; completionTokens: number; cachedPromptTokens?: number };
@@ -96,11 +160,17 @@ export interface TokenLogprob {
   topLogprobs: Array<{ token: string; logprob: number }>;
 }
 
-export type FinishReason = 'stop' | 'length';
+/** `tool_calls`: the reply ended after making at least one complete tool call. */
+export type FinishReason = 'stop' | 'length' | 'tool_calls';
 
 /** The whole of a generation once it ended: what its events said, gathered. */
 export interface GenerationResult {
+  /** The answer's text (with tool calls: the text before the first call). */
   text: string;
+  /** The thought, when the template separates one (undefined: none). */
+  reasoning?: string;
+  /** The calls the reply made, in order (undefined or empty: none). */
+  toolCalls?: ToolCall[];
   finishReason: FinishReason;
   promptTokens: number;
   completionTokens: number;
@@ -125,8 +195,14 @@ export interface ChatCapability {
    * upstream). Default false: messages with images are refused before `prepareChat`.
    */
   readonly acceptsImages?: boolean;
-  /** Renders the messages with the model's template and tokenizes them. */
-  prepareChat(messages: ChatMessage[]): Promise<PreparedPrompt>;
+  /**
+   * True when the engine takes `tools` (renders them with the template and honours every choice
+   * as ToolChoice documents). Default false: a request with tools is refused before `prepareChat`,
+   * and so is a history that holds tool calls or tool results.
+   */
+  readonly acceptsTools?: boolean;
+  /** Renders the messages (and the tools, when given) with the model's template and tokenizes them. */
+  prepareChat(messages: ChatMessage[], options?: ChatPromptOptions): Promise<PreparedPrompt>;
   /** One completion of a prompt this capability prepared; it may be called again for another choice. */
   generate(prompt: PreparedPrompt, options: GenerationOptions): Promise<GenerationResult>;
 }

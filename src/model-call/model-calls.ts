@@ -7,6 +7,7 @@ import type { ModelConfig } from '../config/schema.js';
 import type {
   ChatCapability,
   ChatMessage,
+  ChatPromptOptions,
   GenerationEvent,
   GenerationOptions,
   GenerationResult,
@@ -65,8 +66,8 @@ export interface ModelHandle extends Omit<EmbeddingCalls, 'prepare'> {
   readonly promptTokensAreEstimates: boolean;
   /** The registry lease the handle holds (the HTTP layer gives it back when the response is over). */
   readonly lease: ModelLease;
-  /** Renders the conversation with the model's template and tokenizes it, once. */
-  prepareChat(messages: ChatMessage[]): Promise<PreparedPrompt>;
+  /** Renders the conversation (and its tools) with the model's template and tokenizes it, once. */
+  prepareChat(messages: ChatMessage[], options?: ChatPromptOptions): Promise<PreparedPrompt>;
   /** Tokenizes a raw prompt (with `suffix`: a fill-in-the-middle prompt), once. */
   prepareText(prompt: string, suffix?: string): Promise<PreparedPrompt>;
   /** The tokens a completion may take: `requested`, or the default, within the context the prompt leaves (ContextLengthError). */
@@ -145,10 +146,11 @@ export function handleOf(lease: ModelLease): ModelHandle {
     info: model.info,
     promptTokensAreEstimates: model.promptTokensAreEstimates === true,
     lease,
-    prepareChat: (messages) => {
+    prepareChat: (messages, options) => {
       const chat = chatOf(lease);
       if (chat.acceptsImages !== true) refuseImages(entry.id, messages);
-      return prepared(chat, chat.prepareChat(messages));
+      if (chat.acceptsTools !== true) refuseTools(entry.id, messages, options);
+      return prepared(chat, options === undefined ? chat.prepareChat(messages) : chat.prepareChat(messages, options));
     },
     prepareText: (prompt, suffix) => {
       const text = textOf(lease);
@@ -186,6 +188,19 @@ function refuseImages(modelId: string, messages: readonly ChatMessage[]): void {
         `Model '${modelId}' does not accept image input: images are taken by llama-server models with a vision projector (mmproj) and by remote models whose upstream takes them.`,
         chatPartField(messageIndex, partIndex),
       );
+  });
+}
+
+/**
+ * The one refusal of tools for an engine that does not take them: neither the request's tools nor
+ * a history of calls and results reaches it, so none can drop them silently.
+ */
+function refuseTools(modelId: string, messages: readonly ChatMessage[], options: ChatPromptOptions | undefined): void {
+  const reason = `Model '${modelId}' does not support tool calling on its engine`;
+  if (options?.tools !== undefined) throw new UnsupportedFeatureError(`${reason}: 'tools' cannot be used with it.`, 'tools');
+  messages.forEach((message, messageIndex) => {
+    if (message.toolCalls !== undefined || message.toolCallId !== undefined)
+      throw new UnsupportedFeatureError(`${reason}: the conversation's tool calls and results cannot be rendered for it.`, `messages[${messageIndex}]`);
   });
 }
 

@@ -62,10 +62,46 @@ const samplingFields = {
 /** A content part: `text` or `image_url`, checked in src/openai/chat-messages.ts so that a refusal names the part. */
 const contentPartSchema = z.looseObject({ type: z.string(), text: z.unknown().optional(), image_url: z.unknown().optional() });
 
+/** Most tools (and legacy functions) one request may list, and most calls one history message may hold. */
+export const MAX_TOOLS = 128;
+const MAX_TOOL_ARGUMENT_CHARACTERS = 1_000_000;
+
+const toolCallSchema = z.looseObject({
+  id: z.string().min(1).max(256),
+  type: z.literal('function'),
+  function: z.looseObject({ name: z.string().min(1).max(256), arguments: z.string().max(MAX_TOOL_ARGUMENT_CHARACTERS) }),
+});
+
 const messageSchema = z.looseObject({
-  role: z.enum(['system', 'developer', 'user', 'assistant', 'tool']),
+  // `function` is the legacy role of a function's result (it names the function instead of a call id).
+  role: z.enum(['system', 'developer', 'user', 'assistant', 'tool', 'function']),
   content: z.union([z.string(), z.array(contentPartSchema).max(1024), z.null()], { error: 'expected a string or an array of content parts' }).optional(),
   name: z.string().max(256).optional(),
+  tool_calls: z.array(toolCallSchema).max(MAX_TOOLS).nullish(),
+  tool_call_id: z.string().min(1).max(256).optional(),
+  /** Legacy: an assistant message's single call. */
+  function_call: z.looseObject({ name: z.string().min(1).max(256), arguments: z.string().max(MAX_TOOL_ARGUMENT_CHARACTERS) }).nullish(),
+});
+
+/** OpenAI's rule for function names; also what keeps them safe inside a template or a grammar. */
+const functionNameSchema = z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, 'expected 1 to 64 letters, digits, underscores or dashes');
+
+const functionDefinitionSchema = z.looseObject({
+  name: functionNameSchema,
+  description: z.string().max(65536).nullish(),
+  parameters: z.record(z.string(), z.unknown()).nullish(),
+  strict: z.boolean().nullish(),
+});
+
+const toolSchema = z.looseObject({ type: z.literal('function'), function: functionDefinitionSchema });
+
+const toolChoiceSchema = z.union(
+  [z.enum(['auto', 'none', 'required']), z.looseObject({ type: z.literal('function'), function: z.looseObject({ name: z.string().max(256) }) })],
+  { error: 'expected "auto", "none", "required" or {"type": "function", "function": {"name": "..."}}' },
+);
+
+const functionCallSchema = z.union([z.enum(['auto', 'none']), z.looseObject({ name: z.string().max(256) })], {
+  error: 'expected "auto", "none" or {"name": "..."}',
 });
 
 export const chatCompletionRequestSchema = z.looseObject({
@@ -74,8 +110,12 @@ export const chatCompletionRequestSchema = z.looseObject({
   max_completion_tokens: z.number().int().positive().nullish(),
   logprobs: z.boolean().nullish(),
   top_logprobs: z.number().int().min(0).max(20).nullish(),
-  tools: z.array(z.unknown()).nullish(),
-  tool_choice: z.unknown().optional(),
+  tools: z.array(toolSchema).max(MAX_TOOLS).nullish(),
+  tool_choice: toolChoiceSchema.nullish(),
+  parallel_tool_calls: z.boolean().nullish(),
+  /** Legacy spelling of `tools` and `tool_choice` (one call per reply). */
+  functions: z.array(functionDefinitionSchema).max(MAX_TOOLS).nullish(),
+  function_call: functionCallSchema.nullish(),
 });
 
 export const completionRequestSchema = z.looseObject({

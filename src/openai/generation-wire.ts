@@ -1,7 +1,7 @@
 // Engine results → OpenAI response bodies and stream chunks, for chat completions and for
 // (legacy) text completions. The one place these shapes are written.
 import { randomBytes } from 'node:crypto';
-import type { FinishReason, GenerationResult, TokenLogprob } from '../engine/contract.js';
+import type { FinishReason, GenerationResult, TokenLogprob, ToolCall } from '../engine/contract.js';
 
 export interface Usage {
   prompt_tokens: number;
@@ -23,6 +23,12 @@ export interface GenerationWire {
   /** The first chunk of a choice (chat sends the role), or undefined. */
   streamStart(index: number): unknown;
   streamDelta(index: number, text: string): unknown;
+  /** The chunk that opens tool call `call.index` of choice `index` (its id, type and name, once); undefined where the format has none. */
+  streamToolCallStart(index: number, call: { index: number; id: string; name: string }): unknown;
+  /** A fragment of the arguments of tool call `callIndex`. */
+  streamToolCallArguments(index: number, callIndex: number, text: string): unknown;
+  /** A fragment of the model's thought. */
+  streamReasoning(index: number, text: string): unknown;
   streamFinish(index: number, finishReason: FinishReason, logprobs: TokenLogprob[] | undefined): unknown;
   usageChunk(usage: Usage): unknown;
   response(choices: Array<{ index: number; text: string; result: GenerationResult }>, usage: Usage): unknown;
@@ -65,17 +71,57 @@ function newId(prefix: string): string {
   return `${prefix}-${randomBytes(12).toString('hex')}`;
 }
 
-export function chatCompletionWire(model: string, includeUsageInChunks: boolean): GenerationWire {
+export interface ChatWireOptions {
+  /**
+   * The request used the legacy `functions` API: a call is `message.function_call` (and
+   * `delta.function_call`), finish_reason "function_call".
+   */
+  legacyFunctions?: boolean;
+}
+
+/** The `message` of a chat completion choice: with calls, `content` is the text before them or null. */
+function chatMessage(text: string, result: GenerationResult, legacyFunctions: boolean) {
+  const calls: ToolCall[] = result.toolCalls ?? [];
+  const reasoning = result.reasoning !== undefined && result.reasoning !== '' ? { reasoning_content: result.reasoning } : {};
+  if (calls.length === 0) return { role: 'assistant', content: text, refusal: null, ...reasoning };
+  const content = text === '' ? null : text;
+  if (legacyFunctions)
+    return { role: 'assistant', content, refusal: null, ...reasoning, function_call: { name: calls[0].name, arguments: calls[0].arguments } };
+  return {
+    role: 'assistant',
+    content,
+    refusal: null,
+    ...reasoning,
+    tool_calls: calls.map((call) => ({ id: call.id, type: 'function', function: { name: call.name, arguments: call.arguments } })),
+  };
+}
+
+export function chatCompletionWire(model: string, includeUsageInChunks: boolean, options: ChatWireOptions = {}): GenerationWire {
   const id = newId('chatcmpl');
   const created = Math.floor(Date.now() / 1000);
+  const legacy = options.legacyFunctions === true;
+  const finishReasonOf = (reason: FinishReason) => (legacy && reason === 'tool_calls' ? 'function_call' : reason);
   // With include_usage, OpenAI puts "usage": null on every chunk before the usage chunk.
   const usageField = includeUsageInChunks ? { usage: null } : {};
   const chunk = (choices: unknown[]) => ({ id, object: 'chat.completion.chunk', created, model, system_fingerprint: null, choices, ...usageField });
+  const deltaChunk = (index: number, delta: unknown) => chunk([{ index, delta, logprobs: null, finish_reason: null }]);
   return {
     id,
-    streamStart: (index) => chunk([{ index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]),
-    streamDelta: (index, text) => chunk([{ index, delta: { content: text }, logprobs: null, finish_reason: null }]),
-    streamFinish: (index, finishReason, logprobs) => chunk([{ index, delta: {}, logprobs: chatLogprobs(logprobs), finish_reason: finishReason }]),
+    streamStart: (index) => deltaChunk(index, { role: 'assistant', content: '' }),
+    streamDelta: (index, text) => deltaChunk(index, { content: text }),
+    // OpenAI's shape: id, type and name once, on the call's first chunk, with arguments "" there.
+    streamToolCallStart: (index, call) =>
+      deltaChunk(
+        index,
+        legacy
+          ? { function_call: { name: call.name, arguments: '' } }
+          : { tool_calls: [{ index: call.index, id: call.id, type: 'function', function: { name: call.name, arguments: '' } }] },
+      ),
+    streamToolCallArguments: (index, callIndex, text) =>
+      deltaChunk(index, legacy ? { function_call: { arguments: text } } : { tool_calls: [{ index: callIndex, function: { arguments: text } }] }),
+    streamReasoning: (index, text) => deltaChunk(index, { reasoning_content: text }),
+    streamFinish: (index, finishReason, logprobs) =>
+      chunk([{ index, delta: {}, logprobs: chatLogprobs(logprobs), finish_reason: finishReasonOf(finishReason) }]),
     usageChunk: (usage) => ({ id, object: 'chat.completion.chunk', created, model, system_fingerprint: null, choices: [], usage }),
     response: (choices, usage) => ({
       id,
@@ -85,9 +131,9 @@ export function chatCompletionWire(model: string, includeUsageInChunks: boolean)
       system_fingerprint: null,
       choices: choices.map(({ index, text, result }) => ({
         index,
-        message: { role: 'assistant', content: text, refusal: null },
+        message: chatMessage(text, result, legacy),
         logprobs: chatLogprobs(result.logprobs),
-        finish_reason: result.finishReason,
+        finish_reason: finishReasonOf(result.finishReason),
       })),
       usage,
     }),
@@ -111,6 +157,10 @@ export function textCompletionWire(model: string, includeUsageInChunks: boolean,
     id,
     streamStart: () => undefined,
     streamDelta: (index, text) => chunk(index, text, null),
+    // A text completion has no tools and no thought: its engines send no such events.
+    streamToolCallStart: () => undefined,
+    streamToolCallArguments: () => undefined,
+    streamReasoning: () => undefined,
     streamFinish: (index, finishReason, logprobs) => chunk(index, '', finishReason, completionLogprobs(logprobs, echoOffsets(index))),
     usageChunk: (usage) => ({ id, object: 'text_completion', created, model, system_fingerprint: null, choices: [], usage }),
     response: (choices, usage) => ({

@@ -266,7 +266,7 @@ describe('chat and text completions on llama.cpp', () => {
       [{ logit_bias: { abc: 1 } }, 'logit_bias.abc'],
       [{ messages: [] }, 'messages'],
       [{ messages: [{ role: 'wizard', content: 'x' }] }, 'messages[0].role'],
-      [{ tools: [{ type: 'function', function: { name: 'f' } }] }, 'tools'],
+      [{ tools: [{ type: 'function', function: { name: 'f f' } }] }, 'tools[0].function.name'],
       [{ grammar: 'root ::= ', response_format: { type: 'json_object' } }, 'grammar'],
     ];
     for (const [patch, param] of cases) {

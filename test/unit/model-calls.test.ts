@@ -136,3 +136,29 @@ test('one failing choice stops its siblings and fails the request; the slots are
   );
   assert.equal(scheduler.activeCount, 0);
 });
+
+test('an engine without acceptsTools never sees tools: the request or a tool history is an UnsupportedFeatureError naming the field', async () => {
+  const { model, calls } = standInChat();
+  const model_ = handle(model, new SlotScheduler({ model: 'm', slots: 1, maxQueue: 1, queueTimeoutMs: 10_000 }));
+  const tools = { definitions: [{ name: 'f', parameters: { type: 'object', properties: {} } }], choice: { kind: 'auto' as const }, parallel: true };
+  await assert.rejects(
+    async () => await model_.prepareChat([{ role: 'user', content: 'Hi' }], { tools }),
+    (error: unknown) => {
+      const wire = toGatewayError(error, {});
+      assert.equal(wire.status, 400);
+      assert.equal(wire.param, 'tools');
+      assert.match(wire.message, /does not support tool calling/);
+      return true;
+    },
+  );
+  const history = [
+    { role: 'user' as const, content: 'Hi' },
+    { role: 'assistant' as const, content: '', toolCalls: [{ id: 'call_1', name: 'f', arguments: '{}' }] },
+    { role: 'tool' as const, content: '42', toolCallId: 'call_1' },
+  ];
+  await assert.rejects(
+    async () => await model_.prepareChat(history),
+    (error: unknown) => toGatewayError(error, {}).param === 'messages[1]',
+  );
+  assert.equal(calls.prepared, 0);
+});

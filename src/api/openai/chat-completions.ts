@@ -2,6 +2,7 @@
 import type { Context } from 'koa';
 import { errors } from '../../errors.js';
 import { toChatMessages } from '../../openai/chat-messages.js';
+import { requestTools } from '../../openai/chat-tools.js';
 import { chatCompletionRequestSchema, type ChatCompletionRequest } from '../../openai/generation-request.js';
 import { samplingOptions } from '../../openai/generation-options.js';
 import { chatCompletionWire } from '../../openai/generation-wire.js';
@@ -21,7 +22,6 @@ export async function chatCompletions(ctx: Context, state: GatewayState): Promis
 }
 
 async function serveChat(ctx: Context, state: GatewayState, request: ChatCompletionRequest, wireNames: WireNames): Promise<void> {
-  if (request.tools && request.tools.length > 0) throw errors.invalidRequest("'tools' are not supported by this server.", 'tools', 'unsupported_parameter');
   if (request.max_tokens != null && request.max_completion_tokens != null && request.max_tokens !== request.max_completion_tokens) {
     throw errors.invalidRequest("Set either 'max_tokens' or 'max_completion_tokens', not both with different values.", 'max_completion_tokens');
   }
@@ -30,6 +30,7 @@ async function serveChat(ctx: Context, state: GatewayState, request: ChatComplet
   }
   const api = state.config().api;
   const messages = toChatMessages(request.messages, { maxImageBytes: api.max_image_bytes, maxImagesPerRequest: api.max_images_per_request });
+  const { tools, legacy } = requestTools(request);
   const model = await openModelFor(ctx, state, request.model, ['chat'], '/v1/chat/completions');
   ctx.state.access.model = model.id;
 
@@ -39,7 +40,7 @@ async function serveChat(ctx: Context, state: GatewayState, request: ChatComplet
     model.info.contextLength,
     'messages',
   );
-  const prompt = await model.prepareChat(messages);
+  const prompt = await model.prepareChat(messages, tools === undefined ? undefined : { tools });
   const maxTokens = model.maxTokensFor(prompt.promptTokens, request.max_completion_tokens ?? request.max_tokens ?? undefined, model.config.default_max_tokens);
   const choices = request.n ?? 1;
   await tokenBudgetOf(ctx)?.reserve(prompt.promptTokens, maxTokens * choices);
@@ -48,12 +49,12 @@ async function serveChat(ctx: Context, state: GatewayState, request: ChatComplet
     handle: model,
     prompts: [prompt],
     choicesPerPrompt: choices,
-    wire: chatCompletionWire(model.id, request.stream === true && includeUsage),
+    wire: chatCompletionWire(model.id, request.stream === true && includeUsage, { legacyFunctions: legacy }),
     stream: request.stream === true,
     includeUsage,
     promptTokens: prompt.promptTokens,
     exactPromptTokens: model.promptTokensAreEstimates ? (results) => results[0].promptTokens : undefined,
-    options: { ...sampling, maxTokens, topLogprobs: request.logprobs ? (request.top_logprobs ?? 0) : undefined },
+    options: { ...sampling, maxTokens, topLogprobs: request.logprobs ? (request.top_logprobs ?? 0) : undefined, ...(tools !== undefined ? { tools } : {}) },
     signal: clientAbortSignal(ctx),
     streamStallTimeoutMs: api.stream_stall_timeout * 1000,
     logger: state.logger,

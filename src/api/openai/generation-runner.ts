@@ -2,7 +2,7 @@
 // with one JSON body or an SSE stream: the formatter of the handle's events for both endpoints
 // (the wire format decides the shapes). Admission is the handle's business.
 import type { Context } from 'koa';
-import type { GenerationOptions, GenerationResult, PreparedPrompt } from '../../engine/contract.js';
+import type { GenerationEvent, GenerationOptions, GenerationResult, PreparedPrompt } from '../../engine/contract.js';
 import type { GenerationRequest, ModelHandle } from '../../model-call/model-calls.js';
 import { errors } from '../../errors.js';
 import type { GenerationWire } from '../../openai/generation-wire.js';
@@ -52,6 +52,22 @@ function cachedPromptTokensOf(results: readonly GenerationResult[], choicesPerPr
   return total;
 }
 
+/** The stream frame of an output event (text, thought, tool call), or undefined for the others. */
+function deltaFrame(wire: GenerationWire, index: number, event: GenerationEvent): unknown {
+  switch (event.type) {
+    case 'text':
+      return wire.streamDelta(index, event.text);
+    case 'reasoning':
+      return wire.streamReasoning(index, event.text);
+    case 'tool_call_start':
+      return wire.streamToolCallStart(index, event);
+    case 'tool_call_arguments':
+      return wire.streamToolCallArguments(index, event.index, event.text);
+    default:
+      return undefined;
+  }
+}
+
 export async function respondWithGeneration(ctx: Context, run: GenerationRun): Promise<void> {
   const access = ctx.state.access;
   access.stream = run.stream;
@@ -99,13 +115,14 @@ export async function respondWithGeneration(ctx: Context, run: GenerationRun): P
     // read what came before. The stream itself opens with the engine's first event (see StreamStart).
     onChoiceStart: opening && ((index) => opening.choiceStarted(index)),
     onEvent: (index, event) => {
-      if (event.type === 'text') firstText();
+      const frame = deltaFrame(run.wire, index, event);
+      if (frame !== undefined) firstText();
       if (!sse || !opening) return;
       // open() writes its frames at once: the delta written next comes after them.
       const opened = opening.open();
-      if (event.type !== 'text') return opened;
+      if (frame === undefined) return opened;
       sse.stopKeepAlive();
-      const sent = sse.send(run.wire.streamDelta(index, event.text));
+      const sent = sse.send(frame);
       return opened && sent ? Promise.all([opened, sent]).then(() => undefined) : (opened ?? sent);
     },
     onChoiceEnd:

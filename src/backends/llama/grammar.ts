@@ -54,6 +54,25 @@ export class GrammarCompiler {
         : constraint.kind === 'gbnf'
           ? `gbnf:${constraint.grammar}`
           : `json_schema:${JSON.stringify(constraint.schema)}`;
+    return this.#cached(key, () => this.#compileUncached(constraint));
+  }
+
+  /**
+   * The grammar of a tool-call reply (tool-call-grammar.ts builds it from schemas that passed the
+   * same JSON-schema conversion as response_format), cached like the others: clients send the
+   * same tools on every turn.
+   */
+  compileToolCalls(grammar: string): Promise<LlamaGrammar> {
+    return this.#cached(`tools:${grammar}`, async () => {
+      try {
+        return await this.#llama.createGrammar({ grammar });
+      } catch (error) {
+        throw new UnsupportedFeatureError(`the tools' parameters could not be compiled to a grammar: ${reasonOf(error)}`, 'tools');
+      }
+    });
+  }
+
+  #cached(key: string, compile: () => Promise<LlamaGrammar>): Promise<LlamaGrammar> {
     const cached = this.#cache.get(key);
     if (cached !== undefined) {
       // Refresh its place: the cache evicts the least recently used.
@@ -61,7 +80,7 @@ export class GrammarCompiler {
       this.#cache.set(key, cached);
       return cached;
     }
-    const compiled = this.#compileUncached(constraint);
+    const compiled = compile();
     this.#cache.set(key, compiled);
     compiled.catch(() => this.#cache.delete(key));
     if (this.#cache.size > CACHE_SIZE) this.#cache.delete(this.#cache.keys().next().value as string);

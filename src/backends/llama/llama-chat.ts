@@ -1,29 +1,62 @@
 // Chat on a llama.cpp model: messages rendered with the model's chat template once (prepareChat),
 // then the shared generation loop on those very tokens, so the count is exactly the prompt the
-// model sees and a 2M-character conversation is not tokenized twice.
-import { SpecialToken, SpecialTokensText, type ChatHistoryItem, type ChatWrapper, type LlamaModel, type Token } from 'node-llama-cpp';
-import type { ChatCapability, ChatMessage } from '../../engine/contract.js';
+// model sees and a 2M-character conversation is not tokenized twice. Tool calls: see tool-calls.ts.
+import {
+  SpecialToken,
+  SpecialTokensText,
+  type ChatHistoryItem,
+  type ChatModelFunctionCall,
+  type ChatModelFunctions,
+  type ChatWrapper,
+  type LlamaModel,
+  type Token,
+} from 'node-llama-cpp';
+import type { ChatCapability, ChatMessage, ChatTools } from '../../engine/contract.js';
 import { UnsupportedFeatureError } from '../../engine/errors.js';
 import { generateFromPrompt, llamaPrompt, type GenerationEngine } from './token-generation.js';
+import { generateWithTools, prepareToolGrammar, type ToolPrompt } from './tool-calls.js';
+
+function parsedArguments(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
 
 /**
- * node-llama-cpp's chat history has no tool role (it models tool calls inside model turns), so a
- * tool result reaches the model as a user turn that says what it is.
+ * node-llama-cpp's chat history has no tool role: it models a tool call, with its result, inside
+ * the model turn that made it, and the chat wrapper renders both in the template's syntax. A tool
+ * result that answers no call (an engine-level caller without ids) reaches the model as a user
+ * turn that says what it is.
  */
 function toChatHistory(messages: readonly ChatMessage[]): ChatHistoryItem[] {
-  const history: ChatHistoryItem[] = messages.map((message): ChatHistoryItem => {
+  const results = new Map(messages.filter((message) => message.toolCallId !== undefined).map((message) => [message.toolCallId!, message.content]));
+  const history: ChatHistoryItem[] = [];
+  for (const message of messages) {
     switch (message.role) {
       case 'system':
       case 'developer':
-        return { type: 'system', text: message.content };
-      case 'assistant':
-        return { type: 'model', response: [message.content] };
+        history.push({ type: 'system', text: message.content });
+        break;
+      case 'assistant': {
+        const calls = (message.toolCalls ?? []).map((call): ChatModelFunctionCall => ({
+          type: 'functionCall',
+          name: call.name,
+          params: parsedArguments(call.arguments),
+          result: results.get(call.id) ?? '',
+        }));
+        history.push({ type: 'model', response: [...(message.content !== '' || calls.length === 0 ? [message.content] : []), ...calls] });
+        break;
+      }
       case 'tool':
-        return { type: 'user', text: `Tool result${message.name ? ` (${message.name})` : ''}:\n${message.content}` };
+        if (message.toolCallId === undefined)
+          history.push({ type: 'user', text: `Tool result${message.name ? ` (${message.name})` : ''}:\n${message.content}` });
+        break;
       default:
-        return { type: 'user', text: message.content };
+        history.push({ type: 'user', text: message.content });
     }
-  });
+  }
   // An empty model turn at the end is the open reply the model writes (the generation prompt).
   history.push({ type: 'model', response: [] });
   return history;
@@ -35,10 +68,22 @@ interface RenderedChat {
   stopTokens: Set<Token>;
 }
 
-export function renderChat(model: LlamaModel, wrapper: ChatWrapper, messages: readonly ChatMessage[]): RenderedChat {
+/** The functions as node-llama-cpp's wrappers list them in the prompt. */
+function availableFunctions(tools: ChatTools): ChatModelFunctions {
+  return Object.fromEntries(
+    tools.definitions.map((definition) => [
+      definition.name,
+      { ...(definition.description !== undefined ? { description: definition.description } : {}), params: definition.parameters as never },
+    ]),
+  );
+}
+
+export function renderChat(model: LlamaModel, wrapper: ChatWrapper, messages: readonly ChatMessage[], tools?: ChatTools): RenderedChat {
   let state;
   try {
-    state = wrapper.generateContextState({ chatHistory: toChatHistory(messages) });
+    // Under tool_choice "none" the tools are not listed: the model is not invited to call them.
+    const listed = tools !== undefined && tools.choice.kind !== 'none' ? { availableFunctions: availableFunctions(tools), documentFunctionParams: true } : {};
+    state = wrapper.generateContextState({ chatHistory: toChatHistory(messages), ...listed });
   } catch (error) {
     // Jinja templates raise on conversations they do not accept (e.g. roles that do not alternate).
     throw new UnsupportedFeatureError(`the model's chat template rejected these messages: ${error instanceof Error ? error.message : String(error)}`, 'prompt');
@@ -65,12 +110,22 @@ export function renderChat(model: LlamaModel, wrapper: ChatWrapper, messages: re
 }
 
 export function createLlamaChat(engine: GenerationEngine, wrapper: ChatWrapper): ChatCapability {
+  /** The grammar of each prompt's tool calls, built (and its schemas checked) when the prompt is. */
+  const toolPrompts = new WeakMap<object, ToolPrompt>();
   return {
-    async prepareChat(messages) {
-      return llamaPrompt({ ...renderChat(engine.model, wrapper, messages), trimLeadingWhitespace: true });
+    acceptsTools: true,
+    async prepareChat(messages, options) {
+      const tools = options?.tools;
+      const toolPrompt = tools === undefined || tools.choice.kind === 'none' ? undefined : await prepareToolGrammar(wrapper, tools);
+      const prompt = llamaPrompt({ ...renderChat(engine.model, wrapper, messages, tools), trimLeadingWhitespace: true });
+      if (toolPrompt !== undefined) toolPrompts.set(prompt, toolPrompt);
+      return prompt;
     },
     async generate(prompt, options) {
-      return await generateFromPrompt(engine, prompt, options);
+      const toolPrompt = toolPrompts.get(prompt);
+      if (toolPrompt === undefined || options.tools === undefined || options.tools.choice.kind === 'none')
+        return await generateFromPrompt(engine, prompt, options);
+      return await generateWithTools(engine, prompt, options, toolPrompt);
     },
   };
 }

@@ -69,9 +69,31 @@ export async function generateFromPrompt(engine: GenerationEngine, prepared: Pre
   if (options.maxTokens <= 0) return await reportEnd(options, { text: '', finishReason: 'length', promptTokens: prompt.tokens.length, completionTokens: 0 });
   // Compiled before taking a sequence, so that a bad grammar costs no slot.
   const grammar = options.constraint === undefined ? undefined : await engine.grammars.compile(options.constraint);
+  const run = await runPhase(engine, prompt, options, { grammar });
+  return await reportEnd(options, run.result);
+}
+
+/** How one run of the loop differs from a plain generation (tool calls run it in phases). */
+export interface PhaseSettings {
+  grammar?: LlamaGrammar;
+  /** Stop strings besides the request's and the template's (a tool call's opening). */
+  extraStops?: readonly string[];
+  /** Replaces the request's and the template's stop strings (a grammar-bound call must not be cut inside a string). */
+  onlyStops?: readonly string[];
+}
+
+export interface PhaseOutcome {
+  /** The phase's result; its closing events are not yet reported (see reportEnd). */
+  result: GenerationResult;
+  /** All the text the phase decoded, stop strings included (which stop fired is read from it). */
+  rawText: string;
+}
+
+/** One run of the token loop on a sequence of the pool, without the closing events. */
+export async function runPhase(engine: GenerationEngine, prompt: LlamaPrompt, options: GenerationOptions, settings: PhaseSettings): Promise<PhaseOutcome> {
   const lease = await engine.pool.acquire(prompt.tokens, options.signal);
   try {
-    return await runOnSequence(engine, lease.sequence, prompt, options, grammar);
+    return await runOnSequence(engine, lease.sequence, prompt, options, settings);
   } catch (error) {
     // The sequence's cached state may be half-written; the next user starts clean.
     await engine.pool.editState(() => lease.sequence.clearHistory()).catch(() => undefined);
@@ -97,13 +119,16 @@ async function runOnSequence(
   sequence: LlamaContextSequence,
   prompt: LlamaPrompt,
   options: GenerationOptions,
-  grammar: LlamaGrammar | undefined,
-): Promise<GenerationResult> {
+  settings: PhaseSettings,
+): Promise<PhaseOutcome> {
   const { model } = engine;
+  const { grammar } = settings;
+  let rawText = '';
   const generated: Token[] = [];
   const budget = Math.min(options.maxTokens, engine.contextSize - prompt.tokens.length);
   const grammarStops = (grammar?.stopGenerationTriggers ?? []).map((trigger) => (typeof trigger === 'string' ? trigger : trigger.toString()));
-  const holdback = new StopStringHoldback([...options.stop, ...prompt.templateStops, ...grammarStops], {
+  const stops = settings.onlyStops ?? [...options.stop, ...prompt.templateStops, ...(settings.extraStops ?? [])];
+  const holdback = new StopStringHoldback([...stops, ...grammarStops], {
     trimLeadingWhitespace: prompt.trimLeadingWhitespace,
     trimTrailingWhitespace: grammar?.trimWhitespaceSuffix ?? false,
   });
@@ -139,7 +164,9 @@ async function runOnSequence(
       if (options.signal.aborted || prompt.stopTokens.has(step.token)) break;
       generated.push(step.token);
       logprobs?.record(step, decoder.decodedLength);
-      const output = holdback.push(decoder.push(step.token));
+      const piece = decoder.push(step.token);
+      rawText += piece;
+      const output = holdback.push(piece);
       const readerBehind = emit(output.text);
       if (readerBehind !== undefined) {
         // Paused for a client that does not read: the other sequences' rounds do not wait for it.
@@ -171,12 +198,14 @@ async function runOnSequence(
     engine.rounds.leave(roundMember);
   }
   if (!stoppedByString) {
-    const output = holdback.finish(decoder.flush());
+    const rest = decoder.flush();
+    rawText += rest;
+    const output = holdback.finish(rest);
     await emit(output.text);
     if (output.stopped) finishReason = 'stop';
   }
 
-  return await reportEnd(options, {
+  const result: GenerationResult = {
     text,
     finishReason,
     promptTokens: prompt.tokens.length,
@@ -184,7 +213,8 @@ async function runOnSequence(
     // The last prompt token is evaluated again even when cached (its logits start the reply).
     cachedPromptTokens: prompt.tokens.length - input.length,
     logprobs: logprobs?.entriesWithin(holdback.leadingTrimmed, holdback.leadingTrimmed + text.length),
-  });
+  };
+  return { result, rawText };
 }
 
 async function* tokensOnly(tokens: AsyncGenerator<Token, void, void | Token | Token[]>): AsyncGenerator<GeneratedStep, void, void> {

@@ -1,0 +1,115 @@
+// A request's tools → the GBNF grammar of a reply made of calls, in the call syntax of the model's
+// chat wrapper (node-llama-cpp infers it from the Jinja template: Hermes/Qwen's
+// `<tool_call>\n{"name": "…", "arguments": …}\n</tool_call>`, Llama 3.1's, Functionary's, …).
+// Each function's arguments follow its own JSON-schema grammar, so a call's arguments always parse
+// and match the schema. A schema keyword the grammar cannot enforce is refused, naming the tool.
+import { LlamaText, type ChatWrapper } from 'node-llama-cpp';
+import type { ChatTools, ToolDefinition } from '../../engine/contract.js';
+import { UnsupportedFeatureError } from '../../engine/errors.js';
+import { loadJsonSchemaToGbnf } from './grammar.js';
+import { toGrammarJsonSchema } from './json-schema-conversion.js';
+
+/** The call syntax of a chat wrapper, as text. */
+export interface CallSyntax {
+  prefix: string;
+  paramsPrefix: string;
+  suffix: string;
+  /** Between two calls of one reply; undefined: the wrapper has no parallel calls. */
+  betweenCalls?: string;
+  sectionPrefix: string;
+  /** What opens a call in free text: generation under `auto` switches to the grammar when it appears. */
+  trigger: string;
+}
+
+function textOf(value: unknown): string {
+  return value === undefined || value === null ? '' : LlamaText(value as Parameters<typeof LlamaText>[0]).toString();
+}
+
+export function callSyntaxOf(wrapper: ChatWrapper): CallSyntax {
+  const { call, parallelism } = wrapper.settings.functions;
+  const prefix = textOf(call.prefix);
+  const firstLine = prefix.trimStart().split('\n')[0];
+  return {
+    prefix,
+    paramsPrefix: textOf(call.paramsPrefix),
+    suffix: textOf(call.suffix),
+    betweenCalls: parallelism == null ? undefined : textOf(parallelism.call.betweenCalls),
+    sectionPrefix: parallelism == null ? '' : textOf(parallelism.call.sectionPrefix),
+    trigger: firstLine !== '' ? firstLine : prefix.trim(),
+  };
+}
+
+function literal(text: string): string {
+  return JSON.stringify(text);
+}
+
+/** Renames every rule of a GBNF grammar with a prefix (outside quoted literals and character classes). */
+function renameRules(grammar: string, prefix: string): string {
+  let out = '';
+  for (let at = 0; at < grammar.length;) {
+    const char = grammar[at];
+    if (char === '"' || char === '[') {
+      const close = char === '"' ? '"' : ']';
+      let end = at + 1;
+      while (end < grammar.length && grammar[end] !== close) end += grammar[end] === '\\' ? 2 : 1;
+      out += grammar.slice(at, end + 1);
+      at = end + 1;
+    } else if (/[a-zA-Z0-9_-]/.test(char)) {
+      let end = at;
+      while (end < grammar.length && /[a-zA-Z0-9_-]/.test(grammar[end])) end++;
+      const word = grammar.slice(at, end);
+      // Repetition bounds {m,n} are numbers, not rule names.
+      out += /^[0-9]+$/.test(word) ? word : prefix + word;
+      at = end;
+    } else {
+      out += char;
+      at += 1;
+    }
+  }
+  return out;
+}
+
+/** node-llama-cpp's JSON-schema grammars end with four newlines (its stop trigger); a call's arguments do not. */
+const JSON_GRAMMAR_TERMINATOR = / "\\n\\n\\n\\n" \[\\n\]\*$/m;
+
+async function argumentsGrammar(definition: ToolDefinition, index: number): Promise<string> {
+  let schema;
+  try {
+    schema = toGrammarJsonSchema(definition.parameters);
+  } catch (error) {
+    if (!(error instanceof UnsupportedFeatureError)) throw error;
+    throw new UnsupportedFeatureError(
+      `tool '${definition.name}': its parameters cannot be enforced: ${error.message.replace(/^json_schema /, '')}`,
+      `tools[${index}].function.parameters`,
+    );
+  }
+  const toGbnf = await loadJsonSchemaToGbnf();
+  const grammar = toGbnf(schema)
+    .split('\n')
+    .map((line) => (line.startsWith('root ::=') ? line.replace(JSON_GRAMMAR_TERMINATOR, '') : line))
+    .join('\n');
+  return renameRules(grammar, `t${index}-`);
+}
+
+/**
+ * The grammar of a reply that is one call (or, with `parallel` and a wrapper that has parallel
+ * calls, one or more), of the chosen function or of any listed one.
+ */
+export async function toolCallGrammar(syntax: CallSyntax, tools: ChatTools): Promise<string> {
+  const choice = tools.choice;
+  const callable = tools.definitions
+    .map((definition, index) => ({ definition, index }))
+    .filter(({ definition }) => choice.kind !== 'function' || definition.name === choice.name);
+  const rules: string[] = [];
+  const alternatives: string[] = [];
+  for (const { definition, index } of callable) {
+    rules.push(await argumentsGrammar(definition, index));
+    alternatives.push(`${literal(definition.name)} ${literal(syntax.paramsPrefix)} t${index}-root`);
+  }
+  const call = `call ::= ${literal(syntax.prefix)} (${alternatives.join(' | ')}) ${literal(syntax.suffix)}`;
+  const several = tools.parallel && choice.kind !== 'function' && syntax.betweenCalls !== undefined;
+  const root = several
+    ? `root ::= ${literal(syntax.sectionPrefix)} call (${literal(syntax.betweenCalls!)} call)*`
+    : `root ::= ${literal(syntax.sectionPrefix)} call`;
+  return [root, call, ...rules].join('\n');
+}
