@@ -82,8 +82,14 @@ function binaryFor(context: BackendDescriptorLoadContext<LlamaServerModelOptions
  * The model's capabilities over its process's HTTP API, each taking the connection to the process
  * serving now. A chat model also completes text, as on the in-process engine.
  */
-function capabilitiesOf(connection: LlamaServerConnection, type: ModelType, config: ModelConfig, server: LlamaServerInfo): Partial<LoadedModel> {
-  const generation = { contextLength: server.contextLength, vocabularySize: server.vocabularySize };
+function capabilitiesOf(
+  connection: LlamaServerConnection,
+  type: ModelType,
+  config: ModelConfig,
+  options: LlamaServerModelOptions,
+  server: LlamaServerInfo,
+): Partial<LoadedModel> {
+  const generation = { contextLength: server.contextLength, vocabularySize: server.vocabularySize, maxTokenSeconds: options.max_token_seconds };
   const tokenizer = createServerTokenizer(connection, { vocabularySize: server.vocabularySize });
   const textCompletion = () => createServerTextCompletion(connection, { ...generation, infillOverheadTokens: server.infillOverheadTokens });
   switch (type) {
@@ -172,7 +178,7 @@ export async function loadLlamaServerModel(context: BackendDescriptorLoadContext
   logger.info({ model: id, device: info.device, contextLength: info.contextLength, ...info.details }, 'llama-server model loaded');
   return {
     info,
-    ...capabilitiesOf(supervisor.connection, config.type, config, server),
+    ...capabilitiesOf(supervisor.connection, config.type, config, options, server),
     parallelism: options.parallel,
     dispose: () => supervisor.stop(),
   };
