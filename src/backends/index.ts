@@ -2,29 +2,40 @@
 // imported on first load so that a gateway serving only ONNX models never loads llama.cpp, and
 // the reverse.
 import { backendFactory, defineBackend, type BackendDescriptor } from '../engine/backend-descriptor.js';
-import type { BackendFactory } from '../engine/contract.js';
+import type { BackendFactory, ModelType } from '../engine/contract.js';
 import { llamaModelOptionsSchema } from './llama/options.js';
 import { llamaServerModelOptionsSchema } from './llama-server/options.js';
 import { checkGgufFile, checkOnnxFolder, isGgufPath } from './model-paths.js';
 import { onnxModelOptionsSchema } from './onnx/options.js';
 
+/** Model types that a .gguf model naming no backend runs on llama-server (see `generatesText`). */
+const generatesText = (type: ModelType) => type === 'chat' || type === 'completion';
+
+/**
+ * llama.cpp in-process. A .gguf embedding or rerank model that names no backend runs here: the
+ * gateway batches their inputs into one engine call itself, with no HTTP hop to pay per batch.
+ */
 export const llamaBackend = defineBackend({
   name: 'llama',
   modelOptionsSchema: llamaModelOptionsSchema,
   requiresPath: true,
-  claimsPath: isGgufPath,
+  claimsPath: (modelPath, type) => isGgufPath(modelPath) && !generatesText(type),
   checkFiles: checkGgufFile,
   load: async (context) => (await import('./llama/index.js')).loadLlamaModel(context),
 });
 
 /**
- * llama.cpp's own server, one supervised process per model. It claims no path: a .gguf model runs
- * on it when its config says `backend = "llama-server"`.
+ * llama.cpp's own server, one supervised process per model. A .gguf chat or completion model that
+ * names no backend runs here: measured on the same cores it serves concurrent streams faster than
+ * the in-process engine (README, "Two engines for GGUF models"), takes images, and a crash of
+ * llama.cpp ends one process, not the gateway. Without a binary such a model runs in-process
+ * instead, with a warning (src/config/engine-fallback.ts).
  */
 export const llamaServerBackend = defineBackend({
   name: 'llama-server',
   modelOptionsSchema: llamaServerModelOptionsSchema,
   requiresPath: true,
+  claimsPath: (modelPath, type) => isGgufPath(modelPath) && generatesText(type),
   checkFiles: checkGgufFile,
   load: async (context) => (await import('./llama-server/index.js')).loadLlamaServerModel(context),
 });

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { llamaServerConfigProblems } from '../backends/llama-server/config-checks.js';
 import { readSecret } from '../environment.js';
 import { locateKey } from './key-location.js';
+import { applyEngineFallback, type ConfigNotice } from './engine-fallback.js';
 import { buildConfigSchema, configSchema, loggingSchema, type Config, type ConfigExtension } from './schema.js';
 import { describeValue, isSecretKey } from './value-description.js';
 
@@ -63,6 +64,8 @@ export interface LoadedConfig {
    * configured key is refused; with no key configured, any presented key is anonymous.
    */
   requireAuth: boolean;
+  /** What an operator should read about this config at every load (logged, per model). */
+  notices: ConfigNotice[];
 }
 
 export function sha256Of(secret: string): Buffer {
@@ -274,6 +277,12 @@ export function parseToml(source: string, file: string): Record<string, unknown>
   }
 }
 
+/** The [api.models.ID] tables as written (valid by now: the schema accepted them). */
+function modelTablesOf(data: Record<string, unknown>): Record<string, unknown> {
+  const api = data.api as { models?: Record<string, unknown> } | undefined;
+  return api?.models ?? {};
+}
+
 /**
  * Parses and validates config text; `file` is only used in messages and to resolve paths.
  * `extension` is what loaded plugins add (their backends and model keys; see src/plugins/).
@@ -284,10 +293,12 @@ export function parseConfig(source: string, file: string, extension?: ConfigExte
   const result = schema.safeParse(data, { reportInput: true });
   if (!result.success) throw new ConfigError(file, configProblemsFromIssues(source, result.error.issues, { schema }));
   const config = result.data;
-  const problems = crossKeyProblems(source, config, path.dirname(path.resolve(file)));
+  const configDirectory = path.dirname(path.resolve(file));
+  const notices = applyEngineFallback(config, modelTablesOf(data), configDirectory);
+  const problems = crossKeyProblems(source, config, configDirectory);
   const keys = resolveKeys(source, config, problems);
   if (problems.length > 0) throw new ConfigError(file, problems);
-  return { config, file: path.resolve(file), keys, requireAuth: config.api.require_auth ?? keys.length > 0 };
+  return { config, file: path.resolve(file), keys, requireAuth: config.api.require_auth ?? keys.length > 0, notices };
 }
 
 /**

@@ -27,7 +27,7 @@ export const commonModelSchema = z.strictObject({
   /** A .gguf file (llama.cpp) or a folder with an .onnx file and tokenizer.json (ONNX Runtime). */
   path: z.string().min(1).optional(),
   type: z.enum(modelTypes),
-  /** Inferred from `path` when absent: a .gguf file is llama's, anything else onnx's ("llama-server" is chosen by name only). */
+  /** Inferred from `path` and `type` when absent: a .gguf chat or completion model is llama-server's, a .gguf embedding or rerank model llama's, anything else onnx's. */
   backend: z.string().min(1).optional(),
   /** Other names clients may use for this model. */
   aliases: z.array(z.string().min(1)).default([]),
@@ -112,9 +112,12 @@ export interface ConfigExtension {
  * path (plugin backends come before the built-in ones: onnx claims every path that is not a .gguf
  * file).
  */
-function backendOf(model: { backend?: string; path?: string }, claimOrder: readonly BackendDescriptor[]): { backend?: BackendDescriptor; inferred: boolean } {
+function backendOf(
+  model: { backend?: string; path?: string; type: (typeof modelTypes)[number] },
+  claimOrder: readonly BackendDescriptor[],
+): { backend?: BackendDescriptor; inferred: boolean } {
   if (model.backend !== undefined) return { backend: claimOrder.find((backend) => backend.name === model.backend), inferred: false };
-  return { backend: backendClaiming(model.path, claimOrder), inferred: true };
+  return { backend: backendClaiming(model.path, model.type, claimOrder), inferred: true };
 }
 
 /** The keys of `backend` that `fields` holds, for its own schema. */
@@ -168,7 +171,7 @@ export function modelSchemaFor(extension: ConfigExtension = { backends: [] }) {
         backend === undefined
           ? 'no backend'
           : inferred
-            ? `no backend (its path makes it ${/^[aeiou]/.test(backend.name) ? 'an' : 'a'} ${backend.name} model)`
+            ? `no backend (its path and type make it ${/^[aeiou]/.test(backend.name) ? 'an' : 'a'} ${backend.name} model)`
             : `backend = "${backend.name}"`;
       for (const [key, names] of owners) {
         const value = fields[key];

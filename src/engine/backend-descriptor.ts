@@ -4,7 +4,7 @@
 // config schema, the registry and the plugin loader read every backend through this one shape.
 import type { z } from 'zod';
 import type { ModelConfig } from '../config/schema.js';
-import type { BackendFactory, BackendLoadContext, LoadedModel } from './contract.js';
+import type { BackendFactory, BackendLoadContext, LoadedModel, ModelType } from './contract.js';
 
 /** What `load` receives: the registry's load context plus the model's own backend keys. */
 export interface BackendDescriptorLoadContext<ModelOptions> extends BackendLoadContext {
@@ -23,11 +23,11 @@ export interface BackendDescriptor<Schema extends z.ZodObject = z.ZodObject> {
   /** Whether its models need `path` (default false: the backend finds its model elsewhere). */
   readonly requiresPath?: boolean;
   /**
-   * Whether a model that names no backend is this backend's, from the path as written. Only the
-   * path's name is read, never the disk, so that whether a config is valid does not depend on
-   * which files exist yet (a `source` download, a volume mounted later).
+   * Whether a model that names no backend is this backend's, from the path as written and the
+   * model's type. Only the path's name is read, never the disk, so that whether a config is valid
+   * does not depend on which files exist yet (a `source` download, a volume mounted later).
    */
-  claimsPath?(modelPath: string): boolean;
+  claimsPath?(modelPath: string, type: ModelType): boolean;
   /**
    * Why the files at the model's resolved path cannot be this backend's model (missing, not a
    * model), in words an operator can act on; undefined when they look right. Asked before every
@@ -44,11 +44,11 @@ export function defineBackend<Schema extends z.ZodObject>(descriptor: BackendDes
 }
 
 /**
- * The first of `backends` that claims `modelPath`, for a model that names no backend; undefined
- * when none does (or the model has no path).
+ * The first of `backends` that claims a model of `type` at `modelPath`, for a model that names no
+ * backend; undefined when none does (or the model has no path).
  */
-export function backendClaiming(modelPath: string | undefined, backends: readonly BackendDescriptor[]): BackendDescriptor | undefined {
-  return modelPath === undefined ? undefined : backends.find((backend) => backend.claimsPath?.(modelPath) === true);
+export function backendClaiming(modelPath: string | undefined, type: ModelType, backends: readonly BackendDescriptor[]): BackendDescriptor | undefined {
+  return modelPath === undefined ? undefined : backends.find((backend) => backend.claimsPath?.(modelPath, type) === true);
 }
 
 /**

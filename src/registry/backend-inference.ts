@@ -13,7 +13,7 @@ export interface BackendInference {
 
 export async function inferBackend(config: ModelConfig, resolvedPath: string): Promise<BackendInference> {
   // A validated config names the backend; a model built from the schema alone (tests) may not.
-  const name = config.backend ?? backendClaiming(config.path, builtInBackends)?.name;
+  const name = config.backend ?? backendClaiming(config.path, config.type, builtInBackends)?.name;
   const builtIn = builtInBackends.find((backend) => backend.name === name);
   // A plugin's backend checks its files when it loads.
   if (!builtIn) return { backend: name };

@@ -182,7 +182,9 @@ export class SlotScheduler {
     const limitMs = this.options.maxRunMs;
     if (limitMs === undefined) return await work(signal);
     const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(), limitMs);
+    // The reason is the error itself: an engine that rethrows its signal's reason (llama-server,
+    // aborted before its first token) fails the choice with it, not with a bare AbortError.
+    const timer = setTimeout(() => deadline.abort(new GenerationTimeoutError(this.options.model, limitMs)), limitMs);
     const timedOut = () => deadline.signal.aborted && !signal.aborted;
     try {
       const result = await work(AbortSignal.any([signal, deadline.signal]));

@@ -33,6 +33,12 @@ export class RunningConfig {
     this.#loaded = loaded;
     this.#keyRing = keyRingOf(loaded);
     this.#limiterStore = createLimiterStore(loaded.config.api.rate_limit, logger);
+    this.#logNotices(loaded);
+  }
+
+  /** Said at every load, not only the first: an operator reading the log after a reload sees it too. */
+  #logNotices(loaded: LoadedConfig): void {
+    for (const { model, message } of loaded.notices) this.logger.warn({ model }, `model ${model} ${message}`);
   }
 
   get loaded(): LoadedConfig {
@@ -56,6 +62,7 @@ export class RunningConfig {
     const previous = this.#loaded;
     this.#loaded = next;
     this.#keyRing = keyRingOf(next);
+    this.#logNotices(next);
     if (!isDeepStrictEqual(previous.config.api.rate_limit, next.config.api.rate_limit)) {
       const old = this.#limiterStore;
       this.#limiterStore = createLimiterStore(next.config.api.rate_limit, this.logger);

@@ -1,4 +1,5 @@
-// Chat and text completions end to end: the real llama.cpp engine on the shared models, the
+// Chat and text completions end to end: the real in-process llama.cpp engine on the shared models
+// (named: a .gguf chat model gets llama-server by default; test/conformance runs both engines), the
 // official openai SDK as the client, a listening gateway on loopback.
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -13,6 +14,7 @@ const CONFIG = `
 [api.models.chatml]
 path = "${models.storiesChatml}"
 type = "chat"
+backend = "llama"
 context_length = 2048
 threads = 2
 parallel = 4
@@ -21,6 +23,7 @@ aliases = ["gpt-4o-mini"]
 [api.models.llama2-chat]
 path = "${models.stories}"
 type = "chat"
+backend = "llama"
 context_length = 2048
 threads = 2
 parallel = 1
@@ -30,6 +33,7 @@ queue_timeout = 60
 [api.models.pair]
 path = "${models.stories}"
 type = "completion"
+backend = "llama"
 context_length = 2048
 threads = 2
 parallel = 2
@@ -39,6 +43,7 @@ max_queue = 0
 [api.models.stories]
 path = "${models.stories}"
 type = "completion"
+backend = "llama"
 context_length = 256
 threads = 2
 parallel = 2
@@ -46,6 +51,7 @@ parallel = 2
 [api.models.random32k]
 path = "${models.tinyRandomLlama}"
 type = "completion"
+backend = "llama"
 context_length = 512
 threads = 2
 parallel = 1

@@ -28,7 +28,7 @@ path = "/nonexistent/model.gguf"
 type = "completion"
 `;
 
-const factories = { llama: standInFactory(), onnx: standInFactory() };
+const factories = { llama: standInFactory(), 'llama-server': standInFactory(), onnx: standInFactory() };
 
 describe('foundation over HTTP', () => {
   let gateway: TestGateway;
@@ -195,7 +195,7 @@ describe('startup states', () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     const gateway = await startTestGateway(`[api.models.slow]\npath = "${models.stories}"\ntype = "chat"\n`, {
-      factories: { llama: standInFactory({ gate }), onnx: standInFactory() },
+      factories: { llama: standInFactory({ gate }), 'llama-server': standInFactory({ gate }), onnx: standInFactory() },
       waitForModels: false,
     });
     try {
@@ -229,7 +229,7 @@ describe('startup states', () => {
     const gateway = await startTestGateway(
       `[api.models.bad]\npath = "${models.stories}"\ntype = "chat"\n[api.models.good]\npath = "${models.embedOnnx}"\ntype = "embedding"\n`,
       {
-        factories: { llama: standInFactory({ fail: 'not a GGUF file' }), onnx: standInFactory() },
+        factories: { llama: standInFactory({ fail: 'not a GGUF file' }), 'llama-server': standInFactory({ fail: 'not a GGUF file' }), onnx: standInFactory() },
       },
     );
     try {

@@ -32,7 +32,7 @@ describe('/health and /ready agree on when startup is done', () => {
     gated.close();
     const gateway = await startTestGateway(
       `[api]\napi_key = "${ADMIN}"\n[api.models.first]\npath = "${models.stories}"\ntype = "completion"\n[api.models.second]\npath = "${models.storiesChatml}"\ntype = "chat"\n`,
-      { factories: { llama: gated.factory, onnx: standInFactory() }, waitForModels: false, apiKey: ADMIN },
+      { factories: { llama: gated.factory, 'llama-server': gated.factory, onnx: standInFactory() }, waitForModels: false, apiKey: ADMIN },
     );
     const statuses = async () => [(await fetch(`${gateway.url}/health`)).status, (await fetch(`${gateway.url}/ready`)).status];
     try {

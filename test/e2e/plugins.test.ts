@@ -286,7 +286,7 @@ describe('plugin config errors name the file and key', () => {
     );
     assert.equal(
       await problemOf(`${echo()}[api.models.x]\npath = "a.gguf"\ntype = "chat"\necho_prefix = "p"\n`),
-      'config.toml:6: api.models.x.echo_prefix: applies only to models with backend = "echo", found no backend (its path makes it a llama model)',
+      'config.toml:6: api.models.x.echo_prefix: applies only to models with backend = "echo", found no backend (its path and type make it a llama-server model)',
     );
     assert.equal(
       await problemOf(`[plugins.remote]\n[api.models.x]\nbackend = "remote"\ntype = "chat"\n`),

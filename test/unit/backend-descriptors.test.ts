@@ -79,13 +79,14 @@ describe('backend descriptors', () => {
   test('a plugin backend recognises its paths as the built-in ones do', () => {
     const extension: ConfigExtension = { backends: [{ plugin: 'weights-plugin', backend: weightsBackend([]) }] };
     const { config } = parseConfig(
-      '[api.models.a]\npath = "a.weights"\ntype = "chat"\n[api.models.b]\npath = "b.gguf"\ntype = "chat"\n[api.models.c]\npath = "c"\ntype = "rerank"\n',
+      '[api.models.a]\npath = "a.weights"\ntype = "chat"\n[api.models.b]\npath = "b.gguf"\ntype = "chat"\n[api.models.c]\npath = "c"\ntype = "rerank"\n' +
+        '[api.models.d]\npath = "d.gguf"\ntype = "embedding"\n',
       'config.toml',
       extension,
     );
     assert.deepEqual(
       Object.values(config.api.models).map((model) => model.backend),
-      ['weights', 'llama', 'onnx'],
+      ['weights', 'llama-server', 'onnx', 'llama'],
     );
     assert.equal((config.api.models.a as Record<string, unknown>).shards, 1);
   });

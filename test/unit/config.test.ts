@@ -3,6 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
 import { ConfigError, loadConfigFile, parseConfig, sha256Of } from '../../src/config/load-config.js';
 import { locateKey } from '../../src/config/key-location.js';
+import { applyEngineFallback } from '../../src/config/engine-fallback.js';
+import TOML from '@iarna/toml';
 
 // The example from the design notes: operators already use this format, so it must load verbatim.
 const DESIGN_EXAMPLE = `[api]
@@ -240,7 +242,7 @@ describe('config: common keys plus per-backend keys', () => {
     // Without `backend`, the path says which backend the model is, and the message says so.
     assert.equal(
       problemOf('[api.models.embed]\npath = "/models/bge-small-en-v1.5"\ntype = "embedding"\nthreads = 2\n'),
-      'config.toml:4: api.models.embed.threads: applies only to models with backend = "llama" or backend = "llama-server", found no backend (its path makes it an onnx model)',
+      'config.toml:4: api.models.embed.threads: applies only to models with backend = "llama" or backend = "llama-server", found no backend (its path and type make it an onnx model)',
     );
   });
 
@@ -248,8 +250,8 @@ describe('config: common keys plus per-backend keys', () => {
     assert.equal(
       problemOf('[api.models.chat]\npath = "m.gguf"\ntype = "chat"\n\nintra_op_threads = 2\nexecution_providers = ["cpu"]\n').split('\n').sort().join('\n'),
       [
-        'config.toml:5: api.models.chat.intra_op_threads: applies only to models with backend = "onnx", found no backend (its path makes it a llama model)',
-        'config.toml:6: api.models.chat.execution_providers: applies only to models with backend = "onnx", found no backend (its path makes it a llama model)',
+        'config.toml:5: api.models.chat.intra_op_threads: applies only to models with backend = "onnx", found no backend (its path and type make it a llama-server model)',
+        'config.toml:6: api.models.chat.execution_providers: applies only to models with backend = "onnx", found no backend (its path and type make it a llama-server model)',
       ].join('\n'),
     );
     const { config } = parseConfig(
@@ -277,13 +279,51 @@ describe('config: common keys plus per-backend keys', () => {
     );
   });
 
+  test('a .gguf model without a backend: llama-server for chat and completion, in-process for embedding and rerank', () => {
+    const { config, notices } = parseConfig(
+      ['chat', 'completion', 'embedding', 'rerank'].map((type) => `[api.models.${type}]\npath = "m.gguf"\ntype = "${type}"\n`).join(''),
+      'config.toml',
+    );
+    assert.deepEqual(
+      Object.values(config.api.models).map((model) => model.backend),
+      ['llama-server', 'llama-server', 'llama', 'llama'],
+    );
+    assert.deepEqual(notices, []);
+  });
+
+  test('without a llama-server binary, a .gguf chat model that chose no backend runs in-process, and the load says so', () => {
+    const source =
+      '[api.models.defaulted]\npath = "m.gguf"\ntype = "chat"\nthreads = 2\n' +
+      '[api.models.chosen]\npath = "m.gguf"\ntype = "chat"\nbackend = "llama-server"\n' +
+      '[api.models.projector]\npath = "m.gguf"\ntype = "chat"\nmmproj = "p.gguf"\n';
+    const { config } = parseConfig(source, 'config.toml');
+    const notices = applyEngineFallback(config, (TOML.parse(source).api as { models: Record<string, unknown> }).models, '/', () => undefined);
+    const { defaulted, chosen, projector } = config.api.models;
+    assert.deepEqual(
+      [defaulted.backend, defaulted.threads, defaulted.parallel, chosen.backend, projector.backend],
+      ['llama', 2, 4, 'llama-server', 'llama-server'],
+    );
+    assert.ok(!('extra_args' in defaulted), 'the keys only llama-server has are gone');
+    assert.deepEqual(
+      notices.map((notice) => notice.model),
+      ['defaulted'],
+    );
+    assert.match(
+      notices[0].message,
+      /runs on the in-process engine \(backend = "llama"\): a \.gguf chat model gets llama-server by default, but no llama-server binary/,
+    );
+  });
+
   test("each model gets its backend's defaults and names its backend", () => {
     const { config } = parseConfig(
       '[api.models.chat]\npath = "m.GGUF"\ntype = "chat"\n[api.models.embed]\npath = "folder"\ntype = "embedding"\n[api.models.forced]\npath = "model.bin"\nbackend = "llama"\ntype = "completion"\nthreads = 1\n',
       'config.toml',
     );
     const { chat, embed, forced } = config.api.models;
-    assert.deepEqual([chat.backend, chat.gpu_layers, chat.parallel, chat.max_token_seconds, chat.execution_providers], ['llama', 'auto', 4, 30, undefined]);
+    assert.deepEqual(
+      [chat.backend, chat.gpu_layers, chat.parallel, chat.max_token_seconds, chat.execution_providers],
+      ['llama-server', 'auto', 4, 30, undefined],
+    );
     assert.deepEqual(
       [embed.backend, embed.execution_providers, embed.pooling, embed.allow_spinning, embed.gpu_layers],
       ['onnx', ['cuda', 'cpu'], 'mean', false, undefined],

@@ -12,6 +12,7 @@ import { assertTokensInVocabulary, resolveSeed } from '../llama/sampling.js';
 import { assertPromptFits, reportEnd } from '../../engine/generation-end.js';
 import type { LlamaServerConnection } from './connection.js';
 import type { MediaPrompt } from './image-prompt.js';
+import { TokenWatchdog } from './token-watchdog.js';
 import { postStream } from './server-wire.js';
 import { detokenizeOnServer } from './tokenizer.js';
 
@@ -44,6 +45,8 @@ export interface ServerGenerationSettings {
   /** Tokens one slot holds: prompt and completion together. */
   contextLength: number;
   vocabularySize: number;
+  /** The model's `max_token_seconds`: the longest wait for the next token once the first came (the load always sets it). */
+  maxTokenSeconds?: number;
 }
 
 /** llama.cpp's window for repeat, presence and frequency penalties (the in-process engine's too). */
@@ -202,9 +205,15 @@ export async function generateOnServer(
   let final: Record<string, unknown> | undefined;
   // Tokens whose text the server holds back (the start of a possible stop string) since the last text it released.
   let heldTokens: number[] = [];
+  // Only a constrained generation is timed per token: llama-server samples every slot in one loop, so
+  // a grammar whose cost multiplies slows every stream's tokens alike, and only the request that
+  // brought a grammar is the one to stop (an unconstrained one is bounded by max_generation_seconds).
+  const tokenLimitSeconds = options.constraint === undefined ? Infinity : (settings.maxTokenSeconds ?? Infinity);
+  const watchdog = new TokenWatchdog(tokenLimitSeconds, (error) => closing.abort(error));
   try {
     for await (const frame of postStream(connection, prompt.infill === undefined ? '/completion' : '/infill', body, signal)) {
       started = true;
+      watchdog.disarm();
       if (frame.stop === true) {
         final = frame;
         continue;
@@ -220,10 +229,13 @@ export async function generateOnServer(
       // Backpressure: no frame is read while the client's reader is behind (the server queues them meanwhile).
       if (readerBehind !== undefined) await readerBehind;
       if (options.signal.aborted) break;
+      watchdog.arm();
     }
   } catch (error) {
+    if (watchdog.fired !== undefined) throw watchdog.fired;
     if (!options.signal.aborted || !started) throw error;
   } finally {
+    watchdog.disarm();
     if (final === undefined) closing.abort();
   }
 

@@ -88,10 +88,11 @@ function capabilitiesOf(
   connection: LlamaServerConnection,
   type: ModelType,
   config: ModelConfig,
+  options: LlamaServerModelOptions,
   server: LlamaServerInfo,
   vision: ServerVision | undefined,
 ): Partial<LoadedModel> {
-  const generation = { contextLength: server.contextLength, vocabularySize: server.vocabularySize };
+  const generation = { contextLength: server.contextLength, vocabularySize: server.vocabularySize, maxTokenSeconds: options.max_token_seconds };
   const tokenizer = createServerTokenizer(connection, { vocabularySize: server.vocabularySize });
   const textCompletion = () => createServerTextCompletion(connection, { ...generation, infillOverheadTokens: server.infillOverheadTokens });
   switch (type) {
@@ -196,6 +197,7 @@ export async function loadLlamaServerModel(context: BackendDescriptorLoadContext
       supervisor.connection,
       config.type,
       config,
+      options,
       server,
       mediaMarker !== undefined && properties.vision !== false ? { mediaMarker } : undefined,
     ),

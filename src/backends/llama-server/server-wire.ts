@@ -69,10 +69,22 @@ export function engineErrorOf(connection: LlamaServerConnection, error: unknown,
   return error instanceof Error ? error : new Error(String(error));
 }
 
+/** A UTF-16 surrogate without its other half: JSON may escape one, but it is no character. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/**
+ * A request body as llama-server can parse it: a lone surrogate (which JSON.stringify writes as a
+ * `\udXXX` escape) makes its JSON parser throw, and the request fail with a 500; it becomes U+FFFD,
+ * as the in-process engine's UTF-8 conversion makes it.
+ */
+export function serverJson(body: unknown): string {
+  return JSON.stringify(body, (_key, value: unknown) => (typeof value === 'string' ? value.replace(LONE_SURROGATE, '\ufffd') : value));
+}
+
 /** POSTs JSON to the serving process and returns the parsed answer; failures as engineErrorOf says. */
 export async function postJson<T>(connection: LlamaServerConnection, path: string, body: unknown, signal?: AbortSignal, field?: string): Promise<T> {
   try {
-    const response = await connection.client.post(connection.baseUrl(), path, JSON.stringify(body), signal);
+    const response = await connection.client.post(connection.baseUrl(), path, serverJson(body), signal);
     return (await response.json()) as T;
   } catch (error) {
     if (signal?.aborted) throw signal.reason;
@@ -124,7 +136,7 @@ export async function* postStream(
 ): AsyncGenerator<Record<string, unknown>> {
   let response: Response;
   try {
-    response = await connection.client.post(connection.baseUrl(), path, JSON.stringify(body), signal);
+    response = await connection.client.post(connection.baseUrl(), path, serverJson(body), signal);
   } catch (error) {
     if (signal.aborted) throw signal.reason;
     throw engineErrorOf(connection, error);
