@@ -18,9 +18,9 @@ queue_timeout = 10
 const EVERYTHING: ChatFeatures = { contextLength: 512, n: true, seed: true, stop: true, jsonSchema: true, logprobs: true };
 
 const TARGETS: Array<ConformanceTarget<ChatFeatures>> = [
-  { name: 'llama', features: EVERYTHING, start: () => serveLocal(LLAMA_CHAT) },
+  { name: 'llama', features: EVERYTHING, start: () => serveLocal(`backend = "llama"${LLAMA_CHAT}`) },
   ...llamaServerTargets({ name: 'llama-server', features: EVERYTHING, start: () => serveLocal(`backend = "llama-server"${LLAMA_CHAT}`) }),
-  { name: 'remote (to llama)', features: EVERYTHING, start: () => serveRemote(LLAMA_CHAT, 'type = "chat"') },
+  { name: 'remote (to llama)', features: EVERYTHING, start: () => serveRemote(`backend = "llama"${LLAMA_CHAT}`, 'type = "chat"') },
 ];
 
 for (const target of TARGETS) chatConformance(target);

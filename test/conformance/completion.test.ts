@@ -17,9 +17,9 @@ parallel = 2
 const LLAMA_FEATURES: CompletionFeatures = { contextLength: 256, stop: true, echo: true, fillInTheMiddle: false };
 
 const TARGETS: Array<ConformanceTarget<CompletionFeatures>> = [
-  { name: 'llama', features: LLAMA_FEATURES, start: () => serveLocal(LLAMA_COMPLETION) },
+  { name: 'llama', features: LLAMA_FEATURES, start: () => serveLocal(`backend = "llama"${LLAMA_COMPLETION}`) },
   ...llamaServerTargets({ name: 'llama-server', features: LLAMA_FEATURES, start: () => serveLocal(`backend = "llama-server"${LLAMA_COMPLETION}`) }),
-  { name: 'remote (to llama)', features: LLAMA_FEATURES, start: () => serveRemote(LLAMA_COMPLETION, 'type = "completion"') },
+  { name: 'remote (to llama)', features: LLAMA_FEATURES, start: () => serveRemote(`backend = "llama"${LLAMA_COMPLETION}`, 'type = "completion"') },
 ];
 
 for (const target of TARGETS) completionConformance(target);

@@ -15,7 +15,7 @@ queue_timeout = 10
 `;
 
 const TARGETS: Array<ConformanceTarget<ToolFeatures>> = [
-  { name: 'llama', features: { parallelCalls: true }, start: async () => serveLocal(toolChat(await writeToolModel())) },
+  { name: 'llama', features: { parallelCalls: true }, start: async () => serveLocal(`${toolChat(await writeToolModel())}backend = "llama"\n`) },
 ];
 
 for (const target of TARGETS) toolConformance(target);

@@ -59,6 +59,7 @@ binary = "${binary}"
 [api.models.in-process]
 path = "${models.stories}"
 type = "completion"
+backend = "llama"
 context_length = 256
 ${storyModel('alpha')}
 ${storyModel('beta')}
