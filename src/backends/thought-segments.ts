@@ -111,7 +111,9 @@ export class ThoughtSplitter {
           continue;
         }
         // Held: a possible end marker's beginning, and blanks that may precede the end marker.
-        const keep = Math.max(partialSuffix(this.#held, this.#markers.end), this.#held.length - this.#held.trimEnd().length);
+        const partial = partialSuffix(this.#held, this.#markers.end);
+        const before = this.#held.slice(0, this.#held.length - partial);
+        const keep = partial + before.length - before.trimEnd().length;
         this.#releaseThought(this.#held.slice(0, this.#held.length - keep), out);
         this.#held = this.#held.slice(this.#held.length - keep);
         return out;
