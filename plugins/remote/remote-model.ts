@@ -226,6 +226,7 @@ export class RemoteModel implements LoadedModel {
       read: async (response) => {
         if (!response.body) throw new UpstreamStreamError('the upstream sent no body');
         let text = '';
+        let reasoning = '';
         let deltas = 0;
         let finishReason: unknown;
         let usage: Usage | undefined;
@@ -240,7 +241,13 @@ export class RemoteModel implements LoadedModel {
           let chunk: {
             error?: { message?: string };
             usage?: Usage | null;
-            choices?: Array<{ index?: number; delta?: { content?: string | null }; text?: string; finish_reason?: string | null; logprobs?: unknown }>;
+            choices?: Array<{
+              index?: number;
+              delta?: { content?: string | null; reasoning_content?: string | null; reasoning?: string | null };
+              text?: string;
+              finish_reason?: string | null;
+              logprobs?: unknown;
+            }>;
           };
           try {
             chunk = JSON.parse(data) as typeof chunk;
@@ -251,6 +258,14 @@ export class RemoteModel implements LoadedModel {
           if (chunk.usage) usage = chunk.usage;
           const choice = chunk.choices?.[0];
           if (!choice) continue;
+          // The thought: `reasoning_content` (llama.cpp, DeepSeek, this gateway) or `reasoning` (vLLM's newer name).
+          const thought = kind === 'chat' ? (choice.delta?.reasoning_content ?? choice.delta?.reasoning) : undefined;
+          if (thought) {
+            relayed = true;
+            deltas++;
+            reasoning += thought;
+            await options.onEvent?.({ type: 'reasoning', text: thought });
+          }
           const piece = kind === 'chat' ? choice.delta?.content : choice.text;
           if (piece) {
             relayed = true;
@@ -265,6 +280,7 @@ export class RemoteModel implements LoadedModel {
         if (!done && finishReason === undefined) throw new UpstreamStreamError('the upstream closed the stream before it finished');
         const result: GenerationResult = {
           text,
+          ...(reasoning !== '' ? { reasoning } : {}),
           finishReason: finishReasonOf(finishReason),
           promptTokens: usage?.prompt_tokens ?? prompt.promptTokens,
           // Without a usage chunk, one token per delta is the closest guess.

@@ -30,6 +30,7 @@ export function generationFields(options: GenerationOptions, kind: 'chat' | 'tex
   if (constraint?.kind === 'json_object') body.response_format = { type: 'json_object' };
   else if (constraint?.kind === 'json_schema') body.response_format = { type: 'json_schema', json_schema: { name: 'response', schema: constraint.schema } };
   else if (constraint?.kind === 'gbnf') body.grammar = constraint.grammar;
+  if (options.reasoningEffort !== undefined && kind === 'chat') body.reasoning_effort = options.reasoningEffort;
   if (options.topLogprobs !== undefined) {
     if (kind === 'chat') {
       body.logprobs = true;

@@ -68,10 +68,19 @@ export interface ChatTools {
   parallel: boolean;
 }
 
+/**
+ * OpenAI's `reasoning_effort`: how long a model with thinking segments may think. `none`: no
+ * thought (the template's switch, or an empty thought). The engines turn the others into a thought
+ * budget (see src/backends/thought-segments.ts); a remote upstream gets the value as given.
+ */
+export type ReasoningEffort = 'none' | 'minimal' | 'low' | 'medium' | 'high';
+
 /** What `prepareChat` takes besides the messages. */
 export interface ChatPromptOptions {
   /** Undefined: the request has no tools (the template renders none). */
   tools?: ChatTools;
+  /** The request's reasoning effort, for a template that can leave the thought out (`none`). Undefined: the model's default. */
+  reasoningEffort?: ReasoningEffort;
 }
 
 export type ChatContentPart = { type: 'text'; text: string } | { type: 'image'; image: ChatImage };
@@ -124,6 +133,12 @@ export interface GenerationOptions {
    * Undefined: no tools; the reply is text. Only a capability with `acceptsTools` is given them.
    */
   tools?: ChatTools;
+  /**
+   * The request's reasoning effort (chat only): on a model with thinking segments, the thought
+   * ends (the engine writes the end marker) once its budget is spent. Undefined: the model's
+   * `max_thinking_tokens`, or no limit. A constrained reply (`constraint`, tools) has no thought.
+   */
+  reasoningEffort?: ReasoningEffort;
   /** Aborted when the client leaves: the engine stops within a token or two. */
   signal: AbortSignal;
   /**

@@ -113,6 +113,8 @@ export const chatCompletionRequestSchema = z.looseObject({
   tools: z.array(toolSchema).max(MAX_TOOLS).nullish(),
   tool_choice: toolChoiceSchema.nullish(),
   parallel_tool_calls: z.boolean().nullish(),
+  /** OpenAI's reasoning effort; the engines' meaning of each level is in src/backends/thought-segments.ts. */
+  reasoning_effort: z.enum(['none', 'minimal', 'low', 'medium', 'high'], { error: 'expected "none", "minimal", "low", "medium" or "high"' }).nullish(),
   /** Legacy spelling of `tools` and `tool_choice` (one call per reply). */
   functions: z.array(functionDefinitionSchema).max(MAX_TOOLS).nullish(),
   function_call: functionCallSchema.nullish(),

@@ -40,7 +40,9 @@ async function serveChat(ctx: Context, state: GatewayState, request: ChatComplet
     model.info.contextLength,
     'messages',
   );
-  const prompt = await model.prepareChat(messages, tools === undefined ? undefined : { tools });
+  const reasoningEffort = request.reasoning_effort ?? undefined;
+  const promptOptions = { ...(tools !== undefined ? { tools } : {}), ...(reasoningEffort !== undefined ? { reasoningEffort } : {}) };
+  const prompt = await model.prepareChat(messages, Object.keys(promptOptions).length === 0 ? undefined : promptOptions);
   const maxTokens = model.maxTokensFor(prompt.promptTokens, request.max_completion_tokens ?? request.max_tokens ?? undefined, model.config.default_max_tokens);
   const choices = request.n ?? 1;
   await tokenBudgetOf(ctx)?.reserve(prompt.promptTokens, maxTokens * choices);
@@ -54,7 +56,7 @@ async function serveChat(ctx: Context, state: GatewayState, request: ChatComplet
     includeUsage,
     promptTokens: prompt.promptTokens,
     exactPromptTokens: model.promptTokensAreEstimates ? (results) => results[0].promptTokens : undefined,
-    options: { ...sampling, maxTokens, topLogprobs: request.logprobs ? (request.top_logprobs ?? 0) : undefined, ...(tools !== undefined ? { tools } : {}) },
+    options: { ...sampling, maxTokens, topLogprobs: request.logprobs ? (request.top_logprobs ?? 0) : undefined, ...promptOptions },
     signal: clientAbortSignal(ctx),
     streamStallTimeoutMs: api.stream_stall_timeout * 1000,
     logger: state.logger,

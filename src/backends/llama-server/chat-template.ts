@@ -36,9 +36,13 @@ export function templateMessages(messages: readonly ChatMessage[]): TemplateMess
   });
 }
 
-export async function renderOnServer(connection: LlamaServerConnection, messages: readonly TemplateMessage[]): Promise<string> {
+/**
+ * The prompt the server's template renders. `thinking: false` renders it with the template's
+ * `enable_thinking = false` (the server's `reasoning_effort: "none"`), for a template that has the switch.
+ */
+export async function renderOnServer(connection: LlamaServerConnection, messages: readonly TemplateMessage[], thinking = true): Promise<string> {
   try {
-    const answer = await postJson<{ prompt: string }>(connection, '/apply-template', { messages });
+    const answer = await postJson<{ prompt: string }>(connection, '/apply-template', { messages, ...(thinking ? {} : { reasoning_effort: 'none' }) });
     return answer.prompt;
   } catch (error) {
     if (error instanceof EngineUnavailableError) throw error;

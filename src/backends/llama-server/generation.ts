@@ -15,6 +15,7 @@ import type { MediaPrompt } from './image-prompt.js';
 import { TokenWatchdog } from './token-watchdog.js';
 import { postStream } from './server-wire.js';
 import { detokenizeOnServer } from './tokenizer.js';
+import { ReplyWriter, thinkingBudget, type PromptThought, type ThoughtMarkers } from '../thought-segments.js';
 
 /** A prompt of a llama-server model, tokenized once (see `serverPrompt`). */
 export interface ServerPrompt extends PreparedPrompt {
@@ -26,6 +27,8 @@ export interface ServerPrompt extends PreparedPrompt {
   infill?: { prefix: number[]; suffix: number[] };
   /** Chat replies start at the first non-blank character; raw completions keep every character. */
   trimLeadingWhitespace: boolean;
+  /** The template's thinking segment: the reply is split into thought and answer. */
+  thought?: PromptThought;
 }
 
 /** Prompts made here: `generate` takes no other (a prompt of another model has other tokens). */
@@ -47,6 +50,34 @@ export interface ServerGenerationSettings {
   vocabularySize: number;
   /** The model's `max_token_seconds`: the longest wait for the next token once the first came (the load always sets it). */
   maxTokenSeconds?: number;
+  /** The chat template's thinking segment, on a model whose template has one. */
+  thinking?: ServerThinking;
+}
+
+export interface ServerThinking {
+  markers: ThoughtMarkers;
+  /** The model's `max_thinking_tokens` (undefined: no limit). */
+  maxThinkingTokens?: number;
+}
+
+/**
+ * The thought budget as llama-server's reasoning-budget sampler takes it on /completion: it counts
+ * the tokens after the start marker and, once they are spent, forces the end marker (the empty
+ * message adds nothing before it). A thought the prompt opened is shown to it as `generation_prompt`,
+ * whose tokens it matches against the start marker's. Both are tokenized alone, and a SentencePiece
+ * vocabulary writes a space token before a text that starts with a character but drops it from a
+ * generation prompt: a start marker after a newline tokenizes the same way in both.
+ */
+function thoughtBudgetFields(thought: PromptThought, budget: number | undefined): Record<string, unknown> {
+  if (budget === undefined) return {};
+  const start = thought.opensInThought ? `\n${thought.markers.start}` : thought.markers.start;
+  return {
+    reasoning_budget_tokens: budget,
+    reasoning_budget_start_tag: start,
+    reasoning_budget_end_tags: [thought.markers.end],
+    reasoning_budget_message: '',
+    ...(thought.opensInThought ? { generation_prompt: start } : {}),
+  };
 }
 
 /** llama.cpp's window for repeat, presence and frequency penalties (the in-process engine's too). */
@@ -175,26 +206,30 @@ export async function generateOnServer(
   options.signal.throwIfAborted();
   assertPromptFits(prompt.promptTokens, settings.contextLength);
   if (options.maxTokens <= 0) return await reportEnd(options, { text: '', finishReason: 'length', promptTokens: prompt.promptTokens, completionTokens: 0 });
+  // A grammar leaves no room for a thought: a constrained reply is all answer.
+  const thought = options.constraint === undefined ? prompt.thought : undefined;
   const body = {
     ...(prompt.infill === undefined ? { prompt: promptField(prompt) } : { input_prefix: prompt.infill.prefix, input_suffix: prompt.infill.suffix, prompt: '' }),
     n_predict: Math.min(options.maxTokens, settings.contextLength - prompt.promptTokens),
     stream: true,
     cache_prompt: prompt.media?.cacheable ?? true,
     ...samplingFields(options, settings),
+    ...(thought === undefined ? {} : thoughtBudgetFields(thought, thinkingBudget(options.reasoningEffort, settings.thinking?.maxThinkingTokens))),
   };
   const logprobs = options.topLogprobs === undefined ? undefined : new LogprobCollector(options.topLogprobs);
 
-  let text = '';
+  const reply = new ReplyWriter(thought, options.onEvent);
+  let released = 0;
   let leadingTrimmed = 0;
   const emit = (piece: string): void | Promise<void> => {
-    let released = piece;
-    if (prompt.trimLeadingWhitespace && text === '') {
-      released = piece.trimStart();
-      leadingTrimmed += piece.length - released.length;
+    let output = piece;
+    if (prompt.trimLeadingWhitespace && released === 0) {
+      output = piece.trimStart();
+      leadingTrimmed += piece.length - output.length;
     }
-    if (released === '') return;
-    text += released;
-    return options.onEvent?.({ type: 'text', text: released });
+    if (output === '') return;
+    released += output.length;
+    return reply.write(output);
   };
 
   // Closes the connection when reading stops early (a client gone, a failure): llama-server then cancels the task.
@@ -243,14 +278,16 @@ export async function generateOnServer(
   // At the token limit the server drops the text it was holding back for a possible stop string;
   // that text is plain output (the in-process engine releases it too).
   if (finishReason === 'length' && heldTokens.length > 0) await emit(await detokenizeOnServer(connection, heldTokens));
+  await reply.finish();
 
   const timings = final?.timings as { cache_n?: unknown } | undefined;
   return await reportEnd(options, {
-    text,
+    text: reply.text,
+    ...(reply.reasoning !== '' ? { reasoning: reply.reasoning } : {}),
     finishReason,
     promptTokens: typeof final?.tokens_evaluated === 'number' ? final.tokens_evaluated : prompt.promptTokens,
     completionTokens: typeof final?.tokens_predicted === 'number' ? final.tokens_predicted : generated,
     ...(typeof timings?.cache_n === 'number' ? { cachedPromptTokens: timings.cache_n } : {}),
-    ...(logprobs === undefined ? {} : { logprobs: await logprobs.entries(connection, leadingTrimmed + text.length) }),
+    ...(logprobs === undefined ? {} : { logprobs: await logprobs.entries(connection, leadingTrimmed + released) }),
   });
 }

@@ -11,6 +11,8 @@ import { DEFAULT_CONTEXT_CAP } from '../llama/context-settings.js';
 import { checkGgufFile } from '../model-paths.js';
 import { describeLlamaServer, deviceOf, locateLlamaServer, NO_BINARY_HINT, unrunnableReason } from './binary.js';
 import { createServerChat, type ServerVision } from './chat.js';
+import type { ServerThinking } from './generation.js';
+import { thoughtMarkersOf } from '../thought-segments.js';
 import { createServerTextCompletion } from './completion.js';
 import type { LlamaServerConnection } from './connection.js';
 import { createServerEmbedding } from './embedding.js';
@@ -33,6 +35,8 @@ interface GgufFacts {
   trainContextLength?: number;
   /** Length of the model's vectors (an embedding model's dimensions). */
   embeddingLength?: number;
+  /** The GGUF's Jinja chat template (`tokenizer.chat_template`). */
+  chatTemplate?: string;
 }
 
 async function readGgufFacts(file: string): Promise<GgufFacts> {
@@ -55,7 +59,14 @@ async function readGgufFacts(file: string): Promise<GgufFacts> {
     architecture: architecture === undefined ? undefined : String(architecture),
     trainContextLength: positive(own?.context_length),
     embeddingLength: positive(own?.embedding_length),
+    ...(typeof info.metadata?.tokenizer?.chat_template === 'string' ? { chatTemplate: info.metadata.tokenizer.chat_template } : {}),
   };
+}
+
+/** The template's thinking segment (the process renders with the same template: `chat_template` or the GGUF's). */
+function thinkingOf(chatTemplate: string | undefined, maxThinkingTokens: number | undefined): ServerThinking | undefined {
+  const markers = thoughtMarkersOf(chatTemplate);
+  return markers === undefined ? undefined : { markers, ...(maxThinkingTokens !== undefined ? { maxThinkingTokens } : {}) };
 }
 
 /** A path among the model's keys, resolved like `path`, checked to be a file. */
@@ -91,13 +102,18 @@ function capabilitiesOf(
   options: LlamaServerModelOptions,
   server: LlamaServerInfo,
   vision: ServerVision | undefined,
+  chatTemplate: string | undefined,
 ): Partial<LoadedModel> {
   const generation = { contextLength: server.contextLength, vocabularySize: server.vocabularySize, maxTokenSeconds: options.max_token_seconds };
   const tokenizer = createServerTokenizer(connection, { vocabularySize: server.vocabularySize });
   const textCompletion = () => createServerTextCompletion(connection, { ...generation, infillOverheadTokens: server.infillOverheadTokens });
   switch (type) {
     case 'chat':
-      return { chat: createServerChat(connection, generation, vision), textCompletion: textCompletion(), tokenizer };
+      return {
+        chat: createServerChat(connection, { ...generation, thinking: thinkingOf(chatTemplate, options.max_thinking_tokens) }, vision),
+        textCompletion: textCompletion(),
+        tokenizer,
+      };
     case 'completion':
       return { textCompletion: textCompletion(), tokenizer };
     case 'embedding':
@@ -200,6 +216,7 @@ export async function loadLlamaServerModel(context: BackendDescriptorLoadContext
       options,
       server,
       mediaMarker !== undefined && properties.vision !== false ? { mediaMarker } : undefined,
+      options.chat_template ?? facts.chatTemplate,
     ),
     parallelism: options.parallel,
     // The process runs with --metrics (options.ts); while it restarts, baseUrl() throws and the scrape skips it.

@@ -40,7 +40,7 @@ export function refusedExtraArgument(argument: string): string | undefined {
   return why === undefined ? undefined : `${argument} is set by the gateway: ${why}`;
 }
 
-const { gpu_layers, threads, parallel, batch_size, chat_template, max_token_seconds } = llamaModelOptionsSchema.shape;
+const { gpu_layers, threads, parallel, batch_size, chat_template, max_token_seconds, max_thinking_tokens } = llamaModelOptionsSchema.shape;
 
 export const llamaServerModelOptionsSchema = z.strictObject({
   gpu_layers,
@@ -49,6 +49,7 @@ export const llamaServerModelOptionsSchema = z.strictObject({
   batch_size,
   chat_template,
   max_token_seconds,
+  max_thinking_tokens,
   /** Vision projector (a GGUF file, resolved like `path`): image input on a chat model. */
   mmproj: z.string().min(1).optional(),
   /** A smaller GGUF model of the same vocabulary (resolved like `path`) that drafts tokens for speculative decoding. */

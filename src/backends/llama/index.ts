@@ -100,6 +100,7 @@ async function assembleGeneration(llama: Llama, model: LlamaModel, context: Back
     contextSize: llamaContext.contextSize,
     vocabularySize,
     maxTokenMs: config.max_token_seconds * 1000,
+    ...(config.max_thinking_tokens !== undefined ? { maxThinkingTokens: config.max_thinking_tokens } : {}),
   };
   return {
     capabilities: {

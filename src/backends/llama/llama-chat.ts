@@ -2,6 +2,7 @@
 // then the shared generation loop on those very tokens, so the count is exactly the prompt the
 // model sees and a 2M-character conversation is not tokenized twice. Tool calls: see tool-calls.ts.
 import {
+  LlamaText,
   SpecialToken,
   SpecialTokensText,
   type ChatHistoryItem,
@@ -11,7 +12,8 @@ import {
   type LlamaModel,
   type Token,
 } from 'node-llama-cpp';
-import type { ChatCapability, ChatMessage, ChatTools } from '../../engine/contract.js';
+import type { ChatCapability, ChatMessage, ChatTools, ReasoningEffort } from '../../engine/contract.js';
+import { promptOpensThought, thinkingBudget, thoughtMarkersOf, type PromptThought, type ThoughtMarkers } from '../thought-segments.js';
 import { UnsupportedFeatureError } from '../../engine/errors.js';
 import { generateFromPrompt, llamaPrompt, type GenerationEngine } from './token-generation.js';
 import { generateWithTools, prepareToolGrammar, type ToolPrompt } from './tool-calls.js';
@@ -66,6 +68,33 @@ interface RenderedChat {
   tokens: Token[];
   templateStops: string[];
   stopTokens: Set<Token>;
+  thought?: PromptThought;
+}
+
+/** The wrapper's thought segment as text, when its template has one. */
+function thoughtSegmentOf(wrapper: ChatWrapper): { prefix: string; suffix: string; markers: ThoughtMarkers; opensOnResponseStart: boolean } | undefined {
+  const segment = wrapper.settings.segments?.thought;
+  const prefix = segment?.prefix;
+  const suffix = segment?.suffix;
+  if (segment === undefined || !LlamaText.isLlamaText(prefix) || !LlamaText.isLlamaText(suffix)) return undefined;
+  const [prefixText, suffixText] = [LlamaText(prefix).toString(), LlamaText(suffix).toString()];
+  const markers = thoughtMarkersOf(prefixText + suffixText);
+  return markers === undefined ? undefined : { prefix: prefixText, suffix: suffixText, markers, opensOnResponseStart: segment.openOnResponseStart === true };
+}
+
+/**
+ * The reply's opening as the template means it: node-llama-cpp's Jinja wrapper leaves a thought
+ * its template opens on the reply's start to LlamaChat, which this token loop replaces, so it is
+ * written here. With thinking off (`reasoning_effort: "none"`, or `max_thinking_tokens = 0`), an
+ * open thought is closed at once, as a template's `enable_thinking = false` writes it.
+ */
+function thoughtOpening(wrapper: ChatWrapper, contextText: string, thinkingOff: boolean): { append: string; thought?: PromptThought } {
+  const segment = thoughtSegmentOf(wrapper);
+  if (segment === undefined) return { append: '' };
+  const opened = segment.opensOnResponseStart || promptOpensThought(contextText, segment.markers);
+  const opening = segment.opensOnResponseStart ? segment.prefix : '';
+  if (opened && thinkingOff) return { append: opening + segment.suffix, thought: { markers: segment.markers, opensInThought: false } };
+  return { append: opening, thought: { markers: segment.markers, opensInThought: opened } };
 }
 
 /** The functions as node-llama-cpp's wrappers list them in the prompt. */
@@ -78,7 +107,7 @@ function availableFunctions(tools: ChatTools): ChatModelFunctions {
   );
 }
 
-export function renderChat(model: LlamaModel, wrapper: ChatWrapper, messages: readonly ChatMessage[], tools?: ChatTools): RenderedChat {
+export function renderChat(model: LlamaModel, wrapper: ChatWrapper, messages: readonly ChatMessage[], tools?: ChatTools, thinkingOff = false): RenderedChat {
   let state;
   try {
     // Under tool_choice "none" the tools are not listed: the model is not invited to call them.
@@ -90,6 +119,8 @@ export function renderChat(model: LlamaModel, wrapper: ChatWrapper, messages: re
   }
   let contextText = state.contextText;
   if (state.noPrefixTrigger?.type === 'response') contextText = contextText.concat(state.noPrefixTrigger.inject);
+  const { append, thought } = thoughtOpening(wrapper, contextText.toString(), thinkingOff);
+  if (append !== '') contextText = LlamaText([contextText, new SpecialTokensText(append)]);
   const tokens = contextText.tokenize(model.tokenizer);
   // As llama.cpp does: a template that does not write BOS gets it when the vocabulary asks for one.
   const bos = model.tokens.bos;
@@ -106,7 +137,11 @@ export function renderChat(model: LlamaModel, wrapper: ChatWrapper, messages: re
     const text = trigger.values.map((value) => (value instanceof SpecialTokensText ? value.value : String(value))).join('');
     if (text !== '') templateStops.push(text);
   }
-  return { tokens, templateStops, stopTokens };
+  return { tokens, templateStops, stopTokens, ...(thought !== undefined ? { thought } : {}) };
+}
+
+function thinkingIsOff(effort: ReasoningEffort | undefined, maxThinkingTokens: number | undefined): boolean {
+  return thinkingBudget(effort, maxThinkingTokens) === 0;
 }
 
 export function createLlamaChat(engine: GenerationEngine, wrapper: ChatWrapper): ChatCapability {
@@ -117,7 +152,8 @@ export function createLlamaChat(engine: GenerationEngine, wrapper: ChatWrapper):
     async prepareChat(messages, options) {
       const tools = options?.tools;
       const toolPrompt = tools === undefined || tools.choice.kind === 'none' ? undefined : await prepareToolGrammar(wrapper, tools);
-      const prompt = llamaPrompt({ ...renderChat(engine.model, wrapper, messages, tools), trimLeadingWhitespace: true });
+      const thinkingOff = thinkingIsOff(options?.reasoningEffort, engine.maxThinkingTokens);
+      const prompt = llamaPrompt({ ...renderChat(engine.model, wrapper, messages, tools, thinkingOff), trimLeadingWhitespace: true });
       if (toolPrompt !== undefined) toolPrompts.set(prompt, toolPrompt);
       return prompt;
     },

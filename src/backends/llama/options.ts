@@ -26,6 +26,13 @@ export const llamaModelOptionsSchema = z.strictObject({
    * requests' long prompts while generating needs more.
    */
   max_token_seconds: z.number().positive().default(30),
+  /**
+   * Thought tokens a reply may spend, on a model whose template has thinking segments: once they
+   * are spent the engine writes the end marker and the model goes on with its answer. 0: no
+   * thought (it is closed in the prompt). Absent: no limit but max_tokens. A request's
+   * `reasoning_effort` can lower it, never raise it.
+   */
+  max_thinking_tokens: nonNegativeInt.optional(),
   ...vectorOutputOptions,
 });
 

@@ -17,6 +17,7 @@ import type { SequencePool } from './sequence-pool.js';
 import { StopStringHoldback } from './stop-string-holdback.js';
 import { TokenStepTimer } from './token-step-timer.js';
 import { TokenTextDecoder } from './token-text-decoder.js';
+import { ReplyWriter, thinkingBudget, type PromptThought } from '../thought-segments.js';
 
 export interface GenerationEngine {
   model: LlamaModel;
@@ -29,6 +30,8 @@ export interface GenerationEngine {
   vocabularySize: number;
   /** A step (a token after the first) that took longer than this ends its generation (`max_token_seconds`). */
   maxTokenMs: number;
+  /** The model's `max_thinking_tokens` (undefined: no limit). */
+  maxThinkingTokens?: number;
 }
 
 /** A prompt of a llama.cpp model, rendered and tokenized once (see `llamaPrompt`). */
@@ -40,6 +43,8 @@ export interface LlamaPrompt extends PreparedPrompt {
   stopTokens: ReadonlySet<Token>;
   /** Chat replies start at the first non-blank character; raw completions keep every character. */
   trimLeadingWhitespace: boolean;
+  /** The template's thinking segment: the reply is split into thought and answer. */
+  thought?: PromptThought;
 }
 
 /** Prompts this engine made: `generate` takes no other (a prompt of another model has other tokens). */
@@ -135,11 +140,18 @@ async function runOnSequence(
   const decoder = new TokenTextDecoder(model, prompt.tokens);
   const logprobs = options.topLogprobs === undefined ? undefined : new LogprobRecorder(model, prompt.tokens, options.topLogprobs);
 
-  let text = '';
+  // A grammar leaves no room for a thought: a constrained reply is all answer.
+  const thought = grammar === undefined ? prompt.thought : undefined;
+  const reply = new ReplyWriter(thought, options.onEvent);
+  const thoughtBudget = thought === undefined ? undefined : thinkingBudget(options.reasoningEffort, engine.maxThinkingTokens);
+  // What the engine writes when the budget is spent: the end marker, as the model would.
+  const closing = thought === undefined ? [] : model.tokenize(thought.markers.end, false);
+  let thoughtTokens = 0;
+  let thoughtClosed = false;
+  let releasedLength = 0;
   const emit = (piece: string): void | Promise<void> => {
-    if (piece === '') return;
-    text += piece;
-    return options.onEvent?.({ type: 'text', text: piece });
+    releasedLength += piece.length;
+    return reply.write(piece);
   };
 
   const evaluateOptions = samplerOptions(options, {
@@ -149,7 +161,7 @@ async function runOnSequence(
     recentTokens: () => (generated.length >= 64 ? generated : [...prompt.tokens.slice(-64), ...generated]),
   });
   const input = await engine.pool.editState(() => reuseCachedPrefix(sequence, prompt.tokens));
-  const steps: AsyncGenerator<GeneratedStep, void, void> =
+  const steps: AsyncGenerator<GeneratedStep, void, Token[] | undefined> =
     logprobs === undefined
       ? tokensOnly(sequence.evaluate(input, evaluateOptions))
       : sequence.evaluateWithMetadata(input, options.topLogprobs === 0 ? { confidence: true } : { probabilities: true }, evaluateOptions);
@@ -158,15 +170,34 @@ async function runOnSequence(
   let stoppedByString = false;
   const roundMember = {};
   const stepTimer = new TokenStepTimer(engine.maxTokenMs);
+  // Tokens the model is given in place of evaluating its last one (the thought's end marker, once its budget is spent).
+  let replacement: Token[] | undefined;
   try {
-    for await (const step of steps) {
+    for (;;) {
+      const next = await steps.next(replacement);
+      replacement = undefined;
+      if (next.done === true) break;
+      const step = next.value;
       stepTimer.received();
       if (options.signal.aborted || prompt.stopTokens.has(step.token)) break;
-      generated.push(step.token);
-      logprobs?.record(step, decoder.decodedLength);
-      const piece = decoder.push(step.token);
-      rawText += piece;
-      const output = holdback.push(piece);
+      // Past the thought's budget, the end marker follows this token, as if the model wrote it.
+      const inThought = reply.inThought && !thoughtClosed;
+      if (inThought) thoughtTokens++;
+      const forced = inThought && thoughtBudget !== undefined && thoughtTokens >= thoughtBudget ? closing.slice(0, budget - generated.length - 1) : [];
+      if (forced.length > 0) {
+        replacement = [step.token, ...forced];
+        thoughtClosed = true;
+      }
+      let output = { text: '', stopped: false };
+      for (const [index, token] of [step.token, ...forced].entries()) {
+        generated.push(token);
+        logprobs?.record(index === 0 ? step : { token, confidence: 1 }, decoder.decodedLength);
+        const piece = decoder.push(token);
+        rawText += piece;
+        const pushed = holdback.push(piece);
+        output = { text: output.text + pushed.text, stopped: pushed.stopped };
+        if (pushed.stopped) break;
+      }
       const readerBehind = emit(output.text);
       if (readerBehind !== undefined) {
         // Paused for a client that does not read: the other sequences' rounds do not wait for it.
@@ -196,6 +227,7 @@ async function runOnSequence(
     }
   } finally {
     engine.rounds.leave(roundMember);
+    await steps.return();
   }
   if (!stoppedByString) {
     const rest = decoder.flush();
@@ -204,21 +236,34 @@ async function runOnSequence(
     await emit(output.text);
     if (output.stopped) finishReason = 'stop';
   }
+  await reply.finish();
 
   const result: GenerationResult = {
-    text,
+    text: reply.text,
+    ...(reply.reasoning !== '' ? { reasoning: reply.reasoning } : {}),
     finishReason,
     promptTokens: prompt.tokens.length,
     completionTokens: generated.length,
     // The last prompt token is evaluated again even when cached (its logits start the reply).
     cachedPromptTokens: prompt.tokens.length - input.length,
-    logprobs: logprobs?.entriesWithin(holdback.leadingTrimmed, holdback.leadingTrimmed + text.length),
+    // The whole reply's tokens, its thought's included.
+    logprobs: logprobs?.entriesWithin(holdback.leadingTrimmed, holdback.leadingTrimmed + releasedLength),
   };
   return { result, rawText };
 }
 
-async function* tokensOnly(tokens: AsyncGenerator<Token, void, void | Token | Token[]>): AsyncGenerator<GeneratedStep, void, void> {
-  for await (const token of tokens) yield { token };
+/** The token stream as steps; what `next` is given (tokens to evaluate instead of the last one) goes through. */
+async function* tokensOnly(tokens: AsyncGenerator<Token, void, void | Token | Token[]>): AsyncGenerator<GeneratedStep, void, Token[] | undefined> {
+  let input: Token[] | undefined;
+  try {
+    for (;;) {
+      const next = await tokens.next(input);
+      if (next.done === true) return;
+      input = yield { token: next.value };
+    }
+  } finally {
+    await tokens.return();
+  }
 }
 
 /**

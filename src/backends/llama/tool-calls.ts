@@ -73,6 +73,7 @@ export async function generateWithTools(
   const finishReason: FinishReason = calls.result.finishReason === 'length' ? 'length' : reader.calls.length > 0 ? 'tool_calls' : 'stop';
   return await reportEnd(options, {
     text,
+    ...(first?.reasoning !== undefined ? { reasoning: first.reasoning } : {}),
     toolCalls: reader.calls,
     finishReason,
     promptTokens: prompt.promptTokens,
