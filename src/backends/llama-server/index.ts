@@ -91,13 +91,23 @@ function capabilitiesOf(
   options: LlamaServerModelOptions,
   server: LlamaServerInfo,
   vision: ServerVision | undefined,
+  architecture: string | undefined,
 ): Partial<LoadedModel> {
   const generation = { contextLength: server.contextLength, vocabularySize: server.vocabularySize, maxTokenSeconds: options.max_token_seconds };
   const tokenizer = createServerTokenizer(connection, { vocabularySize: server.vocabularySize });
   const textCompletion = () => createServerTextCompletion(connection, { ...generation, infillOverheadTokens: server.infillOverheadTokens });
   switch (type) {
     case 'chat':
-      return { chat: createServerChat(connection, generation, vision), textCompletion: textCompletion(), tokenizer };
+      return {
+        chat: createServerChat(connection, generation, vision, {
+          modelId: connection.modelId,
+          chatTemplate: server.chatTemplate,
+          listsTools: server.templateListsTools,
+          architecture,
+        }),
+        textCompletion: textCompletion(),
+        tokenizer,
+      };
     case 'completion':
       return { textCompletion: textCompletion(), tokenizer };
     case 'embedding':
@@ -200,6 +210,7 @@ export async function loadLlamaServerModel(context: BackendDescriptorLoadContext
       options,
       server,
       mediaMarker !== undefined && properties.vision !== false ? { mediaMarker } : undefined,
+      facts.architecture,
     ),
     parallelism: options.parallel,
     // The process runs with --metrics (options.ts); while it restarts, baseUrl() throws and the scrape skips it.

@@ -5,13 +5,14 @@
 //      string. A reply that never opens a call ends here, as text.
 //   2. `required`, a named function, or an `auto` reply that opened a call: the conversation so far
 //      (prompt + the text before the opening) continues under the grammar of a reply made of calls
-//      (tool-call-grammar.ts), so every call's name is listed and its arguments match its schema.
-// The second phase's text is read as tool-call events (tool-call-reader.ts), never as text.
+//      (../tool-calls/tool-call-grammar.ts), so every call's name is listed and its arguments match its schema.
+// The second phase's text is read as tool-call events (../tool-calls/tool-call-reader.ts), never as text.
 import type { ChatWrapper } from 'node-llama-cpp';
 import type { ChatTools, FinishReason, GenerationOptions, GenerationResult, PreparedPrompt } from '../../engine/contract.js';
 import { assertPromptFits, reportEnd } from '../../engine/generation-end.js';
-import { callSyntaxOf, toolCallGrammar, type CallSyntax } from './tool-call-grammar.js';
-import { ToolCallReader } from './tool-call-reader.js';
+import { callSyntaxOf, type CallSyntax } from '../tool-calls/call-syntax.js';
+import { toolCallGrammar } from '../tool-calls/tool-call-grammar.js';
+import { ToolCallReader } from '../tool-calls/tool-call-reader.js';
 import { llamaPrompt, runPhase, type GenerationEngine, type LlamaPrompt } from './token-generation.js';
 
 /** What a chat prompt with tools carries: the call syntax and the grammar's text (its schemas already checked). */
