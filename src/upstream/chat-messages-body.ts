@@ -7,12 +7,14 @@ import type { ChatContentPart, ChatMessage, ToolCall, ToolDefinition } from '../
 
 export function chatMessagesBody(messages: readonly ChatMessage[]): Array<Record<string, unknown>> {
   return messages.map((message) => {
-    const content = message.parts ? message.parts.map(wireContentPart) : message.content;
+    const calls = message.toolCalls !== undefined && message.toolCalls.length > 0;
+    // An assistant turn that only calls has null content, as OpenAI writes it.
+    const content = message.parts ? message.parts.map(wireContentPart) : calls && message.content === '' ? null : message.content;
     return {
       role: message.role,
       content,
       ...(message.name ? { name: message.name } : {}),
-      ...(message.toolCalls !== undefined && message.toolCalls.length > 0 ? { tool_calls: toolCallsBody(message.toolCalls) } : {}),
+      ...(calls ? { tool_calls: toolCallsBody(message.toolCalls!) } : {}),
       ...(message.toolCallId !== undefined ? { tool_call_id: message.toolCallId } : {}),
     };
   });

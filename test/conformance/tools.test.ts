@@ -23,11 +23,7 @@ const TARGETS: Array<ConformanceTarget<ToolFeatures>> = [
     features: { parallelCalls: true },
     start: async () => serveLocal(toolChat('llama-server', await writeToolModel())),
   }),
-  ...llamaServerTargets({
-    name: 'remote (to llama-server)',
-    features: { parallelCalls: true },
-    start: async () => serveRemote(toolChat('llama-server', await writeToolModel()), 'type = "chat"'),
-  }),
+  { name: 'remote (to llama)', features: { parallelCalls: true }, start: async () => serveRemote(toolChat('llama', await writeToolModel()), 'type = "chat"') },
 ];
 
 for (const target of TARGETS) toolConformance(target);
