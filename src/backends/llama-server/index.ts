@@ -91,7 +91,6 @@ function capabilitiesOf(
   options: LlamaServerModelOptions,
   server: LlamaServerInfo,
   vision: ServerVision | undefined,
-  architecture: string | undefined,
 ): Partial<LoadedModel> {
   const generation = { contextLength: server.contextLength, vocabularySize: server.vocabularySize, maxTokenSeconds: options.max_token_seconds };
   const tokenizer = createServerTokenizer(connection, { vocabularySize: server.vocabularySize });
@@ -103,7 +102,6 @@ function capabilitiesOf(
           modelId: connection.modelId,
           chatTemplate: server.chatTemplate,
           listsTools: server.templateListsTools,
-          architecture,
         }),
         textCompletion: textCompletion(),
         tokenizer,
@@ -210,7 +208,6 @@ export async function loadLlamaServerModel(context: BackendDescriptorLoadContext
       options,
       server,
       mediaMarker !== undefined && properties.vision !== false ? { mediaMarker } : undefined,
-      facts.architecture,
     ),
     parallelism: options.parallel,
     // The process runs with --metrics (options.ts); while it restarts, baseUrl() throws and the scrape skips it.
