@@ -34,8 +34,10 @@ import {
   generationFields,
   spreadTokens,
   textLogprobsOf,
+  toolFields,
   vectorOf,
 } from './upstream-wire.js';
+import { ToolCallAssembler, UpstreamToolCallError, type ToolCallDelta } from './tool-call-deltas.js';
 
 /**
  * What a remote model prepares: the request fields that carry the prompt, and an estimate of its
@@ -111,13 +113,14 @@ export class RemoteModel implements LoadedModel {
     const type = settings.config.type;
     if (type === 'chat') {
       this.chat = {
-        // Images go on to the upstream, which answers for its model (a 400 from it is relayed).
+        // Images and tools go on to the upstream, which answers for its model (a 400 from it is relayed).
         acceptsImages: true,
+        acceptsTools: true,
         // Preparing runs before a stream's headers are sent: with every upstream down, the client
         // gets a real 503 with Retry-After rather than an error frame in a 200 stream.
-        prepareChat: async (messages): Promise<RemotePrompt> => {
+        prepareChat: async (messages, options): Promise<RemotePrompt> => {
           this.client.assertAnyUp();
-          return { kind: 'chat', input: { messages: chatMessagesBody(messages) }, promptTokens: estimateChatTokens(messages) };
+          return { kind: 'chat', input: { messages: chatMessagesBody(messages) }, promptTokens: estimateChatTokens(messages, options?.tools) };
         },
         generate: (prompt, options) => this.generate(asRemotePrompt(prompt), options),
       };
@@ -214,6 +217,7 @@ export class RemoteModel implements LoadedModel {
       model: this.upstreamModel,
       ...prompt.input,
       ...generationFields(options, kind),
+      ...(kind === 'chat' ? toolFields(options.tools) : {}),
       stream: true,
       stream_options: { include_usage: true },
     };
@@ -232,6 +236,7 @@ export class RemoteModel implements LoadedModel {
         let usage: Usage | undefined;
         let done = false;
         const logprobs: TokenLogprob[] = [];
+        const calls = options.tools === undefined ? undefined : new ToolCallAssembler(options.tools, (event) => options.onEvent?.(event));
         // Read to the end, past [DONE]: leaving early would close the keep-alive connection.
         for await (const data of sseData(response.body)) {
           if (data === '[DONE]') {
@@ -243,7 +248,7 @@ export class RemoteModel implements LoadedModel {
             usage?: Usage | null;
             choices?: Array<{
               index?: number;
-              delta?: { content?: string | null; reasoning_content?: string | null; reasoning?: string | null };
+              delta?: { content?: string | null; reasoning_content?: string | null; reasoning?: string | null; tool_calls?: ToolCallDelta[] | null };
               text?: string;
               finish_reason?: string | null;
               logprobs?: unknown;
@@ -268,20 +273,31 @@ export class RemoteModel implements LoadedModel {
           }
           const piece = kind === 'chat' ? choice.delta?.content : choice.text;
           if (piece) {
+            calls?.assertTextAllowed(piece);
             relayed = true;
             deltas++;
             text += piece;
             // Waiting for a reader that is behind stops reading the upstream too: TCP holds it back there.
             await options.onEvent?.({ type: 'text', text: piece });
           }
+          const toolCalls = kind === 'chat' ? choice.delta?.tool_calls : undefined;
+          if (toolCalls && toolCalls.length > 0) {
+            if (calls === undefined) throw new UpstreamToolCallError('the upstream called a tool although the request listed none');
+            // Checked before it is relayed: a call the request did not allow never reaches the client.
+            await calls.push(toolCalls);
+            relayed = true;
+          }
           if (choice.logprobs) logprobs.push(...(kind === 'chat' ? chatLogprobsOf(choice.logprobs) : textLogprobsOf(choice.logprobs)));
           if (choice.finish_reason) finishReason = choice.finish_reason;
         }
         if (!done && finishReason === undefined) throw new UpstreamStreamError('the upstream closed the stream before it finished');
+        if (finishReason !== 'length') calls?.assertChoiceHonoured();
+        const madeCalls = finishReason === 'length' ? (calls?.completeCalls() ?? []) : (calls?.calls ?? []);
         const result: GenerationResult = {
           text,
           ...(reasoning !== '' ? { reasoning } : {}),
-          finishReason: finishReasonOf(finishReason),
+          ...(madeCalls.length > 0 ? { toolCalls: madeCalls } : {}),
+          finishReason: finishReasonOf(finishReason, madeCalls.length > 0),
           promptTokens: usage?.prompt_tokens ?? prompt.promptTokens,
           // Without a usage chunk, one token per delta is the closest guess.
           completionTokens: usage?.completion_tokens ?? deltas,

@@ -10,6 +10,7 @@
 // upstream request.
 import { errors, GatewayError } from '../../src/errors.js';
 import type { Logger } from '../../src/logger.js';
+import { UpstreamToolCallError } from './tool-call-deltas.js';
 import { networkReason, OpenAIClient, retryAfterOf, UpstreamHttpError, UpstreamStreamError, UpstreamTimeoutError } from '../../src/upstream/openai-client.js';
 import type { Upstream, UpstreamPool } from './upstream-pool.js';
 import { gatewayErrorFromUpstream } from './upstream-wire.js';
@@ -66,6 +67,17 @@ function dispositionOf(error: unknown): Disposition {
     return { ...httpDisposition(status, error.envelope, undefined, error.message), midResponse: inBand.type === 'api_error' ? undefined : inBand };
   }
   if (error instanceof UpstreamTimeoutError) return { reason: error.message, markDown: true };
+  // The upstream answered, but not what the request's tool_choice allows: the same on a retry, and no reason to mark it down.
+  if (error instanceof UpstreamToolCallError)
+    return {
+      reason: error.message,
+      markDown: false,
+      relay: new GatewayError(`The upstream's reply broke the request's tools: ${error.message.replace(/^the upstream /, 'it ')}.`, {
+        status: 502,
+        type: 'api_error',
+        code: 'upstream_tool_choice_ignored',
+      }),
+    };
   if (error instanceof TypeError) return { reason: networkReason(error), markDown: true };
   return { reason: error instanceof Error ? error.message : String(error), markDown: false };
 }

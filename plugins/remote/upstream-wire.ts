@@ -1,17 +1,30 @@
 // Engine-level calls → OpenAI request bodies for an upstream, and upstream responses → engine
 // results and errors. Only fields a request set are sent: an upstream that is OpenAI itself
 // rejects fields it does not know (top_k, min_p, repeat_penalty, grammar).
-import type { ChatMessage, FinishReason, GenerationOptions, TokenLogprob } from '../../src/engine/contract.js';
+import type { ChatMessage, ChatTools, FinishReason, GenerationOptions, TokenLogprob } from '../../src/engine/contract.js';
 import { GatewayError, type ErrorType } from '../../src/errors.js';
+import { toolsBody } from '../../src/upstream/chat-messages-body.js';
 
 /** Token counts for rate limits before a run, where no tokenizer is at hand: about four characters a token. */
 export function estimateTokens(text: string): number {
   return Math.max(1, Math.ceil(text.length / 4));
 }
 
-export function estimateChatTokens(messages: readonly ChatMessage[]): number {
-  // A few tokens per message for the template's role markers.
-  return messages.reduce((sum, message) => sum + estimateTokens(message.content) + 4, 0);
+export function estimateChatTokens(messages: readonly ChatMessage[], tools?: ChatTools): number {
+  // A few tokens per message for the template's role markers; the tools as the template lists them, about their JSON.
+  const listed = tools === undefined ? 0 : estimateTokens(JSON.stringify(toolsBody(tools.definitions)));
+  return messages.reduce((sum, message) => sum + estimateTokens(message.content) + estimateTokens(JSON.stringify(message.toolCalls ?? '')) + 4, listed);
+}
+
+/** A chat request's tool fields, as the client gave them (checked on the wire): the upstream constrains the calls. */
+export function toolFields(tools: ChatTools | undefined): Record<string, unknown> {
+  if (tools === undefined) return {};
+  const { choice } = tools;
+  return {
+    tools: toolsBody(tools.definitions),
+    tool_choice: choice.kind === 'function' ? { type: 'function', function: { name: choice.name } } : choice.kind,
+    parallel_tool_calls: tools.parallel,
+  };
 }
 
 /** The sampling fields of a chat or text completion body. */
@@ -43,8 +56,9 @@ export function generationFields(options: GenerationOptions, kind: 'chat' | 'tex
 // The messages body is shared with the llama-server engine (image parts go on as they came).
 export { chatMessagesBody } from '../../src/upstream/chat-messages-body.js';
 
-export function finishReasonOf(value: unknown): FinishReason {
-  return value === 'length' ? 'length' : 'stop';
+/** `tool_calls` is the engine's word for a reply that made calls, whatever the upstream said (OpenAI says "stop" after a named choice's call). */
+export function finishReasonOf(value: unknown, madeCalls = false): FinishReason {
+  return value === 'length' ? 'length' : madeCalls ? 'tool_calls' : 'stop';
 }
 
 /** Logprobs of one chat chunk or response choice (`logprobs.content`). */

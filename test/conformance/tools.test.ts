@@ -2,10 +2,12 @@
 // in TARGETS, with the features it has.
 import { writeToolModel } from '../helpers/tool-model.js';
 import type { ConformanceTarget } from './conformance-target.js';
-import { serveLocal } from './served-model.js';
+import { llamaServerTargets, serveLocal, serveRemote } from './served-model.js';
 import { toolConformance, type ToolFeatures } from './tool-conformance.js';
 
-const toolChat = (file: string) => `
+// A .gguf chat model that names no backend runs on llama-server: each target names the engine it means.
+const toolChat = (backend: string, file: string) => `
+backend = "${backend}"
 path = "${file}"
 type = "chat"
 context_length = 2048
@@ -15,7 +17,13 @@ queue_timeout = 10
 `;
 
 const TARGETS: Array<ConformanceTarget<ToolFeatures>> = [
-  { name: 'llama', features: { parallelCalls: true }, start: async () => serveLocal(`${toolChat(await writeToolModel())}backend = "llama"\n`) },
+  { name: 'llama', features: { parallelCalls: true }, start: async () => serveLocal(toolChat('llama', await writeToolModel())) },
+  ...llamaServerTargets({
+    name: 'llama-server',
+    features: { parallelCalls: true },
+    start: async () => serveLocal(toolChat('llama-server', await writeToolModel())),
+  }),
+  { name: 'remote (to llama)', features: { parallelCalls: true }, start: async () => serveRemote(toolChat('llama', await writeToolModel()), 'type = "chat"') },
 ];
 
 for (const target of TARGETS) toolConformance(target);

@@ -3,6 +3,7 @@
 // runs (raw HTTP against a listening gateway).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { noLlamaServer } from '../helpers/llama-server-spawn.js';
 import { models } from '../helpers/paths.js';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.js';
 
@@ -125,5 +126,37 @@ describe('tool requests on the wire', () => {
       });
       assert.equal(response.status, 200, tool_choice);
     }
+  });
+});
+
+describe('tools on a llama-server model whose template lists none', { skip: noLlamaServer }, () => {
+  let gateway: TestGateway;
+  before(async () => {
+    gateway = await startTestGateway(CONFIG.replace('[api.models.chat]', '[api.models.chat]\nbackend = "llama-server"'));
+  });
+  after(async () => {
+    await gateway?.close();
+  });
+
+  const ask = (patch: Record<string, unknown>) =>
+    fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'chat', messages: [user], max_tokens: 2, ...patch }),
+    });
+
+  test('tools it may call are a 400 naming the model and the way out; under "none" the reply is text', async () => {
+    for (const tool_choice of ['auto', 'required']) {
+      const response = await ask({ tools: [weather], tool_choice });
+      const body = (await response.json()) as { error: { param: string; message: string } };
+      assert.equal(response.status, 400, JSON.stringify(body));
+      assert.equal(body.error.param, 'tools');
+      assert.match(body.error.message, /chat template does not list tools/);
+    }
+    const none = await ask({ tools: [weather], tool_choice: 'none' });
+    assert.equal(none.status, 200, await none.clone().text());
+    // A history with a call and its result is rendered by the template (llama.cpp's fallbacks).
+    const history = await ask({ messages: [user, called, { role: 'tool', tool_call_id: 'call_1', content: '20C' }] });
+    assert.equal(history.status, 200, await history.clone().text());
   });
 });

@@ -1,8 +1,11 @@
 // A conversation as a llama-server model's chat template renders it (/apply-template): the
 // messages in the form the server's template takes, and the rendering itself. Image parts go as
 // OpenAI's `image_url` parts, which the server renders as its media marker, one per image, in order.
-import type { ChatMessage } from '../../engine/contract.js';
+// Tool calls, tool results and the tools themselves go in OpenAI's shapes: the template renders them
+// in the model's own syntax.
+import type { ChatMessage, ToolDefinition } from '../../engine/contract.js';
 import { EngineUnavailableError, UnsupportedFeatureError } from '../../engine/errors.js';
+import { toolCallsBody, toolsBody } from '../../upstream/chat-messages-body.js';
 import type { LlamaServerConnection } from './connection.js';
 import { postJson } from './server-wire.js';
 
@@ -11,6 +14,16 @@ type TemplatePart = { type: 'text'; text: string } | { type: 'image_url'; image_
 export interface TemplateMessage {
   role: string;
   content: string | TemplatePart[];
+  tool_calls?: Array<Record<string, unknown>>;
+  tool_call_id?: string;
+}
+
+/** What the template renders: the messages, and the tools it lists (none: the reply may not call any). */
+export interface TemplateConversation {
+  messages: TemplateMessage[];
+  tools?: readonly ToolDefinition[];
+  /** False: the thought is closed in the prompt (the template's `enable_thinking = false`). Default true. */
+  thinking?: boolean;
 }
 
 function contentOf(message: ChatMessage): string | TemplatePart[] {
@@ -20,8 +33,8 @@ function contentOf(message: ChatMessage): string | TemplatePart[] {
 
 /**
  * The roles as the in-process engine gives them to its template: a developer message is a system
- * message, and a tool result a user turn that says what it is (templates without tool support
- * reject a "tool" role).
+ * message; a tool result with the id of its call is a "tool" message, and one without (an
+ * engine-level caller's) a user turn that says what it is.
  */
 export function templateMessages(messages: readonly ChatMessage[]): TemplateMessage[] {
   return messages.map((message) => {
@@ -29,20 +42,32 @@ export function templateMessages(messages: readonly ChatMessage[]): TemplateMess
       case 'developer':
         return { role: 'system', content: message.content };
       case 'tool':
+        if (message.toolCallId !== undefined) return { role: 'tool', content: message.content, tool_call_id: message.toolCallId };
         return { role: 'user', content: `Tool result${message.name ? ` (${message.name})` : ''}:\n${message.content}` };
+      case 'assistant':
+        if (message.toolCalls !== undefined && message.toolCalls.length > 0)
+          return { role: 'assistant', content: message.content, tool_calls: toolCallsBody(message.toolCalls) };
+        return { role: 'assistant', content: contentOf(message) };
       default:
         return { role: message.role, content: contentOf(message) };
     }
   });
 }
 
-/**
- * The prompt the server's template renders. `thinking: false` renders it with the template's
- * `enable_thinking = false` (the server's `reasoning_effort: "none"`), for a template that has the switch.
- */
-export async function renderOnServer(connection: LlamaServerConnection, messages: readonly TemplateMessage[], thinking = true): Promise<string> {
+/** The conversation as /apply-template and the server's counting endpoint take it. */
+export function templateBody(conversation: TemplateConversation): Record<string, unknown> {
+  const { messages, tools, thinking } = conversation;
+  return {
+    messages,
+    ...(tools === undefined || tools.length === 0 ? {} : { tools: toolsBody(tools) }),
+    // The server's way to render with the template's `enable_thinking = false`, for a template that has the switch.
+    ...(thinking === false ? { reasoning_effort: 'none' } : {}),
+  };
+}
+
+export async function renderOnServer(connection: LlamaServerConnection, conversation: TemplateConversation): Promise<string> {
   try {
-    const answer = await postJson<{ prompt: string }>(connection, '/apply-template', { messages, ...(thinking ? {} : { reasoning_effort: 'none' }) });
+    const answer = await postJson<{ prompt: string }>(connection, '/apply-template', templateBody(conversation));
     return answer.prompt;
   } catch (error) {
     if (error instanceof EngineUnavailableError) throw error;

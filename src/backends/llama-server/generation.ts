@@ -39,7 +39,7 @@ export function serverPrompt(prompt: ServerPrompt): ServerPrompt {
   return prompt;
 }
 
-function asServerPrompt(prompt: PreparedPrompt): ServerPrompt {
+export function asServerPrompt(prompt: PreparedPrompt): ServerPrompt {
   if (!madeHere.has(prompt)) throw new TypeError('this prompt was not prepared by a llama-server model');
   return prompt as ServerPrompt;
 }
@@ -112,7 +112,6 @@ export function samplingFields(options: GenerationOptions, settings: ServerGener
     top_p: options.topP ?? 0.95,
     min_p: options.minP ?? 0,
     seed: resolveSeed(options.seed),
-    stop: options.stop,
     repeat_penalty: options.repeatPenalty ?? 1,
     presence_penalty: options.presencePenalty ?? 0,
     frequency_penalty: options.frequencyPenalty ?? 0,
@@ -196,34 +195,78 @@ function finishReasonOf(stopType: unknown): FinishReason {
   return stopType === 'limit' ? 'length' : 'stop';
 }
 
+/**
+ * How one /completion request differs from a plain generation (tool calls run in phases, see
+ * tool-calls.ts). Default: the request's own stops and constraint.
+ */
+export interface ServerPhase {
+  /** Stop strings besides the request's (a tool call's opening). */
+  extraStops?: readonly string[];
+  /**
+   * The gateway's own grammar (a reply made of tool calls): used instead of the request's
+   * constraint, with no stop strings (a grammar-bound call must not be cut inside a string) and no
+   * whitespace trimmed; timed per token like any constrained generation.
+   */
+  grammar?: string;
+  /** Texts of special tokens to keep in the generated text (the call syntax's markers); the server drops special tokens' text otherwise. */
+  preservedTokens?: readonly string[];
+}
+
+export interface ServerPhaseOutcome {
+  /** The phase's result; its closing events are not yet reported (see reportEnd). */
+  result: GenerationResult;
+  /** All the text the server sent, leading whitespace included (stop strings are never part of it). */
+  rawText: string;
+  /** The stop string that ended the phase, if one did. */
+  stoppingWord?: string;
+}
+
 export async function generateOnServer(
   connection: LlamaServerConnection,
   settings: ServerGenerationSettings,
   prepared: PreparedPrompt,
   options: GenerationOptions,
 ): Promise<GenerationResult> {
-  const prompt = asServerPrompt(prepared);
+  const run = await runOnServer(connection, settings, asServerPrompt(prepared), options);
+  return await reportEnd(options, run.result);
+}
+
+/** One /completion (or /infill) request, streamed, without the closing events. */
+export async function runOnServer(
+  connection: LlamaServerConnection,
+  settings: ServerGenerationSettings,
+  prompt: ServerPrompt,
+  options: GenerationOptions,
+  phase: ServerPhase = {},
+): Promise<ServerPhaseOutcome> {
   options.signal.throwIfAborted();
   assertPromptFits(prompt.promptTokens, settings.contextLength);
-  if (options.maxTokens <= 0) return await reportEnd(options, { text: '', finishReason: 'length', promptTokens: prompt.promptTokens, completionTokens: 0 });
-  // A grammar leaves no room for a thought: a constrained reply is all answer.
-  const thought = options.constraint === undefined ? prompt.thought : undefined;
+  if (options.maxTokens <= 0) return { result: { text: '', finishReason: 'length', promptTokens: prompt.promptTokens, completionTokens: 0 }, rawText: '' };
+  const sampling = samplingFields(options, settings);
+  // A grammar leaves no room for a thought: a constrained reply (a response format, tool calls) is all answer.
+  const thought = options.constraint === undefined && phase.grammar === undefined ? prompt.thought : undefined;
   const body = {
     ...(prompt.infill === undefined ? { prompt: promptField(prompt) } : { input_prefix: prompt.infill.prefix, input_suffix: prompt.infill.suffix, prompt: '' }),
     n_predict: Math.min(options.maxTokens, settings.contextLength - prompt.promptTokens),
     stream: true,
     cache_prompt: prompt.media?.cacheable ?? true,
-    ...samplingFields(options, settings),
+    ...sampling,
     ...(thought === undefined ? {} : thoughtBudgetFields(thought, thinkingBudget(options.reasoningEffort, settings.thinking?.maxThinkingTokens))),
+    ...(phase.grammar === undefined ? { stop: [...options.stop, ...(phase.extraStops ?? [])] } : { stop: [], grammar: phase.grammar }),
+    ...(phase.preservedTokens === undefined || phase.preservedTokens.length === 0 ? {} : { preserved_tokens: phase.preservedTokens }),
   };
+  const trimLeadingWhitespace = prompt.trimLeadingWhitespace && phase.grammar === undefined;
   const logprobs = options.topLogprobs === undefined ? undefined : new LogprobCollector(options.topLogprobs);
 
   const reply = new ReplyWriter(thought, options.onEvent);
+  // Everything generated, as generated (markers and leading whitespace included): a tool reply continues from it.
+  let rawText = '';
   let released = 0;
   let leadingTrimmed = 0;
   const emit = (piece: string): void | Promise<void> => {
+    rawText += piece;
     let output = piece;
-    if (prompt.trimLeadingWhitespace && released === 0) {
+    if (trimLeadingWhitespace && released === 0) {
       output = piece.trimStart();
       leadingTrimmed += piece.length - output.length;
     }
@@ -243,7 +286,8 @@ export async function generateOnServer(
   // Only a constrained generation is timed per token: llama-server samples every slot in one loop, so
   // a grammar whose cost multiplies slows every stream's tokens alike, and only the request that
   // brought a grammar is the one to stop (an unconstrained one is bounded by max_generation_seconds).
-  const tokenLimitSeconds = options.constraint === undefined ? Infinity : (settings.maxTokenSeconds ?? Infinity);
+  const constrained = options.constraint !== undefined || phase.grammar !== undefined;
+  const tokenLimitSeconds = constrained ? (settings.maxTokenSeconds ?? Infinity) : Infinity;
   const watchdog = new TokenWatchdog(tokenLimitSeconds, (error) => closing.abort(error));
   try {
     for await (const frame of postStream(connection, prompt.infill === undefined ? '/completion' : '/infill', body, signal)) {
@@ -281,7 +325,7 @@ export async function generateOnServer(
   await reply.finish();
 
   const timings = final?.timings as { cache_n?: unknown } | undefined;
-  return await reportEnd(options, {
+  const result: GenerationResult = {
     text: reply.text,
     ...(reply.reasoning !== '' ? { reasoning: reply.reasoning } : {}),
     finishReason,
@@ -289,5 +333,6 @@ export async function generateOnServer(
     completionTokens: typeof final?.tokens_predicted === 'number' ? final.tokens_predicted : generated,
     ...(typeof timings?.cache_n === 'number' ? { cachedPromptTokens: timings.cache_n } : {}),
     ...(logprobs === undefined ? {} : { logprobs: await logprobs.entries(connection, leadingTrimmed + released) }),
-  });
+  };
+  return { result, rawText, ...(typeof final?.stopping_word === 'string' && final.stopping_word !== '' ? { stoppingWord: final.stopping_word } : {}) };
 }

@@ -5,9 +5,9 @@
 // counting endpoint (/v1/chat/completions/input_tokens), which runs that very tokenization with
 // each image decoded and sized but not encoded: exact for every projector, fixed-size or not,
 // before anything is queued.
-import { chatPartField, type ChatImage, type ChatMessage } from '../../engine/contract.js';
+import { chatPartField, type ChatImage, type ChatMessage, type ToolDefinition } from '../../engine/contract.js';
 import { InvalidImageError, UnsupportedFeatureError } from '../../engine/errors.js';
-import { renderOnServer, templateMessages, type TemplateMessage } from './chat-template.js';
+import { renderOnServer, templateBody, templateMessages, type TemplateConversation, type TemplateMessage } from './chat-template.js';
 import type { LlamaServerConnection } from './connection.js';
 import { serverPrompt, type ServerPrompt } from './generation.js';
 import { postJson } from './server-wire.js';
@@ -57,8 +57,8 @@ function base64Of(image: ChatImage): string {
   return image.dataUrl.slice(image.dataUrl.indexOf(',') + 1);
 }
 
-async function inputTokens(connection: LlamaServerConnection, messages: readonly TemplateMessage[], field?: string): Promise<number> {
-  const answer = await postJson<{ input_tokens: number }>(connection, '/v1/chat/completions/input_tokens', { messages }, undefined, field);
+async function inputTokens(connection: LlamaServerConnection, conversation: TemplateConversation, field?: string): Promise<number> {
+  const answer = await postJson<{ input_tokens: number }>(connection, '/v1/chat/completions/input_tokens', templateBody(conversation), undefined, field);
   return answer.input_tokens;
 }
 
@@ -67,14 +67,14 @@ async function inputTokens(connection: LlamaServerConnection, messages: readonly
  * count; each image is then counted alone to name the one at fault (a rare path: the wire already
  * refused images whose first bytes are not of their type).
  */
-async function countOnServer(connection: LlamaServerConnection, messages: readonly TemplateMessage[], images: readonly ImageAt[]): Promise<number> {
+async function countOnServer(connection: LlamaServerConnection, conversation: TemplateConversation, images: readonly ImageAt[]): Promise<number> {
   try {
-    return await inputTokens(connection, messages);
+    return await inputTokens(connection, conversation);
   } catch (error) {
     if (!(error instanceof InvalidImageError)) throw error;
     for (const { image, field } of images) {
       const alone: TemplateMessage[] = [{ role: 'user', content: [{ type: 'image_url', image_url: { url: image.dataUrl } }] }];
-      await inputTokens(connection, alone, field).catch((failure: unknown) => {
+      await inputTokens(connection, { messages: alone }, field).catch((failure: unknown) => {
         if (failure instanceof InvalidImageError) throw failure;
       });
     }
@@ -95,9 +95,17 @@ function separateAdjacentImages(rendered: string, marker: string): { text: strin
   return { text: pieces.join(marker), separators, endsWithImage: pieces.length > 1 && pieces[pieces.length - 1] === '' };
 }
 
-/** Renders and counts a conversation with images; `mediaMarker` is the one the model's process was started with. */
-export async function prepareImagePrompt(connection: LlamaServerConnection, mediaMarker: string, messages: readonly ChatMessage[]): Promise<ServerPrompt> {
-  const templated = templateMessages(messages);
+/**
+ * Renders and counts a conversation with images (and the tools the template lists, if any);
+ * `mediaMarker` is the one the model's process was started with.
+ */
+export async function prepareImagePrompt(
+  connection: LlamaServerConnection,
+  mediaMarker: string,
+  messages: readonly ChatMessage[],
+  tools?: readonly ToolDefinition[],
+): Promise<ServerPrompt> {
+  const templated: TemplateConversation = { messages: templateMessages(messages), tools };
   const images = imagesOf(messages);
   const rendered = await renderOnServer(connection, templated);
   const markers = rendered.split(mediaMarker).length - 1;

@@ -110,7 +110,11 @@ function capabilitiesOf(
   switch (type) {
     case 'chat':
       return {
-        chat: createServerChat(connection, { ...generation, thinking: thinkingOf(chatTemplate, options.max_thinking_tokens) }, vision),
+        chat: createServerChat(connection, { ...generation, thinking: thinkingOf(chatTemplate, options.max_thinking_tokens) }, vision, {
+          modelId: connection.modelId,
+          chatTemplate: server.chatTemplate,
+          listsTools: server.templateListsTools,
+        }),
         textCompletion: textCompletion(),
         tokenizer,
       };

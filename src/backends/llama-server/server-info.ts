@@ -23,6 +23,8 @@ export interface LlamaServerInfo {
   infillOverheadTokens?: number;
   /** The chat template the server renders with ("" when the model has none). */
   chatTemplate: string;
+  /** Whether that template lists tools itself (llama.cpp's reading of it); without, tool definitions cannot be rendered for the model. */
+  templateListsTools: boolean;
   /** llama.cpp's build, e.g. "b6800-abc1234". */
   build: string;
   /** Architecture and size as the server reports them, for /v1/models metadata. */
@@ -33,6 +35,7 @@ interface PropsAnswer {
   default_generation_settings?: { n_ctx?: number };
   total_slots?: number;
   chat_template?: string;
+  chat_template_caps?: { supports_tools?: boolean };
   build_info?: string;
   model_ftype?: string;
   modalities?: Record<string, boolean>;
@@ -83,6 +86,7 @@ export async function readServerInfo(connection: LlamaServerConnection, options:
     slots: props.total_slots ?? 1,
     ...(infillOverheadTokens === undefined ? {} : { infillOverheadTokens }),
     chatTemplate: props.chat_template ?? '',
+    templateListsTools: props.chat_template_caps?.supports_tools === true,
     build: props.build_info ?? 'unknown',
     details: {
       ...(props.model_ftype === undefined ? {} : { modelType: props.model_ftype }),

@@ -58,7 +58,7 @@ export class GrammarCompiler {
   }
 
   /**
-   * The grammar of a tool-call reply (tool-call-grammar.ts builds it from schemas that passed the
+   * The grammar of a tool-call reply (../tool-calls/tool-call-grammar.ts builds it from schemas that passed the
    * same JSON-schema conversion as response_format), cached like the others: clients send the
    * same tools on every turn.
    */

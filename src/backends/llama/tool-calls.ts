@@ -1,17 +1,12 @@
 // Tool calls on the in-process engine, on the same token loop as every generation (no LlamaChat:
-// its exact counts, held-back stops and batching rounds stay). A reply with tools runs in up to two
-// phases on the model's sequence:
-//   1. `auto` only: free text, with the call syntax's opening (`<tool_call>`) as one more stop
-//      string. A reply that never opens a call ends here, as text.
-//   2. `required`, a named function, or an `auto` reply that opened a call: the conversation so far
-//      (prompt + the text before the opening) continues under the grammar of a reply made of calls
-//      (tool-call-grammar.ts), so every call's name is listed and its arguments match its schema.
-// The second phase's text is read as tool-call events (tool-call-reader.ts), never as text.
+// its exact counts, held-back stops and batching rounds stay): the phases of
+// ../tool-calls/tool-reply.ts, each a run of the loop on a sequence of the pool.
 import type { ChatWrapper } from 'node-llama-cpp';
-import type { ChatTools, FinishReason, GenerationOptions, GenerationResult, PreparedPrompt } from '../../engine/contract.js';
-import { assertPromptFits, reportEnd } from '../../engine/generation-end.js';
-import { callSyntaxOf, toolCallGrammar, type CallSyntax } from './tool-call-grammar.js';
-import { ToolCallReader } from './tool-call-reader.js';
+import type { ChatTools, GenerationOptions, GenerationResult, PreparedPrompt } from '../../engine/contract.js';
+import { assertPromptFits } from '../../engine/generation-end.js';
+import { callSyntaxOf, type CallSyntax } from '../tool-calls/call-syntax.js';
+import { toolCallGrammar } from '../tool-calls/tool-call-grammar.js';
+import { generateToolReply } from '../tool-calls/tool-reply.js';
 import { llamaPrompt, runPhase, type GenerationEngine, type LlamaPrompt } from './token-generation.js';
 
 /** What a chat prompt with tools carries: the call syntax and the grammar's text (its schemas already checked). */
@@ -36,49 +31,23 @@ export async function generateWithTools(
   assertPromptFits(prompt.tokens.length, engine.contextSize);
   // Compiled before any sequence is taken; cached per model across requests.
   const grammar = await engine.grammars.compileToolCalls(tools.grammar);
-  const choice = options.tools!.choice.kind;
-  let text = '';
-  let callPrompt = prompt;
-  let spent = 0;
-  let first: GenerationResult | undefined;
-  if (choice === 'auto') {
-    const free = await runPhase(engine, prompt, options, { extraStops: [tools.syntax.trigger] });
-    first = free.result;
-    text = free.result.text;
-    spent = free.result.completionTokens;
-    const opening = free.rawText.indexOf(tools.syntax.trigger);
-    if (opening < 0 || free.result.finishReason !== 'stop' || options.signal.aborted || spent >= options.maxTokens)
-      return await reportEnd(options, free.result);
-    // The model's own words before the call stay in its context; the call starts again under the grammar.
-    const before = engine.model.tokenize(free.rawText.slice(0, opening), false);
-    callPrompt = llamaPrompt({
-      tokens: [...prompt.tokens, ...before],
-      templateStops: prompt.templateStops,
-      stopTokens: prompt.stopTokens,
-      trimLeadingWhitespace: false,
-    });
-  }
-  const reader = new ToolCallReader(tools.syntax, (event) => options.onEvent?.(event));
-  const calls = await runPhase(
-    engine,
-    callPrompt,
-    {
-      ...options,
-      maxTokens: options.maxTokens - spent,
-      topLogprobs: undefined,
-      onEvent: (event) => (event.type === 'text' ? reader.push(event.text) : undefined),
+  return await generateToolReply(prompt, prompt.promptTokens, options, tools.syntax, {
+    async free(freePrompt, extraStop) {
+      const run = await runPhase(engine, freePrompt, options, { extraStops: [extraStop] });
+      const opening = run.rawText.indexOf(extraStop);
+      return { result: run.result, ...(opening < 0 ? {} : { opened: run.rawText.slice(0, opening) }) };
     },
-    { grammar, onlyStops: [] },
-  );
-  const finishReason: FinishReason = calls.result.finishReason === 'length' ? 'length' : reader.calls.length > 0 ? 'tool_calls' : 'stop';
-  return await reportEnd(options, {
-    text,
-    ...(first?.reasoning !== undefined ? { reasoning: first.reasoning } : {}),
-    toolCalls: reader.calls,
-    finishReason,
-    promptTokens: prompt.promptTokens,
-    completionTokens: spent + calls.result.completionTokens,
-    cachedPromptTokens: (first ?? calls.result).cachedPromptTokens,
-    ...(first?.logprobs !== undefined ? { logprobs: first.logprobs } : {}),
+    async continued(freePrompt, textBefore) {
+      const before = engine.model.tokenize(textBefore, false);
+      return llamaPrompt({
+        tokens: [...freePrompt.tokens, ...before],
+        templateStops: freePrompt.templateStops,
+        stopTokens: freePrompt.stopTokens,
+        trimLeadingWhitespace: false,
+      });
+    },
+    async calls(callPrompt, callOptions) {
+      return (await runPhase(engine, callPrompt, callOptions, { grammar, onlyStops: [] })).result;
+    },
   });
 }

@@ -1,43 +1,13 @@
-// A request's tools → the GBNF grammar of a reply made of calls, in the call syntax of the model's
-// chat wrapper (node-llama-cpp infers it from the Jinja template: Hermes/Qwen's
-// `<tool_call>\n{"name": "…", "arguments": …}\n</tool_call>`, Llama 3.1's, Functionary's, …).
-// Each function's arguments follow its own JSON-schema grammar, so a call's arguments always parse
-// and match the schema. A schema keyword the grammar cannot enforce is refused, naming the tool.
-import { LlamaText, type ChatWrapper } from 'node-llama-cpp';
+// A request's tools → the GBNF grammar of a reply made of calls, in the model's call syntax
+// (call-syntax.ts), for every engine that constrains calls (the in-process engine compiles it,
+// llama-server takes it as `grammar`). Each function's arguments follow its own JSON-schema grammar
+// (node-llama-cpp's converter, as for response_format), so a call's arguments always parse and
+// match the schema. A schema keyword the grammar cannot enforce is refused, naming the tool.
 import type { ChatTools, ToolDefinition } from '../../engine/contract.js';
 import { UnsupportedFeatureError } from '../../engine/errors.js';
-import { loadJsonSchemaToGbnf } from './grammar.js';
-import { toGrammarJsonSchema } from './json-schema-conversion.js';
-
-/** The call syntax of a chat wrapper, as text. */
-export interface CallSyntax {
-  prefix: string;
-  paramsPrefix: string;
-  suffix: string;
-  /** Between two calls of one reply; undefined: the wrapper has no parallel calls. */
-  betweenCalls?: string;
-  sectionPrefix: string;
-  /** What opens a call in free text: generation under `auto` switches to the grammar when it appears. */
-  trigger: string;
-}
-
-function textOf(value: unknown): string {
-  return value === undefined || value === null ? '' : LlamaText(value as Parameters<typeof LlamaText>[0]).toString();
-}
-
-export function callSyntaxOf(wrapper: ChatWrapper): CallSyntax {
-  const { call, parallelism } = wrapper.settings.functions;
-  const prefix = textOf(call.prefix);
-  const firstLine = prefix.trimStart().split('\n')[0];
-  return {
-    prefix,
-    paramsPrefix: textOf(call.paramsPrefix),
-    suffix: textOf(call.suffix),
-    betweenCalls: parallelism == null ? undefined : textOf(parallelism.call.betweenCalls),
-    sectionPrefix: parallelism == null ? '' : textOf(parallelism.call.sectionPrefix),
-    trigger: firstLine !== '' ? firstLine : prefix.trim(),
-  };
-}
+import { loadJsonSchemaToGbnf } from '../llama/grammar.js';
+import { toGrammarJsonSchema } from '../llama/json-schema-conversion.js';
+import type { CallSyntax } from './call-syntax.js';
 
 function literal(text: string): string {
   return JSON.stringify(text);

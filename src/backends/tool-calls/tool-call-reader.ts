@@ -3,7 +3,7 @@
 // fragments, holding back only what could be the start of the call's closing syntax.
 import type { GenerationEvent, ToolCall } from '../../engine/contract.js';
 import { newToolCallId } from '../../engine/tool-calls.js';
-import type { CallSyntax } from './tool-call-grammar.js';
+import type { CallSyntax } from './call-syntax.js';
 
 type Emit = (event: GenerationEvent) => void | Promise<void>;
 
