@@ -6,6 +6,7 @@ import path from 'node:path';
 import TOML from '@iarna/toml';
 import { closest } from 'fastest-levenshtein';
 import { z } from 'zod';
+import { locateLlamaServer } from '../backends/llama-server/binary.js';
 import { llamaServerConfigProblems } from '../backends/llama-server/config-checks.js';
 import { readSecret } from '../environment.js';
 import { locateKey } from './key-location.js';
@@ -167,9 +168,9 @@ export function configProblemsFromIssues(
 }
 
 /** Checks that hold across keys, which the per-key schema cannot express. */
-function crossKeyProblems(source: string, config: Config, configDirectory: string): ConfigProblem[] {
+function crossKeyProblems(source: string, config: Config, configDirectory: string, locate: LlamaServerLocator): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
-  for (const { keyPath, message } of llamaServerConfigProblems(config, configDirectory)) {
+  for (const { keyPath, message } of llamaServerConfigProblems(config, configDirectory, locate)) {
     problems.push({ keyPath: keyPath.join('.'), line: locateKey(source, keyPath), message });
   }
   const seen = new Map<string, string>();
@@ -283,19 +284,22 @@ function modelTablesOf(data: Record<string, unknown>): Record<string, unknown> {
   return api?.models ?? {};
 }
 
+/** Where the llama-server binary is (src/backends/llama-server/binary.ts); tests pass their own. */
+type LlamaServerLocator = typeof locateLlamaServer;
+
 /**
  * Parses and validates config text; `file` is only used in messages and to resolve paths.
  * `extension` is what loaded plugins add (their backends and model keys; see src/plugins/).
  */
-export function parseConfig(source: string, file: string, extension?: ConfigExtension): LoadedConfig {
+export function parseConfig(source: string, file: string, extension?: ConfigExtension, locate: LlamaServerLocator = locateLlamaServer): LoadedConfig {
   const data = parseToml(source, file);
   const schema = extension ? buildConfigSchema(extension) : configSchema;
   const result = schema.safeParse(data, { reportInput: true });
   if (!result.success) throw new ConfigError(file, configProblemsFromIssues(source, result.error.issues, { schema }));
   const config = result.data;
   const configDirectory = path.dirname(path.resolve(file));
-  const notices = applyEngineFallback(config, modelTablesOf(data), configDirectory);
-  const problems = crossKeyProblems(source, config, configDirectory);
+  const notices = applyEngineFallback(config, modelTablesOf(data), configDirectory, locate);
+  const problems = crossKeyProblems(source, config, configDirectory, locate);
   const keys = resolveKeys(source, config, problems);
   if (problems.length > 0) throw new ConfigError(file, problems);
   return { config, file: path.resolve(file), keys, requireAuth: config.api.require_auth ?? keys.length > 0, notices };

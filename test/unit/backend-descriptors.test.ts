@@ -83,6 +83,8 @@ describe('backend descriptors', () => {
         '[api.models.d]\npath = "d.gguf"\ntype = "embedding"\n',
       'config.toml',
       extension,
+      // A binary wherever the test runs: without one, b would run in-process (src/config/engine-fallback.ts).
+      () => ({ path: '/bin/sh', source: 'environment' }),
     );
     assert.deepEqual(
       Object.values(config.api.models).map((model) => model.backend),

@@ -6,6 +6,9 @@ import { locateKey } from '../../src/config/key-location.js';
 import { applyEngineFallback } from '../../src/config/engine-fallback.js';
 import TOML from '@iarna/toml';
 
+/** A llama-server binary that runs wherever the tests do (/bin/sh), so that no test depends on whether the install step built one. */
+const someBinary = () => ({ path: '/bin/sh', source: 'environment' as const });
+
 // The example from the design notes: operators already use this format, so it must load verbatim.
 const DESIGN_EXAMPLE = `[api]
 enabled = true
@@ -283,6 +286,8 @@ describe('config: common keys plus per-backend keys', () => {
     const { config, notices } = parseConfig(
       ['chat', 'completion', 'embedding', 'rerank'].map((type) => `[api.models.${type}]\npath = "m.gguf"\ntype = "${type}"\n`).join(''),
       'config.toml',
+      undefined,
+      someBinary,
     );
     assert.deepEqual(
       Object.values(config.api.models).map((model) => model.backend),
@@ -296,7 +301,7 @@ describe('config: common keys plus per-backend keys', () => {
       '[api.models.defaulted]\npath = "m.gguf"\ntype = "chat"\nthreads = 2\n' +
       '[api.models.chosen]\npath = "m.gguf"\ntype = "chat"\nbackend = "llama-server"\n' +
       '[api.models.projector]\npath = "m.gguf"\ntype = "chat"\nmmproj = "p.gguf"\n';
-    const { config } = parseConfig(source, 'config.toml');
+    const { config } = parseConfig(source, 'config.toml', undefined, someBinary);
     const notices = applyEngineFallback(config, (TOML.parse(source).api as { models: Record<string, unknown> }).models, '/', () => undefined);
     const { defaulted, chosen, projector } = config.api.models;
     assert.deepEqual(
@@ -318,6 +323,8 @@ describe('config: common keys plus per-backend keys', () => {
     const { config } = parseConfig(
       '[api.models.chat]\npath = "m.GGUF"\ntype = "chat"\n[api.models.embed]\npath = "folder"\ntype = "embedding"\n[api.models.forced]\npath = "model.bin"\nbackend = "llama"\ntype = "completion"\nthreads = 1\n',
       'config.toml',
+      undefined,
+      someBinary,
     );
     const { chat, embed, forced } = config.api.models;
     assert.deepEqual(

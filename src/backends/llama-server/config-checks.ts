@@ -16,11 +16,15 @@ const KEYS_FOR_TYPES: ReadonlyArray<{ key: 'mmproj' | 'draft_model' | 'pooling';
   { key: 'pooling', types: ['embedding'], what: 'how token vectors become one' },
 ];
 
-export function llamaServerConfigProblems(config: Config, configDirectory: string): LlamaServerConfigProblem[] {
+export function llamaServerConfigProblems(
+  config: Config,
+  configDirectory: string,
+  locate: typeof locateLlamaServer = locateLlamaServer,
+): LlamaServerConfigProblem[] {
   const problems: LlamaServerConfigProblem[] = [];
   const configured = config.engines.llama_server.binary;
   if (configured !== undefined) {
-    const problem = unrunnableReason(locateLlamaServer(configured, configDirectory)!.path);
+    const problem = unrunnableReason(locate(configured, configDirectory)!.path);
     if (problem !== undefined)
       problems.push({ keyPath: ['engines', 'llama_server', 'binary'], message: `expected an executable llama-server, found that ${problem}` });
   }
@@ -37,7 +41,7 @@ export function llamaServerConfigProblems(config: Config, configDirectory: strin
   }
   // Without a `binary`, every llama-server model needs one from the environment or the install step.
   if (configured === undefined && models.length > 0) {
-    const binary = locateLlamaServer(undefined, configDirectory);
+    const binary = locate(undefined, configDirectory);
     const problem = binary === undefined ? NO_BINARY_HINT : unrunnableReason(binary.path);
     if (problem !== undefined) {
       const message = binary === undefined ? problem : `SWITCHYARD_LLAMA_SERVER names no executable llama-server: ${problem}`;
