@@ -1,5 +1,6 @@
-// The pieces of the GGUF v3 format the test fixtures write and read: value types, little-endian
-// encoders, a metadata reader, a whole-file writer of F32 tensors, and seeded random weights.
+// The pieces of the GGUF v3 format the test fixtures and benchmarks write and read: value types,
+// little-endian encoders, a metadata reader, a whole-file writer of F32 tensors, a reader and writer
+// of whole files to copy with changes (F32/F16/BF16 tensors), and seeded random weights.
 // Layout: "GGUF", version, tensor count, key-value count, the key-values, the tensor infos
 // (name, dimensions innermost first, type, offset in the data), then the data, each tensor
 // aligned to `general.alignment` (32 by default).
@@ -71,22 +72,101 @@ export interface GgufTensor {
 
 /** A whole GGUF v3 file of F32 tensors. */
 export function encodeGguf(metadata: Record<string, GgufValue>, tensors: readonly GgufTensor[]): Buffer {
-  const header = Buffer.concat([Buffer.from('GGUF', 'latin1'), u32(3), u64(tensors.length), u64(Object.keys(metadata).length)]);
-  const keyValues = Object.entries(metadata).map(([key, value]) => Buffer.concat([ggufString(key), encodeValue(value)]));
+  return encodeGgufFile({
+    keyValues: Object.entries(metadata).map(([key, value]) => ggufKeyValue(key, value)),
+    tensors: tensors.map((tensor) => {
+      const elements = tensor.dims.reduce((product, dim) => product * dim, 1);
+      if (elements !== tensor.data.length) throw new Error(`tensor ${tensor.name}: ${tensor.data.length} values for dimensions ${tensor.dims.join('×')}`);
+      return { name: tensor.name, dims: tensor.dims, type: GGML_F32, data: Buffer.from(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength) };
+    }),
+    alignment: DEFAULT_ALIGNMENT,
+  });
+}
+
+/** One metadata entry as the file holds it. */
+export interface GgufKeyValue {
+  key: string;
+  type: number;
+  /** The whole entry: key, value type and value. */
+  bytes: Buffer;
+}
+
+/** A tensor of any type whose elements are whole bytes (F32, F16, BF16), with its data. */
+export interface GgufRawTensor {
+  name: string;
+  /** ggml's order: the innermost (contiguous) dimension first. */
+  dims: number[];
+  /** ggml type id (GGML_F32, GGML_F16, ...). */
+  type: number;
+  data: Buffer;
+}
+
+/** A GGUF file taken apart: its entries and tensors in file order, to copy and change. */
+export interface GgufFile {
+  keyValues: GgufKeyValue[];
+  tensors: GgufRawTensor[];
+  alignment: number;
+}
+
+export const GGML_F16 = 1;
+const GGML_BF16 = 30;
+const ELEMENT_BYTES: Record<number, number> = { [GGML_F32]: 4, [GGML_F16]: 2, [GGML_BF16]: 2 };
+
+export function ggufKeyValue(key: string, value: GgufValue): GgufKeyValue {
+  const encoded = encodeValue(value);
+  return { key, type: encoded.readUInt32LE(0), bytes: Buffer.concat([ggufString(key), encoded]) };
+}
+
+/** Writes `file`: its entries as they are, its tensors aligned to `file.alignment` in the order given. */
+export function encodeGgufFile(file: GgufFile): Buffer {
+  const header = Buffer.concat([Buffer.from('GGUF', 'latin1'), u32(3), u64(file.tensors.length), u64(file.keyValues.length)]);
   const infos: Buffer[] = [];
   const data: Buffer[] = [];
   let offset = 0;
-  for (const tensor of tensors) {
-    const elements = tensor.dims.reduce((product, dim) => product * dim, 1);
-    if (elements !== tensor.data.length) throw new Error(`tensor ${tensor.name}: ${tensor.data.length} values for dimensions ${tensor.dims.join('×')}`);
-    infos.push(ggufString(tensor.name), u32(tensor.dims.length), ...tensor.dims.map(u64), u32(GGML_F32), u64(offset));
-    const bytes = Buffer.from(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength);
-    const padded = align(bytes.length, DEFAULT_ALIGNMENT);
-    data.push(bytes, Buffer.alloc(padded - bytes.length));
+  for (const tensor of file.tensors) {
+    infos.push(ggufString(tensor.name), u32(tensor.dims.length), ...tensor.dims.map(u64), u32(tensor.type), u64(offset));
+    const padded = align(tensor.data.length, file.alignment);
+    data.push(tensor.data, Buffer.alloc(padded - tensor.data.length));
     offset += padded;
   }
-  const info = Buffer.concat([header, ...keyValues, ...infos]);
-  return Buffer.concat([info, Buffer.alloc(align(info.length, DEFAULT_ALIGNMENT) - info.length), ...data]);
+  const info = Buffer.concat([header, ...file.keyValues.map((entry) => entry.bytes), ...infos]);
+  return Buffer.concat([info, Buffer.alloc(align(info.length, file.alignment) - info.length), ...data]);
+}
+
+/** Takes a GGUF v3 file apart (tensor data are views into `buffer`); only F32, F16 and BF16 tensors. */
+export function readGguf(buffer: Buffer): GgufFile {
+  const reader = new GgufReader(buffer);
+  const keyValues: GgufKeyValue[] = [];
+  let alignment = DEFAULT_ALIGNMENT;
+  for (let index = reader.keyValueCount; index > 0; index--) {
+    const start = reader.at;
+    const key = reader.string();
+    const type = reader.u32();
+    if (key === 'general.alignment' && type === GGUF_TYPE.uint32) alignment = buffer.readUInt32LE(reader.at);
+    reader.skipValue(type);
+    keyValues.push({ key, type, bytes: buffer.subarray(start, reader.at) });
+  }
+  const infos: Array<{ name: string; dims: number[]; type: number; offset: number }> = [];
+  for (let index = reader.tensorCount; index > 0; index--) {
+    const name = reader.string();
+    const dims = Array.from({ length: reader.u32() }, () => {
+      const dim = Number(buffer.readBigUInt64LE(reader.at));
+      reader.at += 8;
+      return dim;
+    });
+    const type = reader.u32();
+    const offset = Number(buffer.readBigUInt64LE(reader.at));
+    reader.at += 8;
+    infos.push({ name, dims, type, offset });
+  }
+  const dataStart = align(reader.at, alignment);
+  const tensors = infos.map(({ name, dims, type, offset }) => {
+    const elementBytes = ELEMENT_BYTES[type];
+    if (elementBytes === undefined) throw new Error(`tensor ${name}: ggml type ${type} is not one this reader copies (F32, F16, BF16)`);
+    const start = dataStart + offset;
+    return { name, dims, type, data: buffer.subarray(start, start + dims.reduce((product, dim) => product * dim, elementBytes)) };
+  });
+  return { keyValues, tensors, alignment };
 }
 
 /** Reads a GGUF buffer front to back: `at` moves past each string and value read or skipped. */
