@@ -195,24 +195,24 @@ export async function generateOnServer(
   // Tokens whose text the server holds back (the start of a possible stop string) since the last text it released.
   let heldTokens: number[] = [];
   try {
-    for await (const frame of postStream(connection, prompt.infill === undefined ? '/completion' : '/infill', body, signal)) {
+    await postStream(connection, prompt.infill === undefined ? '/completion' : '/infill', body, signal, (frame) => {
+      // A client gone: its abort closes the connection, which makes the server cancel the task; frames read meanwhile are dropped.
+      if (options.signal.aborted) return;
       started = true;
       if (frame.stop === true) {
         final = frame;
-        continue;
+        return;
       }
       const tokens = Array.isArray(frame.tokens) ? (frame.tokens as number[]) : [];
-      if (tokens.length === 0) continue;
+      if (tokens.length === 0) return;
       generated += tokens.length;
-      const probabilities = frame.completion_probabilities as ProbabilityFrame[] | undefined;
-      if (logprobs !== undefined) for (const step of probabilities ?? []) logprobs.record(step);
+      if (logprobs !== undefined) for (const step of (frame.completion_probabilities as ProbabilityFrame[] | undefined) ?? []) logprobs.record(step);
       const content = typeof frame.content === 'string' ? frame.content : '';
-      heldTokens = content === '' ? [...heldTokens, ...tokens] : [];
-      const readerBehind = emit(content);
-      // Backpressure: no frame is read while the client's reader is behind (the server queues them meanwhile).
-      if (readerBehind !== undefined) await readerBehind;
-      if (options.signal.aborted) break;
-    }
+      if (content === '') heldTokens.push(...tokens);
+      else if (heldTokens.length > 0) heldTokens = [];
+      // Backpressure: a promise while the client's reader is behind; no frame is handed on until it settles.
+      return emit(content);
+    });
   } catch (error) {
     if (!options.signal.aborted || !started) throw error;
   } finally {
