@@ -31,14 +31,18 @@ export interface GatewayChild {
 
 const READY_TIMEOUT_MS = 300_000;
 
-/** The gateway in its own process, as deployed: the benchmark client does not share its event loop. */
-export async function startGatewayChild(toml: string): Promise<GatewayChild> {
+/**
+ * The gateway in its own process, as deployed: the benchmark client does not share its event loop.
+ * `root`: the checkout whose build runs (default this one), e.g. another commit's to compare with.
+ */
+export async function startGatewayChild(toml: string, root = '.'): Promise<GatewayChild> {
   const folder = await mkdtemp(path.join(os.tmpdir(), 'switchyard-bench-'));
   const file = path.join(folder, 'config.toml');
   await writeFile(file, `[logging]\nlevel = "warn"\n${toml}`);
   // BENCH_GATEWAY_NODE_ARGS passes flags to the gateway's node only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/profile".
   const nodeArguments = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter((argument) => argument !== '');
   const child = spawn(process.execPath, [...nodeArguments, 'dist/src/cli.cjs', 'serve', '--config', file, '--address', '127.0.0.1:0'], {
+    cwd: root,
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, SWITCHYARD_LOG_LEVEL: 'info' },
   });
@@ -85,6 +89,19 @@ export async function startGatewayChild(toml: string): Promise<GatewayChild> {
         child.kill('SIGTERM');
       }),
   };
+}
+
+/** The benchmark's completion model, named "bench", on the llama-server engine: gateway configuration. */
+export function llamaServerBenchModel(modelPath: string, settings: { contextLength: number; threads: number; parallel: number }): string {
+  return `
+[api.models.bench]
+backend = "llama-server"
+path = "${modelPath}"
+type = "completion"
+context_length = ${settings.contextLength}
+threads = ${settings.threads}
+parallel = ${settings.parallel}
+`;
 }
 
 export interface LoadResult {

@@ -18,6 +18,7 @@ import { getLlama, type LlamaContext, type LlamaModel } from 'node-llama-cpp';
 import {
   benchModels,
   llamaServerBinary,
+  llamaServerBenchModel,
   llamaServerChildren,
   median,
   printTable,
@@ -125,15 +126,7 @@ async function llamaServerEngine(binary: string, modelPath: string): Promise<Lla
   let gateway: GatewayChild | undefined;
   let gatewayError: string | undefined;
   try {
-    gateway = await startGatewayChild(`
-[api.models.bench]
-backend = "llama-server"
-path = "${modelPath}"
-type = "completion"
-context_length = ${CONTEXT}
-threads = ${THREADS}
-parallel = ${PARALLEL}
-`);
+    gateway = await startGatewayChild(llamaServerBenchModel(modelPath, { contextLength: CONTEXT, threads: THREADS, parallel: PARALLEL }));
   } catch (error) {
     gatewayError = (error as Error).message;
   }

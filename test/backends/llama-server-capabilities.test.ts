@@ -3,6 +3,7 @@
 // request, events and backpressure, stop strings, seeds, JSON schema, logprobs, cancel on abort,
 // the prompt cache, embeddings and rerank scores equal to the in-process engine's, and the errors.
 import assert from 'node:assert/strict';
+import type { IncomingMessage } from 'node:http';
 import { existsSync } from 'node:fs';
 import { after, test } from 'node:test';
 import { createServerChat } from '../../src/backends/llama-server/chat.js';
@@ -31,6 +32,10 @@ class CountingClient extends OpenAIClient {
   override async post(baseUrl: string, path: string, payload: string, signal?: AbortSignal): Promise<Response> {
     this.counts.set(path, (this.counts.get(path) ?? 0) + 1);
     return await super.post(baseUrl, path, payload, signal);
+  }
+  override async openStream(baseUrl: string, path: string, payload: string, signal: AbortSignal): Promise<IncomingMessage> {
+    this.counts.set(path, (this.counts.get(path) ?? 0) + 1);
+    return await super.openStream(baseUrl, path, payload, signal);
   }
 }
 

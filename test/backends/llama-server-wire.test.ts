@@ -11,6 +11,7 @@ import { postJson, postStream, relayableMessage } from '../../src/backends/llama
 import { EngineUnavailableError, InputTooLongError, InvalidInputError, UnsupportedFeatureError } from '../../src/engine/errors.js';
 import { createSilentLogger } from '../../src/logger.js';
 import { OpenAIClient } from '../../src/upstream/openai-client.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
 
 type Handler = (request: IncomingMessage, response: ServerResponse) => void;
 const handlers = new Map<string, Handler>();
@@ -79,24 +80,104 @@ test('streams: frames as they come; an in-band error frame throws; an end before
     response.write('data: {"content":"Hel","tokens":[1],"stop":false}\n\n');
     setTimeout(() => response.socket?.destroy(), 20);
   });
-  const frames = [];
-  for await (const frame of postStream(connection, '/complete', {}, new AbortController().signal)) frames.push(frame);
+  const frames: Array<Record<string, unknown>> = [];
+  await postStream(connection, '/complete', {}, new AbortController().signal, (frame) => void frames.push(frame));
   assert.deepEqual(
     frames.map((frame) => frame.content),
     ['Hel', ''],
   );
   await assert.rejects(
-    (async () => {
-      for await (const frame of postStream(connection, '/failing', {}, new AbortController().signal)) void frame;
-    })(),
+    postStream(connection, '/failing', {}, new AbortController().signal, () => {}),
     (error: unknown) => error instanceof Error && !(error instanceof EngineUnavailableError) && /failed mid-generation: decode failed/.test(error.message),
   );
   await assert.rejects(
-    (async () => {
-      for await (const frame of postStream(connection, '/cut', {}, new AbortController().signal)) void frame;
-    })(),
+    postStream(connection, '/cut', {}, new AbortController().signal, () => {}),
     EngineUnavailableError,
   );
+});
+
+test('streams: a frame whose handling is pending holds the next back; what the handler throws is thrown as it is', async () => {
+  handlers.set('/three', (_, response) => {
+    response.writeHead(200, { 'content-type': 'text/event-stream' });
+    // All three in one write: the second must still wait for the first one's promise.
+    response.end(
+      'data: {"content":"a","tokens":[1],"stop":false}\n\ndata: {"content":"b","tokens":[2],"stop":false}\n\ndata: {"content":"","tokens":[],"stop":true}\n\n',
+    );
+  });
+  const seen: string[] = [];
+  await postStream(connection, '/three', {}, new AbortController().signal, (frame) => {
+    seen.push(`start ${String(frame.content)}`);
+    if (frame.content !== 'a') return;
+    return new Promise<void>((resolve) =>
+      setTimeout(() => {
+        seen.push('a settled');
+        resolve();
+      }, 30),
+    );
+  });
+  assert.deepEqual(seen, ['start a', 'a settled', 'start b', 'start ']);
+  const handlerError = new TypeError('the handler failed');
+  await assert.rejects(
+    postStream(connection, '/three', {}, new AbortController().signal, () => {
+      throw handlerError;
+    }),
+    (error: unknown) => error === handlerError,
+  );
+  await assert.rejects(
+    postStream(connection, '/three', {}, new AbortController().signal, () => Promise.reject(handlerError)),
+    (error: unknown) => error === handlerError,
+  );
+});
+
+test('streams: aborting mid-stream closes the connection and rejects with the reason', async () => {
+  let closed!: () => void;
+  const serverSawClose = new Promise<void>((resolve) => (closed = resolve));
+  handlers.set('/endless', (_, response) => {
+    response.writeHead(200, { 'content-type': 'text/event-stream' });
+    const timer = setInterval(() => response.write('data: {"content":"x","tokens":[1],"stop":false}\n\n'), 5);
+    response.on('close', () => {
+      clearInterval(timer);
+      closed();
+    });
+  });
+  const controller = new AbortController();
+  const reason = new Error('client gone');
+  let frames = 0;
+  await assert.rejects(
+    postStream(connection, '/endless', {}, controller.signal, () => {
+      if (++frames === 3) controller.abort(reason);
+    }),
+    (error: unknown) => error === reason,
+  );
+  await serverSawClose;
+});
+
+test('streams: a kept-alive connection the server closed while idle is retried on a fresh one, never an error', async () => {
+  handlers.set('/short', (_, response) => {
+    response.writeHead(200, { 'content-type': 'text/event-stream' });
+    response.end('data: {"content":"ok","tokens":[1],"stop":false}\n\ndata: {"content":"","tokens":[],"stop":true}\n\n');
+  });
+  const proxy = await startTcpProxy(new URL(connection.baseUrl()), { dropIdleAfterMs: 50 });
+  const retries: string[] = [];
+  const proxied = {
+    ...connection,
+    baseUrl: () => proxy.url,
+    client: new OpenAIClient({ responseTimeoutMs: 5_000, onFreshConnectionRetry: (_, reason) => retries.push(reason) }),
+  };
+  try {
+    // Every other request goes on a kept-alive connection (the retry's own connection is closed after it).
+    for (let index = 0; index < 6; index++) {
+      await new Promise((resolve) => setTimeout(resolve, 120));
+      const texts: unknown[] = [];
+      await postStream(proxied, '/short', {}, new AbortController().signal, (frame) => void texts.push(frame.content));
+      assert.deepEqual(texts, ['ok', '']);
+    }
+    // Both ways of dropping (a FIN, then a reset) at least once.
+    assert.ok(proxy.dropped >= 2, `${proxy.dropped} idle connections dropped`);
+    assert.equal(retries.length, proxy.dropped);
+  } finally {
+    await proxy.close();
+  }
 });
 
 test('sampling fields: the in-process defaults, -100 bans a token, logprobs of the model distribution, constraints', () => {

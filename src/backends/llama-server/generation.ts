@@ -290,26 +290,28 @@ export async function runOnServer(
   const tokenLimitSeconds = constrained ? (settings.maxTokenSeconds ?? Infinity) : Infinity;
   const watchdog = new TokenWatchdog(tokenLimitSeconds, (error) => closing.abort(error));
   try {
-    for await (const frame of postStream(connection, prompt.infill === undefined ? '/completion' : '/infill', body, signal)) {
+    await postStream(connection, prompt.infill === undefined ? '/completion' : '/infill', body, signal, (frame) => {
+      // A client gone: its abort closes the connection, which makes the server cancel the task; frames read meanwhile are dropped.
+      if (options.signal.aborted) return;
       started = true;
       watchdog.disarm();
       if (frame.stop === true) {
         final = frame;
-        continue;
+        return;
       }
       const tokens = Array.isArray(frame.tokens) ? (frame.tokens as number[]) : [];
-      if (tokens.length === 0) continue;
+      if (tokens.length === 0) return;
       generated += tokens.length;
-      const probabilities = frame.completion_probabilities as ProbabilityFrame[] | undefined;
-      if (logprobs !== undefined) for (const step of probabilities ?? []) logprobs.record(step);
+      if (logprobs !== undefined) for (const step of (frame.completion_probabilities as ProbabilityFrame[] | undefined) ?? []) logprobs.record(step);
       const content = typeof frame.content === 'string' ? frame.content : '';
-      heldTokens = content === '' ? [...heldTokens, ...tokens] : [];
+      if (content === '') heldTokens.push(...tokens);
+      else if (heldTokens.length > 0) heldTokens = [];
+      // Backpressure: a promise while the client's reader is behind; no frame is handed on until it
+      // settles. The next token is timed from then on: waiting for a slow reader is not the engine's.
       const readerBehind = emit(content);
-      // Backpressure: no frame is read while the client's reader is behind (the server queues them meanwhile).
-      if (readerBehind !== undefined) await readerBehind;
-      if (options.signal.aborted) break;
-      watchdog.arm();
-    }
+      if (readerBehind === undefined) return watchdog.arm();
+      return Promise.resolve(readerBehind).then(() => watchdog.arm());
+    });
   } catch (error) {
     if (watchdog.fired !== undefined) throw watchdog.fired;
     if (!options.signal.aborted || !started) throw error;

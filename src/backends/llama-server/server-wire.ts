@@ -1,9 +1,10 @@
 // Requests to a model's llama-server and its failures in the gateway's terms: JSON calls, the
 // native /completion event stream, and the one mapping from what the server (or the socket to it)
 // said to a domain error. The capabilities (chat.ts, embedding.ts, …) call nothing else.
+import type { IncomingMessage } from 'node:http';
 import { EngineUnavailableError, InputTooLongError, InvalidImageError, InvalidInputError, UnsupportedFeatureError } from '../../engine/errors.js';
 import { networkReason, UpstreamHttpError, UpstreamStreamError, UpstreamTimeoutError } from '../../upstream/openai-client.js';
-import { sseData } from '../../upstream/sse-frames.js';
+import { readSseData } from '../../upstream/sse-frames.js';
 import type { LlamaServerConnection } from './connection.js';
 
 /**
@@ -122,36 +123,54 @@ async function get<T>(connection: LlamaServerConnection, path: string, read: (re
 }
 
 /**
- * POSTs a streaming request and yields each frame's JSON as it arrives. A failure before the
- * first frame throws as postJson does; an in-band error frame throws UpstreamStreamError-derived
- * Errors; a stream that ends before its final frame (the process died) throws
- * EngineUnavailableError. The caller stops reading to apply backpressure and aborts `signal` to
- * close the connection, which makes llama-server cancel the task.
+ * POSTs a streaming request and hands each frame's JSON to `onFrame` as it arrives, in order, and
+ * resolves after the final frame. A promise from `onFrame` holds the next frame back until it
+ * settles (backpressure: the server queues meanwhile). A failure before the first frame throws as
+ * postJson does; an in-band error frame throws an Error naming the model; a stream that ends
+ * before its final frame (the process died) throws EngineUnavailableError; what `onFrame` throws
+ * ends the stream and is thrown as it is. Aborting `signal` closes the connection, which makes
+ * llama-server cancel the task, and rejects with its reason.
+ *
+ * Frames are read through node:http and handed on without a promise each (see
+ * OpenAIClient.openStream): this path runs once per generated token.
  */
-export async function* postStream(
+export async function postStream(
   connection: LlamaServerConnection,
   path: string,
   body: unknown,
   signal: AbortSignal,
-): AsyncGenerator<Record<string, unknown>> {
-  let response: Response;
+  onFrame: (frame: Record<string, unknown>) => void | Promise<void>,
+): Promise<void> {
+  let response: IncomingMessage;
   try {
-    response = await connection.client.post(connection.baseUrl(), path, serverJson(body), signal);
+    response = await connection.client.openStream(connection.baseUrl(), path, serverJson(body), signal);
   } catch (error) {
     if (signal.aborted) throw signal.reason;
     throw engineErrorOf(connection, error);
   }
-  if (response.body === null) throw unavailable(connection, 'sent no body');
   let ended = false;
+  let consumerFailure: { error: unknown } | undefined;
   try {
-    for await (const data of sseData(response.body)) {
+    await readSseData(response, (data) => {
       const frame = JSON.parse(data) as Record<string, unknown>;
       const error = serverErrorOf(frame);
       if (error !== undefined) throw new UpstreamStreamError(relayableMessage(error.message), frame);
       if (frame.stop === true) ended = true;
-      yield frame;
-    }
+      let held: void | Promise<void>;
+      try {
+        held = onFrame(frame);
+      } catch (failure) {
+        consumerFailure = { error: failure };
+        throw failure;
+      }
+      if (held === undefined) return;
+      return held.catch((failure: unknown) => {
+        consumerFailure = { error: failure };
+        throw failure;
+      });
+    });
   } catch (error) {
+    if (consumerFailure !== undefined) throw consumerFailure.error;
     if (signal.aborted) throw signal.reason;
     if (error instanceof UpstreamStreamError)
       throw new Error(`llama-server of model "${connection.modelId}" failed mid-generation: ${error.message}`, { cause: error });
