@@ -43,6 +43,19 @@ export async function scrapeEngineMetrics(sources: readonly EngineMetricsSource[
   return { text: families.exposition(), failed };
 }
 
+/**
+ * `work` run once for every caller that asks while it runs: concurrent /metrics requests share
+ * one engine scrape, since each sends a task to every llama-server's main loop and /metrics may be
+ * open to anyone. A call after it settled runs it afresh.
+ */
+export function sharedWhileInFlight<T>(work: () => Promise<T>): () => Promise<T> {
+  let inFlight: Promise<T> | undefined;
+  return () =>
+    (inFlight ??= work().finally(() => {
+      inFlight = undefined;
+    }));
+}
+
 interface Family {
   help?: string;
   type?: string;

@@ -5,7 +5,7 @@
 // are read at each scrape and appended, labelled by model (engine-metrics.ts).
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ModelEntry } from '../registry/model-registry.js';
-import { scrapeEngineMetrics, type EngineMetricsSource } from './engine-metrics.js';
+import { scrapeEngineMetrics, sharedWhileInFlight, type EngineMetricsSource } from './engine-metrics.js';
 import { escapeHelp, escapeLabelValue } from './exposition-text.js';
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
@@ -116,8 +116,11 @@ export class GatewayMetrics {
     return [shared, ...usage, engines].filter((text) => text !== '').join('\n');
   }
 
+  /** The engines' metrics, one scrape shared by the /metrics requests that come while it runs (its failures counted once). */
+  readonly #engineMetrics = sharedWhileInFlight(() => this.#scrapeEngines());
+
   /** The engines' metrics of the models serving now; a model restarting, or loading, has none to read. */
-  async #engineMetrics(): Promise<string> {
+  async #scrapeEngines(): Promise<string> {
     const sources: EngineMetricsSource[] = [];
     for (const entry of this.sources.models()) {
       const loaded = entry.loaded;

@@ -17,6 +17,19 @@ type WireMessage = ChatCompletionRequest['messages'][number];
 class CallsMade {
   readonly #ids = new Set<string>();
   readonly #byName = new Map<string, string>();
+  /** Every id the client gave a call: a legacy call's id is none of them. */
+  readonly #clientIds: ReadonlySet<string>;
+
+  constructor(messages: readonly WireMessage[]) {
+    this.#clientIds = new Set(messages.flatMap((message) => (message.tool_calls ?? []).map((call) => call.id)));
+  }
+
+  /** An id for the legacy call of message `index`, one the client's calls do not have. */
+  #legacyId(index: number): string {
+    let id = `call_legacy_${index}`;
+    while (this.#clientIds.has(id)) id += '_';
+    return id;
+  }
 
   /** The engine's calls of an assistant message (its legacy `function_call` gets an id of its own). */
   record(message: WireMessage, index: number): ToolCall[] | undefined {
@@ -29,7 +42,7 @@ class CallsMade {
     if (message.function_call != null) {
       if (calls.length > 0)
         throw errors.invalidRequest(`Set either 'messages[${index}].tool_calls' or 'function_call', not both.`, `messages[${index}].function_call`);
-      calls.push({ id: `call_legacy_${index}`, name: message.function_call.name, arguments: message.function_call.arguments });
+      calls.push({ id: this.#legacyId(index), name: message.function_call.name, arguments: message.function_call.arguments });
     }
     calls.forEach((call, callIndex) => {
       if (this.#ids.has(call.id))
@@ -72,7 +85,7 @@ class CallsMade {
 
 export function toChatMessages(messages: ChatCompletionRequest['messages'], imageLimits: ImageLimits): ChatMessage[] {
   let images = 0;
-  const calls = new CallsMade();
+  const calls = new CallsMade(messages);
   return messages.map((message, index): ChatMessage => {
     const toolCalls = calls.record(message, index);
     const toolCallId = calls.answered(message, index);

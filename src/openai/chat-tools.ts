@@ -98,7 +98,26 @@ export function requestTools(request: ChatCompletionRequest): RequestTools {
         other,
       );
   }
-  // The legacy API makes at most one call per reply.
+  // The legacy API makes at most one call per reply: `parallel_tool_calls: false` says as much, `true` cannot be honoured.
+  if (legacy && request.parallel_tool_calls === true)
+    throw errors.invalidRequest(
+      "'parallel_tool_calls' goes with 'tools': the legacy 'functions' API makes at most one call per reply. Send 'tools' for parallel calls.",
+      'parallel_tool_calls',
+    );
   const parallel = legacy ? false : request.parallel_tool_calls !== false;
   return { tools: { definitions, choice, parallel }, legacy };
+}
+
+/**
+ * How a request with the legacy `functions` spells what the engines name in `tools` terms (a
+ * schema the grammar cannot enforce is `tools[i].function.parameters` there): for error-mapping's
+ * wire names. None for a request that used `tools`.
+ */
+export function legacyToolWireNames(request: ChatCompletionRequest): Record<string, string> {
+  const functions = request.functions ?? [];
+  if (functions.length === 0 || (request.tools ?? []).length > 0) return {};
+  return Object.fromEntries([
+    ['tools', 'functions'],
+    ...functions.map((_, index) => [`tools[${index}].function.parameters`, `functions[${index}].parameters`]),
+  ]);
 }

@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { noLlamaServer } from '../helpers/llama-server-spawn.js';
 import { models } from '../helpers/paths.js';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.js';
+import { writeToolModel } from '../helpers/tool-model.js';
 
 const CONFIG = `
 [api.models.chat]
@@ -30,7 +31,10 @@ const called = {
 describe('tool requests on the wire', () => {
   let gateway: TestGateway;
   before(async () => {
-    gateway = await startTestGateway(CONFIG);
+    // `tools`: a model whose template lists tools, on the engine that builds the call grammar in-process.
+    gateway = await startTestGateway(
+      `${CONFIG}\n[api.models.tools]\npath = "${await writeToolModel()}"\ntype = "chat"\nbackend = "llama"\ncontext_length = 512\nthreads = 1\n`,
+    );
   });
   after(async () => {
     await gateway?.close();
@@ -102,6 +106,18 @@ describe('tool requests on the wire', () => {
       ['a function result for a function never called', { messages: [user, { role: 'function', name: 'get_weather', content: '20C' }] }, 'messages[1].name'],
       ['tools with response_format', { tools: [weather], response_format: { type: 'json_object' } }, 'response_format'],
       ['parallel_tool_calls not a boolean', { tools: [weather], parallel_tool_calls: 'yes' }, 'parallel_tool_calls'],
+      ['parallel calls asked of the legacy functions', { functions: [weather.function], parallel_tool_calls: true }, 'parallel_tool_calls', /functions/],
+      ['legacy parameters of a non-object type', { functions: [{ name: 'f', parameters: { type: 'string' } }] }, 'functions[0].parameters'],
+      [
+        'legacy parameters the engine cannot enforce',
+        {
+          model: 'tools',
+          functions: [weather.function, { name: 'pick', parameters: { type: 'object', properties: { n: { type: 'number', minimum: 3 } } } }],
+          function_call: { name: 'pick' },
+        },
+        'functions[1].parameters',
+        /pick.*minimum/,
+      ],
     ];
     for (const [what, patch, param, message] of cases) {
       const response = await fetch(`${gateway.url}/v1/chat/completions`, {
@@ -115,6 +131,27 @@ describe('tool requests on the wire', () => {
       assert.equal(body.error.param, param, `${what}: ${JSON.stringify(body)}`);
       if (message) assert.match(body.error.message, message, what);
     }
+  });
+
+  test("a legacy function call's id is never one a client chose", async () => {
+    // messages[1]'s legacy call would be call_legacy_1: a client's call of that id is another call.
+    const messages = [
+      user,
+      { role: 'assistant', content: null, function_call: { name: 'get_weather', arguments: '{"city":"Paris"}' } },
+      { role: 'function', name: 'get_weather', content: '20C' },
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: [{ id: 'call_legacy_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Rome"}' } }],
+      },
+      { role: 'tool', tool_call_id: 'call_legacy_1', content: '25C' },
+    ];
+    const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'chat', messages, max_tokens: 2 }),
+    });
+    assert.equal(response.status, 200, await response.clone().text());
   });
 
   test('tool_choice "none" and "auto" without tools ask for nothing: a plain reply', async () => {

@@ -4,6 +4,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { scrapeEngineMetrics } from '../../src/metrics/engine-metrics.js';
+import { GatewayMetrics } from '../../src/metrics/gateway-metrics.js';
+import type { ModelEntry } from '../../src/registry/model-registry.js';
 import { parsePrometheusText } from '../helpers/prometheus-text.js';
 
 const ENGINE_TEXT = (predicted: number) => `# HELP llamacpp:tokens_predicted_total Number of generation tokens processed.
@@ -67,5 +69,33 @@ describe('engine metrics merge', () => {
       samples.map((sample) => sample.labels.model),
       ['ok'],
     );
+  });
+});
+
+describe('engine metrics scrapes', () => {
+  test('concurrent /metrics expositions share one engine scrape in flight; a later one scrapes again', async () => {
+    let reads = 0;
+    let answer: (text: string) => void = () => undefined;
+    const entry = {
+      id: 'm',
+      status: 'ready',
+      loaded: {
+        engineMetrics: () => {
+          reads++;
+          return new Promise<string>((resolve) => (answer = resolve));
+        },
+      },
+    } as unknown as ModelEntry;
+    const metrics = new GatewayMetrics({ models: () => [entry] });
+    const scrapes = Array.from({ length: 5 }, () => metrics.exposition('all'));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(reads, 1, 'one read of the engine for five concurrent scrapes');
+    answer(ENGINE_TEXT(3));
+    for (const text of await Promise.all(scrapes)) assert.match(text, /llamacpp:tokens_predicted_total\{model="m"\} 3/);
+    const again = metrics.exposition('all');
+    await new Promise((resolve) => setImmediate(resolve));
+    answer(ENGINE_TEXT(4));
+    assert.match(await again, /llamacpp:tokens_predicted_total\{model="m"\} 4/);
+    assert.equal(reads, 2);
   });
 });

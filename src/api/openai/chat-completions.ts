@@ -2,7 +2,7 @@
 import type { Context } from 'koa';
 import { errors } from '../../errors.js';
 import { toChatMessages } from '../../openai/chat-messages.js';
-import { requestTools } from '../../openai/chat-tools.js';
+import { legacyToolWireNames, requestTools } from '../../openai/chat-tools.js';
 import { chatCompletionRequestSchema, type ChatCompletionRequest } from '../../openai/generation-request.js';
 import { samplingOptions } from '../../openai/generation-options.js';
 import { chatCompletionWire } from '../../openai/generation-wire.js';
@@ -17,7 +17,11 @@ import { respondWithGeneration } from './generation-runner.js';
 
 export async function chatCompletions(ctx: Context, state: GatewayState): Promise<void> {
   const request = parseRequest(chatCompletionRequestSchema, ctx.request.body);
-  const wireNames = { prompt: 'messages', maxTokens: request.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens' };
+  const wireNames = {
+    prompt: 'messages',
+    maxTokens: request.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens',
+    ...legacyToolWireNames(request),
+  };
   await withWireNames(wireNames, () => serveChat(ctx, state, request, wireNames));
 }
 

@@ -18,7 +18,8 @@ import { UnsupportedFeatureError } from '../../engine/errors.js';
 import { generateFromPrompt, llamaPrompt, type GenerationEngine } from './token-generation.js';
 import { generateWithTools, prepareToolGrammar, type ToolPrompt } from './tool-calls.js';
 
-function parsedArguments(text: string): unknown {
+/** A call's arguments, or a tool's result, as the wrapper writes JSON (not as a string literal of it) when the text is JSON. */
+function parsedJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
@@ -32,10 +33,16 @@ function parsedArguments(text: string): unknown {
  * result that answers no call (an engine-level caller without ids) reaches the model as a user
  * turn that says what it is.
  */
-function toChatHistory(messages: readonly ChatMessage[]): ChatHistoryItem[] {
+export function toChatHistory(messages: readonly ChatMessage[]): ChatHistoryItem[] {
   const results = new Map(messages.filter((message) => message.toolCallId !== undefined).map((message) => [message.toolCallId!, message.content]));
   const history: ChatHistoryItem[] = [];
+  let endsInAnsweredCalls = false;
   for (const message of messages) {
+    // A tool result that answers a call is written inside the model turn that made it, and so is
+    // the model's text after the results (LlamaChat's shape): a turn of its own would be an empty
+    // assistant turn in the prompt, since the wrapper opens one after the results.
+    const continuesTurn = endsInAnsweredCalls && message.role === 'assistant';
+    if (message.role !== 'tool' || message.toolCallId === undefined) endsInAnsweredCalls = false;
     switch (message.role) {
       case 'system':
       case 'developer':
@@ -45,10 +52,14 @@ function toChatHistory(messages: readonly ChatMessage[]): ChatHistoryItem[] {
         const calls = (message.toolCalls ?? []).map((call): ChatModelFunctionCall => ({
           type: 'functionCall',
           name: call.name,
-          params: parsedArguments(call.arguments),
-          result: results.get(call.id) ?? '',
+          params: parsedJson(call.arguments),
+          result: results.has(call.id) ? parsedJson(results.get(call.id)!) : '',
         }));
-        history.push({ type: 'model', response: [...(message.content !== '' || calls.length === 0 ? [message.content] : []), ...calls] });
+        const response = [...(message.content !== '' || calls.length === 0 ? [message.content] : []), ...calls];
+        const turn = history.at(-1);
+        if (continuesTurn && turn?.type === 'model') turn.response.push(...response);
+        else history.push({ type: 'model', response });
+        endsInAnsweredCalls = (message.toolCalls ?? []).some((call) => results.has(call.id));
         break;
       }
       case 'tool':
@@ -59,8 +70,10 @@ function toChatHistory(messages: readonly ChatMessage[]): ChatHistoryItem[] {
         history.push({ type: 'user', text: message.content });
     }
   }
-  // An empty model turn at the end is the open reply the model writes (the generation prompt).
-  history.push({ type: 'model', response: [] });
+  // The model's reply goes on in the turn whose calls were answered, as LlamaChat continues it: the
+  // wrapper writes the results and what opens the model's text after them. Otherwise an empty model
+  // turn at the end is the open reply the model writes (the generation prompt).
+  if (!endsInAnsweredCalls) history.push({ type: 'model', response: [] });
   return history;
 }
 

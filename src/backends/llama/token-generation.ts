@@ -85,6 +85,8 @@ export interface PhaseSettings {
   extraStops?: readonly string[];
   /** Replaces the request's and the template's stop strings (a grammar-bound call must not be cut inside a string). */
   onlyStops?: readonly string[];
+  /** A tool reply's calls: their text is read as the call syntax, whose opening may start with whitespace (Harmony's ` to=functions.`). */
+  callPhase?: boolean;
 }
 
 export interface PhaseOutcome {
@@ -134,7 +136,7 @@ async function runOnSequence(
   const grammarStops = (grammar?.stopGenerationTriggers ?? []).map((trigger) => (typeof trigger === 'string' ? trigger : trigger.toString()));
   const stops = settings.onlyStops ?? [...options.stop, ...prompt.templateStops, ...(settings.extraStops ?? [])];
   const holdback = new StopStringHoldback([...stops, ...grammarStops], {
-    trimLeadingWhitespace: prompt.trimLeadingWhitespace,
+    trimLeadingWhitespace: prompt.trimLeadingWhitespace && settings.callPhase !== true,
     trimTrailingWhitespace: grammar?.trimWhitespaceSuffix ?? false,
   });
   const decoder = new TokenTextDecoder(model, prompt.tokens);

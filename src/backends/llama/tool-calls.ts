@@ -47,7 +47,7 @@ export async function generateWithTools(
       });
     },
     async calls(callPrompt, callOptions) {
-      return (await runPhase(engine, callPrompt, callOptions, { grammar, onlyStops: [] })).result;
+      return (await runPhase(engine, callPrompt, callOptions, { grammar, onlyStops: [], callPhase: true })).result;
     },
   });
 }

@@ -24,14 +24,18 @@ function textOf(value: unknown): string {
 export function callSyntaxOf(wrapper: ChatWrapper): CallSyntax {
   const { call, parallelism } = wrapper.settings.functions;
   const prefix = textOf(call.prefix);
-  const firstLine = prefix.trimStart().split('\n')[0];
+  const sectionPrefix = parallelism == null ? '' : textOf(parallelism.call.sectionPrefix);
+  // A reply's calls open with the section's marker (DeepSeek's `<｜tool▁calls▁begin｜>`) when the
+  // syntax has one: that is what must not reach the text, and what the grammar writes again.
+  const opening = (sectionPrefix + prefix).trimStart();
+  const firstLine = opening.split('\n')[0];
   return {
     prefix,
     paramsPrefix: textOf(call.paramsPrefix),
     suffix: textOf(call.suffix),
     betweenCalls: parallelism == null ? undefined : textOf(parallelism.call.betweenCalls),
-    sectionPrefix: parallelism == null ? '' : textOf(parallelism.call.sectionPrefix),
-    trigger: firstLine !== '' ? firstLine : prefix.trim(),
+    sectionPrefix,
+    trigger: firstLine !== '' ? firstLine : opening.trim(),
   };
 }
 

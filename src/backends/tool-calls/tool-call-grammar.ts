@@ -66,6 +66,11 @@ async function argumentsGrammar(definition: ToolDefinition, index: number): Prom
  * calls, one or more), of the chosen function or of any listed one.
  */
 export async function toolCallGrammar(syntax: CallSyntax, tools: ChatTools): Promise<string> {
+  if (syntax.suffix === '')
+    throw new UnsupportedFeatureError(
+      "this model's chat template writes tool calls with nothing after their arguments (Functionary's syntax), so where a call ends cannot be read: tools are not supported with it; set the model's chat_template to one whose calls have a closing marker",
+      'tools',
+    );
   const choice = tools.choice;
   const callable = tools.definitions
     .map((definition, index) => ({ definition, index }))

@@ -23,6 +23,8 @@ export class ToolCallReader {
   readonly calls: ToolCall[] = [];
 
   constructor(syntax: CallSyntax, emit: Emit) {
+    // Nothing would mark where a call's arguments end (toolCallGrammar refuses such a syntax first).
+    if (syntax.suffix === '') throw new Error('a call syntax with an empty suffix cannot be read');
     this.#syntax = syntax;
     this.#emit = emit;
   }
@@ -40,9 +42,13 @@ export class ToolCallReader {
     const syntax = this.#syntax;
     switch (this.#state) {
       case 'opening': {
-        const opening = (this.#opened ? '' : syntax.sectionPrefix) + syntax.prefix;
-        if (this.#buffer.length < opening.length) return false;
-        this.#buffer = this.#buffer.slice(opening.length);
+        // Checked, not just cut: leading whitespace is the only freedom (an engine may trim it, a model may add it).
+        const opening = ((this.#opened ? '' : syntax.sectionPrefix) + syntax.prefix).trimStart();
+        const text = this.#buffer.trimStart();
+        if (text.length < opening.length) return false;
+        if (!text.startsWith(opening))
+          throw new Error(`a tool call does not open with its syntax's ${JSON.stringify(opening)}: ${JSON.stringify(text.slice(0, 80))}`);
+        this.#buffer = text.slice(opening.length);
         this.#opened = true;
         this.#state = 'name';
         return true;
