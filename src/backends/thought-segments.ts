@@ -36,10 +36,13 @@ export function thoughtMarkersOf(template: string | undefined): ThoughtMarkers |
   return KNOWN_MARKERS.find((markers) => template.includes(markers.start) && template.includes(markers.end));
 }
 
-/** Whether a rendered prompt ends inside a thought: its last start marker comes after its last end marker. */
+/**
+ * Whether a rendered prompt leaves the reply inside a thought: the template's generation prompt
+ * ends with the start marker. Only its end is looked at: a start marker earlier in the prompt is
+ * client text (an unclosed `<think>` in a user message), never a thought the reply continues.
+ */
 export function promptOpensThought(prompt: string, markers: ThoughtMarkers): boolean {
-  const start = prompt.lastIndexOf(markers.start);
-  return start >= 0 && start > prompt.lastIndexOf(markers.end);
+  return prompt.trimEnd().endsWith(markers.start.trimEnd());
 }
 
 /**
