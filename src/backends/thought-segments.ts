@@ -4,6 +4,7 @@
 // answer as it streams. Both engines generate the raw text (the in-process token loop, llama-server's
 // native /completion) and split it here, so the two answer alike.
 import type { GenerationEventListener, ReasoningEffort } from '../engine/contract.js';
+import { partialMarkerAtEnd } from './partial-marker.js';
 
 export interface ThoughtMarkers {
   start: string;
@@ -36,10 +37,13 @@ export function thoughtMarkersOf(template: string | undefined): ThoughtMarkers |
   return KNOWN_MARKERS.find((markers) => template.includes(markers.start) && template.includes(markers.end));
 }
 
-/** Whether a rendered prompt ends inside a thought: its last start marker comes after its last end marker. */
+/**
+ * Whether a rendered prompt leaves the reply inside a thought: the template's generation prompt
+ * ends with the start marker. Only its end is looked at: a start marker earlier in the prompt is
+ * client text (an unclosed `<think>` in a user message), never a thought the reply continues.
+ */
 export function promptOpensThought(prompt: string, markers: ThoughtMarkers): boolean {
-  const start = prompt.lastIndexOf(markers.start);
-  return start >= 0 && start > prompt.lastIndexOf(markers.end);
+  return prompt.trimEnd().endsWith(markers.start.trimEnd());
 }
 
 /**
@@ -54,6 +58,21 @@ export function thinkingBudget(effort: ReasoningEffort | undefined, maxThinkingT
   const fromEffort = effort === undefined ? undefined : EFFORT_BUDGET[effort];
   if (fromEffort === undefined) return maxThinkingTokens;
   return maxThinkingTokens === undefined ? fromEffort : Math.min(fromEffort, maxThinkingTokens);
+}
+
+/** Whether a request leaves no room for a thought (`reasoning_effort: "none"`, or `max_thinking_tokens = 0`): the prompt closes it. */
+export function thinkingIsOff(effort: ReasoningEffort | undefined, maxThinkingTokens: number | undefined): boolean {
+  return thinkingBudget(effort, maxThinkingTokens) === 0;
+}
+
+/**
+ * What closes, empty, a thought the prompt opened: after the template's `<think>\n` it reads as
+ * Qwen3's `enable_thinking = false` writes it (`<think>\n\n</think>\n\n`), so the reply starts as
+ * the model was trained to start an answer. Written after a prompt whose template has no such
+ * switch, and before a reply a grammar constrains (a grammar leaves no room for a thought).
+ */
+export function thoughtClosing(markers: ThoughtMarkers): string {
+  return `\n${markers.end}\n\n`;
 }
 
 /** A piece of the reply, as thought or as answer. */
@@ -111,7 +130,7 @@ export class ThoughtSplitter {
           continue;
         }
         // Held: a possible end marker's beginning, and blanks that may precede the end marker.
-        const partial = partialSuffix(this.#held, this.#markers.end);
+        const partial = partialMarkerAtEnd(this.#held, this.#markers.end);
         const before = this.#held.slice(0, this.#held.length - partial);
         const keep = partial + before.length - before.trimEnd().length;
         this.#releaseThought(this.#held.slice(0, this.#held.length - keep), out);
@@ -146,14 +165,6 @@ export class ThoughtSplitter {
     this.#answerStarted = true;
     out.push({ kind: 'text', text: released });
   }
-}
-
-/** Length of the longest end of `text` that `marker` begins with (short of the whole marker). */
-function partialSuffix(text: string, marker: string): number {
-  for (let length = Math.min(text.length, marker.length - 1); length > 0; length--) {
-    if (marker.startsWith(text.slice(-length))) return length;
-  }
-  return 0;
 }
 
 /**

@@ -127,6 +127,23 @@ function reasoningSuite(engine: string, start: () => Promise<{ gateway: TestGate
       if (reply.choices[0].finish_reason === 'stop') JSON.parse(message.content ?? '');
     });
 
+    test('a constrained reply is generated after the thought, closed in the prompt: JSON content, as with reasoning_effort "none"', async () => {
+      // A grammar leaves no room for a thought: the thought the template opened is closed first, as "none" closes it.
+      const schema = { type: 'object', properties: { story: { type: 'string' } }, required: ['story'], additionalProperties: false };
+      const formats = [{ type: 'json_object' as const }, { type: 'json_schema' as const, json_schema: { name: 'story', schema } }];
+      for (const response_format of formats) {
+        const body = { model: 'think-free', ...request, max_tokens: 32, response_format };
+        const constrained = await client.chat.completions.create(body);
+        const closed = (await client.chat.completions.create({ ...body, reasoning_effort: 'none' } as never)) as OpenAI.ChatCompletion;
+        const message = constrained.choices[0].message as WithReasoning<OpenAI.ChatCompletionMessage>;
+        assert.equal(message.reasoning_content, undefined);
+        assertNoMarkers(message.content);
+        // Greedy decoding on the same prompt, the thought closed in it: the same reply.
+        assert.equal(message.content, closed.choices[0].message.content, `${response_format.type}: the reply follows the closed thought`);
+        if (constrained.choices[0].finish_reason === 'stop') JSON.parse(message.content ?? '');
+      }
+    });
+
     test('an unknown reasoning_effort is a 400 naming it', async () => {
       await assert.rejects(
         client.chat.completions.create({ model: 'think', ...request, reasoning_effort: 'extreme' } as never),

@@ -64,6 +64,12 @@ describe('thought splitter', () => {
     assert.equal(promptOpensThought('<|im_start|>assistant\n', THINK), false);
   });
 
+  test('only the template decides whether the reply opens in a thought: a start marker in client text does not', () => {
+    // A user message with an unclosed <think>, on a template that does not open the thought.
+    assert.equal(promptOpensThought('<|im_start|>user\nWhat does <think> do?<|im_end|>\n<|im_start|>assistant\n', THINK), false);
+    assert.equal(promptOpensThought('<|im_start|>user\n<think><|im_end|>\n<|im_start|>assistant\n', THINK), false);
+  });
+
   test('the budget of each effort, capped by max_thinking_tokens', () => {
     assert.equal(thinkingBudget(undefined, undefined), undefined);
     assert.equal(thinkingBudget('none', undefined), 0);

@@ -14,8 +14,8 @@ import type { LlamaServerConnection } from './connection.js';
 import type { MediaPrompt } from './image-prompt.js';
 import { TokenWatchdog } from './token-watchdog.js';
 import { postStream } from './server-wire.js';
-import { detokenizeOnServer } from './tokenizer.js';
-import { ReplyWriter, thinkingBudget, type PromptThought, type ThoughtMarkers } from '../thought-segments.js';
+import { detokenizeOnServer, tokenizeOnServer } from './tokenizer.js';
+import { ReplyWriter, thinkingBudget, thoughtClosing, type PromptThought, type ThoughtMarkers } from '../thought-segments.js';
 
 /** A prompt of a llama-server model, tokenized once (see `serverPrompt`). */
 export interface ServerPrompt extends PreparedPrompt {
@@ -78,6 +78,19 @@ function thoughtBudgetFields(thought: PromptThought, budget: number | undefined)
     reasoning_budget_message: '',
     ...(thought.opensInThought ? { generation_prompt: start } : {}),
   };
+}
+
+/**
+ * The prompt followed by text that continues the reply (the model's own text before a tool call,
+ * or the closing of a thought), tokenized as the server tokenizes the model's output. What the
+ * text leaves of the template's thought is not known here, so the result has none.
+ */
+export async function promptFollowedBy(connection: LlamaServerConnection, prompt: ServerPrompt, text: string): Promise<ServerPrompt> {
+  const added = await tokenizeOnServer(connection, text, { addSpecial: false, parseSpecial: true });
+  const { thought: _left, ...rest } = prompt;
+  const promptTokens = prompt.promptTokens + added.length;
+  if (prompt.media !== undefined) return serverPrompt({ ...rest, media: { ...prompt.media, text: prompt.media.text + text }, promptTokens });
+  return serverPrompt({ ...rest, tokens: [...prompt.tokens, ...added], promptTokens });
 }
 
 /** llama.cpp's window for repeat, presence and frequency penalties (the in-process engine's too). */
@@ -240,6 +253,9 @@ export async function runOnServer(
   phase: ServerPhase = {},
 ): Promise<ServerPhaseOutcome> {
   options.signal.throwIfAborted();
+  // A grammar leaves no room for a thought: one the template opened is closed, empty, before a constrained reply (all answer).
+  const constrained = options.constraint !== undefined || phase.grammar !== undefined;
+  if (constrained && prompt.thought?.opensInThought === true) prompt = await promptFollowedBy(connection, prompt, thoughtClosing(prompt.thought.markers));
   assertPromptFits(prompt.promptTokens, settings.contextLength);
   if (options.maxTokens <= 0) return { result: { text: '', finishReason: 'length', promptTokens: prompt.promptTokens, completionTokens: 0 }, rawText: '' };
   const sampling = samplingFields(options, settings);
@@ -286,7 +302,6 @@ export async function runOnServer(
   // Only a constrained generation is timed per token: llama-server samples every slot in one loop, so
   // a grammar whose cost multiplies slows every stream's tokens alike, and only the request that
   // brought a grammar is the one to stop (an unconstrained one is bounded by max_generation_seconds).
-  const constrained = options.constraint !== undefined || phase.grammar !== undefined;
   const tokenLimitSeconds = constrained ? (settings.maxTokenSeconds ?? Infinity) : Infinity;
   const watchdog = new TokenWatchdog(tokenLimitSeconds, (error) => closing.abort(error));
   try {

@@ -11,8 +11,7 @@ import { callMarkers, callSyntaxOfTemplate, type CallSyntax } from '../tool-call
 import { toolCallGrammar } from '../tool-calls/tool-call-grammar.js';
 import { generateToolReply } from '../tool-calls/tool-reply.js';
 import type { LlamaServerConnection } from './connection.js';
-import { asServerPrompt, runOnServer, serverPrompt, type ServerGenerationSettings, type ServerPrompt } from './generation.js';
-import { tokenizeOnServer } from './tokenizer.js';
+import { asServerPrompt, promptFollowedBy, runOnServer, type ServerGenerationSettings, type ServerPrompt } from './generation.js';
 
 /** What a chat prompt with callable tools carries: the call syntax and the grammar's text (its schemas already checked). */
 export interface ServerToolPrompt {
@@ -46,15 +45,6 @@ export function serverToolCalls(template: ServerTemplate): (tools: ChatTools) =>
   };
 }
 
-/** The prompt followed by the model's own text before its call, which stays in its context. */
-async function continuedPrompt(connection: LlamaServerConnection, prompt: ServerPrompt, textBefore: string): Promise<ServerPrompt> {
-  if (textBefore === '') return prompt;
-  const added = await tokenizeOnServer(connection, textBefore, { addSpecial: false });
-  if (prompt.media !== undefined)
-    return serverPrompt({ ...prompt, media: { ...prompt.media, text: prompt.media.text + textBefore }, promptTokens: prompt.promptTokens + added.length });
-  return serverPrompt({ ...prompt, tokens: [...prompt.tokens, ...added], promptTokens: prompt.promptTokens + added.length });
-}
-
 export async function generateToolsOnServer(
   connection: LlamaServerConnection,
   settings: ServerGenerationSettings,
@@ -70,7 +60,8 @@ export async function generateToolsOnServer(
       const run = await runOnServer(connection, settings, freePrompt, options, { extraStops: [extraStop], preservedTokens });
       return { result: run.result, ...(run.stoppingWord === extraStop ? { opened: run.rawText } : {}) };
     },
-    continued: (freePrompt, textBefore) => continuedPrompt(connection, freePrompt, textBefore),
+    // The model's own text before its call stays in its context.
+    continued: async (freePrompt, textBefore) => (textBefore === '' ? freePrompt : await promptFollowedBy(connection, freePrompt, textBefore)),
     async calls(callPrompt, callOptions) {
       return (await runOnServer(connection, settings, callPrompt, callOptions, { grammar: tools.grammar, preservedTokens })).result;
     },

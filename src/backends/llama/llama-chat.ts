@@ -12,8 +12,8 @@ import {
   type LlamaModel,
   type Token,
 } from 'node-llama-cpp';
-import type { ChatCapability, ChatMessage, ChatTools, ReasoningEffort } from '../../engine/contract.js';
-import { promptOpensThought, thinkingBudget, thoughtMarkersOf, type PromptThought, type ThoughtMarkers } from '../thought-segments.js';
+import type { ChatCapability, ChatMessage, ChatTools } from '../../engine/contract.js';
+import { promptOpensThought, thinkingIsOff, thoughtClosing, thoughtMarkersOf, type PromptThought, type ThoughtMarkers } from '../thought-segments.js';
 import { UnsupportedFeatureError } from '../../engine/errors.js';
 import { generateFromPrompt, llamaPrompt, type GenerationEngine } from './token-generation.js';
 import { generateWithTools, prepareToolGrammar, type ToolPrompt } from './tool-calls.js';
@@ -85,14 +85,14 @@ interface RenderedChat {
 }
 
 /** The wrapper's thought segment as text, when its template has one. */
-function thoughtSegmentOf(wrapper: ChatWrapper): { prefix: string; suffix: string; markers: ThoughtMarkers; opensOnResponseStart: boolean } | undefined {
+function thoughtSegmentOf(wrapper: ChatWrapper): { prefix: string; markers: ThoughtMarkers; opensOnResponseStart: boolean } | undefined {
   const segment = wrapper.settings.segments?.thought;
   const prefix = segment?.prefix;
   const suffix = segment?.suffix;
   if (segment === undefined || !LlamaText.isLlamaText(prefix) || !LlamaText.isLlamaText(suffix)) return undefined;
   const [prefixText, suffixText] = [LlamaText(prefix).toString(), LlamaText(suffix).toString()];
   const markers = thoughtMarkersOf(prefixText + suffixText);
-  return markers === undefined ? undefined : { prefix: prefixText, suffix: suffixText, markers, opensOnResponseStart: segment.openOnResponseStart === true };
+  return markers === undefined ? undefined : { prefix: prefixText, markers, opensOnResponseStart: segment.openOnResponseStart === true };
 }
 
 /**
@@ -106,7 +106,7 @@ function thoughtOpening(wrapper: ChatWrapper, contextText: string, thinkingOff: 
   if (segment === undefined) return { append: '' };
   const opened = segment.opensOnResponseStart || promptOpensThought(contextText, segment.markers);
   const opening = segment.opensOnResponseStart ? segment.prefix : '';
-  if (opened && thinkingOff) return { append: opening + segment.suffix, thought: { markers: segment.markers, opensInThought: false } };
+  if (opened && thinkingOff) return { append: opening + thoughtClosing(segment.markers), thought: { markers: segment.markers, opensInThought: false } };
   return { append: opening, thought: { markers: segment.markers, opensInThought: opened } };
 }
 
@@ -151,10 +151,6 @@ export function renderChat(model: LlamaModel, wrapper: ChatWrapper, messages: re
     if (text !== '') templateStops.push(text);
   }
   return { tokens, templateStops, stopTokens, ...(thought !== undefined ? { thought } : {}) };
-}
-
-function thinkingIsOff(effort: ReasoningEffort | undefined, maxThinkingTokens: number | undefined): boolean {
-  return thinkingBudget(effort, maxThinkingTokens) === 0;
 }
 
 export function createLlamaChat(engine: GenerationEngine, wrapper: ChatWrapper): ChatCapability {

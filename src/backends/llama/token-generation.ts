@@ -17,7 +17,7 @@ import type { SequencePool } from './sequence-pool.js';
 import { StopStringHoldback } from './stop-string-holdback.js';
 import { TokenStepTimer } from './token-step-timer.js';
 import { TokenTextDecoder } from './token-text-decoder.js';
-import { ReplyWriter, thinkingBudget, type PromptThought } from '../thought-segments.js';
+import { ReplyWriter, thinkingBudget, thoughtClosing, type PromptThought } from '../thought-segments.js';
 
 export interface GenerationEngine {
   model: LlamaModel;
@@ -96,8 +96,21 @@ export interface PhaseOutcome {
   rawText: string;
 }
 
+/**
+ * A grammar leaves no room for a thought: a prompt whose template opened one gets it closed, empty,
+ * before a constrained reply, which is then all answer (else the grammar's text would be the thought).
+ */
+function closedForGrammar(model: LlamaModel, prompt: LlamaPrompt): LlamaPrompt {
+  if (prompt.thought?.opensInThought !== true) return prompt;
+  // The template's own text: its markers are special tokens where the vocabulary has them.
+  const closing = model.tokenize(thoughtClosing(prompt.thought.markers), true);
+  const { templateStops, stopTokens, trimLeadingWhitespace } = prompt;
+  return llamaPrompt({ tokens: [...prompt.tokens, ...closing], templateStops, stopTokens, trimLeadingWhitespace });
+}
+
 /** One run of the token loop on a sequence of the pool, without the closing events. */
-export async function runPhase(engine: GenerationEngine, prompt: LlamaPrompt, options: GenerationOptions, settings: PhaseSettings): Promise<PhaseOutcome> {
+export async function runPhase(engine: GenerationEngine, openPrompt: LlamaPrompt, options: GenerationOptions, settings: PhaseSettings): Promise<PhaseOutcome> {
+  const prompt = settings.grammar === undefined ? openPrompt : closedForGrammar(engine.model, openPrompt);
   const lease = await engine.pool.acquire(prompt.tokens, options.signal);
   try {
     return await runOnSequence(engine, lease.sequence, prompt, options, settings);

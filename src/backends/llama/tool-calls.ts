@@ -38,6 +38,8 @@ export async function generateWithTools(
       return { result: run.result, ...(opening < 0 ? {} : { opened: run.rawText.slice(0, opening) }) };
     },
     async continued(freePrompt, textBefore) {
+      // Nothing before the call: the prompt as it was (a thought it opened is closed before the calls).
+      if (textBefore === '') return freePrompt;
       const before = engine.model.tokenize(textBefore, false);
       return llamaPrompt({
         tokens: [...freePrompt.tokens, ...before],

@@ -3,15 +3,10 @@
 // fragments, holding back only what could be the start of the call's closing syntax.
 import type { GenerationEvent, ToolCall } from '../../engine/contract.js';
 import { newToolCallId } from '../../engine/tool-calls.js';
+import { partialMarkerAtEnd } from '../partial-marker.js';
 import type { CallSyntax } from './call-syntax.js';
 
 type Emit = (event: GenerationEvent) => void | Promise<void>;
-
-/** The length of the longest end of `text` that begins `marker` (what may not be released yet). */
-function partialMarkerAtEnd(text: string, marker: string): number {
-  for (let length = Math.min(marker.length - 1, text.length); length > 0; length--) if (marker.startsWith(text.slice(-length))) return length;
-  return 0;
-}
 
 export class ToolCallReader {
   readonly #syntax: CallSyntax;
