@@ -11,6 +11,7 @@ import OpenAI from 'openai';
 import { noLlamaServer } from '../helpers/llama-server-spawn.js';
 import { models, sharedModels } from '../helpers/paths.js';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.js';
+import { writeThinkingModel } from '../helpers/thinking-model.js';
 import { writeTinyMmproj, type TinyMmproj } from '../helpers/tiny-mmproj.js';
 import { pngDataUrl, tinyPng } from '../helpers/tiny-png.js';
 
@@ -217,5 +218,36 @@ describe('image prompts on a llama-server model with mmproj', { skip }, () => {
         model,
       );
     }
+  });
+});
+
+describe('images on a llama-server model whose template thinks', { skip }, () => {
+  let gateway: TestGateway;
+
+  before(async () => {
+    const thinkingModel = await writeThinkingModel();
+    const projector = await writeTinyMmproj(thinkingModel);
+    gateway = await startTestGateway(`
+[api.models.vision]
+path = "${thinkingModel}"
+type = "chat"
+backend = "llama-server"
+mmproj = "${projector.file}"
+context_length = ${CONTEXT}
+parallel = 1
+threads = 1
+`);
+  });
+  after(() => gateway?.close());
+
+  test('reasoning_effort with an image is refused by name (the image path does not split the thought), not ignored', async () => {
+    const messages: OpenAI.Chat.ChatCompletionMessageParam[] = [{ role: 'user', content: [text('Look: '), image(pngDataUrl(32, 32, 3))] }];
+    await assert.rejects(
+      gateway.client.chat.completions.create({ model: 'vision', messages, max_tokens: 4, reasoning_effort: 'low' }),
+      badRequest('reasoning_effort', 'unsupported_parameter'),
+    );
+    // Without it, the image prompt is served.
+    const answer = await gateway.client.chat.completions.create({ model: 'vision', messages, max_tokens: 4 });
+    assert.equal(answer.choices.length, 1);
   });
 });
