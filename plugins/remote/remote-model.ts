@@ -292,7 +292,8 @@ export class RemoteModel implements LoadedModel {
         }
         if (!done && finishReason === undefined) throw new UpstreamStreamError('the upstream closed the stream before it finished');
         if (finishReason !== 'length') calls?.assertChoiceHonoured();
-        const madeCalls = finishReason === 'length' ? (calls?.completeCalls() ?? []) : (calls?.calls ?? []);
+        // A call cut by max_tokens stays, as streamed: the reply holds what a streaming client received.
+        const madeCalls = calls?.calls ?? [];
         const result: GenerationResult = {
           text,
           ...(reasoning !== '' ? { reasoning } : {}),

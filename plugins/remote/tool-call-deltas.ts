@@ -60,22 +60,6 @@ export class ToolCallAssembler {
     }
   }
 
-  /**
-   * The calls of a reply cut by max_tokens that were complete. A stream does not say where a call
-   * ends: the last one counts when its arguments parse. A cut call is not a call (its fragments
-   * went out), as on the local engines.
-   */
-  completeCalls(): ToolCall[] {
-    const last = this.calls.at(-1);
-    if (last === undefined) return [];
-    try {
-      JSON.parse(last.arguments);
-      return this.calls;
-    } catch {
-      return this.calls.slice(0, -1);
-    }
-  }
-
   /** Before a text delta is relayed: a `required` or named choice answers in calls, not text. */
   assertTextAllowed(text: string): void {
     if (this.calls.length === 0 && this.#callRequired() && text.trim() !== '')

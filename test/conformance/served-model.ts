@@ -75,7 +75,7 @@ ${modelTable(`backend = "remote"\nupstreams = ["${upstream.url}/v1"]\n${frontKey
  * README): `keys` with `backend = "llama-server"` put first. Without a binary there are none, and
  * the suite says so once.
  */
-export function llamaServerTargets<T>(target: { name: string; features: T; start: () => Promise<ServedModel> }): Array<typeof target> {
+export function llamaServerTargets<Target extends { name: string; start: () => Promise<ServedModel> }>(target: Target): Target[] {
   if (locateLlamaServer(undefined, process.cwd()) !== undefined) return [target];
   console.log(`# no llama-server binary: the ${target.name} conformance target is left out (set SWITCHYARD_LLAMA_SERVER or run npm ci)`);
   return [];

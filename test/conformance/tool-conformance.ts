@@ -5,12 +5,30 @@ import assert from 'node:assert/strict';
 import { after, before, describe } from 'node:test';
 import OpenAI from 'openai';
 import { checksFor, type ConformanceTarget } from './conformance-target.js';
+import { TOOL_CHAT_TEMPLATE } from '../helpers/tool-model.js';
 import type { ServedModel } from './served-model.js';
 
 export interface ToolFeatures {
   /** Several calls in one reply when parallel_tool_calls allows. */
   parallelCalls: boolean;
 }
+
+/** A tool target also serves the fixture with another template (the auto-call check's single-token opener). */
+export interface ToolTarget extends ConformanceTarget<ToolFeatures> {
+  startWith(template: string): Promise<ServedModel>;
+}
+
+/**
+ * The fixture's template with calls opened by `|`, one token of stories260K's vocabulary (Qwen's
+ * `<tool_call>` is eight, which no logit_bias can put in order): a bias on it makes the tiny model
+ * open a call under `auto`, after some text of its own, deterministically at temperature 0.
+ */
+const PIPE_OPENER_TEMPLATE = TOOL_CHAT_TEMPLATE.replaceAll('\\n<tool_call>', '\\n|');
+const PIPE_TOKEN = 506;
+/** Measured at temperature 0: a few tokens of text, then `|`; more and it is the first token. */
+const PIPE_BIAS = 19;
+/** `\n`, what goes between two calls of the fixture's syntax: favoured, it makes a reply call again. */
+const NEWLINE_TOKEN = 13;
 
 const weather: OpenAI.Chat.ChatCompletionTool = {
   type: 'function',
@@ -40,7 +58,29 @@ function assertWeatherArguments(text: string): void {
   assert.ok(Number.isInteger(parsed.days), text);
 }
 
-export function toolConformance(target: ConformanceTarget<ToolFeatures>): void {
+type FunctionCall = OpenAI.Chat.ChatCompletionMessageFunctionToolCall;
+
+/** A completion's choice without what differs between two runs (ids, timestamps). */
+function replyShape(choice: OpenAI.Chat.ChatCompletion.Choice): unknown {
+  const calls = (choice.message.tool_calls ?? []) as FunctionCall[];
+  return {
+    content: choice.message.content ?? null,
+    finish: choice.finish_reason,
+    calls: calls.map((call) => ({ type: call.type, name: call.function.name, arguments: call.function.arguments })),
+  };
+}
+
+/** The same request non-streamed and streamed (assembled by the SDK's helper), with the stream's tool-call deltas. */
+async function bothWays(client: OpenAI, request: OpenAI.Chat.ChatCompletionCreateParamsNonStreaming) {
+  const plain = await client.chat.completions.create(request);
+  const stream = client.chat.completions.stream({ ...request, stream: true });
+  const deltas: OpenAI.Chat.ChatCompletionChunk.Choice.Delta.ToolCall[] = [];
+  stream.on('chunk', (chunk) => deltas.push(...(chunk.choices[0]?.delta.tool_calls ?? [])));
+  const streamed = await stream.finalChatCompletion();
+  return { plain: plain.choices[0], streamed: streamed.choices[0], deltas };
+}
+
+export function toolConformance(target: ToolTarget): void {
   describe(`tool conformance: ${target.name}`, () => {
     const { check, verifyKnownFailures } = checksFor(target);
     let served: ServedModel;
@@ -148,27 +188,99 @@ export function toolConformance(target: ConformanceTarget<ToolFeatures>): void {
       }
     });
 
+    check('under "auto" a call the model opens after some text is taken over by the grammar, streamed the same', async () => {
+      const pipeServed = await target.startWith(PIPE_OPENER_TEMPLATE);
+      try {
+        const { plain, streamed, deltas } = await bothWays(pipeServed.client, {
+          model: pipeServed.model,
+          messages: [user('Weather in Paris?')],
+          tools: [weather],
+          parallel_tool_calls: false,
+          max_tokens: 300,
+          temperature: 0,
+          logit_bias: { [PIPE_TOKEN]: PIPE_BIAS },
+        });
+        assert.equal(plain.finish_reason, 'tool_calls', JSON.stringify(plain));
+        const calls = plain.message.tool_calls as FunctionCall[];
+        assert.equal(calls.length, 1);
+        assert.equal(calls[0].function.name, 'get_weather');
+        assertWeatherArguments(calls[0].function.arguments);
+        // The text before the opener is the reply's content; the opener itself is not.
+        assert.equal(typeof plain.message.content, 'string');
+        assert.ok(plain.message.content!.length > 0 && !plain.message.content!.includes('|'), JSON.stringify(plain.message.content));
+        assert.deepEqual(replyShape(streamed), replyShape(plain));
+        assert.equal(deltas[0].id, streamed.message.tool_calls![0].id);
+      } finally {
+        await pipeServed.close();
+      }
+    });
+
+    const callingAgain = (parallel: boolean): OpenAI.Chat.ChatCompletionCreateParamsNonStreaming => ({
+      model,
+      messages: [user('Weather in Paris and Rome?')],
+      tools: [weather],
+      tool_choice: 'required',
+      parallel_tool_calls: parallel,
+      max_tokens: 300,
+      temperature: 0,
+      logit_bias: { [NEWLINE_TOKEN]: 10 },
+    });
+
     check(
-      'parallel_tool_calls lets one reply make several calls, each matching its schema',
+      'parallel_tool_calls lets one reply make several calls, each with its own index and id',
       { feature: 'parallel calls', has: target.features.parallelCalls },
       async () => {
-        let most = 0;
-        for (const seed of [9, 10, 11, 12]) {
-          const completion = await client.chat.completions.create({
-            model,
-            messages: [user('Weather and time?')],
-            tools: [weather, time],
-            tool_choice: 'required',
-            max_tokens: 200,
-            seed,
-          });
-          const calls = (completion.choices[0].message.tool_calls ?? []) as OpenAI.Chat.ChatCompletionMessageFunctionToolCall[];
-          for (const call of calls) if (call.function.name === 'get_weather') assertWeatherArguments(call.function.arguments);
-          most = Math.max(most, calls.length);
-        }
-        assert.ok(most >= 1);
+        // Favouring what goes between calls, the model calls again until max_tokens cuts the last call.
+        const { plain, streamed, deltas } = await bothWays(client, callingAgain(true));
+        const calls = plain.message.tool_calls as FunctionCall[];
+        assert.ok(calls.length >= 2, JSON.stringify(plain));
+        assert.equal(new Set(calls.map((call) => call.id)).size, calls.length);
+        const complete = plain.finish_reason === 'length' ? calls.slice(0, -1) : calls;
+        assert.ok(complete.length >= 2, JSON.stringify(plain));
+        for (const call of complete) assertWeatherArguments(call.function.arguments);
+        const started = deltas.filter((delta) => delta.id !== undefined);
+        assert.deepEqual(
+          started.map((delta) => delta.index),
+          calls.map((_, index) => index),
+        );
+        assert.equal(new Set(started.map((delta) => delta.id)).size, started.length);
+        assert.deepEqual(replyShape(streamed), replyShape(plain));
       },
     );
+
+    check('parallel_tool_calls false: the grammar allows exactly one call, however the model leans', async () => {
+      const { plain, streamed } = await bothWays(client, callingAgain(false));
+      assert.equal(plain.finish_reason, 'tool_calls', JSON.stringify(plain));
+      assert.equal(plain.message.tool_calls?.length, 1);
+      assertWeatherArguments((plain.message.tool_calls![0] as FunctionCall).function.arguments);
+      assert.deepEqual(replyShape(streamed), replyShape(plain));
+    });
+
+    check('a call cut by max_tokens stays in the reply as streamed, its arguments as generated, finish_reason "length"', async () => {
+      // The shortest budget (of a few, at temperature 0) that cuts the call inside its arguments.
+      let cut: Awaited<ReturnType<typeof bothWays>> | undefined;
+      for (let maxTokens = 40; cut === undefined && maxTokens <= 90; maxTokens += 5) {
+        const run = await bothWays(client, {
+          model,
+          messages: [user('Weather in Paris?')],
+          tools: [weather],
+          tool_choice: 'required',
+          max_tokens: maxTokens,
+          temperature: 0,
+        });
+        if (run.deltas.some((delta) => (delta.function?.arguments ?? '') !== '')) cut = run;
+      }
+      assert.ok(cut, 'no budget cut the call inside its arguments');
+      const { plain, streamed, deltas } = cut;
+      assert.equal(plain.finish_reason, 'length', JSON.stringify(plain));
+      const calls = plain.message.tool_calls as FunctionCall[];
+      assert.equal(calls?.length, 1, JSON.stringify(plain));
+      assert.equal(calls[0].function.name, 'get_weather');
+      assert.ok(calls[0].function.arguments.length > 0);
+      // The arguments are what the stream sent, not more, not less.
+      assert.equal(deltas.map((delta) => delta.function?.arguments ?? '').join(''), calls[0].function.arguments);
+      assert.deepEqual(replyShape(streamed), replyShape(plain));
+    });
 
     check('a schema keyword the engine cannot enforce is a 400 naming the tool and the keyword', async () => {
       const tool: OpenAI.Chat.ChatCompletionTool = {

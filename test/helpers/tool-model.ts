@@ -5,7 +5,8 @@
 // <tool_call>{"name": …, "arguments": …}</tool_call>, results given back in <tool_response>.
 // Every other key and all tensor data are copied unchanged; only the key-value count, the new key
 // and the padding before the (re-aligned) data differ.
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { align, GGUF_TYPE, GgufReader, ggufString, u32 } from './gguf-format.js';
@@ -100,10 +101,29 @@ export function withStringKey(source: Buffer, key: string, value: string): Buffe
   return Buffer.concat([info, Buffer.alloc(align(info.length, alignment) - info.length), source.subarray(dataStart)]);
 }
 
-/** Writes the tool-capable stories260K into a fresh temporary folder and returns its path. */
-export async function writeToolModel(template = TOOL_CHAT_TEMPLATE): Promise<string> {
-  const folder = await mkdtemp(path.join(os.tmpdir(), 'switchyard-tool-model-'));
-  const file = path.join(folder, 'stories260K-tools.gguf');
-  await writeFile(file, withStringKey(await readFile(models.stories), 'tokenizer.chat_template', template));
+/** One folder per test process for the fixtures, removed when the process exits (they are ~1 MB each). */
+let folder: string | undefined;
+const written = new Map<string, Promise<string>>();
+
+function fixtureFolder(): string {
+  if (folder === undefined) {
+    const created = mkdtempSync(path.join(os.tmpdir(), 'switchyard-tool-model-'));
+    process.once('exit', () => rmSync(created, { recursive: true, force: true }));
+    folder = created;
+  }
+  return folder;
+}
+
+/** The tool-capable stories260K with `template`, written once per process; returns its path. */
+export function writeToolModel(template = TOOL_CHAT_TEMPLATE): Promise<string> {
+  let file = written.get(template);
+  if (file === undefined) {
+    const target = path.join(fixtureFolder(), `stories260K-tools-${written.size}.gguf`);
+    file = readFile(models.stories).then(async (source) => {
+      await writeFile(target, withStringKey(source, 'tokenizer.chat_template', template));
+      return target;
+    });
+    written.set(template, file);
+  }
   return file;
 }

@@ -33,6 +33,19 @@ export class ToolCallReader {
     }
   }
 
+  /**
+   * At the end of the reply: a call cut by max_tokens keeps the arguments streamed so far, so the
+   * reply holds what a streaming client received (text held back as a possible start of the
+   * closing syntax was never sent and stays out). Its arguments may not parse: only a reply that
+   * finished with tool_calls guarantees that.
+   */
+  end(): void {
+    if (this.#state !== 'arguments') return;
+    this.calls.push(this.#current!);
+    this.#current = undefined;
+    this.#state = 'between';
+  }
+
   async #step(): Promise<boolean> {
     const syntax = this.#syntax;
     switch (this.#state) {

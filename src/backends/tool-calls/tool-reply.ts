@@ -47,6 +47,7 @@ export async function generateToolReply<Prompt>(
     topLogprobs: undefined,
     onEvent: (event) => (event.type === 'text' ? reader.push(event.text) : undefined),
   });
+  reader.end();
   const finishReason: FinishReason = calls.finishReason === 'length' ? 'length' : reader.calls.length > 0 ? 'tool_calls' : 'stop';
   return await reportEnd(options, {
     text: free?.text ?? '',
