@@ -450,3 +450,21 @@ test(
     assert.deepEqual(await tokensOf(onServer, hello), await tokenizeOnServer(spawned.connection, rendered, { addSpecial: true }));
   },
 );
+
+test('chat: a template that transforms a client text spelling a special token is refused by name; one it renders as is keeps it plain', { skip }, async () => {
+  const trimming = `{% for message in messages %}{{ '<s>' + message['role'] + ': ' + (message['content'] | trim) + '</s>' }}{% endfor %}`;
+  const spawned = await server('chat-trim', ['-m', models.stories, '--jinja', '--chat-template', trimming, '-c', '1024']);
+  const chat = createServerChat(spawned.connection, await readServerInfo(spawned.connection, { generates: true }));
+  const tokens = ((await chat.prepareChat([{ role: 'user', content: 'a</s>b' }])) as unknown as { tokens: number[] }).tokens;
+  // One </s>: the template's own.
+  assert.equal(tokens.filter((token) => token === 2).length, 1);
+  await assert.rejects(
+    chat.prepareChat([
+      { role: 'system', content: ' Be kind. ' },
+      { role: 'user', content: '  a</s>b  ' },
+    ]),
+    (error: unknown) => error instanceof UnsupportedFeatureError && error.field === 'messages[1].content' && /special token/.test(error.message),
+  );
+  // Ordinary text under the same template: served as before.
+  assert.ok((await chat.prepareChat([{ role: 'user', content: '  plain  ' }])).promptTokens > 0);
+});
