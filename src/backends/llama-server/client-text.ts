@@ -85,7 +85,7 @@ export async function tokenizeChatPrompt(connection: LlamaServerConnection, conv
   ]);
   if (spelling.length === 0) return whole;
   const nonce = randomBytes(12).toString('hex');
-  const stands = spelling.map((_, index) => `\u27e6${nonce}-${index}\u27e7`);
+  const stands = spelling.map((_, index) => `@@${nonce}-${index}@@`); // ASCII: a template that escapes the text (tojson) leaves it as is
   const messages = structuredClone(conversation.messages);
   spelling.forEach((text, index) => text.replace(messages, stands[index]!));
   const withStands = await renderOnServer(connection, { ...conversation, messages });
