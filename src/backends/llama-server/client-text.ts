@@ -98,7 +98,8 @@ export async function tokenizeChatPrompt(connection: LlamaServerConnection, conv
     );
   }
   // What the gateway appended after the template's rendering (e.g. the closed thought) is markup too.
-  pieces.push({ text: rendered.slice(restored.length) });
+  // The last piece is always the template's (cutAtStands ends with one): the tail goes with it, tokenized as one text.
+  pieces[pieces.length - 1]!.text += rendered.slice(restored.length);
   const tokenized = await Promise.all(
     pieces.map((piece, index) =>
       piece.client !== undefined
