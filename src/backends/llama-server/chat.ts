@@ -7,11 +7,11 @@ import type { ChatCapability, ChatMessage, ChatTools, ReasoningEffort } from '..
 import { promptOpensThought, thinkingIsOff, thoughtClosing, type PromptThought } from '../thought-segments.js';
 import { UnsupportedFeatureError } from '../../engine/errors.js';
 import { renderOnServer, templateMessages } from './chat-template.js';
+import { tokenizeChatPrompt } from './client-text.js';
 import type { LlamaServerConnection } from './connection.js';
 import { generateOnServer, serverPrompt, type ServerGenerationSettings } from './generation.js';
 import { hasImages, prepareImagePrompt } from './image-prompt.js';
 import { generateToolsOnServer, serverToolCalls, type ServerTemplate, type ServerToolPrompt } from './tool-calls.js';
-import { tokenizeOnServer } from './tokenizer.js';
 
 /** A model whose process runs with a vision projector. */
 export interface ServerVision {
@@ -68,7 +68,8 @@ async function prepareTextPrompt(
 ) {
   const thinking = settings.thinking;
   const thinkingOff = thinking !== undefined && thinkingIsOff(reasoningEffort, thinking.maxThinkingTokens);
-  let rendered = await renderOnServer(connection, { messages: templateMessages(messages), tools: tools?.definitions, thinking: !thinkingOff });
+  const conversation = { messages: templateMessages(messages), tools: tools?.definitions, thinking: !thinkingOff };
+  let rendered = await renderOnServer(connection, conversation);
   let thought: PromptThought | undefined;
   if (thinking !== undefined) {
     let opensInThought = promptOpensThought(rendered, thinking.markers);
@@ -79,7 +80,7 @@ async function prepareTextPrompt(
     }
     thought = { markers: thinking.markers, opensInThought };
   }
-  // As the server's own chat endpoint: special-token text of the template parsed, BOS when the vocabulary asks for it.
-  const tokens = await tokenizeOnServer(connection, rendered, { addSpecial: true });
+  // Special-token text of the template parsed, of the client kept plain text; BOS when the vocabulary asks for it.
+  const tokens = await tokenizeChatPrompt(connection, conversation, rendered);
   return serverPrompt({ tokens, promptTokens: tokens.length, trimLeadingWhitespace: true, ...(thought !== undefined ? { thought } : {}) });
 }

@@ -4,10 +4,11 @@
 // prompt goes to /completion as text and images, and its count comes from the server's own
 // counting endpoint (/v1/chat/completions/input_tokens), which runs that very tokenization with
 // each image decoded and sized but not encoded: exact for every projector, fixed-size or not,
-// before anything is queued.
+// before anything is queued. Client text that spells a special token is refused here (see client-text.ts).
 import { chatPartField, type ChatImage, type ChatMessage, type ToolDefinition } from '../../engine/contract.js';
 import { InvalidImageError, UnsupportedFeatureError } from '../../engine/errors.js';
 import { renderOnServer, templateBody, templateMessages, type TemplateConversation, type TemplateMessage } from './chat-template.js';
+import { textsSpellingSpecialTokens } from './client-text.js';
 import type { LlamaServerConnection } from './connection.js';
 import { serverPrompt, type ServerPrompt } from './generation.js';
 import { postJson } from './server-wire.js';
@@ -106,6 +107,13 @@ export async function prepareImagePrompt(
   tools?: readonly ToolDefinition[],
 ): Promise<ServerPrompt> {
   const templated: TemplateConversation = { messages: templateMessages(messages), tools };
+  // The server tokenizes a prompt with images itself, special-token text parsed throughout: client text spelling a special token would become that token.
+  const [spelling] = await textsSpellingSpecialTokens(connection, templated.messages);
+  if (spelling !== undefined)
+    throw new UnsupportedFeatureError(
+      `${spelling.field} holds the text of a special token of the model's vocabulary; in a conversation with images the llama-server engine cannot keep it plain text`,
+      spelling.field,
+    );
   const images = imagesOf(messages);
   const rendered = await renderOnServer(connection, templated);
   const markers = rendered.split(mediaMarker).length - 1;
