@@ -249,6 +249,7 @@ async function main(): Promise<void> {
 [api.models.bench]
 path = "${modelPath}"
 type = "completion"
+backend = "llama"
 context_length = ${CONTEXT}
 threads = ${THREADS}
 parallel = ${PARALLEL}

@@ -31,6 +31,7 @@ max_requests_per_minute = 100000
 [api.models.chat]
 path = "${modelPath('stories260k-chatml/stories260K-chatml.gguf')}"
 type = "chat"
+backend = "llama"
 context_length = 2048
 threads = 1
 parallel = 4
@@ -38,6 +39,7 @@ parallel = 4
 [api.models.other-chat]
 path = "${modelPath('stories260k/stories260K.gguf')}"
 type = "completion"
+backend = "llama"
 context_length = 512
 threads = 1
 

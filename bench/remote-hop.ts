@@ -63,6 +63,7 @@ const upstream = await startGatewayChild(`
 [api.models.story]
 path = "${models.stories}"
 type = "completion"
+backend = "llama"
 context_length = 256
 threads = 1
 parallel = 1
