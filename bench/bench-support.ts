@@ -91,17 +91,29 @@ export async function startGatewayChild(toml: string, root = '.'): Promise<Gatew
   };
 }
 
-/** The benchmark's completion model, named "bench", on the llama-server engine: gateway configuration. */
-export function llamaServerBenchModel(modelPath: string, settings: { contextLength: number; threads: number; parallel: number }): string {
+/** How a benchmark's completion model is served: which GGUF engine, with what context and threads. */
+export interface BenchModelSettings {
+  backend: 'llama' | 'llama-server';
+  contextLength: number;
+  threads: number;
+  parallel: number;
+  /** The model's id in the gateway; default "bench". */
+  id?: string;
+  /** More keys of the model's table, as TOML lines. */
+  extraKeys?: string;
+}
+
+/** A benchmark's completion model as a gateway's [api.models.ID] table. */
+export function benchModelToml(modelPath: string, settings: BenchModelSettings): string {
   return `
-[api.models.bench]
-backend = "llama-server"
+[api.models.${settings.id ?? 'bench'}]
+backend = "${settings.backend}"
 path = "${modelPath}"
 type = "completion"
 context_length = ${settings.contextLength}
 threads = ${settings.threads}
 parallel = ${settings.parallel}
-`;
+${settings.extraKeys ?? ''}`;
 }
 
 export interface LoadResult {

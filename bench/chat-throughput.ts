@@ -18,7 +18,7 @@ import { getLlama, type LlamaContext, type LlamaModel } from 'node-llama-cpp';
 import {
   benchModels,
   llamaServerBinary,
-  llamaServerBenchModel,
+  benchModelToml,
   llamaServerChildren,
   median,
   printTable,
@@ -126,7 +126,7 @@ async function llamaServerEngine(binary: string, modelPath: string): Promise<Lla
   let gateway: GatewayChild | undefined;
   let gatewayError: string | undefined;
   try {
-    gateway = await startGatewayChild(llamaServerBenchModel(modelPath, { contextLength: CONTEXT, threads: THREADS, parallel: PARALLEL }));
+    gateway = await startGatewayChild(benchModelToml(modelPath, { backend: 'llama-server', contextLength: CONTEXT, threads: THREADS, parallel: PARALLEL }));
   } catch (error) {
     gatewayError = (error as Error).message;
   }
@@ -245,15 +245,7 @@ async function main(): Promise<void> {
   const llama = await getLlama({ gpu: 'auto', build: 'never' });
   const model = await llama.loadModel({ modelPath });
   const context = await model.createContext({ contextSize: CONTEXT, sequences: 4, threads: THREADS });
-  const gateway = await startGatewayChild(`
-[api.models.bench]
-path = "${modelPath}"
-type = "completion"
-backend = "llama"
-context_length = ${CONTEXT}
-threads = ${THREADS}
-parallel = ${PARALLEL}
-`);
+  const gateway = await startGatewayChild(benchModelToml(modelPath, { backend: 'llama', contextLength: CONTEXT, threads: THREADS, parallel: PARALLEL }));
   const figures = {
     directOne: [] as number[],
     gatewayOne: [] as number[],

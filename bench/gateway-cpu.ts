@@ -15,7 +15,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   benchModels,
-  llamaServerBenchModel,
+  benchModelToml,
   llamaServerBinary,
   llamaServerChildren,
   median,
@@ -79,7 +79,10 @@ interface Side {
 }
 
 async function startSide(name: string, root: string, modelPath: string): Promise<Side> {
-  const gateway = await startGatewayChild(llamaServerBenchModel(modelPath, { contextLength: CONTEXT, threads: THREADS, parallel: PARALLEL }), root);
+  const gateway = await startGatewayChild(
+    benchModelToml(modelPath, { backend: 'llama-server', contextLength: CONTEXT, threads: THREADS, parallel: PARALLEL }),
+    root,
+  );
   const [engine] = llamaServerChildren(gateway.child.pid!);
   if (!engine) throw new Error(`no llama-server under the ${name} gateway`);
   // Warm: the gateway's per-token path is compiled before it is measured.

@@ -13,6 +13,7 @@
 import path from 'node:path';
 import {
   benchModels,
+  benchModelToml,
   llamaServerBinary,
   llamaServerChildren,
   median,
@@ -77,15 +78,7 @@ async function coldThenWarm(url: string, repeat: number, side: Side): Promise<vo
 }
 
 function gatewayToml(modelPath: string, backend: 'llama' | 'llama-server'): string {
-  return `
-[api.models.bench]
-backend = "${backend}"
-path = "${modelPath}"
-type = "completion"
-context_length = ${CONTEXT}
-threads = ${THREADS}
-parallel = 1
-`;
+  return benchModelToml(modelPath, { backend, contextLength: CONTEXT, threads: THREADS, parallel: 1 });
 }
 
 const msOf = (runs: FirstToken[]) => median(runs.map((run) => run.ms));

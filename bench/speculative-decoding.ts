@@ -18,7 +18,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parsePrometheusText } from '../test/helpers/prometheus-text.js';
-import { benchModels, llamaServerBinary, median, printTable, readStream, startGatewayChild, type Row } from './bench-support.js';
+import { benchModels, benchModelToml, llamaServerBinary, median, printTable, readStream, startGatewayChild, type Row } from './bench-support.js';
 import { modelCost, writeAgreeingPair, type ModelCost } from './speculative-model-pair.js';
 
 const THREADS = Number(process.env.BENCH_THREADS ?? 1);
@@ -115,15 +115,8 @@ async function measurePair(url: string, entry: Case, draftedFirst: boolean): Pro
 
 function modelToml(name: string, file: string, draft?: string): string {
   const extra = DRAFT_MAX === undefined || draft === undefined ? '' : `extra_args = ["--spec-draft-n-max", "${DRAFT_MAX}"]\n`;
-  return `
-[api.models.${name}]
-backend = "llama-server"
-path = "${file}"
-type = "completion"
-context_length = ${CONTEXT}
-threads = ${THREADS}
-parallel = 1
-${draft === undefined ? '' : `draft_model = "${draft}"\n`}${extra}`;
+  const extraKeys = `${draft === undefined ? '' : `draft_model = "${draft}"\n`}${extra}`;
+  return benchModelToml(file, { backend: 'llama-server', contextLength: CONTEXT, threads: THREADS, parallel: 1, id: name, extraKeys });
 }
 
 const describeCost = (label: string, cost: ModelCost) =>
