@@ -11,6 +11,7 @@
 // renders the text; that is detected (the placeholders, put back, must give the very prompt) and
 // refused with a 400 naming the message, rather than sent with forged tokens.
 import { randomBytes } from 'node:crypto';
+import { chatPartField } from '../../engine/contract.js';
 import { UnsupportedFeatureError } from '../../engine/errors.js';
 import { renderOnServer, type TemplateConversation, type TemplateMessage } from './chat-template.js';
 import type { LlamaServerConnection } from './connection.js';
@@ -36,7 +37,7 @@ function clientTextsOf(messages: readonly TemplateMessage[]): ClientText[] {
         if (part.type !== 'text') return;
         texts.push({
           text: part.text,
-          field: `messages[${index}].parts[${partIndex}]`,
+          field: chatPartField(index, partIndex),
           replace: (copy, stand) => void ((copy[index]!.content as Array<{ text?: string }>)[partIndex]!.text = stand),
         });
       });

@@ -259,8 +259,7 @@ export async function runOnServer(
   assertPromptFits(prompt.promptTokens, settings.contextLength);
   if (options.maxTokens <= 0) return { result: { text: '', finishReason: 'length', promptTokens: prompt.promptTokens, completionTokens: 0 }, rawText: '' };
   const sampling = samplingFields(options, settings);
-  // A grammar leaves no room for a thought: a constrained reply (a response format, tool calls) is all answer.
-  const thought = options.constraint === undefined && phase.grammar === undefined ? prompt.thought : undefined;
+  const thought = constrained ? undefined : prompt.thought;
   const body = {
     ...(prompt.infill === undefined ? { prompt: promptField(prompt) } : { input_prefix: prompt.infill.prefix, input_suffix: prompt.infill.suffix, prompt: '' }),
     n_predict: Math.min(options.maxTokens, settings.contextLength - prompt.promptTokens),

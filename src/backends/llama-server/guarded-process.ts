@@ -130,16 +130,8 @@ export class GuardedProcess {
   }
 
   /** SIGTERM to the engine (through its shell), then SIGKILL to the whole group after `graceMs`. */
-  async stop(graceMs: number): Promise<ProcessExit> {
-    if (this.ended) return this.ended;
-    this.signalGroup('SIGTERM', false);
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
-    await Promise.race([this.exited, late]);
-    clearTimeout(timer);
-    if (this.ended) return this.ended;
-    this.signalGroup('SIGKILL', true);
-    return this.exited;
+  stop(graceMs: number): Promise<ProcessExit> {
+    return this.signalThenKillGroup('SIGTERM', false, graceMs);
   }
 
   /**
@@ -147,14 +139,21 @@ export class GuardedProcess {
    * which then reaps it, so that no zombie is left; the whole group is killed if the shell does
    * not report the end within `KILL_REPORT_MS`.
    */
-  async kill(): Promise<ProcessExit> {
+  kill(): Promise<ProcessExit> {
+    const throughShell = this.enginePid !== undefined;
+    return this.signalThenKillGroup(throughShell ? 'SIGUSR1' : 'SIGKILL', !throughShell, KILL_REPORT_MS);
+  }
+
+  /** Sends `signal`, then SIGKILL to the whole group unless the process has ended within `waitMs`. */
+  private async signalThenKillGroup(signal: NodeJS.Signals, wholeGroup: boolean, waitMs: number): Promise<ProcessExit> {
     if (this.ended) return this.ended;
-    this.signalGroup(this.enginePid === undefined ? 'SIGKILL' : 'SIGUSR1', this.enginePid === undefined);
+    this.signalGroup(signal, wholeGroup);
     let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, KILL_REPORT_MS)));
+    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)));
     await Promise.race([this.exited, late]);
     clearTimeout(timer);
-    if (!this.ended) this.signalGroup('SIGKILL', true);
+    if (this.ended) return this.ended;
+    this.signalGroup('SIGKILL', true);
     return this.exited;
   }
 
