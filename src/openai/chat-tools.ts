@@ -39,15 +39,17 @@ function listedDefinitions(request: ChatCompletionRequest): { definitions: ToolD
     throw errors.invalidRequest("Set either 'tools' or the legacy 'functions', not both.", 'functions', 'invalid_request');
   const legacy = functions.length > 0;
   const param = legacy ? 'functions' : 'tools';
+  /** Where function `index` is in the request. */
+  const fieldOf = (index: number) => (legacy ? `functions[${index}]` : `tools[${index}].function`);
   const definitions = legacy
-    ? functions.map((definition, index) => definitionOf(definition, `functions[${index}]`))
-    : tools.map((tool, index) => definitionOf(tool.function, `tools[${index}].function`));
+    ? functions.map((definition, index) => definitionOf(definition, fieldOf(index)))
+    : tools.map((tool, index) => definitionOf(tool.function, fieldOf(index)));
   const seen = new Set<string>();
   definitions.forEach((definition, index) => {
     if (seen.has(definition.name))
       throw errors.invalidRequest(
-        `Duplicate function name '${definition.name}' at '${legacy ? `functions[${index}]` : `tools[${index}].function`}.name': tool names must be unique.`,
-        legacy ? `functions[${index}].name` : `tools[${index}].function.name`,
+        `Duplicate function name '${definition.name}' at '${fieldOf(index)}.name': tool names must be unique.`,
+        `${fieldOf(index)}.name`,
       );
     seen.add(definition.name);
   });

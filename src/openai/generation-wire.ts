@@ -2,6 +2,7 @@
 // (legacy) text completions. The one place these shapes are written.
 import { randomBytes } from 'node:crypto';
 import type { FinishReason, GenerationResult, TokenLogprob, ToolCall } from '../engine/contract.js';
+import { toolCallsBody } from '../upstream/chat-messages-body.js';
 
 export interface Usage {
   prompt_tokens: number;
@@ -83,17 +84,10 @@ export interface ChatWireOptions {
 function chatMessage(text: string, result: GenerationResult, legacyFunctions: boolean) {
   const calls: ToolCall[] = result.toolCalls ?? [];
   const reasoning = result.reasoning !== undefined && result.reasoning !== '' ? { reasoning_content: result.reasoning } : {};
-  if (calls.length === 0) return { role: 'assistant', content: text, refusal: null, ...reasoning };
-  const content = text === '' ? null : text;
-  if (legacyFunctions)
-    return { role: 'assistant', content, refusal: null, ...reasoning, function_call: { name: calls[0].name, arguments: calls[0].arguments } };
-  return {
-    role: 'assistant',
-    content,
-    refusal: null,
-    ...reasoning,
-    tool_calls: calls.map((call) => ({ id: call.id, type: 'function', function: { name: call.name, arguments: call.arguments } })),
-  };
+  const message = { role: 'assistant', content: calls.length > 0 && text === '' ? null : text, refusal: null, ...reasoning };
+  if (calls.length === 0) return message;
+  if (legacyFunctions) return { ...message, function_call: { name: calls[0].name, arguments: calls[0].arguments } };
+  return { ...message, tool_calls: toolCallsBody(calls) };
 }
 
 export function chatCompletionWire(model: string, includeUsageInChunks: boolean, options: ChatWireOptions = {}): GenerationWire {

@@ -5,26 +5,16 @@
 // keyword of a valid schema is the engine's question (it refuses what it cannot, naming tool and
 // keyword). Run after checkJsonSchemaLimits, so the depth and size are already bounded.
 import { errors } from '../errors.js';
+import { childPath, SUBSCHEMA_KEYWORDS, SUBSCHEMA_LIST_KEYWORDS, SUBSCHEMA_MAP_KEYWORDS } from './request-limits.js';
 
 type JsonObject = Record<string, unknown>;
 
 const JSON_TYPES = new Set(['string', 'number', 'integer', 'boolean', 'null', 'object', 'array']);
-/** Keywords whose value is one schema. */
-const SCHEMA_KEYWORDS = ['items', 'additionalProperties', 'not', 'contains', 'propertyNames', 'if', 'then', 'else', 'additionalItems', 'unevaluatedProperties'];
-/** Keywords whose value is a non-empty list of schemas. */
-const SCHEMA_LIST_KEYWORDS = ['anyOf', 'oneOf', 'allOf', 'prefixItems'];
-/** Keywords whose value is a map of name → schema. */
-const SCHEMA_MAP_KEYWORDS = ['properties', '$defs', 'definitions', 'patternProperties', 'dependentSchemas'];
 const COUNT_KEYWORDS = ['minLength', 'maxLength', 'minItems', 'maxItems', 'minProperties', 'maxProperties', 'minContains', 'maxContains'];
 const NUMBER_KEYWORDS = ['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf'];
 
 function isObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function childPath(path: string, key: string | number): string {
-  if (typeof key === 'number') return `${path}[${key}]`;
-  return /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
 }
 
 /**
@@ -68,15 +58,15 @@ export function checkJsonSchemaShape(schema: unknown, param: string, options: { 
     for (const key of NUMBER_KEYWORDS)
       if (node[key] !== undefined && typeof node[key] !== 'number' && !(typeof node[key] === 'boolean' && key.startsWith('exclusive')))
         refuse(childPath(path, key), `"${key}" must be a number`);
-    for (const key of SCHEMA_KEYWORDS) if (node[key] !== undefined && !(key === 'items' && Array.isArray(node[key]))) visit(node[key], childPath(path, key));
+    for (const key of SUBSCHEMA_KEYWORDS) if (node[key] !== undefined && !(key === 'items' && Array.isArray(node[key]))) visit(node[key], childPath(path, key));
     if (Array.isArray(node.items)) (node.items as unknown[]).forEach((item, index) => visit(item, childPath(childPath(path, 'items'), index)));
-    for (const key of SCHEMA_LIST_KEYWORDS) {
+    for (const key of SUBSCHEMA_LIST_KEYWORDS) {
       const list = node[key];
       if (list === undefined) continue;
       if (!Array.isArray(list) || list.length === 0) refuse(childPath(path, key), `"${key}" must be a non-empty list of schemas`);
       (list as unknown[]).forEach((item, index) => visit(item, childPath(childPath(path, key), index)));
     }
-    for (const key of SCHEMA_MAP_KEYWORDS) {
+    for (const key of SUBSCHEMA_MAP_KEYWORDS) {
       const map = node[key];
       if (map === undefined) continue;
       if (!isObject(map)) refuse(childPath(path, key), `"${key}" must be an object of schemas`);

@@ -64,7 +64,7 @@ export const JSON_SCHEMA_LIMITS = {
 
 const REPETITION_KEYWORDS = new Set(['minLength', 'maxLength', 'minItems', 'maxItems', 'minProperties', 'maxProperties']);
 /** Keywords whose value is one subschema. */
-const SUBSCHEMA_KEYWORDS = new Set([
+export const SUBSCHEMA_KEYWORDS: ReadonlySet<string> = new Set([
   'items',
   'additionalProperties',
   'not',
@@ -78,9 +78,9 @@ const SUBSCHEMA_KEYWORDS = new Set([
   'else',
 ]);
 /** Keywords whose value is a list of subschemas. */
-const SUBSCHEMA_LIST_KEYWORDS = new Set(['anyOf', 'oneOf', 'allOf', 'prefixItems']);
+export const SUBSCHEMA_LIST_KEYWORDS: ReadonlySet<string> = new Set(['anyOf', 'oneOf', 'allOf', 'prefixItems']);
 /** Keywords whose value maps names to subschemas. */
-const SUBSCHEMA_MAP_KEYWORDS = new Set(['properties', '$defs', 'definitions', 'patternProperties', 'dependentSchemas']);
+export const SUBSCHEMA_MAP_KEYWORDS: ReadonlySet<string> = new Set(['properties', '$defs', 'definitions', 'patternProperties', 'dependentSchemas']);
 
 /** What a value is to the schema: a schema (its keys are keywords), a list or map of schemas, `properties` (a map of schemas, counted), or plain data. */
 type Role = 'schema' | 'schemas' | 'properties' | 'data';
@@ -92,7 +92,8 @@ interface Pending {
   role: Role;
 }
 
-function childPath(path: string, key: string | number): string {
+/** The JSON path of `key` below `path` (`$.a`, `$[0]`, `$["a b"]`), as error messages name schema positions. */
+export function childPath(path: string, key: string | number): string {
   if (typeof key === 'number') return `${path}[${key}]`;
   return /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
 }
