@@ -4,7 +4,9 @@
 // the gateway says so in its log at every load, and /v1/models names the engine. A model that
 // names `backend = "llama-server"`, or uses a key only that engine has, gets no such fallback:
 // the config check reports the missing binary for it.
+import { llamaModelOptionsSchema } from '../backends/llama/options.js';
 import { locateLlamaServer } from '../backends/llama-server/binary.js';
+import { llamaServerModelOptionsSchema } from '../backends/llama-server/options.js';
 import type { Config, ModelConfig } from './schema.js';
 
 /** Something about a valid config that an operator should read at every load. */
@@ -13,7 +15,8 @@ export interface ConfigNotice {
   message: string;
 }
 
-const SERVER_ONLY_KEYS = ['mmproj', 'draft_model', 'pooling', 'extra_args'] as const;
+/** The keys llama-server models have and in-process ones lack (mmproj, draft_model, pooling, extra_args). */
+const SERVER_ONLY_KEYS = Object.keys(llamaServerModelOptionsSchema.shape).filter((key) => !(key in llamaModelOptionsSchema.shape)) as Array<keyof ModelConfig>;
 
 /** Whether the model's table set a key of llama-server's that the in-process engine lacks. */
 function usesServerOnlyKeys(table: Record<string, unknown>): boolean {

@@ -52,6 +52,9 @@ function cachedPromptTokensOf(results: readonly GenerationResult[], choicesPerPr
   return total;
 }
 
+/** The events that are output (what `deltaFrame` writes): the first of them is the time to first token. */
+const OUTPUT_EVENTS: ReadonlySet<GenerationEvent['type']> = new Set(['text', 'reasoning', 'tool_call_start', 'tool_call_arguments']);
+
 /** The stream frame of an output event (text, thought, tool call), or undefined for the others. */
 function deltaFrame(wire: GenerationWire, index: number, event: GenerationEvent): unknown {
   switch (event.type) {
@@ -115,9 +118,13 @@ export async function respondWithGeneration(ctx: Context, run: GenerationRun): P
     // read what came before. The stream itself opens with the engine's first event (see StreamStart).
     onChoiceStart: opening && ((index) => opening.choiceStarted(index)),
     onEvent: (index, event) => {
+      if (!sse || !opening) {
+        // Not streamed: no frame to build, only the time of the first output.
+        if (OUTPUT_EVENTS.has(event.type)) firstText();
+        return;
+      }
       const frame = deltaFrame(run.wire, index, event);
       if (frame !== undefined) firstText();
-      if (!sse || !opening) return;
       // open() writes its frames at once: the delta written next comes after them.
       const opened = opening.open();
       if (frame === undefined) return opened;
