@@ -6,6 +6,7 @@
 import type { ChatCapability, ChatMessage, ChatTools, ReasoningEffort } from '../../engine/contract.js';
 import { promptOpensThought, thinkingIsOff, thoughtClosing, type PromptThought } from '../thought-segments.js';
 import { UnsupportedFeatureError } from '../../engine/errors.js';
+import { listedTools } from '../tool-calls/tool-reply.js';
 import { renderOnServer, templateMessages } from './chat-template.js';
 import { tokenizeChatPrompt } from './client-text.js';
 import type { LlamaServerConnection } from './connection.js';
@@ -17,11 +18,6 @@ import { generateToolsOnServer, serverToolCalls, type ServerTemplate, type Serve
 export interface ServerVision {
   /** The media marker the process was started with (LLAMA_MEDIA_MARKER): where an image goes in a prompt. */
   mediaMarker: string;
-}
-
-/** Tools listed in the prompt: none under tool_choice "none" (the model is not invited to call them), as on the in-process engine. */
-function listedTools(tools: ChatTools | undefined): ChatTools | undefined {
-  return tools !== undefined && tools.choice.kind !== 'none' ? tools : undefined;
 }
 
 export function createServerChat(

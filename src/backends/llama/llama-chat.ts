@@ -16,6 +16,7 @@ import type { ChatCapability, ChatMessage, ChatTools } from '../../engine/contra
 import { promptOpensThought, thinkingIsOff, thoughtClosing, thoughtMarkersOf, type PromptThought, type ThoughtMarkers } from '../thought-segments.js';
 import { UnsupportedFeatureError } from '../../engine/errors.js';
 import { generateFromPrompt, llamaPrompt, type GenerationEngine } from './token-generation.js';
+import { listedTools } from '../tool-calls/tool-reply.js';
 import { generateWithTools, prepareToolGrammar, type ToolPrompt } from './tool-calls.js';
 
 /** A call's arguments, or a tool's result, as the wrapper writes JSON (not as a string literal of it) when the text is JSON. */
@@ -124,8 +125,9 @@ export function renderChat(model: LlamaModel, wrapper: ChatWrapper, messages: re
   let state;
   try {
     // Under tool_choice "none" the tools are not listed: the model is not invited to call them.
-    const listed = tools !== undefined && tools.choice.kind !== 'none' ? { availableFunctions: availableFunctions(tools), documentFunctionParams: true } : {};
-    state = wrapper.generateContextState({ chatHistory: toChatHistory(messages), ...listed });
+    const listed = listedTools(tools);
+    const functions = listed === undefined ? {} : { availableFunctions: availableFunctions(listed), documentFunctionParams: true };
+    state = wrapper.generateContextState({ chatHistory: toChatHistory(messages), ...functions });
   } catch (error) {
     // Jinja templates raise on conversations they do not accept (e.g. roles that do not alternate).
     throw new UnsupportedFeatureError(`the model's chat template rejected these messages: ${error instanceof Error ? error.message : String(error)}`, 'prompt');
@@ -160,7 +162,8 @@ export function createLlamaChat(engine: GenerationEngine, wrapper: ChatWrapper):
     acceptsTools: true,
     async prepareChat(messages, options) {
       const tools = options?.tools;
-      const toolPrompt = tools === undefined || tools.choice.kind === 'none' ? undefined : await prepareToolGrammar(wrapper, tools);
+      const listed = listedTools(tools);
+      const toolPrompt = listed === undefined ? undefined : await prepareToolGrammar(wrapper, listed);
       const thinkingOff = thinkingIsOff(options?.reasoningEffort, engine.maxThinkingTokens);
       const prompt = llamaPrompt({ ...renderChat(engine.model, wrapper, messages, tools, thinkingOff), trimLeadingWhitespace: true });
       if (toolPrompt !== undefined) toolPrompts.set(prompt, toolPrompt);
@@ -168,8 +171,7 @@ export function createLlamaChat(engine: GenerationEngine, wrapper: ChatWrapper):
     },
     async generate(prompt, options) {
       const toolPrompt = toolPrompts.get(prompt);
-      if (toolPrompt === undefined || options.tools === undefined || options.tools.choice.kind === 'none')
-        return await generateFromPrompt(engine, prompt, options);
+      if (toolPrompt === undefined || listedTools(options.tools) === undefined) return await generateFromPrompt(engine, prompt, options);
       return await generateWithTools(engine, prompt, options, toolPrompt);
     },
   };

@@ -83,9 +83,11 @@ export interface PhaseSettings {
   grammar?: LlamaGrammar;
   /** Stop strings besides the request's and the template's (a tool call's opening). */
   extraStops?: readonly string[];
-  /** Replaces the request's and the template's stop strings (a grammar-bound call must not be cut inside a string). */
-  onlyStops?: readonly string[];
-  /** A tool reply's calls: their text is read as the call syntax, whose opening may start with whitespace (Harmony's ` to=functions.`). */
+  /**
+   * A tool reply's calls: no stop strings (a grammar-bound call must not be cut inside a string),
+   * and no leading whitespace trimmed (their text is read as the call syntax, whose opening may
+   * start with whitespace: Harmony's ` to=functions.`).
+   */
   callPhase?: boolean;
 }
 
@@ -147,7 +149,7 @@ async function runOnSequence(
   const generated: Token[] = [];
   const budget = Math.min(options.maxTokens, engine.contextSize - prompt.tokens.length);
   const grammarStops = (grammar?.stopGenerationTriggers ?? []).map((trigger) => (typeof trigger === 'string' ? trigger : trigger.toString()));
-  const stops = settings.onlyStops ?? [...options.stop, ...prompt.templateStops, ...(settings.extraStops ?? [])];
+  const stops = settings.callPhase === true ? [] : [...options.stop, ...prompt.templateStops, ...(settings.extraStops ?? [])];
   const holdback = new StopStringHoldback([...stops, ...grammarStops], {
     trimLeadingWhitespace: prompt.trimLeadingWhitespace && settings.callPhase !== true,
     trimTrailingWhitespace: grammar?.trimWhitespaceSuffix ?? false,
@@ -159,8 +161,8 @@ async function runOnSequence(
   const thought = grammar === undefined ? prompt.thought : undefined;
   const reply = new ReplyWriter(thought, options.onEvent);
   const thoughtBudget = thought === undefined ? undefined : thinkingBudget(options.reasoningEffort, engine.maxThinkingTokens);
-  // What the engine writes when the budget is spent: the end marker, as the model would.
-  const closing = thought === undefined ? [] : model.tokenize(thought.markers.end, false);
+  // What the engine writes when the budget is spent: the end marker, as the model would (no budget, no marker to write).
+  const closing = thought === undefined || thoughtBudget === undefined ? [] : model.tokenize(thought.markers.end, false);
   let thoughtTokens = 0;
   let thoughtClosed = false;
   let releasedLength = 0;

@@ -49,7 +49,7 @@ export async function generateWithTools(
       });
     },
     async calls(callPrompt, callOptions) {
-      return (await runPhase(engine, callPrompt, callOptions, { grammar, onlyStops: [], callPhase: true })).result;
+      return (await runPhase(engine, callPrompt, callOptions, { grammar, callPhase: true })).result;
     },
   });
 }

@@ -8,12 +8,17 @@
 //      inside a string).
 // The second phase's text is read as tool-call events (tool-call-reader.ts), never as text. Each
 // engine says how it runs a phase; what the phases make of a reply is decided here once.
-import type { FinishReason, GenerationOptions, GenerationResult } from '../../engine/contract.js';
+import type { ChatTools, FinishReason, GenerationOptions, GenerationResult } from '../../engine/contract.js';
 import { reportEnd } from '../../engine/generation-end.js';
 import type { CallSyntax } from './call-syntax.js';
 import { ToolCallReader } from './tool-call-reader.js';
 
 /** An engine's phases, on its own kind of prompt. Neither reports the closing events. */
+/** Tools listed in the prompt: none under tool_choice "none" (the model is not invited to call them). */
+export function listedTools(tools: ChatTools | undefined): ChatTools | undefined {
+  return tools !== undefined && tools.choice.kind !== 'none' ? tools : undefined;
+}
+
 export interface ToolReplyPhases<Prompt> {
   /** Free text with `extraStop` (the call's opening) as one more stop; `opened`: the text before the opening, when the model opened a call. */
   free(prompt: Prompt, extraStop: string): Promise<{ result: GenerationResult; opened?: string }>;
