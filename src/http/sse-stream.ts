@@ -1,13 +1,14 @@
-// Server-sent events as OpenAI streams them: `data: <json>\n\n` frames, `data: [DONE]` after a
-// normal finish, one `data: {"error": ...}` frame after a failure. Frames are written as soon as
-// they are made: no buffering here, and X-Accel-Buffering tells proxies the same.
+// Server-sent events: `data: <json>\n\n` frames as OpenAI's chat streams them, with an `event:`
+// line where the format names its events (Responses, Anthropic Messages), and `data: [DONE]` where
+// the format ends with it. What the frames say is the wire format's business (GenerationWire).
+// Frames are written as soon as they are made: no buffering here, and X-Accel-Buffering tells
+// proxies the same.
 //
 // Backpressure: once the socket's buffer is full, `send` returns a promise that settles when the
 // client has read it (or left), and the generation waits on it. Without that, a client that read
 // nothing had its whole generation held in memory (+105 MB for one n = 16, top_logprobs = 20
 // stream). A client that reads nothing for `stallTimeoutMs` has its stream cut, which frees the slot.
 import type { Context } from 'koa';
-import type { GatewayError } from '../errors.js';
 
 export interface SseStreamOptions {
   /** How long a full socket buffer may stay full before the stream is cut. */
@@ -60,24 +61,22 @@ export class SseStream {
     this.keepAlive = undefined;
   }
 
-  /** Writes one frame; a promise when the client is behind, settling once it has caught up or left. */
-  send(payload: unknown): Promise<void> | undefined {
+  /**
+   * Writes one frame (named `event` where the format names its events); a promise when the client
+   * is behind, settling once it has caught up or left.
+   */
+  send(payload: unknown, event?: string): Promise<void> | undefined {
     // Plugins' onStreamChunk hooks (src/plugins/request-hooks.ts) may replace or drop a frame.
     const transform = this.ctx.state.sseTransform;
     const frame = transform ? transform(payload) : payload;
     if (frame === undefined) return undefined;
-    return this.writeRaw(`data: ${JSON.stringify(frame)}\n\n`) ? undefined : this.whenDrained();
+    const data = `data: ${JSON.stringify(frame)}\n\n`;
+    return this.writeRaw(event === undefined ? data : `event: ${event}\n${data}`) ? undefined : this.whenDrained();
   }
 
-  /** Ends a stream that finished normally. */
-  done(): void {
-    this.writeRaw('data: [DONE]\n\n');
-    this.end();
-  }
-
-  /** Ends a stream that failed after its headers went out. */
-  fail(error: GatewayError): void {
-    this.send(error.toJSON());
+  /** Ends a stream that finished normally, with `data: [DONE]` where the format has it. */
+  done(withDoneFrame: boolean): void {
+    if (withDoneFrame) this.writeRaw('data: [DONE]\n\n');
     this.end();
   }
 

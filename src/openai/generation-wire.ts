@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FinishReason, GenerationResult, TokenLogprob, ToolCall } from '../engine/contract.js';
 import { toolCallsBody } from '../upstream/chat-messages-body.js';
+import type { GatewayError } from '../errors.js';
 
 export interface Usage {
   prompt_tokens: number;
@@ -18,22 +19,48 @@ export function usageOf(promptTokens: number, completionTokens: number, cachedPr
   return usage;
 }
 
-/** What a route needs to answer in one wire format, streamed or not. */
+/** One server-sent event: its data, and its name where the format names its events (Responses, Anthropic Messages). */
+export interface StreamFrame {
+  event?: string;
+  data: unknown;
+}
+
+/** A choice as it ended: its index, its whole text (with an echoed prefix) and the engine's result. */
+export interface ChoiceOutput {
+  index: number;
+  text: string;
+  result: GenerationResult;
+}
+
+/**
+ * What a route needs to answer in one wire format, streamed or not: the frames each engine event
+ * becomes (none, one, or several: a Responses stream opens an output item before its first delta),
+ * and the body of an answer that is not streamed.
+ */
 export interface GenerationWire {
   readonly id: string;
-  /** The first chunk of a choice (chat sends the role), or undefined. */
-  streamStart(index: number): unknown;
-  streamDelta(index: number, text: string): unknown;
-  /** The chunk that opens tool call `call.index` of choice `index` (its id, type and name, once); undefined where the format has none. */
-  streamToolCallStart(index: number, call: { index: number; id: string; name: string }): unknown;
+  /** The frames that open a choice (chat sends the role), before its first delta. */
+  streamStart(index: number): StreamFrame[];
+  streamDelta(index: number, text: string): StreamFrame[];
+  /** The frames that open tool call `call.index` of choice `index` (its id, type and name, once). */
+  streamToolCallStart(index: number, call: { index: number; id: string; name: string }): StreamFrame[];
   /** A fragment of the arguments of tool call `callIndex`. */
-  streamToolCallArguments(index: number, callIndex: number, text: string): unknown;
+  streamToolCallArguments(index: number, callIndex: number, text: string): StreamFrame[];
   /** A fragment of the model's thought. */
-  streamReasoning(index: number, text: string): unknown;
-  streamFinish(index: number, finishReason: FinishReason, logprobs: TokenLogprob[] | undefined): unknown;
-  usageChunk(usage: Usage): unknown;
-  response(choices: Array<{ index: number; text: string; result: GenerationResult }>, usage: Usage): unknown;
+  streamReasoning(index: number, text: string): StreamFrame[];
+  /** The frames that close choice `index`, once it ended. */
+  streamFinish(index: number, choice: ChoiceOutput): StreamFrame[];
+  /** The frames after every choice ended (chat's usage chunk, Responses' response.completed). */
+  streamEnd(choices: ChoiceOutput[], usage: Usage): StreamFrame[];
+  /** Whether a stream that ended normally closes with `data: [DONE]` (OpenAI's chat and text completions). */
+  readonly endsWithDone: boolean;
+  /** The frames that report a failure after the stream's headers went out. */
+  streamError(error: GatewayError): StreamFrame[];
+  response(choices: ChoiceOutput[], usage: Usage): unknown;
 }
+
+/** OpenAI's chat and text completion streams: unnamed `data:` frames, an error as `{"error": …}`. */
+const frame = (data: unknown): StreamFrame[] => [{ data }];
 
 function bytesOf(token: string): number[] {
   return [...Buffer.from(token, 'utf8')];
@@ -101,22 +128,27 @@ export function chatCompletionWire(model: string, includeUsageInChunks: boolean,
   const deltaChunk = (index: number, delta: unknown) => chunk([{ index, delta, logprobs: null, finish_reason: null }]);
   return {
     id,
-    streamStart: (index) => deltaChunk(index, { role: 'assistant', content: '' }),
-    streamDelta: (index, text) => deltaChunk(index, { content: text }),
+    streamStart: (index) => frame(deltaChunk(index, { role: 'assistant', content: '' })),
+    streamDelta: (index, text) => frame(deltaChunk(index, { content: text })),
     // OpenAI's shape: id, type and name once, on the call's first chunk, with arguments "" there.
     streamToolCallStart: (index, call) =>
-      deltaChunk(
-        index,
-        legacy
-          ? { function_call: { name: call.name, arguments: '' } }
-          : { tool_calls: [{ index: call.index, id: call.id, type: 'function', function: { name: call.name, arguments: '' } }] },
+      frame(
+        deltaChunk(
+          index,
+          legacy
+            ? { function_call: { name: call.name, arguments: '' } }
+            : { tool_calls: [{ index: call.index, id: call.id, type: 'function', function: { name: call.name, arguments: '' } }] },
+        ),
       ),
     streamToolCallArguments: (index, callIndex, text) =>
-      deltaChunk(index, legacy ? { function_call: { arguments: text } } : { tool_calls: [{ index: callIndex, function: { arguments: text } }] }),
-    streamReasoning: (index, text) => deltaChunk(index, { reasoning_content: text }),
-    streamFinish: (index, finishReason, logprobs) =>
-      chunk([{ index, delta: {}, logprobs: chatLogprobs(logprobs), finish_reason: finishReasonOf(finishReason) }]),
-    usageChunk: (usage) => ({ id, object: 'chat.completion.chunk', created, model, system_fingerprint: null, choices: [], usage }),
+      frame(deltaChunk(index, legacy ? { function_call: { arguments: text } } : { tool_calls: [{ index: callIndex, function: { arguments: text } }] })),
+    streamReasoning: (index, text) => frame(deltaChunk(index, { reasoning_content: text })),
+    streamFinish: (index, { result }) =>
+      frame(chunk([{ index, delta: {}, logprobs: chatLogprobs(result.logprobs), finish_reason: finishReasonOf(result.finishReason) }])),
+    streamEnd: (_choices, usage) =>
+      includeUsageInChunks ? frame({ id, object: 'chat.completion.chunk', created, model, system_fingerprint: null, choices: [], usage }) : [],
+    endsWithDone: true,
+    streamError: (error) => frame(error.toJSON()),
     response: (choices, usage) => ({
       id,
       object: 'chat.completion',
@@ -149,14 +181,17 @@ export function textCompletionWire(model: string, includeUsageInChunks: boolean,
   });
   return {
     id,
-    streamStart: () => undefined,
-    streamDelta: (index, text) => chunk(index, text, null),
+    streamStart: () => [],
+    streamDelta: (index, text) => frame(chunk(index, text, null)),
     // A text completion has no tools and no thought: its engines send no such events.
-    streamToolCallStart: () => undefined,
-    streamToolCallArguments: () => undefined,
-    streamReasoning: () => undefined,
-    streamFinish: (index, finishReason, logprobs) => chunk(index, '', finishReason, completionLogprobs(logprobs, echoOffsets(index))),
-    usageChunk: (usage) => ({ id, object: 'text_completion', created, model, system_fingerprint: null, choices: [], usage }),
+    streamToolCallStart: () => [],
+    streamToolCallArguments: () => [],
+    streamReasoning: () => [],
+    streamFinish: (index, { result }) => frame(chunk(index, '', result.finishReason, completionLogprobs(result.logprobs, echoOffsets(index)))),
+    streamEnd: (_choices, usage) =>
+      includeUsageInChunks ? frame({ id, object: 'text_completion', created, model, system_fingerprint: null, choices: [], usage }) : [],
+    endsWithDone: true,
+    streamError: (error) => frame(error.toJSON()),
     response: (choices, usage) => ({
       id,
       object: 'text_completion',

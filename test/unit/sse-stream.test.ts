@@ -46,7 +46,7 @@ test('frames survive being split at every byte, multi-byte characters included',
   const texts = ['Once', ' upon a time', ' — 日本語 ', '🙂 emoji', ' "quoted"\nnew line'];
   const { body, headers } = await serveOnce((stream) => {
     for (const text of texts) stream.send({ delta: text });
-    stream.done();
+    stream.done(true);
   });
   assert.equal(headers['content-type'], 'text/event-stream; charset=utf-8');
   assert.equal(headers['x-accel-buffering'], 'no');
@@ -60,10 +60,11 @@ test('frames survive being split at every byte, multi-byte characters included',
   }
 });
 
-test('a failure ends the stream with one error frame and no [DONE]', async () => {
+test('a stream that ended drops later frames', async () => {
   const { body } = await serveOnce((stream) => {
     stream.send({ delta: 'partial' });
-    stream.fail(errors.internal());
+    stream.send(errors.internal().toJSON());
+    stream.end();
     stream.send({ delta: 'after the end is dropped' });
   });
   const events = parseInPieces(body, 5).map((event) => JSON.parse(event.data) as Record<string, unknown>);
@@ -71,12 +72,24 @@ test('a failure ends the stream with one error frame and no [DONE]', async () =>
   assert.deepEqual(Object.keys((events[1] as { error: object }).error).sort(), ['code', 'message', 'param', 'type']);
 });
 
+test('a named frame carries its event line; a stream may end without [DONE]', async () => {
+  const { body } = await serveOnce((stream) => {
+    stream.send({ type: 'message_start' }, 'message_start');
+    stream.done(false);
+  });
+  assert.equal(body.toString(), 'event: message_start\ndata: {"type":"message_start"}\n\n');
+  assert.deepEqual(
+    parseInPieces(body, 3).map((event) => [event.event, event.data]),
+    [['message_start', '{"type":"message_start"}']],
+  );
+});
+
 test('keep-alive comments are ignored by SSE parsers', async () => {
   const { body } = await serveOnce((stream) => {
     stream.startKeepAlive(5);
     setTimeout(() => {
       stream.send({ delta: 'x' });
-      stream.done();
+      stream.done(true);
     }, 30);
   });
   assert.match(body.toString(), /^: keep-alive\n\n/);

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { GenerationResult } from '../../src/engine/contract.js';
-import { chatCompletionWire, usageOf } from '../../src/openai/generation-wire.js';
+import { chatCompletionWire, usageOf, type StreamFrame } from '../../src/openai/generation-wire.js';
 
 const result: GenerationResult = {
   text: '',
@@ -42,13 +42,16 @@ test('a reply with calls: tool_calls in order, content null, reasoning_content, 
 
 test('streamed calls: the first chunk of a call carries index, id, type and name; later ones arguments only', () => {
   const wire = chatCompletionWire('m', false);
-  const delta = (chunk: unknown) => (chunk as { choices: Array<{ delta: unknown; finish_reason: unknown }> }).choices[0];
+  const delta = (frames: StreamFrame[]) => (frames[0].data as { choices: Array<{ delta: unknown; finish_reason: unknown }> }).choices[0];
   assert.deepEqual(delta(wire.streamToolCallStart(0, { index: 1, id: 'call_b', name: 'get_time' })).delta, {
     tool_calls: [{ index: 1, id: 'call_b', type: 'function', function: { name: 'get_time', arguments: '' } }],
   });
   assert.deepEqual(delta(wire.streamToolCallArguments(0, 1, '{"a"')).delta, { tool_calls: [{ index: 1, function: { arguments: '{"a"' } }] });
   assert.deepEqual(delta(wire.streamReasoning(0, 'hmm')).delta, { reasoning_content: 'hmm' });
-  assert.equal(delta(wire.streamFinish(0, 'tool_calls', undefined)).finish_reason, 'tool_calls');
+  assert.equal(
+    delta(wire.streamFinish(0, { index: 0, text: '', result: { ...result, finishReason: 'tool_calls', logprobs: undefined } })).finish_reason,
+    'tool_calls',
+  );
 });
 
 test('the legacy functions API: message.function_call and finish_reason function_call', () => {
@@ -59,6 +62,6 @@ test('the legacy functions API: message.function_call and finish_reason function
   assert.equal(body.choices[0].finish_reason, 'function_call');
   assert.deepEqual(body.choices[0].message.function_call, { name: 'get_weather', arguments: '{"city":"Paris"}' });
   assert.equal(body.choices[0].message.tool_calls, undefined);
-  const start = wire.streamToolCallStart(0, { index: 0, id: 'call_a', name: 'get_weather' }) as { choices: Array<{ delta: unknown }> };
+  const start = wire.streamToolCallStart(0, { index: 0, id: 'call_a', name: 'get_weather' })[0].data as { choices: Array<{ delta: unknown }> };
   assert.deepEqual(start.choices[0].delta, { function_call: { name: 'get_weather', arguments: '' } });
 });

@@ -57,7 +57,7 @@ async function serveChat(ctx: Context, state: GatewayState, request: ChatComplet
     choicesPerPrompt: choices,
     wire: chatCompletionWire(model.id, request.stream === true && includeUsage, { legacyFunctions: legacy }),
     stream: request.stream === true,
-    includeUsage,
+
     promptTokens: prompt.promptTokens,
     exactPromptTokens: model.promptTokensAreEstimates ? (results) => results[0].promptTokens : undefined,
     options: { ...sampling, maxTokens, topLogprobs: request.logprobs ? (request.top_logprobs ?? 0) : undefined, ...promptOptions },

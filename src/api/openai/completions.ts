@@ -53,7 +53,7 @@ async function serveCompletions(ctx: Context, state: GatewayState, request: Comp
     prefixOf: request.echo ? promptOf : undefined,
     wire: textCompletionWire(model.id, request.stream === true && includeUsage, (index) => (request.echo ? 0 : promptOf(index).length)),
     stream: request.stream === true,
-    includeUsage,
+
     promptTokens: totalPromptTokens,
     // Results are in choice order: the first choice of each prompt carries that prompt's count.
     exactPromptTokens: model.promptTokensAreEstimates

@@ -1,16 +1,18 @@
-// Runs the choices of a chat or text completion request through the model's handle and answers
-// with one JSON body or an SSE stream: the formatter of the handle's events for both endpoints
-// (the wire format decides the shapes). Admission is the handle's business.
+// Runs the choices of a generation request through the model's handle and answers with one JSON
+// body or an SSE stream: the formatter of the handle's events for every generation route (chat and
+// text completions, Responses, Anthropic Messages; the wire format decides the shapes). Admission
+// is the handle's business.
 import type { Context } from 'koa';
 import type { GenerationEvent, GenerationOptions, GenerationResult, PreparedPrompt } from '../../engine/contract.js';
 import type { GenerationRequest, ModelHandle } from '../../model-call/model-calls.js';
 import { errors } from '../../errors.js';
-import type { GenerationWire } from '../../openai/generation-wire.js';
+import type { ChoiceOutput, GenerationWire, StreamFrame, Usage } from '../../openai/generation-wire.js';
 import { usageOf } from '../../openai/generation-wire.js';
 import { isAbortError, isShutdownAbort } from '../../http/client-abort.js';
 import { SseStream } from '../../http/sse-stream.js';
 import { StreamStart } from './stream-start.js';
 import { toGatewayError, type WireNames } from '../error-mapping.js';
+import type { GatewayError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 
 export interface GenerationRun {
@@ -22,7 +24,6 @@ export interface GenerationRun {
   prefixOf?: (index: number) => string;
   wire: GenerationWire;
   stream: boolean;
-  includeUsage: boolean;
   /** Prompt tokens billed once per distinct prompt (n choices of one prompt share it). */
   promptTokens: number;
   /** The exact prompt tokens from the results, when `promptTokens` was an estimate (remote models). */
@@ -34,6 +35,11 @@ export interface GenerationRun {
   logger: Logger;
   /** How the request spells the fields an error may name (see error-mapping.ts). */
   wireNames: WireNames;
+  /**
+   * Runs once every choice ended normally, before the answer's last frames or its body go out
+   * (a stored response is saved here, so that a client that read the end can continue from it).
+   */
+  onFinished?: (choices: ChoiceOutput[], usage: Usage) => Promise<void>;
 }
 
 /**
@@ -55,8 +61,10 @@ function cachedPromptTokensOf(results: readonly GenerationResult[], choicesPerPr
 /** The events that are output (what `deltaFrame` writes): the first of them is the time to first token. */
 const OUTPUT_EVENTS: ReadonlySet<GenerationEvent['type']> = new Set(['text', 'reasoning', 'tool_call_start', 'tool_call_arguments']);
 
-/** The stream frame of an output event (text, thought, tool call), or undefined for the others. */
-function deltaFrame(wire: GenerationWire, index: number, event: GenerationEvent): unknown {
+const NO_FRAMES: StreamFrame[] = [];
+
+/** The stream frames of an output event (text, thought, tool call); none for the others. */
+function deltaFrames(wire: GenerationWire, index: number, event: GenerationEvent): StreamFrame[] {
   switch (event.type) {
     case 'text':
       return wire.streamDelta(index, event.text);
@@ -67,8 +75,21 @@ function deltaFrame(wire: GenerationWire, index: number, event: GenerationEvent)
     case 'tool_call_arguments':
       return wire.streamToolCallArguments(index, event.index, event.text);
     default:
-      return undefined;
+      return NO_FRAMES;
   }
+}
+
+/** Writes frames in order; a promise when the client is behind on any of them. */
+function sendFrames(sse: SseStream, frames: readonly StreamFrame[]): Promise<void> | undefined {
+  let pending: Promise<void> | undefined;
+  for (const frame of frames) pending = sse.send(frame.data, frame.event) ?? pending;
+  return pending;
+}
+
+/** Reports a failure in the stream's own format and ends it. */
+function failStream(sse: SseStream, wire: GenerationWire, error: GatewayError): void {
+  sendFrames(sse, wire.streamError(error));
+  sse.end();
 }
 
 export async function respondWithGeneration(ctx: Context, run: GenerationRun): Promise<void> {
@@ -90,12 +111,9 @@ export async function respondWithGeneration(ctx: Context, run: GenerationRun): P
         sse,
         signal: run.signal,
         openingFrames: (index) => {
-          const frames: unknown[] = [];
-          const start = run.wire.streamStart(index);
-          if (start !== undefined) frames.push(start);
           const prefix = prefixOf(index);
-          if (prefix !== '') frames.push(run.wire.streamDelta(index, prefix));
-          return frames;
+          const start = run.wire.streamStart(index);
+          return prefix === '' ? start : [...start, ...run.wire.streamDelta(index, prefix)];
         },
       })
     : undefined;
@@ -123,20 +141,20 @@ export async function respondWithGeneration(ctx: Context, run: GenerationRun): P
         if (OUTPUT_EVENTS.has(event.type)) firstText();
         return;
       }
-      const frame = deltaFrame(run.wire, index, event);
-      if (frame !== undefined) firstText();
+      const frames = deltaFrames(run.wire, index, event);
+      if (frames.length > 0) firstText();
       // open() writes its frames at once: the delta written next comes after them.
       const opened = opening.open();
-      if (frame === undefined) return opened;
+      if (frames.length === 0) return opened;
       sse.stopKeepAlive();
-      const sent = sse.send(frame);
+      const sent = sendFrames(sse, frames);
       return opened && sent ? Promise.all([opened, sent]).then(() => undefined) : (opened ?? sent);
     },
     onChoiceEnd:
       sse && opening
         ? async (index, result) => {
             const opened = opening.open();
-            await sse.send(run.wire.streamFinish(index, result.finishReason, result.logprobs));
+            await sendFrames(sse, run.wire.streamFinish(index, { index, text: prefixOf(index) + result.text, result }));
             await opened;
           }
         : undefined,
@@ -149,7 +167,7 @@ export async function respondWithGeneration(ctx: Context, run: GenerationRun): P
     opening?.stop();
     if (run.signal.aborted && isShutdownAbort(ctx)) {
       const ending = errors.unavailable('The server shut down before this request finished; retry it.', 1_000, 'shutting_down');
-      if (sse?.isOpen) return sse.fail(ending);
+      if (sse?.isOpen) return failStream(sse, run.wire, ending);
       throw ending;
     }
     if (run.signal.aborted && isAbortError(error)) {
@@ -161,7 +179,7 @@ export async function respondWithGeneration(ctx: Context, run: GenerationRun): P
     const gatewayError = toGatewayError(error, run.wireNames);
     if (sse?.isOpen) {
       if (gatewayError.status >= 500) run.logger.error({ requestId: ctx.state.requestId, err: error }, 'generation failed mid-stream');
-      sse.fail(gatewayError.type === 'api_error' ? errors.internal() : gatewayError);
+      failStream(sse, run.wire, gatewayError.type === 'api_error' ? errors.internal() : gatewayError);
       return;
     }
     if (gatewayError.type === 'api_error') run.logger.error({ requestId: ctx.state.requestId, err: error }, 'generation failed');
@@ -175,7 +193,7 @@ export async function respondWithGeneration(ctx: Context, run: GenerationRun): P
   ctx.state.usage = usage;
   if (run.signal.aborted && isShutdownAbort(ctx)) {
     const ending = errors.unavailable('The server shut down before this request finished; retry it.', 1_000, 'shutting_down');
-    if (sse?.isOpen) return sse.fail(ending);
+    if (sse?.isOpen) return failStream(sse, run.wire, ending);
     throw ending;
   }
   if (run.signal.aborted) {
@@ -183,14 +201,13 @@ export async function respondWithGeneration(ctx: Context, run: GenerationRun): P
     sse?.end();
     return;
   }
+  const choices = results.map((result, index) => ({ index, text: prefixOf(index) + result.text, result }));
+  await run.onFinished?.(choices, usage);
   if (sse) {
     await opening?.open();
-    if (run.includeUsage) sse.send(run.wire.usageChunk(usage));
-    sse.done();
+    sendFrames(sse, run.wire.streamEnd(choices, usage));
+    sse.done(run.wire.endsWithDone);
     return;
   }
-  ctx.body = run.wire.response(
-    results.map((result, index) => ({ index, text: prefixOf(index) + result.text, result })),
-    usage,
-  );
+  ctx.body = run.wire.response(choices, usage);
 }

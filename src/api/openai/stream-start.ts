@@ -9,6 +9,7 @@
 // A choice's opening frames (its role chunk, an echoed prefix) are written before its first
 // delta: at once for a choice that starts on an open stream, at the opening for the others.
 import type { SseStream } from '../../http/sse-stream.js';
+import type { StreamFrame } from '../../openai/generation-wire.js';
 
 /** How long a stream's headers wait for the engine's first event (see README, streaming). */
 export const STREAM_START_WAIT_MS = 5_000;
@@ -16,7 +17,7 @@ export const STREAM_START_WAIT_MS = 5_000;
 export interface StreamStartSettings {
   sse: SseStream;
   /** The frames that open choice `index`, in order. */
-  openingFrames(index: number): unknown[];
+  openingFrames(index: number): StreamFrame[];
   /** An aborted request opens no stream. */
   signal: AbortSignal;
   waitMs?: number;
@@ -61,7 +62,7 @@ export class StreamStart {
     const pending: Array<Promise<void>> = [];
     for (const index of indexes) {
       for (const frame of this.settings.openingFrames(index)) {
-        const written = this.settings.sse.send(frame);
+        const written = this.settings.sse.send(frame.data, frame.event);
         if (written) pending.push(written);
       }
     }
