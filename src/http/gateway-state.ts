@@ -8,12 +8,15 @@ import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { PluginHost } from '../plugins/plugin-host.js';
 import type { ModelRegistry, ReloadSummary } from '../registry/model-registry.js';
 import type { KeyRing } from './key-ring.js';
+import type { ResponseStore } from '../responses/response-store.js';
 
 export interface GatewayState {
   config(): Config;
   registry(): ModelRegistry;
   keyRing(): KeyRing;
   limiterStore(): LimiterStore;
+  /** Where stored Responses API responses live. */
+  responseStore(): ResponseStore;
   /** Wrong keys counted per client address, on the API's routes and the public ones alike. */
   failedKeys: FailedKeyThrottle;
   logger: Logger;
