@@ -37,6 +37,22 @@ COPY package.json package-lock.json ./
 # protobufjs's, a version notice.
 RUN --mount=type=cache,target=/root/.npm,sharing=locked \
     npm ci --ignore-scripts --no-audit --no-fund
+# better-sqlite3 (the database of stored responses) is a native addon, built here for this stage's
+# Node: its install script takes a prebuilt binary where GitHub answers and compiles otherwise
+# (hence the compiler, in this build-only stage). The smoke test puts the addon its npm ci built
+# for the very Node it puts in the image into deploy/docker/prebuilt/ (see llama-server below);
+# that one is used when present. (healthcheck.mjs is named only so that the COPY always has a source.)
+COPY deploy/docker/healthcheck.mjs deploy/docker/prebuil[t] /tmp/prebuilt/
+RUN --mount=type=cache,target=/root/.npm,sharing=locked \
+    set -eu; \
+    addon=node_modules/better-sqlite3/build/Release/better_sqlite3.node; \
+    if [ -f /tmp/prebuilt/better_sqlite3.node ]; then \
+      mkdir -p "$(dirname "$addon")" && cp /tmp/prebuilt/better_sqlite3.node "$addon"; \
+    else \
+      apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 make g++ && \
+      rm -rf /var/lib/apt/lists/* && npm rebuild better-sqlite3 --no-audit --no-fund; \
+    fi; \
+    node -e "new (require('better-sqlite3'))(':memory:').prepare('select 1').get()"
 ARG ONNXRUNTIME_NODE_INSTALL=cuda12
 # Plain installs never run this script (package.json's allowScripts denies it, keeping them on
 # the npm registry alone); the image runs it on purpose. The check makes a build that silently

@@ -139,6 +139,14 @@ if [[ ${SWITCHYARD_SMOKE_LLAMA_SERVER:-prebuilt} != build && -x $HOST_LLAMA_SERV
 else
   say "llama-server: compiled in the image build (several minutes)"
 fi
+# The same for better-sqlite3's addon: built by npm ci for this machine's node, which is the node of
+# the image; the Dockerfile compiles it when deploy/docker/prebuilt/ has none.
+HOST_SQLITE_ADDON=$ROOT/node_modules/better-sqlite3/build/Release/better_sqlite3.node
+if [[ ${SWITCHYARD_SMOKE_SQLITE:-prebuilt} != build && -f $HOST_SQLITE_ADDON ]]; then
+  mkdir -p "$ROOT/deploy/docker/prebuilt"
+  cp "$HOST_SQLITE_ADDON" "$ROOT/deploy/docker/prebuilt/better_sqlite3.node"
+  say "better-sqlite3: this machine's build (npm ci) goes into the image (SWITCHYARD_SMOKE_SQLITE=build compiles it there)"
+fi
 say "buildah bud (BASE_IMAGE=$BASE_IMAGE NODE_IMAGE=$NODE_IMAGE ONNXRUNTIME_NODE_INSTALL=$ORT_INSTALL)"
 bh bud --isolation chroot --format docker --layers=false \
   --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "NODE_IMAGE=$NODE_IMAGE" \

@@ -24,13 +24,27 @@ describe('installing', () => {
 
   test('only known dependencies have install scripts (none downloads from outside the npm registry once allowScripts applies)', () => {
     // node-llama-cpp: test-loads its npm-shipped binaries or compiles the bundled llama.cpp source;
-    // protobufjs: a version notice; onnxruntime-node: denied below. A new one needs a look: e.g.
+    // protobufjs: a version notice; onnxruntime-node: denied below; better-sqlite3: compiles its
+    // addon (prebuild-install's download is off, see below). A new one needs a look: e.g.
     // @xenova/transformers brings sharp 0.32, whose install script downloads libvips from GitHub.
     const lock = JSON.parse(readFileSync(path.join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, { hasInstallScript?: boolean }> };
     const withScripts = Object.entries(lock.packages)
       .filter(([location, entry]) => location !== '' && entry.hasInstallScript)
       .map(([location]) => location.replace(/^.*node_modules\//, ''));
-    assert.deepEqual(withScripts.sort(), ['node-llama-cpp', 'onnxruntime-node', 'protobufjs']);
+    assert.deepEqual(withScripts.sort(), ['better-sqlite3', 'node-llama-cpp', 'onnxruntime-node', 'protobufjs']);
+  });
+
+  test("better-sqlite3's install compiles from source: prebuild-install's GitHub download is off", () => {
+    const require = createRequire(path.join(root, 'node_modules', 'better-sqlite3', 'package.json'));
+    const prebuildConfig = require('prebuild-install/rc.js') as (pkg: { name: string }) => { buildFromSource: boolean };
+    const cwd = process.cwd();
+    try {
+      // The install script runs in the package's folder; prebuild-install reads .prebuild-installrc upwards from there.
+      process.chdir(path.join(root, 'node_modules', 'better-sqlite3'));
+      assert.equal(prebuildConfig({ name: 'better-sqlite3' }).buildFromSource, true);
+    } finally {
+      process.chdir(cwd);
+    }
   });
 
   test("onnxruntime-node's install script is denied by the allowScripts policy", () => {
