@@ -39,7 +39,8 @@ export function resolveResponseStoreSettings(
     keyPrefix: responses.key_prefix ?? rateLimit.key_prefix,
   };
   const problems: ResponseStoreSettingsProblem[] = [];
-  if (store === 'redis' && settings.redisUrl === undefined)
+  // When the store follows [api.rate_limit], that table's own check reports a missing URL.
+  if (responses.store === 'redis' && settings.redisUrl === undefined)
     problems.push({ keyPath: ['api', 'responses', 'store'], message: 'store = "redis" needs redis_url (here or in [api.rate_limit])' });
   // Honoured or refused, never ignored: counting Redis keys is not cheap, Redis bounds itself.
   if (store === 'redis' && responses.max_stored !== undefined)

@@ -51,9 +51,13 @@ export class ResponseStoreFileError extends Error {
 }
 
 function openDatabase(file: string): Database.Database {
-  let database: Database.Database | undefined;
   try {
     mkdirSync(path.dirname(file), { recursive: true });
+  } catch (error) {
+    throw new ResponseStoreFileError(file, `its folder cannot be created (${error instanceof Error ? error.message : String(error)})`);
+  }
+  let database: Database.Database | undefined;
+  try {
     database = new Database(file, { timeout: BUSY_TIMEOUT_MS });
     // The first statement is the first read of the file: a file that is not a database fails here.
     database.pragma('journal_mode = WAL');
@@ -82,9 +86,7 @@ export function createSqliteResponseStore(file: string, options: ResponseStoreOp
   const remove = database.prepare<[string, string, number]>('DELETE FROM responses WHERE id = ? AND owner = ? AND expires_at > ?');
   const removeExpired = database.prepare<[number]>('DELETE FROM responses WHERE expires_at <= ?');
   // Rowids grow with each insert (a replace is a new insert), so the oldest rows have the smallest.
-  const removeOldest = database.prepare<[number]>(
-    'DELETE FROM responses WHERE rowid <= (SELECT rowid FROM responses ORDER BY rowid DESC LIMIT 1 OFFSET ?)',
-  );
+  const removeOldest = database.prepare<[number]>('DELETE FROM responses WHERE rowid <= (SELECT rowid FROM responses ORDER BY rowid DESC LIMIT 1 OFFSET ?)');
   let failure: string | undefined;
 
   /** Runs one statement; a failure (disk full, a lock held too long) is the store being unavailable. */

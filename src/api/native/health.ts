@@ -12,7 +12,8 @@ export function healthRoutes(state: GatewayState): Router {
     const entries = state.registry().list();
     const audience = await publicAudienceOf(ctx, state.keyRing(), state.failedKeys);
     const models = Object.fromEntries(entries.map((entry) => [entry.id, toHealthView(entry, audience)]));
-    const forAudience = <T extends { detail?: string }>({ detail, ...status }: T) => (audience === 'admin' && detail !== undefined ? { ...status, detail } : status);
+    const forAudience = <T extends { detail?: string }>({ detail, ...status }: T) =>
+      audience === 'admin' && detail !== undefined ? { ...status, detail } : status;
     const store = forAudience(state.limiterStore().status());
     const responses = forAudience(state.responseStore().status());
     // Only the first load of the startup models makes /health a 503 (see startupDone).
