@@ -2,6 +2,7 @@
 // unset follow the rate-limit store (replicas that share limits through Redis must share stored
 // responses too, or a continuation sent to another replica would not find its previous response).
 import path from 'node:path';
+import { environment } from '../environment.js';
 import type { Config } from './schema.js';
 
 export const DEFAULT_MAX_STORED_RESPONSES = 100_000;
@@ -23,6 +24,11 @@ export interface ResponseStoreSettingsProblem {
   message: string;
 }
 
+/** Where the SQLite file is when [api.responses] path is unset. */
+export function defaultResponseStorePath(configDirectory: string, dataDirectory = environment.dataDirectory): string {
+  return dataDirectory === undefined ? path.resolve(configDirectory, 'data', 'responses.sqlite') : path.resolve(dataDirectory, 'responses.sqlite');
+}
+
 export function resolveResponseStoreSettings(
   config: Config,
   configDirectory: string,
@@ -32,7 +38,7 @@ export function resolveResponseStoreSettings(
   const store = responses.store ?? (rateLimit.store === 'redis' ? 'redis' : 'sqlite');
   const settings: ResponseStoreSettings = {
     store,
-    path: path.resolve(configDirectory, responses.path),
+    path: responses.path === undefined ? defaultResponseStorePath(configDirectory) : path.resolve(configDirectory, responses.path),
     retentionSeconds: Math.round(responses.retention_hours * 3600),
     maxStored: responses.max_stored ?? DEFAULT_MAX_STORED_RESPONSES,
     redisUrl: responses.redis_url ?? rateLimit.redis_url,

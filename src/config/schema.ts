@@ -248,8 +248,12 @@ export const responsesSchema = z.strictObject({
    * [api.rate_limit] store = "redis", else "sqlite".
    */
   store: z.enum(['sqlite', 'redis', 'memory']).optional(),
-  /** The SQLite file, relative to the config file's folder; its folder is created when missing. */
-  path: z.string().min(1).default('data/responses.sqlite'),
+  /**
+   * The SQLite file, relative to the config file's folder; its folder is created when missing.
+   * Unset: responses.sqlite in $SWITCHYARD_DATA_DIR when set (the image's writable volume), else
+   * data/responses.sqlite beside the config file.
+   */
+  path: z.string().min(1).optional(),
   /** A stored response is deleted this many hours after it was made (OpenAI keeps them 30 days). */
   retention_hours: z.number().positive().default(720),
   /**

@@ -4,7 +4,7 @@
 // gateway that refuses to start on a file it cannot use.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -17,6 +17,7 @@ import { createMemoryResponseStore, ResponseStoreUnavailableError, type Response
 import { createSqliteResponseStore } from '../../src/responses/sqlite-response-store.js';
 import { startGateway } from '../../src/server/gateway.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+import { startTestGateway } from '../helpers/test-gateway.js';
 
 const HOUR_MS = 3_600_000;
 const silent = pino({ level: 'silent' });
@@ -274,5 +275,39 @@ describe('a gateway whose response store file cannot be used', () => {
     const run = spawnSync(process.execPath, ['dist/src/cli.cjs', 'serve', '--config', file, '--address', '127.0.0.1:0'], { encoding: 'utf8', timeout: 30_000 });
     assert.equal(run.status, 2, run.stderr);
     assert.match(run.stderr, /^config error:\n.*api\.responses\.path: cannot open the response store file .*not-a-folder\/responses\.sqlite/);
+  });
+});
+
+describe('a reload', () => {
+  test('keeps the response store unless [api.responses] changed; a changed file that cannot be used is refused and the store stays', async () => {
+    const gateway = await startTestGateway('[api]\nmax_requests_per_minute = 0\n');
+    try {
+      const state = gateway.gateway.state;
+      const first = state.responseStore();
+      const stored = storedResponse('');
+      await first.save(stored);
+      await writeFile(gateway.configFile, '[api]\nmax_requests_per_minute = 100\n');
+      await gateway.gateway.reload();
+      assert.equal(state.responseStore(), first);
+
+      await writeFile(gateway.configFile, '[api.responses]\npath = "config.toml/responses.sqlite"\n');
+      await assert.rejects(
+        gateway.gateway.reload(),
+        (error: unknown) => error instanceof ConfigError && /api\.responses\.path: cannot open/.test(error.message),
+      );
+      assert.equal(state.responseStore(), first);
+      assert.deepEqual(await first.load(stored.id, ''), stored);
+
+      await writeFile(gateway.configFile, '[api.responses]\npath = "elsewhere.sqlite"\n');
+      await gateway.gateway.reload();
+      const second = state.responseStore();
+      assert.notEqual(second, first);
+      assert.equal(await second.load(stored.id, ''), undefined);
+      // The replaced store was closed.
+      await assert.rejects(first.load(stored.id, ''), ResponseStoreUnavailableError);
+      assert.match(await readFile(path.join(path.dirname(gateway.configFile), 'elsewhere.sqlite'), 'latin1'), /^SQLite format 3/);
+    } finally {
+      await gateway.close();
+    }
   });
 });
