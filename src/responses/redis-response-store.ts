@@ -2,8 +2,9 @@
 // `${prefix}:response:${id}` (the SQLite table's columns as its fields), with the retention as its
 // TTL, so Redis deletes it itself. While Redis is unreachable, saves and reads fail at once with a
 // ResponseStoreUnavailableError (a 503) instead of queueing behind the reconnection.
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
+import { connectRedis } from '../redis-connection.js';
 import { ResponseStoreUnavailableError, type ResponseStore, type ResponseStoreOptions, type StoredResponse } from './response-store.js';
 
 export interface RedisResponseStoreSettings {
@@ -27,30 +28,15 @@ type ClientWithScripts = Redis & { deleteOwnedResponse(key: string, owner: strin
 
 export function createRedisResponseStore(settings: RedisResponseStoreSettings, options: ResponseStoreOptions, logger: Logger): ResponseStore {
   const now = options.now ?? Date.now;
-  const client = new Redis(settings.redisUrl, {
-    // Fail at once while Redis is away (a 503 the client may retry), as the limiter store does.
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    connectTimeout: 2_000,
+  const connection = connectRedis(settings.redisUrl, {
+    logger,
+    name: 'response store',
+    whileAway: 'stored responses are unavailable until it returns',
     // A Redis that accepts the connection and never answers must not hold a request forever.
-    commandTimeout: 5_000,
-    retryStrategy: (attempt) => Math.min(attempt * 250, 2_000),
-  }) as ClientWithScripts;
-  client.defineCommand('deleteOwnedResponse', { numberOfKeys: 1, lua: DELETE_OWNED });
-  let healthy = false;
-  let detail = 'connecting';
-  client.on('ready', () => {
-    if (!healthy) logger.info({ store: 'redis' }, 'response store connected');
-    healthy = true;
-    detail = 'connected';
+    clientOptions: { commandTimeout: 5_000 },
   });
-  const lost = (reason: string) => {
-    if (healthy) logger.warn({ store: 'redis', reason }, 'response store unreachable: stored responses are unavailable until it returns');
-    healthy = false;
-    detail = `unreachable (${reason})`;
-  };
-  client.on('error', (error: Error) => lost(error.message));
-  client.on('close', () => lost('connection closed'));
+  const client = connection.client as ClientWithScripts;
+  client.defineCommand('deleteOwnedResponse', { numberOfKeys: 1, lua: DELETE_OWNED });
 
   const keyOf = (id: string) => `${settings.keyPrefix}:response:${id}`;
   const call = async <T>(work: () => Promise<T>): Promise<T> => {
@@ -99,10 +85,7 @@ export function createRedisResponseStore(settings: RedisResponseStoreSettings, o
     async delete(id, owner) {
       return (await call(() => client.deleteOwnedResponse(keyOf(id), owner, now()))) > 0;
     },
-    status: () => ({ store: 'redis', healthy, ...(healthy ? {} : { detail }) }),
-    async close() {
-      client.removeAllListeners();
-      client.disconnect();
-    },
+    status: () => ({ store: 'redis', ...connection.status() }),
+    close: async () => connection.close(),
   };
 }
