@@ -39,7 +39,7 @@ export function resolveResponseStoreSettings(
   const settings: ResponseStoreSettings = {
     store,
     path: responses.path === undefined ? defaultResponseStorePath(configDirectory) : path.resolve(configDirectory, responses.path),
-    retentionSeconds: Math.round(responses.retention_hours * 3600),
+    retentionSeconds: responses.retention_hours * 3600,
     maxStored: responses.max_stored ?? DEFAULT_MAX_STORED_RESPONSES,
     redisUrl: responses.redis_url ?? rateLimit.redis_url,
     keyPrefix: responses.key_prefix ?? rateLimit.key_prefix,
