@@ -1,7 +1,7 @@
 # switchyard: local models behind one OpenAI-compatible API, as one container.
 #
 #   docker build -t switchyard .
-#   docker run --gpus all -p 8080:8080 -v /srv/models:/models:ro -e SWITCHYARD_API_KEY=sk-... switchyard
+#   docker run --gpus all -p 8080:8080 -v /srv/models:/models:ro -v switchyard-data:/var/lib/switchyard -e SWITCHYARD_API_KEY=sk-... switchyard
 #
 # Build arguments:
 #   BASE_IMAGE   the runtime stage's base. The default is CUDA 12 with cuDNN 9, which is what
@@ -140,7 +140,8 @@ RUN apt-get update && \
     rm -rf /var/lib/apt/lists/* && \
     groupadd --system --gid 10001 switchyard && \
     useradd --system --uid 10001 --gid 10001 --home-dir /home/switchyard --create-home --shell /usr/sbin/nologin switchyard && \
-    mkdir -p /etc/switchyard /models && \
+    mkdir -p /etc/switchyard /models /var/lib/switchyard && \
+    chown 10001:10001 /var/lib/switchyard && \
     ln -s /opt/llama-server/llama-server /usr/local/bin/llama-server
 COPY --from=node /usr/local/bin/node /usr/local/bin/node
 WORKDIR /app
@@ -156,10 +157,14 @@ COPY deploy/docker/config.toml /etc/switchyard/config.toml
 ENV NODE_ENV=production \
     SWITCHYARD_CONFIG=/etc/switchyard/config.toml \
     SWITCHYARD_ADDRESS=0.0.0.0:8080 \
-    SWITCHYARD_LLAMA_SERVER=/opt/llama-server/llama-server
+    SWITCHYARD_LLAMA_SERVER=/opt/llama-server/llama-server \
+    SWITCHYARD_DATA_DIR=/var/lib/switchyard
 # SWITCHYARD_ADDRESS overrides [api] address so that the port always matches EXPOSE and the
 # health check; listening on 0.0.0.0 still needs require_auth with a key (or allow_unauthenticated).
-VOLUME ["/models"]
+# /var/lib/switchyard (SWITCHYARD_DATA_DIR): the one folder the service user may write, where
+# stored responses are kept unless [api.responses] path says otherwise: a volume, so that they
+# outlive the container.
+VOLUME ["/models", "/var/lib/switchyard"]
 EXPOSE 8080
 USER 10001:10001
 # /health is 503 while startup models load: the start period covers a slow load of a large model.

@@ -8,6 +8,11 @@ export const environment = {
   address: process.env.SWITCHYARD_ADDRESS,
   /** The llama-server binary, when `[engines.llama_server] binary` names none. */
   llamaServerBinary: process.env.SWITCHYARD_LLAMA_SERVER || undefined,
+  /**
+   * The folder of the files the gateway writes (the response store's SQLite file), when the config
+   * names none: the image sets it to its writable volume, whatever config is mounted.
+   */
+  dataDirectory: process.env.SWITCHYARD_DATA_DIR || undefined,
 } as const;
 
 /** Secrets named in the config (`api_key_env`) are looked up through this one function. */

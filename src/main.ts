@@ -93,6 +93,8 @@ program
       prepareModel: (entry, log) =>
         ensureModelFile({ path: entry.resolvedPath, source: entry.config.source!, sha256: entry.config.sha256, logger: log.child({ model: entry.id }) }),
     }).catch((error: unknown) => {
+      // A config that validated but cannot be put to use (an address, the response store's file).
+      if (error instanceof ConfigError) exitOnConfigError(error);
       logger.fatal({ err: error }, 'cannot start');
       process.exit(1);
     });

@@ -27,6 +27,7 @@ import {
   ModelUnavailableError,
   ModelUnloadingError,
 } from '../model-call/errors.js';
+import { ResponseStoreUnavailableError } from '../responses/response-store.js';
 
 /** How one request spells the fields the domain errors name (internal name → wire name). */
 export type WireNames = Readonly<Record<string, string>>;
@@ -91,6 +92,8 @@ function fromDomainError(error: DomainError, names: WireNames): GatewayError {
   if (error instanceof ModelLoadingError) return errors.unavailable(error.message, error.retryAfterMs, 'model_loading');
   if (error instanceof ModelUnloadingError) return errors.unavailable(error.message, error.retryAfterMs, 'model_unloading');
   if (error instanceof ModelUnavailableError) return errors.unavailable(error.message, error.retryAfterMs, 'model_unavailable');
+  // Why (an address, a file) is in the store's log and in /health for admin keys, not here.
+  if (error instanceof ResponseStoreUnavailableError) return errors.unavailable(error.message, error.retryAfterMs, 'response_store_unavailable');
   return errors.internal(error);
 }
 

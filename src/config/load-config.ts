@@ -11,6 +11,7 @@ import { llamaServerConfigProblems } from '../backends/llama-server/config-check
 import { readSecret } from '../environment.js';
 import { locateKey } from './key-location.js';
 import { applyEngineFallback, type ConfigNotice } from './engine-fallback.js';
+import { resolveResponseStoreSettings, type ResponseStoreSettings } from './response-store-settings.js';
 import { buildConfigSchema, configSchema, loggingSchema, type Config, type ConfigExtension } from './schema.js';
 import { describeValue, isSecretKey } from './value-description.js';
 
@@ -67,6 +68,8 @@ export interface LoadedConfig {
   requireAuth: boolean;
   /** What an operator should read about this config at every load (logged, per model). */
   notices: ConfigNotice[];
+  /** [api.responses] with its unset keys filled from [api.rate_limit] and its path resolved. */
+  responseStore: ResponseStoreSettings;
 }
 
 export function sha256Of(secret: string): Buffer {
@@ -301,8 +304,17 @@ export function parseConfig(source: string, file: string, extension?: ConfigExte
   const notices = applyEngineFallback(config, modelTablesOf(data), configDirectory, locate);
   const problems = crossKeyProblems(source, config, configDirectory, locate);
   const keys = resolveKeys(source, config, problems);
+  const responseStore = resolveResponseStoreSettings(config, configDirectory);
+  for (const { keyPath, message } of responseStore.problems) problems.push({ keyPath: keyPath.join('.'), line: locateKey(source, keyPath), message });
   if (problems.length > 0) throw new ConfigError(file, problems);
-  return { config, file: path.resolve(file), keys, requireAuth: config.api.require_auth ?? keys.length > 0, notices };
+  return {
+    config,
+    file: path.resolve(file),
+    keys,
+    requireAuth: config.api.require_auth ?? keys.length > 0,
+    notices,
+    responseStore: responseStore.settings,
+  };
 }
 
 /**

@@ -234,6 +234,42 @@ export const rateLimitSchema = z.strictObject({
   max_reserved_completion_tokens: positiveInt.default(4096),
 });
 
+/**
+ * [api.responses]: where the Responses API keeps the responses it stores (`store: true`, the
+ * default), which `previous_response_id`, GET and DELETE /v1/responses/{id} read back. Which store
+ * and its Redis settings may be left unset: they follow [api.rate_limit] (see
+ * src/config/response-store-settings.ts), because replicas that share limits share a Redis and must
+ * share stored responses too.
+ */
+export const responsesSchema = z.strictObject({
+  /**
+   * "sqlite": a database file on this machine (survives restarts); "redis": shared by every replica;
+   * "memory": this process only, lost on restart (tests, ephemeral use). Unset: "redis" when
+   * [api.rate_limit] store = "redis", else "sqlite".
+   */
+  store: z.enum(['sqlite', 'redis', 'memory']).optional(),
+  /**
+   * The SQLite file, relative to the config file's folder; its folder is created when missing.
+   * Unset: responses.sqlite in $SWITCHYARD_DATA_DIR when set (the image's writable volume), else
+   * data/responses.sqlite beside the config file.
+   */
+  path: z.string().min(1).optional(),
+  /** A stored response is deleted this many hours after it was made (OpenAI keeps them 30 days). */
+  retention_hours: z.number().positive().default(720),
+  /**
+   * Most responses kept by the sqlite and memory stores; past it the oldest go first. Unset: 100000.
+   * Redis is bounded by its own maxmemory with a volatile-* policy (every response has a TTL).
+   */
+  max_stored: positiveInt.optional(),
+  /** Unset: [api.rate_limit] redis_url. */
+  redis_url: z
+    .string()
+    .regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL')
+    .optional(),
+  /** Prefix of the response keys in Redis. Unset: [api.rate_limit] key_prefix. */
+  key_prefix: z.string().min(1).optional(),
+});
+
 export const apiSchema = z.strictObject({
   enabled: z.boolean().default(true),
   address: addressSchema.default('127.0.0.1:8080'),
@@ -257,6 +293,7 @@ export const apiSchema = z.strictObject({
   max_auth_failures_per_minute: nonNegativeInt.default(20),
   keys: z.array(keySchema).default([]),
   rate_limit: rateLimitSchema.default(() => rateLimitSchema.parse({})),
+  responses: responsesSchema.default(() => responsesSchema.parse({})),
   cors_enabled: z.boolean().default(false),
   cors_origins: z.array(z.string().min(1)).default([]),
   /** Seconds in-flight requests and streams get to finish on SIGTERM/SIGINT before they are ended. */
@@ -354,6 +391,7 @@ export type ModelConfig = z.infer<typeof modelSchema>;
 export type KeyConfig = z.infer<typeof keySchema>;
 export type EnginesConfig = z.infer<typeof enginesSchema>;
 export type RateLimitConfig = z.infer<typeof rateLimitSchema>;
+export type ResponsesConfig = z.infer<typeof responsesSchema>;
 /** A built-in backend or one a plugin registered: names are known only once plugins are loaded. */
 export type BackendName = string;
 export type PluginTableConfig = z.infer<typeof pluginTableSchema>;

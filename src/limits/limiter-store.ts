@@ -1,10 +1,10 @@
 // Where rate-limit counters live: in this process, or in Redis so that every replica shares
 // them. With Redis, an in-memory insurance limiter keeps limiting per replica whenever Redis is
 // unreachable, and Redis takes over again once it answers.
-import { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { RateLimitConfig } from '../config/schema.js';
 import type { Logger } from '../logger.js';
+import { connectRedis } from '../redis-connection.js';
 
 export type LimitKind = 'requests' | 'tokens' | 'failed-keys';
 
@@ -38,27 +38,14 @@ export function createMemoryStore(): LimiterStore {
 }
 
 export function createRedisStore(config: RateLimitConfig, logger: Logger): LimiterStore {
-  const client = new Redis(config.redis_url!, {
-    // rate-limiter-flexible needs commands to fail at once while Redis is away, not queue up.
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    connectTimeout: 2_000,
-    retryStrategy: (attempt) => Math.min(attempt * 250, 2_000),
+  // rate-limiter-flexible needs commands to fail at once while Redis is away, not queue up.
+  const connection = connectRedis(config.redis_url!, {
+    logger,
+    name: 'rate-limit store',
+    whileAway: 'limiting per replica until it returns',
+    detailWhileAway: '; limits are per replica until it returns',
   });
-  let healthy = false;
-  let detail = 'connecting';
-  client.on('ready', () => {
-    if (!healthy) logger.info({ store: 'redis' }, 'rate-limit store connected');
-    healthy = true;
-    detail = 'connected';
-  });
-  const lost = (reason: string) => {
-    if (healthy) logger.warn({ store: 'redis', reason }, 'rate-limit store unreachable: limiting per replica until it returns');
-    healthy = false;
-    detail = `unreachable (${reason}); limits are per replica until it returns`;
-  };
-  client.on('error', (error: Error) => lost(error.message));
-  client.on('close', () => lost('connection closed'));
+  const client = connection.client;
 
   const limiters = new Map<string, RateLimiterAbstract>();
   return {
@@ -78,11 +65,8 @@ export function createRedisStore(config: RateLimitConfig, logger: Logger): Limit
       }
       return limiter;
     },
-    status: () => ({ store: 'redis', healthy, ...(healthy ? {} : { detail }) }),
-    async dispose() {
-      client.removeAllListeners();
-      client.disconnect();
-    },
+    status: () => ({ store: 'redis', ...connection.status() }),
+    dispose: async () => connection.close(),
   };
 }
 

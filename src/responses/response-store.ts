@@ -1,7 +1,9 @@
 // Where stored Responses API responses live (POST /v1/responses with store, GET/DELETE
 // /v1/responses/{id}, previous_response_id): one interface, whichever database holds them. A
 // response belongs to the key that made it; every read names that key, so that another key's id is
-// indistinguishable from one that does not exist.
+// indistinguishable from one that does not exist. Every store forgets a response `retentionSeconds`
+// after it was saved: an expired response is never returned, whether or not it was purged yet.
+import { DomainError } from '../engine/errors.js';
 
 /** One stored response: what GET returns, what input_items lists, and what a continuation needs. */
 export interface StoredResponse {
@@ -21,29 +23,77 @@ export interface StoredResponse {
   history: Array<Record<string, unknown>>;
 }
 
+export interface ResponseStoreStatus {
+  store: 'sqlite' | 'redis' | 'memory';
+  healthy: boolean;
+  /** Why it is unhealthy (an address, a reason): shown to admin keys only. */
+  detail?: string;
+}
+
 export interface ResponseStore {
   save(stored: StoredResponse): Promise<void>;
   /** The response `id` when `owner` made it and it has not expired or been deleted; undefined otherwise. */
   load(id: string, owner: string): Promise<StoredResponse | undefined>;
   /** Deletes the response `id` of `owner`; false when there was none. */
   delete(id: string, owner: string): Promise<boolean>;
+  /** For /health: whether saves and loads can succeed now. */
+  status(): ResponseStoreStatus;
   close(): Promise<void>;
 }
 
-/** A store in this process's memory: lost on restart (a placeholder until the database stores are wired). */
-export function createMemoryResponseStore(): ResponseStore {
-  const responses = new Map<string, StoredResponse>();
+/** What every store is opened with. */
+export interface ResponseStoreOptions {
+  /** A response expires this long after it was saved. */
+  retentionSeconds: number;
+  /** Most responses kept (where the store can count cheaply: sqlite, memory); the oldest go first. */
+  maxStored: number;
+  /** The clock, in milliseconds (tests move it instead of waiting out the retention). */
+  now?: () => number;
+}
+
+/**
+ * The store cannot be read or written now (Redis unreachable, the disk full): a 503 with
+ * Retry-After; the client's message is generic, `reason` goes to the log.
+ */
+export class ResponseStoreUnavailableError extends DomainError {
+  readonly retryAfterMs = 2_000;
+
+  constructor(
+    readonly store: ResponseStoreStatus['store'],
+    readonly reason: string,
+  ) {
+    super(`The response store (${store}) is unavailable; try again shortly.`);
+  }
+}
+
+/**
+ * A store in this process's memory, lost on restart: `store = "memory"`, for tests and ephemeral
+ * gateways. A Map keeps insertion order, so the oldest response is the first key.
+ */
+export function createMemoryResponseStore(options: ResponseStoreOptions): ResponseStore {
+  const now = options.now ?? Date.now;
+  const responses = new Map<string, { stored: StoredResponse; expiresAt: number }>();
   const owned = (id: string, owner: string) => {
-    const stored = responses.get(id);
-    return stored?.owner === owner ? stored : undefined;
+    const entry = responses.get(id);
+    if (entry && entry.expiresAt <= now()) responses.delete(id);
+    else if (entry?.stored.owner === owner) return entry;
+    return undefined;
   };
   return {
-    save: async (stored) => void responses.set(stored.id, structuredClone(stored)),
+    async save(stored) {
+      responses.delete(stored.id);
+      responses.set(stored.id, { stored: structuredClone(stored), expiresAt: now() + options.retentionSeconds * 1000 });
+      for (const id of responses.keys()) {
+        if (responses.size <= options.maxStored) break;
+        responses.delete(id);
+      }
+    },
     load: async (id, owner) => {
-      const stored = owned(id, owner);
-      return stored && structuredClone(stored);
+      const entry = owned(id, owner);
+      return entry && structuredClone(entry.stored);
     },
     delete: async (id, owner) => owned(id, owner) !== undefined && responses.delete(id),
+    status: () => ({ store: 'memory', healthy: true }),
     close: async () => responses.clear(),
   };
 }

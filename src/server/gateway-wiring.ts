@@ -1,8 +1,7 @@
 // What one gateway is made of, made in dependency order: the running config (key ring, limiter
-// store), the metrics, the model registry (whose loads and batches the metrics count, and whose
+// and response stores), the metrics, the model registry (whose loads and batches the metrics count, and whose
 // models they then describe), the reload coordinator, and the state the HTTP layer reads. What
 // needs disposing goes on `resources` as it is made, so that it is disposed in reverse.
-import { createMemoryResponseStore } from '../responses/response-store.js';
 import path from 'node:path';
 import { backendFactories } from '../backends/index.js';
 import { loadConfigFile } from '../config/load-config.js';
@@ -51,14 +50,12 @@ export async function wireGateway(options: GatewayOptions, resources: DisposalSt
   };
   const reloads = new ReloadCoordinator({ running, load, models: registry, metrics, logger });
   const shutdown = new Shutdown();
-  const responseStore = createMemoryResponseStore();
-  resources.defer(() => responseStore.close());
   const state: GatewayState = {
     config: () => running.config,
     registry: () => registry,
     keyRing: () => running.keyRing,
     limiterStore: () => running.limiterStore,
-    responseStore: () => responseStore,
+    responseStore: () => running.responseStore,
     failedKeys: new FailedKeyThrottle(() => ({ store: running.limiterStore, maxFailuresPerMinute: running.config.api.max_auth_failures_per_minute })),
     logger,
     metrics,

@@ -36,14 +36,16 @@ export class ReloadCoordinator {
   async #reloadNow(): Promise<ReloadSummary> {
     const { running, metrics, logger } = this.options;
     let next: LoadedConfig;
+    let previous: LoadedConfig;
     try {
       next = await this.options.load(running.loaded.file);
+      // Throws, changing nothing, when a changed response store cannot be opened.
+      previous = running.swap(next);
     } catch (error) {
       metrics.reloads.inc({ result: 'failed' });
       logger.error({ err: error instanceof Error ? error.message : String(error) }, 'config reload rejected: the running config stays');
       throw error;
     }
-    const previous = running.swap(next);
     if (previous.config.api.address !== next.config.api.address)
       logger.warn({ address: next.config.api.address }, 'a new listen address takes effect at the next start');
     if (!isDeepStrictEqual(previous.config.plugins, next.config.plugins)) logger.warn('changes to [plugins] take effect at the next start');

@@ -1,11 +1,15 @@
-// The config in force, and what is derived from it that a reload swaps: the key ring, and the
-// limiter store (kept when [api.rate_limit] is unchanged, so that counts survive a reload).
+// The config in force, and what is derived from it that a reload swaps: the key ring, the
+// limiter store (kept when [api.rate_limit] is unchanged, so that counts survive a reload) and the
+// response store (reopened only when its settings changed).
 import { isDeepStrictEqual } from 'node:util';
 import type { Config } from '../config/schema.js';
-import type { LoadedConfig } from '../config/load-config.js';
+import { ConfigError, type LoadedConfig } from '../config/load-config.js';
 import { createKeyRing, type KeyRing } from '../http/key-ring.js';
 import { createLimiterStore, type LimiterStore } from '../limits/limiter-store.js';
 import type { Logger } from '../logger.js';
+import { openResponseStore } from '../responses/open-response-store.js';
+import type { ResponseStore } from '../responses/response-store.js';
+import { ResponseStoreFileError } from '../responses/sqlite-response-store.js';
 
 function keyRingOf(loaded: LoadedConfig): KeyRing {
   const api = loaded.config.api;
@@ -21,10 +25,21 @@ function keyRingOf(loaded: LoadedConfig): KeyRing {
   });
 }
 
+/** Opens `loaded`'s response store; a file that cannot be used is a config error naming the key. */
+function responseStoreOf(loaded: LoadedConfig, logger: Logger): ResponseStore {
+  try {
+    return openResponseStore(loaded.responseStore, logger);
+  } catch (error) {
+    if (error instanceof ResponseStoreFileError) throw new ConfigError(loaded.file, [{ keyPath: 'api.responses.path', message: error.message }]);
+    throw error;
+  }
+}
+
 export class RunningConfig {
   #loaded: LoadedConfig;
   #keyRing: KeyRing;
   #limiterStore: LimiterStore;
+  #responseStore: ResponseStore;
 
   constructor(
     loaded: LoadedConfig,
@@ -32,6 +47,8 @@ export class RunningConfig {
   ) {
     this.#loaded = loaded;
     this.#keyRing = keyRingOf(loaded);
+    // First: an unusable file fails the start before anything else is made.
+    this.#responseStore = responseStoreOf(loaded, logger);
     this.#limiterStore = createLimiterStore(loaded.config.api.rate_limit, logger);
     this.#logNotices(loaded);
   }
@@ -57,8 +74,17 @@ export class RunningConfig {
     return this.#limiterStore;
   }
 
-  /** Puts a validated config in force; returns the one it replaces. */
+  get responseStore(): ResponseStore {
+    return this.#responseStore;
+  }
+
+  /**
+   * Puts a validated config in force; returns the one it replaces. Throws (changing nothing) when
+   * a changed [api.responses] names a file that cannot be used.
+   */
   swap(next: LoadedConfig): LoadedConfig {
+    const reopen = !isDeepStrictEqual(this.#loaded.responseStore, next.responseStore);
+    const responseStore = reopen ? responseStoreOf(next, this.logger) : this.#responseStore;
     const previous = this.#loaded;
     this.#loaded = next;
     this.#keyRing = keyRingOf(next);
@@ -68,10 +94,16 @@ export class RunningConfig {
       this.#limiterStore = createLimiterStore(next.config.api.rate_limit, this.logger);
       void old.dispose();
     }
+    if (reopen) {
+      // A request that took the old store a moment ago may still write to it: it fails as unavailable.
+      const old = this.#responseStore;
+      this.#responseStore = responseStore;
+      void old.close();
+    }
     return previous;
   }
 
-  dispose(): Promise<void> {
-    return this.#limiterStore.dispose();
+  async dispose(): Promise<void> {
+    await Promise.all([this.#limiterStore.dispose(), this.#responseStore.close()]);
   }
 }

@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { freeLoopbackPort } from '../../src/backends/llama-server/loopback-port.js';
 import { parseConfig } from '../../src/config/load-config.js';
+import { defaultResponseStorePath } from '../../src/config/response-store-settings.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -155,7 +156,7 @@ describe('Dockerfile', () => {
       assert.equal(contextIncludes(excluded), false, `${excluded} stays out of the context`);
   });
 
-  test("the image's default config is valid and serves on all interfaces only with a key", () => {
+  test("the image's default config is valid, serves on all interfaces only with a key, and stores responses on a writable volume", () => {
     const file = path.join(root, 'deploy', 'docker', 'config.toml');
     const saved = process.env.SWITCHYARD_API_KEY;
     process.env.SWITCHYARD_API_KEY = 'sk-image-test-key';
@@ -165,6 +166,26 @@ describe('Dockerfile', () => {
       assert.equal(config.api.require_auth, true);
       assert.equal(config.api.api_key_env, 'SWITCHYARD_API_KEY');
       for (const model of Object.values(config.api.models)) assert.match(String(model.path), /^\/models\//);
+      // Stored responses go to the one folder the service user may write, a volume, whatever config is mounted.
+      const { responseStore } = parseConfig(readFileSync(file, 'utf8'), file);
+      assert.equal(responseStore.store, 'sqlite');
+      const env = runtime
+        .filter((instruction) => instruction.keyword === 'ENV')
+        .map((instruction) => instruction.args)
+        .join(' ');
+      const dataDirectory = /SWITCHYARD_DATA_DIR=(\S+)/.exec(env)?.[1];
+      assert.equal(dataDirectory, '/var/lib/switchyard');
+      assert.equal(defaultResponseStorePath('/etc/switchyard', dataDirectory), '/var/lib/switchyard/responses.sqlite');
+      assert.ok(
+        of('VOLUME').some((volume) => (JSON.parse(volume.args) as string[]).includes('/var/lib/switchyard')),
+        'a VOLUME at /var/lib/switchyard',
+      );
+      const user = runtime.find((instruction) => instruction.keyword === 'USER')?.args ?? '';
+      const runtimeRuns = runtime.filter((instruction) => instruction.keyword === 'RUN').map((instruction) => instruction.args);
+      assert.ok(
+        runtimeRuns.some((run) => run.includes(`chown ${user} /var/lib/switchyard`)),
+        'owned by the service user',
+      );
     } finally {
       if (saved === undefined) delete process.env.SWITCHYARD_API_KEY;
       else process.env.SWITCHYARD_API_KEY = saved;

@@ -219,6 +219,7 @@ describe('startup states', () => {
         status: 'ok',
         models: { slow: { type: 'chat', status: 'ready' } },
         rate_limit: { store: 'memory', healthy: true },
+        responses: { store: 'sqlite', healthy: true },
       });
     } finally {
       await gateway.close();

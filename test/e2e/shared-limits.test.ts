@@ -10,8 +10,14 @@ async function statusOf(url: string): Promise<number> {
   return (await fetch(`${url}/v1/models`, { headers: { authorization: 'Bearer sk-shared-key-1' } })).status;
 }
 
-async function healthOf(url: string): Promise<{ status: string; rate_limit?: { store: string; healthy: boolean } }> {
-  return (await (await fetch(`${url}/health`)).json()) as { status: string; rate_limit?: { store: string; healthy: boolean } };
+interface Health {
+  status: string;
+  rate_limit?: { store: string; healthy: boolean };
+  responses?: { store: string; healthy: boolean };
+}
+
+async function healthOf(url: string): Promise<Health> {
+  return (await (await fetch(`${url}/health`)).json()) as Health;
 }
 
 describe('limits shared through Redis', () => {
@@ -53,10 +59,12 @@ key_prefix = "test-${process.pid}"
   test('with Redis stopped, the gateway keeps answering and limiting per replica; /health says degraded', async () => {
     await redis.stop();
     const [replica] = replicas;
-    await waitFor(async () => (await healthOf(replica.url)).status === 'degraded', 10_000, '/health to report degraded');
+    // The stored responses follow the limits into Redis, and lose it with them.
+    const unreachable = (health: Health) => health.status === 'degraded' && health.rate_limit?.healthy === false && health.responses?.healthy === false;
+    await waitFor(async () => unreachable(await healthOf(replica.url)), 10_000, '/health to report degraded');
     const health = await healthOf(replica.url);
     assert.equal(health.rate_limit?.store, 'redis');
-    assert.equal(health.rate_limit?.healthy, false);
+    assert.equal(health.responses?.store, 'redis');
     const statuses: number[] = [];
     for (let index = 0; index < 15; index++) statuses.push(await statusOf(replica.url));
     assert.ok(
@@ -70,9 +78,7 @@ key_prefix = "test-${process.pid}"
 
   test('when Redis returns, it is used again', async () => {
     await redis.start();
-    await Promise.all(
-      replicas.map((replica) => waitFor(async () => (await healthOf(replica.url)).rate_limit?.healthy === true, 15_000, 'Redis to be used again')),
-    );
-    assert.equal((await healthOf(replicas[0].url)).status, 'ok');
+    await Promise.all(replicas.map((replica) => waitFor(async () => (await healthOf(replica.url)).status === 'ok', 15_000, 'Redis to be used again')));
+    assert.deepEqual((await healthOf(replicas[0].url)).responses, { store: 'redis', healthy: true });
   });
 });

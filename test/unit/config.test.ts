@@ -185,6 +185,69 @@ describe('config loading', () => {
     assert.match(problemOf('[api.rate_limit]\nstore = "redis"\n'), /^config\.toml:2: api\.rate_limit\.store: store = "redis" needs redis_url$/);
   });
 
+  test('[api.responses]: a SQLite file beside the config kept 30 days by default; Redis when the limits are in Redis, with their URL and prefix', () => {
+    const sqlite = parseConfig('', '/srv/switchyard/config.toml').responseStore;
+    assert.deepEqual(sqlite, {
+      store: 'sqlite',
+      path: '/srv/switchyard/data/responses.sqlite',
+      retentionSeconds: 30 * 24 * 3600,
+      maxStored: 100_000,
+      redisUrl: undefined,
+      keyPrefix: 'switchyard',
+    });
+    const shared = parseConfig('[api.rate_limit]\nstore = "redis"\nredis_url = "redis://cache:6379"\nkey_prefix = "sy"\n', 'config.toml').responseStore;
+    assert.equal(shared.store, 'redis');
+    assert.equal(shared.redisUrl, 'redis://cache:6379');
+    assert.equal(shared.keyPrefix, 'sy');
+    // Set explicitly, the store and its Redis settings are its own.
+    const own = parseConfig(
+      '[api.rate_limit]\nstore = "redis"\nredis_url = "redis://cache:6379"\n[api.responses]\nstore = "sqlite"\npath = "/var/lib/switchyard/r.sqlite"\nretention_hours = 1.5\nmax_stored = 10\n',
+      '/srv/config.toml',
+    ).responseStore;
+    assert.deepEqual(own, {
+      store: 'sqlite',
+      path: '/var/lib/switchyard/r.sqlite',
+      retentionSeconds: 5400,
+      maxStored: 10,
+      redisUrl: 'redis://cache:6379',
+      keyPrefix: 'switchyard',
+    });
+    const redisOfItsOwn = parseConfig(
+      '[api.responses]\nstore = "redis"\nredis_url = "rediss://responses:6380"\nkey_prefix = "r"\n',
+      'config.toml',
+    ).responseStore;
+    assert.deepEqual([redisOfItsOwn.store, redisOfItsOwn.redisUrl, redisOfItsOwn.keyPrefix], ['redis', 'rediss://responses:6380', 'r']);
+    assert.equal(parseConfig('[api.responses]\nstore = "memory"\n', 'config.toml').responseStore.store, 'memory');
+  });
+
+  test('[api.responses] errors name file, line and key', () => {
+    assert.match(
+      problemOf('[api.responses]\nstore = "postgres"\n'),
+      /^config\.toml:2: api\.responses\.store: expected one of "sqlite", "redis", "memory", found the string "postgres"$/,
+    );
+    assert.match(
+      problemOf('[api.responses]\nretention_hours = 0\n'),
+      /^config\.toml:2: api\.responses\.retention_hours: expected a value > 0, found the integer 0$/,
+    );
+    assert.match(problemOf('[api.responses]\nmax_stored = 1.5\n'), /^config\.toml:2: api\.responses\.max_stored: expected an integer/);
+    assert.match(
+      problemOf('[api.responses]\nretention = 24\n'),
+      /^config\.toml:2: api\.responses\.retention: unknown key "retention" \(did you mean "retention_hours"\?\)/,
+    );
+    assert.match(
+      problemOf('[api.responses]\nstore = "redis"\n'),
+      /^config\.toml:2: api\.responses\.store: store = "redis" needs redis_url \(here or in \[api\.rate_limit\]\)$/,
+    );
+    assert.match(
+      problemOf('[api.responses]\nstore = "redis"\nredis_url = "redis://cache:6379"\nmax_stored = 5\n'),
+      /^config\.toml:4: api\.responses\.max_stored: max_stored applies to the sqlite and memory stores/,
+    );
+    assert.match(
+      problemOf('[api.responses]\nredis_url = "http://cache"\n'),
+      /^config\.toml:2: api\.responses\.redis_url: expected a redis:\/\/ or rediss:\/\/ URL/,
+    );
+  });
+
   test('a missing file is a config error naming it', async () => {
     await assert.rejects(loadConfigFile('/nonexistent/config.toml'), (error: unknown) => {
       assert.ok(error instanceof ConfigError);

@@ -1,6 +1,6 @@
 // GET /health and /v1/health: public. 503 while a startup model is loading, so orchestrators
 // wait; 200 afterwards, "degraded" when a model could not be loaded or its engine is restarting.
-// Anyone reads statuses; why a model or the limiter store failed (paths, addresses, an engine's
+// Anyone reads statuses; why a model, the limiter store or the response store failed (paths, addresses, an engine's
 // last log lines) only a request with an admin key.
 import Router, { type RouterMiddleware } from '@koa/router';
 import type { GatewayState } from '../../http/gateway-state.js';
@@ -12,8 +12,10 @@ export function healthRoutes(state: GatewayState): Router {
     const entries = state.registry().list();
     const audience = await publicAudienceOf(ctx, state.keyRing(), state.failedKeys);
     const models = Object.fromEntries(entries.map((entry) => [entry.id, toHealthView(entry, audience)]));
-    const { detail, ...storeStatus } = state.limiterStore().status();
-    const store = audience === 'admin' && detail !== undefined ? { ...storeStatus, detail } : storeStatus;
+    const forAudience = <T extends { detail?: string }>({ detail, ...status }: T) =>
+      audience === 'admin' && detail !== undefined ? { ...status, detail } : status;
+    const store = forAudience(state.limiterStore().status());
+    const responses = forAudience(state.responseStore().status());
     // Only the first load of the startup models makes /health a 503 (see startupDone).
     if (!state.registry().startupDone()) {
       ctx.status = 503;
@@ -23,11 +25,12 @@ export function healthRoutes(state: GatewayState): Router {
         status: 'loading',
         models,
         rate_limit: store,
+        responses,
       };
       return;
     }
     const unavailable = entries.some((entry) => entry.status === 'unavailable' || entry.status === 'restarting');
-    ctx.body = { status: unavailable || !store.healthy ? 'degraded' : 'ok', models, rate_limit: store };
+    ctx.body = { status: unavailable || !store.healthy || !responses.healthy ? 'degraded' : 'ok', models, rate_limit: store, responses };
   };
   router.get('/health', handler);
   router.get('/v1/health', handler);
