@@ -215,6 +215,8 @@ export function parseResponsesRequest(body: unknown): ResponsesRequest {
   if (typeof body === 'object' && body !== null && !Array.isArray(body)) {
     const unknown = Object.keys(body).find((field) => !KNOWN_FIELDS.has(field));
     if (unknown !== undefined) throw errors.invalidRequest(`Unknown parameter: '${unknown}'.`, unknown, 'unknown_parameter');
+    if ((body as { input?: unknown }).input === undefined)
+      throw errors.invalidRequest("Missing required parameter: 'input'.", 'input', 'missing_required_parameter');
   }
   const request = parseRequest(requestSchema, body);
   const refused = refusedValue(request);
