@@ -70,7 +70,11 @@ function textPart(message: MessageItem): { type: string; text: string } {
 /** Where an item is in the request, for the errors about it; an item of the previous response's conversation is named by that field. */
 type ItemPlace = { param: string; fromRequest: boolean };
 
-/** An image part of a message (`{"type": "input_image", "image_url": "data:…", "detail": …}`), checked as chat's image parts are. */
+/**
+ * An image part of a message (`{"type": "input_image", "image_url": "data:…", "detail": …}`), checked
+ * as chat's image parts are. The chat pipeline checks it again; checking it here first is what lets
+ * a refusal name the Responses field (the second check costs one base64 decode of an accepted image).
+ */
 function imagePart(part: Record<string, unknown>, param: string, limits: ImageLimits): ChatPart {
   if (part.file_id != null)
     throw errors.invalidRequest(

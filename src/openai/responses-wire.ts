@@ -144,7 +144,8 @@ export function responsesWire(model: string, echo: ResponseEcho): ResponsesWire 
     const calls = result.toolCalls ?? [];
     const items: Array<(status: ItemStatus) => unknown> = [];
     if (result.reasoning !== undefined && result.reasoning !== '') items.push((status) => reasoningItem(result.reasoning!, status));
-    if (text !== '' || calls.length === 0) items.push((status) => messageItem(text, status));
+    // A reply with nothing else is one empty message (a thought cut by max_output_tokens is the reasoning item alone).
+    if (text !== '' || items.length + calls.length === 0) items.push((status) => messageItem(text, status));
     calls.forEach((call, index) => items.push((status) => callItem(index, call.id, call.name, call.arguments, status)));
     const cut = result.finishReason === 'length';
     return items.map((item, index) => item(cut && index === items.length - 1 ? 'incomplete' : 'completed'));
@@ -236,7 +237,7 @@ export function responsesWire(model: string, echo: ResponseEcho): ResponsesWire 
       return [event('response.function_call_arguments.delta', { ...at(current), delta: text })];
     },
     streamFinish: (_index, { result }) => {
-      // A reply with nothing in it is still one (empty) message, as the response lists it.
+      // A reply with nothing in it is still one (empty) message, as outputOf lists it.
       const frames = opened.length === 0 ? open('message', messageId(), messageItem('', 'in_progress')) : [];
       return [...frames, ...close(result.finishReason === 'length' ? 'incomplete' : 'completed')];
     },

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
+import { assertEventOrder } from '../conformance/responses-conformance.js';
 import { RESPONSES_KEYS, startResponsesGateway, type ResponsesGateway } from '../helpers/responses-gateway.js';
 
 type StreamEvent = OpenAI.Responses.ResponseStreamEvent;
@@ -167,6 +168,23 @@ describe('the Responses API', () => {
     const thought = events.filter((event) => event.type === 'response.reasoning_text.delta').map((event) => event.delta);
     assert.equal(thought.join(''), reasoning.content![0].text);
     assert.deepEqual((await stream.finalResponse()).output_text, thinking.output_text);
+    // A thought cut by max_output_tokens is the reasoning item alone, streamed the same.
+    const cutBody = { ...body, max_output_tokens: 3, store: false };
+    const cut = await alice.responses.create(cutBody);
+    assert.equal(cut.status, 'incomplete');
+    assert.deepEqual(
+      cut.output.map((item) => item.type),
+      ['reasoning'],
+    );
+    assert.equal(cut.output_text, '');
+    const cutStream = alice.responses.stream(cutBody);
+    const cutEvents: StreamEvent[] = [];
+    for await (const event of cutStream) cutEvents.push(event);
+    assertEventOrder(cutEvents);
+    assert.deepEqual(
+      (await cutStream.finalResponse()).output.map((item) => [item.type, (item as { status?: string }).status]),
+      [['reasoning', 'incomplete']],
+    );
     const none = await alice.responses.create({ ...body, reasoning: { effort: 'none', summary: 'auto' } });
     assert.deepEqual(
       none.output.map((item) => item.type),
