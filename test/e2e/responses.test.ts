@@ -9,6 +9,7 @@ import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
 import { assertEventOrder } from '../conformance/responses-conformance.js';
+import { pngDataUrl } from '../helpers/tiny-png.js';
 import { RESPONSES_KEYS, startResponsesGateway, type ResponsesGateway } from '../helpers/responses-gateway.js';
 
 type StreamEvent = OpenAI.Responses.ResponseStreamEvent;
@@ -221,6 +222,23 @@ describe('the Responses API', () => {
     await assertRefused(
       { model: 'tools', input: [{ role: 'user', content: [{ type: 'input_image', image_url: 'https://example.com/a.png' }] }] },
       'input[0].content[0].image_url',
+    );
+    // A valid image to a model without image input: refused below the route, still named as sent.
+    await assertRefused(
+      {
+        model: 'tools',
+        instructions: 'Look.',
+        input: [
+          {
+            role: 'user',
+            content: [
+              { type: 'input_text', text: 'What is it?' },
+              { type: 'input_image', image_url: pngDataUrl() },
+            ],
+          },
+        ],
+      },
+      'input[0].content[1]',
     );
     await assertRefused({ model: 'tools', input: 'Hi', previous_response_id: 'resp_nothing' }, 'previous_response_id', 'response_not_found', 404);
     await assertRefused({ model: 'tools', input: 'Hi', background: true }, 'background', 'unsupported_parameter');
