@@ -56,7 +56,10 @@ const CHAT_PART_FIELD = /^messages\[(\d+)\]\.parts\[(\d+)\]$/;
 function wireName(field: string | undefined, names: WireNames): string | undefined {
   if (field === undefined) return undefined;
   const part = CHAT_PART_FIELD.exec(field);
-  if (part) return `messages[${part[1]}].content[${part[2]}]`;
+  if (part) {
+    const chatName = `messages[${part[1]}].content[${part[2]}]`;
+    return names[chatName] ?? chatName;
+  }
   return names[field] ?? COMMON_WIRE_NAMES[field] ?? field;
 }
 

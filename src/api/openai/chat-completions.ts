@@ -57,7 +57,14 @@ export interface PreparedChat {
 }
 
 /** Checks a chat request, opens its model and renders its prompt once (also what counting a prompt's tokens needs). */
-export async function prepareChatRequest(ctx: Context, state: GatewayState, request: ChatCompletionRequest, endpoint: string): Promise<PreparedChat> {
+export async function prepareChatRequest(
+  ctx: Context,
+  state: GatewayState,
+  request: ChatCompletionRequest,
+  endpoint: string,
+  /** How the route's request names its prompt, for the 400 of one that cannot fit. */
+  promptParam = 'messages',
+): Promise<PreparedChat> {
   if (request.max_tokens != null && request.max_completion_tokens != null && request.max_tokens !== request.max_completion_tokens) {
     throw errors.invalidRequest("Set either 'max_tokens' or 'max_completion_tokens', not both with different values.", 'max_completion_tokens');
   }
@@ -73,7 +80,7 @@ export async function prepareChatRequest(ctx: Context, state: GatewayState, requ
   checkPromptFits(
     messages.reduce((sum, message) => sum + message.content.length, 0),
     model.info.contextLength,
-    'messages',
+    promptParam,
   );
   const reasoningEffort = request.reasoning_effort ?? undefined;
   const promptOptions = { ...(tools !== undefined ? { tools } : {}), ...(reasoningEffort !== undefined ? { reasoningEffort } : {}) };
@@ -83,7 +90,7 @@ export async function prepareChatRequest(ctx: Context, state: GatewayState, requ
 
 /** Answers a chat completion request through the model's handle, in the route's wire format. */
 export async function answerChat(ctx: Context, state: GatewayState, request: ChatCompletionRequest, route: ChatRoute): Promise<void> {
-  const { model, prompt, sampling, promptOptions } = await prepareChatRequest(ctx, state, request, route.endpoint);
+  const { model, prompt, sampling, promptOptions } = await prepareChatRequest(ctx, state, request, route.endpoint, route.wireNames.prompt);
   const api = state.config().api;
   const maxTokens = model.maxTokensFor(prompt.promptTokens, request.max_completion_tokens ?? request.max_tokens ?? undefined, model.config.default_max_tokens);
   const choices = request.n ?? 1;

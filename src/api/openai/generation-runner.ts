@@ -141,10 +141,11 @@ export async function respondWithGeneration(ctx: Context, run: GenerationRun): P
         if (OUTPUT_EVENTS.has(event.type)) firstText();
         return;
       }
+      // open() writes its frames at once: the delta made next comes after them (and a wire that
+      // numbers its events, as Responses does, numbers the opening frames first).
+      const opened = opening.open();
       const frames = deltaFrames(run.wire, index, event);
       if (frames.length > 0) firstText();
-      // open() writes its frames at once: the delta written next comes after them.
-      const opened = opening.open();
       if (frames.length === 0) return opened;
       sse.stopKeepAlive();
       const sent = sendFrames(sse, frames);
