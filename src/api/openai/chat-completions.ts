@@ -27,6 +27,8 @@ export interface ChatRoute {
   wireNames: WireNames;
   /** The wire that writes the answer, made once the prompt is counted. */
   wire(modelId: string, promptTokens: number): GenerationWire;
+  /** An exact thought budget the route's request set (Anthropic's `thinking.budget_tokens`). */
+  thinkingTokens?: number;
   onFinished?: GenerationRun['onFinished'];
 }
 
@@ -96,7 +98,13 @@ export async function answerChat(ctx: Context, state: GatewayState, request: Cha
     stream: request.stream === true,
     promptTokens: prompt.promptTokens,
     exactPromptTokens: model.promptTokensAreEstimates ? (results) => results[0].promptTokens : undefined,
-    options: { ...sampling, maxTokens, topLogprobs: request.logprobs ? (request.top_logprobs ?? 0) : undefined, ...promptOptions },
+    options: {
+      ...sampling,
+      maxTokens,
+      topLogprobs: request.logprobs ? (request.top_logprobs ?? 0) : undefined,
+      ...promptOptions,
+      ...(route.thinkingTokens !== undefined ? { thinkingTokens: route.thinkingTokens } : {}),
+    },
     signal: clientAbortSignal(ctx),
     streamStallTimeoutMs: api.stream_stall_timeout * 1000,
     logger: state.logger,
