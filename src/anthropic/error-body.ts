@@ -36,3 +36,8 @@ export interface AnthropicErrorBody {
 export function anthropicErrorBody(error: GatewayError, requestId?: string): AnthropicErrorBody {
   return { type: 'error', error: { type: errorTypeOf(error), message: error.message }, ...(requestId !== undefined ? { request_id: requestId } : {}) };
 }
+
+/** The body of a failure on `path`: Anthropic's shape on its paths, OpenAI's envelope elsewhere. */
+export function errorBodyFor(path: string, error: GatewayError, requestId?: string): unknown {
+  return speaksAnthropic(path) ? anthropicErrorBody(error, requestId) : error.toJSON();
+}

@@ -63,6 +63,7 @@ export function messagesWireNames(request: CountTokensRequest): Readonly<Record<
     maxTokens: 'max_tokens',
     stop: 'stop_sequences',
     reasoning_effort: 'thinking',
+    thinkingTokens: 'thinking.budget_tokens',
     tool_choice: 'tool_choice',
     ...Object.fromEntries((request.tools ?? []).map((_, index) => [`tools[${index}].function.parameters`, `tools[${index}].input_schema`])),
   };

@@ -81,6 +81,8 @@ export interface ChatPromptOptions {
   tools?: ChatTools;
   /** The request's reasoning effort, for a template that can leave the thought out (`none`). Undefined: the model's default. */
   reasoningEffort?: ReasoningEffort;
+  /** The request's exact thought budget (GenerationOptions.thinkingTokens), for an engine that must refuse it on some prompts. */
+  thinkingTokens?: number;
 }
 
 export type ChatContentPart = { type: 'text'; text: string } | { type: 'image'; image: ChatImage };

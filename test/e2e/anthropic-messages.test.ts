@@ -153,8 +153,16 @@ describe('Anthropic Messages API on llama.cpp', () => {
   test('a full queue is the SDK RateLimitError; a prompt beyond the context is a 400', async () => {
     // The thinking fixture never ends its thought by itself: each request runs to max_tokens.
     const long = () => client.messages.create({ model: 'think', max_tokens: 150, messages: [ask('A long story')] });
-    const running = [long(), long()];
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    const scheduler = gateway.gateway.registry.find('think')!.scheduler!;
+    const until = async (condition: () => boolean) => {
+      const started = performance.now();
+      while (!condition() && performance.now() - started < 10_000) await new Promise((resolve) => setTimeout(resolve, 5));
+    };
+    // One running, one waiting (max_queue = 1): the third is refused.
+    const running = [long()];
+    await until(() => scheduler.activeCount === 1);
+    running.push(long());
+    await until(() => scheduler.queueDepth === 1);
     await assert.rejects(long(), (error: unknown) => {
       assert.ok(error instanceof Anthropic.RateLimitError);
       assert.ok(Number(error.headers?.get('retry-after')) >= 1);

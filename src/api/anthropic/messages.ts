@@ -38,7 +38,7 @@ async function messages(ctx: Context, state: GatewayState): Promise<void> {
 async function countTokens(ctx: Context, state: GatewayState): Promise<void> {
   const request = parseCountTokensRequest(ctx.request.body);
   const { prompt } = await withWireNames(messagesWireNames(request), () =>
-    prepareChatRequest(ctx, state, toChatRequest(request, imageLimitsOf(state)), '/v1/messages/count_tokens'),
+    prepareChatRequest(ctx, state, toChatRequest(request, imageLimitsOf(state)), '/v1/messages/count_tokens', thinkingTokensOf(request)),
   );
   ctx.body = { input_tokens: prompt.promptTokens };
 }

@@ -55,11 +55,20 @@ export interface PreparedChat {
   model: ModelHandle;
   prompt: PreparedPrompt;
   sampling: ReturnType<typeof samplingOptions>;
-  promptOptions: Pick<GenerationRun['options'], 'tools' | 'reasoningEffort'>;
+  promptOptions: Pick<GenerationRun['options'], 'tools' | 'reasoningEffort' | 'thinkingTokens'>;
 }
 
-/** Checks a chat request, opens its model and renders its prompt once (also what counting a prompt's tokens needs). */
-export async function prepareChatRequest(ctx: Context, state: GatewayState, request: ChatCompletionRequest, endpoint: string): Promise<PreparedChat> {
+/**
+ * Checks a chat request, opens its model and renders its prompt once (also what counting a prompt's
+ * tokens needs). `thinkingTokens`: an exact thought budget the route's own request set.
+ */
+export async function prepareChatRequest(
+  ctx: Context,
+  state: GatewayState,
+  request: ChatCompletionRequest,
+  endpoint: string,
+  thinkingTokens?: number,
+): Promise<PreparedChat> {
   if (request.max_tokens != null && request.max_completion_tokens != null && request.max_tokens !== request.max_completion_tokens) {
     throw errors.invalidRequest("Set either 'max_tokens' or 'max_completion_tokens', not both with different values.", 'max_completion_tokens');
   }
@@ -78,14 +87,18 @@ export async function prepareChatRequest(ctx: Context, state: GatewayState, requ
     'messages',
   );
   const reasoningEffort = request.reasoning_effort ?? undefined;
-  const promptOptions = { ...(tools !== undefined ? { tools } : {}), ...(reasoningEffort !== undefined ? { reasoningEffort } : {}) };
+  const promptOptions = {
+    ...(tools !== undefined ? { tools } : {}),
+    ...(reasoningEffort !== undefined ? { reasoningEffort } : {}),
+    ...(thinkingTokens !== undefined ? { thinkingTokens } : {}),
+  };
   const prompt = await model.prepareChat(messages, Object.keys(promptOptions).length === 0 ? undefined : promptOptions);
   return { model, prompt, sampling, promptOptions };
 }
 
 /** Answers a chat completion request through the model's handle, in the route's wire format. */
 export async function answerChat(ctx: Context, state: GatewayState, request: ChatCompletionRequest, route: ChatRoute): Promise<void> {
-  const { model, prompt, sampling, promptOptions } = await prepareChatRequest(ctx, state, request, route.endpoint);
+  const { model, prompt, sampling, promptOptions } = await prepareChatRequest(ctx, state, request, route.endpoint, route.thinkingTokens);
   const api = state.config().api;
   const maxTokens = model.maxTokensFor(prompt.promptTokens, request.max_completion_tokens ?? request.max_tokens ?? undefined, model.config.default_max_tokens);
   const choices = request.n ?? 1;
@@ -103,7 +116,6 @@ export async function answerChat(ctx: Context, state: GatewayState, request: Cha
       maxTokens,
       topLogprobs: request.logprobs ? (request.top_logprobs ?? 0) : undefined,
       ...promptOptions,
-      ...(route.thinkingTokens !== undefined ? { thinkingTokens: route.thinkingTokens } : {}),
     },
     signal: clientAbortSignal(ctx),
     streamStallTimeoutMs: api.stream_stall_timeout * 1000,

@@ -3,7 +3,7 @@
 // the client a generic message and the log the whole story. Once headers are sent (a stream),
 // the stream writer reports in-band; here it can only be logged.
 import type { Middleware } from 'koa';
-import { anthropicErrorBody, speaksAnthropic } from '../../anthropic/error-body.js';
+import { errorBodyFor } from '../../anthropic/error-body.js';
 import { toGatewayError } from '../../api/error-mapping.js';
 import { errors, GatewayError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
@@ -43,7 +43,7 @@ export function errorEnvelope(logger: Logger): Middleware {
       if (gatewayError.code) ctx.state.access.errorCode = gatewayError.code;
       ctx.status = gatewayError.status;
       for (const [name, value] of Object.entries(gatewayError.headers)) ctx.set(name, value);
-      ctx.body = speaksAnthropic(ctx.path) ? anthropicErrorBody(gatewayError, ctx.state.requestId) : gatewayError.toJSON();
+      ctx.body = errorBodyFor(ctx.path, gatewayError, ctx.state.requestId);
     }
   };
 }
