@@ -75,6 +75,7 @@ const fields = {
   tools: z.array(toolSchema).max(MAX_TOOLS).optional(),
   tool_choice: toolChoiceSchema.optional(),
   thinking: thinkingSchema.optional(),
+  /** Accepted, a no-op (as chat's `user`): the key's name is what identifies a caller in logs and metrics. */
   metadata: z.looseObject({ user_id: z.string().max(256).nullish() }).optional(),
   stream: z.boolean().optional(),
   /** Accepted, a no-op: this server has one tier of capacity. */

@@ -247,7 +247,6 @@ export function toChatGenerationRequest(request: MessagesRequest, limits: ImageL
     ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
     ...(request.top_p !== undefined ? { top_p: request.top_p } : {}),
     ...(request.top_k !== undefined ? { top_k: request.top_k } : {}),
-    ...(request.metadata?.user_id != null ? { user: request.metadata.user_id } : {}),
     stream: request.stream === true,
   };
 }
