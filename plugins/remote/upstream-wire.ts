@@ -4,6 +4,7 @@
 import type { ChatMessage, ChatTools, FinishReason, GenerationOptions, TokenLogprob } from '../../src/engine/contract.js';
 import { GatewayError, type ErrorType } from '../../src/errors.js';
 import { toolsBody } from '../../src/upstream/chat-messages-body.js';
+import { effortCovering } from '../../src/backends/thought-segments.js';
 
 /** Token counts for rate limits before a run, where no tokenizer is at hand: about four characters a token. */
 export function estimateTokens(text: string): number {
@@ -43,7 +44,9 @@ export function generationFields(options: GenerationOptions, kind: 'chat' | 'tex
   if (constraint?.kind === 'json_object') body.response_format = { type: 'json_object' };
   else if (constraint?.kind === 'json_schema') body.response_format = { type: 'json_schema', json_schema: { name: 'response', schema: constraint.schema } };
   else if (constraint?.kind === 'gbnf') body.grammar = constraint.grammar;
-  if (options.reasoningEffort !== undefined && kind === 'chat') body.reasoning_effort = options.reasoningEffort;
+  // An upstream takes an effort, not a token budget: an exact budget is sent as the effort that covers it.
+  const effort = options.thinkingTokens !== undefined ? effortCovering(options.thinkingTokens) : options.reasoningEffort;
+  if (effort !== undefined && kind === 'chat') body.reasoning_effort = effort;
   if (options.topLogprobs !== undefined) {
     if (kind === 'chat') {
       body.logprobs = true;

@@ -53,9 +53,15 @@ export function promptOpensThought(prompt: string, markers: ThoughtMarkers): boo
  */
 const EFFORT_BUDGET: Record<ReasoningEffort, number | undefined> = { none: 0, minimal: 256, low: 1024, medium: 4096, high: undefined };
 
-/** The thought tokens a generation may spend (undefined: no limit). */
-export function thinkingBudget(effort: ReasoningEffort | undefined, maxThinkingTokens: number | undefined): number | undefined {
-  const fromEffort = effort === undefined ? undefined : EFFORT_BUDGET[effort];
+/** The smallest effort whose budget covers `tokens` (what an engine that takes only an effort is given for an exact budget). */
+export function effortCovering(tokens: number): ReasoningEffort {
+  const levels: ReasoningEffort[] = ['minimal', 'low', 'medium'];
+  return levels.find((level) => (EFFORT_BUDGET[level] ?? Infinity) >= tokens) ?? 'high';
+}
+
+/** The thought tokens a generation may spend (undefined: no limit); an exact budget (`thinkingTokens`) wins over the effort's. */
+export function thinkingBudget(effort: ReasoningEffort | undefined, maxThinkingTokens: number | undefined, thinkingTokens?: number): number | undefined {
+  const fromEffort = thinkingTokens ?? (effort === undefined ? undefined : EFFORT_BUDGET[effort]);
   if (fromEffort === undefined) return maxThinkingTokens;
   return maxThinkingTokens === undefined ? fromEffort : Math.min(fromEffort, maxThinkingTokens);
 }

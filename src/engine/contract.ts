@@ -81,6 +81,8 @@ export interface ChatPromptOptions {
   tools?: ChatTools;
   /** The request's reasoning effort, for a template that can leave the thought out (`none`). Undefined: the model's default. */
   reasoningEffort?: ReasoningEffort;
+  /** The request's exact thought budget (GenerationOptions.thinkingTokens), for an engine that must refuse it on some prompts. */
+  thinkingTokens?: number;
 }
 
 export type ChatContentPart = { type: 'text'; text: string } | { type: 'image'; image: ChatImage };
@@ -139,6 +141,12 @@ export interface GenerationOptions {
    * `max_thinking_tokens`, or no limit. A constrained reply (`constraint`, tools) has no thought.
    */
   reasoningEffort?: ReasoningEffort;
+  /**
+   * An exact thought budget in tokens (Anthropic's `thinking.budget_tokens`): wins over
+   * `reasoningEffort`'s, still capped by the model's `max_thinking_tokens`. A remote upstream,
+   * which takes only an effort, gets the smallest effort whose budget covers it.
+   */
+  thinkingTokens?: number;
   /** Aborted when the client leaves: the engine stops within a token or two. */
   signal: AbortSignal;
   /**
@@ -187,6 +195,11 @@ export interface GenerationResult {
   /** The calls the reply made, in order (undefined or empty: none). */
   toolCalls?: ToolCall[];
   finishReason: FinishReason;
+  /**
+   * The request's stop string that ended the reply (one of `GenerationOptions.stop`), when one did.
+   * Undefined for any other end, and from an engine that cannot tell (a remote upstream).
+   */
+  stopSequence?: string;
   promptTokens: number;
   completionTokens: number;
   /** Prompt tokens the engine found already evaluated (a cached prefix); undefined when unknown. */

@@ -45,6 +45,15 @@ export function imageOfPart(part: { image_url?: unknown }, param: string, limits
     throw errors.invalidRequest(`Invalid value for '${param}.image_url.detail': expected 'auto', 'low' or 'high'.`, `${param}.image_url.detail`);
   const urlParam = `${param}.image_url.url`;
   if (typeof url !== 'string') throw errors.invalidRequest(`Invalid type for '${urlParam}': expected a string.`, urlParam);
+  return imageOfUrl(url, urlParam, limits, detail as ChatImage['detail'] | undefined);
+}
+
+/**
+ * The image of a URL as a client gave it (a base64 data URL; a remote URL is refused). `urlParam`
+ * is the URL's wire name: every refusal names it (the Anthropic route builds the data URL of an
+ * image block's `source` and names that).
+ */
+export function imageOfUrl(url: string, urlParam: string, limits: ImageLimits, detail?: ChatImage['detail']): ChatImage {
   if (/^https?:\/\//i.test(url))
     throw errors.invalidRequest(
       `Remote image URLs are not accepted ('${urlParam}'): send the image itself as a base64 data URL (data:image/png;base64,...).`,
@@ -82,6 +91,6 @@ export function imageOfPart(part: { image_url?: unknown }, param: string, limits
     mediaType,
     dataUrl: match[0] === `data:${mediaType};base64,` ? url : `data:${mediaType};base64,${data}`,
     byteLength,
-    ...(detail != null ? { detail: detail as ChatImage['detail'] } : {}),
+    ...(detail != null ? { detail } : {}),
   };
 }

@@ -42,10 +42,11 @@ function issueMessage(issue: z.core.$ZodIssue, name: string): string {
   }
 }
 
-export function parseRequest<Schema extends z.ZodType>(schema: Schema, body: unknown): z.infer<Schema> {
+/** Parses `body` (found at path `at` of the request: a part checked on its own) or throws a 400 naming the field. */
+export function parseRequest<Schema extends z.ZodType>(schema: Schema, body: unknown, at: readonly PropertyKey[] = []): z.infer<Schema> {
   const result = schema.safeParse(body, { reportInput: true });
   if (result.success) return result.data;
   const issue = result.error.issues[0];
-  const name = parameterName(issue.path);
+  const name = parameterName([...at, ...issue.path]);
   throw errors.invalidRequest(issueMessage(issue, name || 'body'), name || null, 'invalid_request');
 }

@@ -14,8 +14,9 @@ import type { errors, GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Usage } from '../openai/generation-wire.js';
 
-/** The OpenAI endpoints request hooks see (`/rerank` is reported as `/v1/rerank`). */
-export type PluginEndpoint = '/v1/chat/completions' | '/v1/responses' | '/v1/completions' | '/v1/embeddings' | '/v1/rerank';
+/** The endpoints request hooks see (`/rerank` is reported as `/v1/rerank`): OpenAI's, and Anthropic's Messages API. */
+export type PluginEndpoint =
+  '/v1/chat/completions' | '/v1/responses' | '/v1/completions' | '/v1/embeddings' | '/v1/rerank' | '/v1/messages' | '/v1/messages/count_tokens';
 
 /** One request as hooks see it. The same object is passed to every hook of that request. */
 export interface PluginRequest {

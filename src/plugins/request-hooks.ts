@@ -3,6 +3,7 @@
 // writer's transform, `afterResponse` when the handler is done. Mounted per route, after the
 // JSON body parser and before the handler.
 import type { Context, Middleware } from 'koa';
+import { errorBodyFor } from '../anthropic/error-body.js';
 import { toGatewayError } from '../api/error-mapping.js';
 import type { Usage } from '../openai/generation-wire.js';
 import { clientAbortSignal } from '../http/client-abort.js';
@@ -78,7 +79,7 @@ export function pluginRequestHooks(host: PluginHost | undefined, endpoint: Plugi
     if (after.length > 0) {
       const gatewayError = failed ? toGatewayError(thrown) : undefined;
       const streamed = ctx.respond === false;
-      let body: unknown = gatewayError ? gatewayError.toJSON() : streamed ? undefined : ctx.body;
+      let body: unknown = gatewayError ? errorBodyFor(ctx.path, gatewayError, ctx.state.requestId) : streamed ? undefined : ctx.body;
       const response: PluginResponse = {
         status: gatewayError ? gatewayError.status : streamed ? ctx.res.statusCode : ctx.status,
         streamed,

@@ -7,6 +7,7 @@ import { adminRoutes, metricsRoutes, readinessRoutes } from '../api/native/opera
 import { modelRoutes } from '../api/openai/models.js';
 import { openAiGenerationRoutes } from '../api/openai/generation-routes.js';
 import { storedResponseRoutes } from '../api/openai/responses.js';
+import { anthropicRoutes } from '../api/anthropic/messages.js';
 import { accessLog } from './middleware/access-log.js';
 import { authenticate } from './middleware/auth.js';
 import { corsPolicy } from './middleware/cors.js';
@@ -28,7 +29,8 @@ export function createApp(state: GatewayState): Koa {
   const metricsByKey = metricsRoutes(state, 'by-key');
   const exposeMetrics = () => state.config().metrics.enabled && state.config().metrics.address === undefined;
   const apiRouter = new Router();
-  for (const router of [modelRoutes(state), openAiGenerationRoutes(state), storedResponseRoutes(state), adminRoutes(state)]) apiRouter.use(router.routes());
+  const routers = [modelRoutes(state), openAiGenerationRoutes(state), storedResponseRoutes(state), anthropicRoutes(state), adminRoutes(state)];
+  for (const router of routers) apiRouter.use(router.routes());
   // Plugins' routes sit beside the API's: after authentication and rate limits.
   for (const { router } of state.plugins?.routers ?? []) apiRouter.use(router.routes());
 

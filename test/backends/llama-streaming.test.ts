@@ -38,9 +38,12 @@ test('text that only looked like a stop string is released once it is decided', 
   assert.deepEqual(holdback.finish(), { text: 'S', stopped: false }, 'a partial stop string at the end is plain text');
 });
 
-test('the earliest of several stop strings wins', () => {
-  const { released } = feed(new StopStringHoldback(['world', 'o w']), ['hello world']);
+test('the earliest of several stop strings wins, and is the one reported', () => {
+  const holdback = new StopStringHoldback(['world', 'o w']);
+  const { released } = feed(holdback, ['hello world']);
   assert.equal(released.join(''), 'hell');
+  assert.equal(holdback.stoppedBy, 'o w');
+  assert.equal(new StopStringHoldback(['x']).stoppedBy, undefined);
 });
 
 test('leading whitespace can be dropped and trailing whitespace held back', () => {

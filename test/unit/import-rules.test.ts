@@ -73,10 +73,10 @@ const rules: ImportRule[] = [
     forbidden: into('src/server', 'src/http', 'src/api', 'src/openai'),
   },
   { name: 'engines never import Koa', importer: under('src/backends', 'src/engine'), forbidden: koa },
-  { name: 'wire modules (src/openai/) never import Koa', importer: under('src/openai'), forbidden: koa },
+  { name: 'wire modules (src/openai/, src/anthropic/) never import Koa', importer: under('src/openai', 'src/anthropic'), forbidden: koa },
   {
     name: 'wire modules never import the server, the request helpers or the routes',
-    importer: under('src/openai'),
+    importer: under('src/openai', 'src/anthropic'),
     forbidden: into('src/server', 'src/http', 'src/api'),
   },
   {

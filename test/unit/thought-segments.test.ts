@@ -3,7 +3,7 @@
 // lines around them; and the thought budget each reasoning_effort allows.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { promptOpensThought, thinkingBudget, thoughtMarkersOf, ThoughtSplitter } from '../../src/backends/thought-segments.js';
+import { effortCovering, promptOpensThought, thinkingBudget, thoughtMarkersOf, ThoughtSplitter } from '../../src/backends/thought-segments.js';
 
 const THINK = { start: '<think>', end: '</think>' };
 
@@ -77,5 +77,9 @@ describe('thought splitter', () => {
     assert.equal(thinkingBudget('high', 300), 300);
     assert.equal(thinkingBudget('minimal', 300), 256);
     assert.equal(thinkingBudget(undefined, 50), 50);
+    // An exact budget (Anthropic's budget_tokens) wins over the effort's, still under max_thinking_tokens.
+    assert.equal(thinkingBudget('low', undefined, 7), 7);
+    assert.equal(thinkingBudget(undefined, 50, 70), 50);
+    assert.deepEqual([1, 256, 257, 4096, 4097].map(effortCovering), ['minimal', 'minimal', 'low', 'medium', 'high']);
   });
 });

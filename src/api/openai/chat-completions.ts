@@ -27,6 +27,8 @@ export interface ChatRoute {
   wireNames: WireNames;
   /** The wire that writes the answer, made once the prompt is counted. */
   wire(modelId: string, promptTokens: number): GenerationWire;
+  /** An exact thought budget the route's request set (Anthropic's `thinking.budget_tokens`). */
+  thinkingTokens?: number;
   onFinished?: GenerationRun['onFinished'];
 }
 
@@ -53,7 +55,15 @@ export interface PreparedChat {
   model: ModelHandle;
   prompt: PreparedPrompt;
   sampling: ReturnType<typeof samplingOptions>;
-  promptOptions: Pick<GenerationRun['options'], 'tools' | 'reasoningEffort'>;
+  promptOptions: Pick<GenerationRun['options'], 'tools' | 'reasoningEffort' | 'thinkingTokens'>;
+}
+
+/** What a route that translated its request into a chat request adds to it. */
+export interface ChatPreparation {
+  /** How the route's request names its prompt, for the 400 of one that cannot fit (default `messages`). */
+  promptParam?: string;
+  /** An exact thought budget the route's own request set (Anthropic's `thinking.budget_tokens`). */
+  thinkingTokens?: number;
 }
 
 /** Checks a chat request, opens its model and renders its prompt once (also what counting a prompt's tokens needs). */
@@ -62,8 +72,7 @@ export async function prepareChatRequest(
   state: GatewayState,
   request: ChatCompletionRequest,
   endpoint: string,
-  /** How the route's request names its prompt, for the 400 of one that cannot fit. */
-  promptParam = 'messages',
+  { promptParam = 'messages', thinkingTokens }: ChatPreparation = {},
 ): Promise<PreparedChat> {
   if (request.max_tokens != null && request.max_completion_tokens != null && request.max_tokens !== request.max_completion_tokens) {
     throw errors.invalidRequest("Set either 'max_tokens' or 'max_completion_tokens', not both with different values.", 'max_completion_tokens');
@@ -83,14 +92,21 @@ export async function prepareChatRequest(
     promptParam,
   );
   const reasoningEffort = request.reasoning_effort ?? undefined;
-  const promptOptions = { ...(tools !== undefined ? { tools } : {}), ...(reasoningEffort !== undefined ? { reasoningEffort } : {}) };
+  const promptOptions = {
+    ...(tools !== undefined ? { tools } : {}),
+    ...(reasoningEffort !== undefined ? { reasoningEffort } : {}),
+    ...(thinkingTokens !== undefined ? { thinkingTokens } : {}),
+  };
   const prompt = await model.prepareChat(messages, Object.keys(promptOptions).length === 0 ? undefined : promptOptions);
   return { model, prompt, sampling, promptOptions };
 }
 
 /** Answers a chat completion request through the model's handle, in the route's wire format. */
 export async function answerChat(ctx: Context, state: GatewayState, request: ChatCompletionRequest, route: ChatRoute): Promise<void> {
-  const { model, prompt, sampling, promptOptions } = await prepareChatRequest(ctx, state, request, route.endpoint, route.wireNames.prompt);
+  const { model, prompt, sampling, promptOptions } = await prepareChatRequest(ctx, state, request, route.endpoint, {
+    promptParam: route.wireNames.prompt,
+    thinkingTokens: route.thinkingTokens,
+  });
   const api = state.config().api;
   const maxTokens = model.maxTokensFor(prompt.promptTokens, request.max_completion_tokens ?? request.max_tokens ?? undefined, model.config.default_max_tokens);
   const choices = request.n ?? 1;
@@ -103,7 +119,12 @@ export async function answerChat(ctx: Context, state: GatewayState, request: Cha
     stream: request.stream === true,
     promptTokens: prompt.promptTokens,
     exactPromptTokens: model.promptTokensAreEstimates ? (results) => results[0].promptTokens : undefined,
-    options: { ...sampling, maxTokens, topLogprobs: request.logprobs ? (request.top_logprobs ?? 0) : undefined, ...promptOptions },
+    options: {
+      ...sampling,
+      maxTokens,
+      topLogprobs: request.logprobs ? (request.top_logprobs ?? 0) : undefined,
+      ...promptOptions,
+    },
     signal: clientAbortSignal(ctx),
     streamStallTimeoutMs: api.stream_stall_timeout * 1000,
     logger: state.logger,

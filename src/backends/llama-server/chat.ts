@@ -41,6 +41,8 @@ export function createServerChat(
       // A prompt with images is rendered and counted by the server itself, without the thought handling of a text prompt.
       if (withImages && settings.thinking !== undefined && options?.reasoningEffort !== undefined)
         throw new UnsupportedFeatureError(`model '${connection.modelId}' on llama-server does not take reasoning_effort with images`, 'reasoning_effort');
+      if (withImages && settings.thinking !== undefined && options?.thinkingTokens !== undefined)
+        throw new UnsupportedFeatureError(`model '${connection.modelId}' on llama-server does not take a thought budget with images`, 'thinkingTokens');
       const prompt = withImages
         ? await prepareImagePrompt(connection, vision.mediaMarker, messages, tools?.definitions)
         : await prepareTextPrompt(connection, settings, messages, tools, options?.reasoningEffort);

@@ -266,7 +266,9 @@ export async function runOnServer(
     stream: true,
     cache_prompt: prompt.media?.cacheable ?? true,
     ...sampling,
-    ...(thought === undefined ? {} : thoughtBudgetFields(thought, thinkingBudget(options.reasoningEffort, settings.thinking?.maxThinkingTokens))),
+    ...(thought === undefined
+      ? {}
+      : thoughtBudgetFields(thought, thinkingBudget(options.reasoningEffort, settings.thinking?.maxThinkingTokens, options.thinkingTokens))),
     ...(phase.grammar === undefined ? { stop: [...options.stop, ...(phase.extraStops ?? [])] } : { stop: [], grammar: phase.grammar }),
     ...(phase.preservedTokens === undefined || phase.preservedTokens.length === 0 ? {} : { preserved_tokens: phase.preservedTokens }),
   };
@@ -345,6 +347,10 @@ export async function runOnServer(
     text: reply.text,
     ...(reply.reasoning !== '' ? { reasoning: reply.reasoning } : {}),
     finishReason,
+    // llama-server names the stop string that ended the reply; only the request's own are reported.
+    ...(finishReason === 'stop' && typeof final?.stopping_word === 'string' && options.stop.includes(final.stopping_word)
+      ? { stopSequence: final.stopping_word }
+      : {}),
     promptTokens: typeof final?.tokens_evaluated === 'number' ? final.tokens_evaluated : prompt.promptTokens,
     completionTokens: typeof final?.tokens_predicted === 'number' ? final.tokens_predicted : generated,
     ...(typeof timings?.cache_n === 'number' ? { cachedPromptTokens: timings.cache_n } : {}),

@@ -24,12 +24,18 @@ export class StopStringHoldback {
   #started = false;
   #stopped = false;
   #leadingTrimmed = 0;
+  #stoppedBy: string | undefined;
 
   constructor(stops: readonly string[], options: HoldbackOptions = {}) {
     this.#stops = [...new Set(stops.filter((stop) => stop !== ''))];
     this.#longestStop = this.#stops.reduce((longest, stop) => Math.max(longest, stop.length), 0);
     this.#trimLeading = options.trimLeadingWhitespace ?? false;
     this.#trimTrailing = options.trimTrailingWhitespace ?? false;
+  }
+
+  /** The stop string that ended the text (undefined until one did). */
+  get stoppedBy(): string | undefined {
+    return this.#stoppedBy;
   }
 
   /** Characters dropped from the start (for mapping text offsets back to tokens). */
@@ -49,9 +55,10 @@ export class StopStringHoldback {
     this.#started = true;
     this.#buffer += text;
 
-    const stopAt = this.#firstStopIndex();
+    const { index: stopAt, stop } = this.#firstStop();
     if (stopAt >= 0) {
       this.#stopped = true;
+      this.#stoppedBy = stop;
       let released = this.#buffer.slice(0, stopAt);
       if (this.#trimTrailing) released = released.trimEnd();
       this.#buffer = '';
@@ -75,11 +82,12 @@ export class StopStringHoldback {
     return { text: output.text + rest, stopped: false };
   }
 
-  #firstStopIndex(): number {
-    let first = -1;
+  /** The earliest stop string in the buffer (index -1: none). */
+  #firstStop(): { index: number; stop?: string } {
+    let first: { index: number; stop?: string } = { index: -1 };
     for (const stop of this.#stops) {
       const index = this.#buffer.indexOf(stop);
-      if (index >= 0 && (first < 0 || index < first)) first = index;
+      if (index >= 0 && (first.index < 0 || index < first.index)) first = { index, stop };
     }
     return first;
   }

@@ -160,7 +160,7 @@ async function runOnSequence(
   // A grammar leaves no room for a thought: a constrained reply is all answer.
   const thought = grammar === undefined ? prompt.thought : undefined;
   const reply = new ReplyWriter(thought, options.onEvent);
-  const thoughtBudget = thought === undefined ? undefined : thinkingBudget(options.reasoningEffort, engine.maxThinkingTokens);
+  const thoughtBudget = thought === undefined ? undefined : thinkingBudget(options.reasoningEffort, engine.maxThinkingTokens, options.thinkingTokens);
   // What the engine writes when the budget is spent: the end marker, as the model would (no budget, no marker to write).
   const closing = thought === undefined || thoughtBudget === undefined ? [] : model.tokenize(thought.markers.end, false);
   let thoughtTokens = 0;
@@ -259,6 +259,8 @@ async function runOnSequence(
     text: reply.text,
     ...(reply.reasoning !== '' ? { reasoning: reply.reasoning } : {}),
     finishReason,
+    // Only the request's own stop strings are reported (not the template's end markers or a phase's trigger).
+    ...(finishReason === 'stop' && holdback.stoppedBy !== undefined && options.stop.includes(holdback.stoppedBy) ? { stopSequence: holdback.stoppedBy } : {}),
     promptTokens: prompt.tokens.length,
     completionTokens: generated.length,
     // The last prompt token is evaluated again even when cached (its logits start the reply).

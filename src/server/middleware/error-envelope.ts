@@ -1,7 +1,9 @@
-// The first middleware: every failure below it leaves as the OpenAI error envelope. A 5xx shows
+// The first middleware: every failure below it leaves as the OpenAI error envelope (Anthropic's
+// error shape on the Messages API's paths, see src/anthropic/error-body.ts). A 5xx shows
 // the client a generic message and the log the whole story. Once headers are sent (a stream),
 // the stream writer reports in-band; here it can only be logged.
 import type { Middleware } from 'koa';
+import { errorBodyFor } from '../../anthropic/error-body.js';
 import { toGatewayError } from '../../api/error-mapping.js';
 import { errors, GatewayError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
@@ -41,7 +43,7 @@ export function errorEnvelope(logger: Logger): Middleware {
       if (gatewayError.code) ctx.state.access.errorCode = gatewayError.code;
       ctx.status = gatewayError.status;
       for (const [name, value] of Object.entries(gatewayError.headers)) ctx.set(name, value);
-      ctx.body = gatewayError.toJSON();
+      ctx.body = errorBodyFor(ctx.path, gatewayError, ctx.state.requestId);
     }
   };
 }

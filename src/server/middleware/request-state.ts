@@ -2,6 +2,7 @@
 // gives the request its id, honouring a sane incoming x-request-id so traces join up.
 import { randomUUID } from 'node:crypto';
 import type { Middleware } from 'koa';
+import { speaksAnthropic } from '../../anthropic/error-body.js';
 
 const ACCEPTABLE_INCOMING_ID = /^[A-Za-z0-9._:\-]{1,128}$/;
 
@@ -15,6 +16,8 @@ export function requestState(shutdownSignal: AbortSignal): Middleware {
     ctx.state.leases = [];
     ctx.state.shutdownSignal = shutdownSignal;
     ctx.set('x-request-id', id);
+    // Anthropic's clients read the request id from `request-id` (its SDK shows it on errors).
+    if (speaksAnthropic(ctx.path)) ctx.set('request-id', id);
     await next();
   };
 }

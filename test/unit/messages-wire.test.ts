@@ -1,0 +1,80 @@
+// The Anthropic Messages wire: the exact event sequence of a streamed reply (thought, text, calls),
+// the Message body of the same reply, and a failure after the headers as one `error` event.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { messagesWire } from '../../src/anthropic/messages-wire.js';
+import type { GenerationResult } from '../../src/engine/contract.js';
+import { errors } from '../../src/errors.js';
+import { usageOf } from '../../src/openai/generation-wire.js';
+
+const result: GenerationResult = {
+  text: 'Hi',
+  reasoning: 'hmm',
+  toolCalls: [{ id: 'call_1', name: 'f', arguments: '{"a":1}' }],
+  finishReason: 'tool_calls',
+  promptTokens: 10,
+  completionTokens: 7,
+  cachedPromptTokens: 4,
+};
+
+test('a streamed reply: message_start, ping, one block per kind in order, message_delta with the usage, message_stop', () => {
+  const wire = messagesWire('m', 10);
+  const frames = [
+    ...wire.streamStart(0),
+    ...wire.streamReasoning(0, 'hm'),
+    ...wire.streamReasoning(0, 'm'),
+    ...wire.streamDelta(0, ''),
+    ...wire.streamDelta(0, 'Hi'),
+    ...wire.streamToolCallStart(0, { index: 0, id: 'call_1', name: 'f' }),
+    ...wire.streamToolCallArguments(0, 0, '{"a":1}'),
+    ...wire.streamFinish(0, { index: 0, text: 'Hi', result }),
+    ...wire.streamEnd([{ index: 0, text: 'Hi', result }], usageOf(10, 7, 4)),
+  ];
+  for (const frame of frames) assert.equal(frame.event, (frame.data as { type: string }).type, 'every frame is a named event');
+  assert.deepEqual(
+    frames.slice(2).map((frame) => frame.data),
+    [
+      { type: 'content_block_start', index: 0, content_block: { type: 'thinking', thinking: '', signature: '' } },
+      { type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: 'hm' } },
+      { type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: 'm' } },
+      { type: 'content_block_stop', index: 0 },
+      { type: 'content_block_start', index: 1, content_block: { type: 'text', text: '', citations: null } },
+      { type: 'content_block_delta', index: 1, delta: { type: 'text_delta', text: 'Hi' } },
+      { type: 'content_block_stop', index: 1 },
+      { type: 'content_block_start', index: 2, content_block: { type: 'tool_use', id: 'toolu_1', name: 'f', input: {} } },
+      { type: 'content_block_delta', index: 2, delta: { type: 'input_json_delta', partial_json: '{"a":1}' } },
+      { type: 'content_block_stop', index: 2 },
+      {
+        type: 'message_delta',
+        delta: { stop_reason: 'tool_use', stop_sequence: null },
+        usage: { input_tokens: 6, output_tokens: 7, cache_creation_input_tokens: 0, cache_read_input_tokens: 4 },
+      },
+      { type: 'message_stop' },
+    ],
+  );
+  assert.deepEqual(
+    frames.slice(0, 2).map((frame) => frame.event),
+    ['message_start', 'ping'],
+  );
+  const body = wire.response([{ index: 0, text: 'Hi', result }], usageOf(10, 7, 4)) as { id: string; content: unknown[]; stop_reason: string };
+  assert.match(body.id, /^msg_[0-9a-f]{24}$/);
+  assert.deepEqual(body.content, [
+    { type: 'thinking', thinking: 'hmm', signature: '' },
+    { type: 'text', text: 'Hi', citations: null },
+    { type: 'tool_use', id: 'toolu_1', name: 'f', input: { a: 1 } },
+  ]);
+});
+
+test('an empty reply still has its text block; a stop string is stop_sequence; a failure is one error event', () => {
+  const wire = messagesWire('m', 3);
+  const stopped: GenerationResult = { text: '', finishReason: 'stop', stopSequence: 'END', promptTokens: 3, completionTokens: 1 };
+  assert.deepEqual(
+    wire.streamFinish(0, { index: 0, text: '', result: stopped }).map((frame) => frame.event),
+    ['content_block_start', 'content_block_stop'],
+  );
+  const body = wire.response([{ index: 0, text: '', result: stopped }], usageOf(3, 1)) as Record<string, unknown>;
+  assert.deepEqual([body.content, body.stop_reason, body.stop_sequence], [[{ type: 'text', text: '', citations: null }], 'stop_sequence', 'END']);
+  assert.deepEqual(wire.streamError(errors.unavailable('busy', 1000)), [
+    { event: 'error', data: { type: 'error', error: { type: 'overloaded_error', message: 'busy' } } },
+  ]);
+});
