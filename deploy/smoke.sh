@@ -288,6 +288,26 @@ if [[ -n $SERVER_MODEL ]]; then
   ' "$server_chat" || { show_log; fail "the chat completion on backend llama-server did not answer 200 with text"; }
 fi
 
+# The agent APIs: a stored response (the SQLite file in the image's data volume) read back, and an
+# Anthropic Message.
+response=$(http POST /v1/responses '{"model":"stories-chat","input":"Tell me a story.","max_output_tokens":16,"temperature":0}')
+response_id=$(node -e '
+  const [status, ...rest] = process.argv[1].split(" ");
+  const body = JSON.parse(rest.join(" "));
+  if (status !== "200" || body.object !== "response" || !/^resp_/.test(body.id)) process.exit(1);
+  console.log(body.id);
+' "$response") || { say "${response:0:300}"; show_log; fail "POST /v1/responses did not answer 200 with a response"; }
+stored=$(http GET "/v1/responses/$response_id")
+[[ $stored == "200 "*"\"id\":\"$response_id\""* ]] || { say "${stored:0:300}"; show_log; fail "GET /v1/responses/$response_id did not return the stored response"; }
+say "POST /v1/responses -> 200 $response_id, stored and read back"
+message=$(http POST /v1/messages '{"model":"stories-chat","max_tokens":16,"messages":[{"role":"user","content":"Tell me a story."}]}')
+node -e '
+  const [status, ...rest] = process.argv[1].split(" ");
+  const body = JSON.parse(rest.join(" "));
+  if (status !== "200" || body.type !== "message" || body.content?.[0]?.type !== "text") process.exit(1);
+' "$message" || { say "${message:0:300}"; show_log; fail "POST /v1/messages did not answer 200 with a message"; }
+say "POST /v1/messages -> 200, a text block"
+
 embedding=$(http POST /v1/embeddings '{"model":"tiny-embed","input":["hello container"]}')
 node -e '
   const [status, ...rest] = process.argv[1].split(" ");
@@ -339,4 +359,4 @@ for pid in "${server_pids[@]}"; do
 done
 say "SIGTERM -> drained, exit 0"
 
-echo "smoke: PASS in $((SECONDS - STARTED)) s (image built from BASE_IMAGE=$BASE_IMAGE, llama-server in the image, chat${SERVER_MODEL:+ (in-process and llama-server)} + embeddings answered, graceful stop)"
+echo "smoke: PASS in $((SECONDS - STARTED)) s (image built from BASE_IMAGE=$BASE_IMAGE, llama-server in the image, chat${SERVER_MODEL:+ (in-process and llama-server)}, a stored response, a message and embeddings answered, graceful stop)"
