@@ -203,7 +203,16 @@ export async function respondWithGeneration(ctx: Context, run: GenerationRun): P
     return;
   }
   const choices = results.map((result, index) => ({ index, text: prefixOf(index) + result.text, result }));
-  await run.onFinished?.(choices, usage);
+  try {
+    await run.onFinished?.(choices, usage);
+  } catch (error) {
+    // The reply was generated (and is charged) but could not be kept: a stream that already sent
+    // its headers reports that in its own format and ends, rather than being left open.
+    const gatewayError = toGatewayError(error, run.wireNames);
+    if (gatewayError.type === 'api_error') run.logger.error({ requestId: ctx.state.requestId, err: error }, 'finishing the response failed');
+    if (sse?.isOpen) return failStream(sse, run.wire, gatewayError.type === 'api_error' ? errors.internal() : gatewayError);
+    throw gatewayError;
+  }
   if (sse) {
     await opening?.open();
     sendFrames(sse, run.wire.streamEnd(choices, usage));
