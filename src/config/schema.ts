@@ -261,6 +261,12 @@ export const responsesSchema = z.strictObject({
    * Redis is bounded by its own maxmemory with a volatile-* policy (every response has a TTL).
    */
   max_stored: positiveInt.optional(),
+  /**
+   * Largest stored record (a response with the conversation it continues, as JSON): a continuation
+   * whose conversation would pass it is refused before generating, naming previous_response_id.
+   * Every stored response holds the whole chain before it, so this bounds what a long chain costs.
+   */
+  max_response_bytes: positiveInt.default(16 * 1024 * 1024),
   /** Unset: [api.rate_limit] redis_url. */
   redis_url: z
     .string()

@@ -2,7 +2,8 @@
 // /v1/responses/{id}, previous_response_id): one interface, whichever database holds them. A
 // response belongs to the key that made it; every read names that key, so that another key's id is
 // indistinguishable from one that does not exist. Every store forgets a response `retentionSeconds`
-// after it was saved: an expired response is never returned, whether or not it was purged yet.
+// after it was made (its createdAt), by the retention in force now: an expired response is never
+// returned, whether or not it was purged yet, and lowering the retention expires older ones at once.
 import { DomainError } from '../engine/errors.js';
 
 /** One stored response: what GET returns, what input_items lists, and what a continuation needs. */
@@ -38,15 +39,26 @@ export interface ResponseStore {
   delete(id: string, owner: string): Promise<boolean>;
   /** For /health: whether saves and loads can succeed now. */
   status(): ResponseStoreStatus;
+  /** A reload that changes only these applies them in place: no reopening, nothing in flight disturbed. */
+  setLimits(limits: ResponseStoreLimits): void;
   close(): Promise<void>;
 }
 
-/** What every store is opened with. */
-export interface ResponseStoreOptions {
-  /** A response expires this long after it was saved. */
+/** What a reload may change without reopening the store. */
+export interface ResponseStoreLimits {
+  /** A response expires this long after it was made. */
   retentionSeconds: number;
   /** Most responses kept (where the store can count cheaply: sqlite, memory); the oldest go first. */
   maxStored: number;
+}
+
+/** Whether a response made at `createdAt` (Unix seconds) has expired at `nowMs` under `retentionSeconds`. */
+export function hasExpired(createdAt: number, retentionSeconds: number, nowMs: number): boolean {
+  return (createdAt + retentionSeconds) * 1000 <= nowMs;
+}
+
+/** What every store is opened with. */
+export interface ResponseStoreOptions extends ResponseStoreLimits {
   /** The clock, in milliseconds (tests move it instead of waiting out the retention). */
   now?: () => number;
 }
@@ -72,28 +84,30 @@ export class ResponseStoreUnavailableError extends DomainError {
  */
 export function createMemoryResponseStore(options: ResponseStoreOptions): ResponseStore {
   const now = options.now ?? Date.now;
-  const responses = new Map<string, { stored: StoredResponse; expiresAt: number }>();
+  let limits: ResponseStoreLimits = { retentionSeconds: options.retentionSeconds, maxStored: options.maxStored };
+  const responses = new Map<string, StoredResponse>();
   const owned = (id: string, owner: string) => {
-    const entry = responses.get(id);
-    if (entry && entry.expiresAt <= now()) responses.delete(id);
-    else if (entry?.stored.owner === owner) return entry;
+    const stored = responses.get(id);
+    if (stored && hasExpired(stored.createdAt, limits.retentionSeconds, now())) responses.delete(id);
+    else if (stored?.owner === owner) return stored;
     return undefined;
   };
   return {
     async save(stored) {
       responses.delete(stored.id);
-      responses.set(stored.id, { stored: structuredClone(stored), expiresAt: now() + options.retentionSeconds * 1000 });
+      responses.set(stored.id, structuredClone(stored));
       for (const id of responses.keys()) {
-        if (responses.size <= options.maxStored) break;
+        if (responses.size <= limits.maxStored) break;
         responses.delete(id);
       }
     },
     load: async (id, owner) => {
-      const entry = owned(id, owner);
-      return entry && structuredClone(entry.stored);
+      const stored = owned(id, owner);
+      return stored && structuredClone(stored);
     },
     delete: async (id, owner) => owned(id, owner) !== undefined && responses.delete(id),
     status: () => ({ store: 'memory', healthy: true }),
+    setLimits: (next) => void (limits = { ...next }),
     close: async () => responses.clear(),
   };
 }

@@ -2,15 +2,25 @@
 // its JSON parts as text columns. WAL mode: readers never wait for the writer, and a write is one
 // append to the log. better-sqlite3 is synchronous, which suits rows of a few KB (measured on a
 // busy 2-core machine, 4 KB responses: a median 75 µs per save, 18 µs per load; 5 to 8 ms for the 1%
-// of saves that carry a WAL checkpoint); the purge runs once a minute, off any request.
+// of saves that carry a WAL checkpoint); the purge runs once a minute, off any request, in batches
+// of rows that yield to the event loop between them.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Logger } from '../logger.js';
-import { ResponseStoreUnavailableError, type ResponseStore, type ResponseStoreOptions, type StoredResponse } from './response-store.js';
+import {
+  ResponseStoreUnavailableError,
+  type ResponseStore,
+  type ResponseStoreLimits,
+  type ResponseStoreOptions,
+  type StoredResponse,
+} from './response-store.js';
 
 /** How often expired rows and rows past max_stored are deleted (expired rows are never returned meanwhile). */
 const PURGE_INTERVAL_MS = 60_000;
+
+/** Rows one purge statement deletes at most: a backlog of large rows must not hold the event loop for long. */
+export const PURGE_BATCH_ROWS = 500;
 
 /**
  * A write waits at most this long for another connection's lock (a second gateway on the same
@@ -29,6 +39,7 @@ CREATE TABLE IF NOT EXISTS responses (
   history TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS responses_expires_at ON responses (expires_at);
+CREATE INDEX IF NOT EXISTS responses_created_at ON responses (created_at);
 `;
 
 interface ResponseRow {
@@ -81,13 +92,23 @@ export function createSqliteResponseStore(file: string, options: ResponseStoreOp
     `INSERT OR REPLACE INTO responses (id, owner, created_at, expires_at, response, input_items, history)
      VALUES (@id, @owner, @createdAt, @expiresAt, @response, @inputItems, @history)`,
   );
+  // Expiry is checked on created_at by the retention in force now (expires_at only records the
+  // retention at the save): lowering retention_hours expires older responses at once.
   const select = database.prepare<[string, string, number], ResponseRow>(
-    'SELECT id, owner, created_at, response, input_items, history FROM responses WHERE id = ? AND owner = ? AND expires_at > ?',
+    'SELECT id, owner, created_at, response, input_items, history FROM responses WHERE id = ? AND owner = ? AND created_at > ?',
   );
-  const remove = database.prepare<[string, string, number]>('DELETE FROM responses WHERE id = ? AND owner = ? AND expires_at > ?');
-  const removeExpired = database.prepare<[number]>('DELETE FROM responses WHERE expires_at <= ?');
+  const remove = database.prepare<[string, string, number]>('DELETE FROM responses WHERE id = ? AND owner = ? AND created_at > ?');
+  const removeExpired = database.prepare<[number]>(
+    `DELETE FROM responses WHERE rowid IN (SELECT rowid FROM responses WHERE created_at <= ? LIMIT ${PURGE_BATCH_ROWS})`,
+  );
   // Rowids grow with each insert (a replace is a new insert), so the oldest rows have the smallest.
-  const removeOldest = database.prepare<[number]>('DELETE FROM responses WHERE rowid <= (SELECT rowid FROM responses ORDER BY rowid DESC LIMIT 1 OFFSET ?)');
+  const newestPastMax = database.prepare<[number], { rowid: number }>('SELECT rowid FROM responses ORDER BY rowid DESC LIMIT 1 OFFSET ?');
+  const removeUpTo = database.prepare<[number]>(
+    `DELETE FROM responses WHERE rowid IN (SELECT rowid FROM responses WHERE rowid <= ? ORDER BY rowid LIMIT ${PURGE_BATCH_ROWS})`,
+  );
+  let limits: ResponseStoreLimits = { retentionSeconds: options.retentionSeconds, maxStored: options.maxStored };
+  /** created_at (Unix seconds) at or before which a response has expired now. */
+  const expiredUpTo = () => now() / 1000 - limits.retentionSeconds;
   let failure: string | undefined;
 
   /** Runs one statement; a failure (disk full, a lock held too long) is the store being unavailable. */
@@ -103,20 +124,25 @@ export function createSqliteResponseStore(file: string, options: ResponseStoreOp
       throw new ResponseStoreUnavailableError('sqlite', reason);
     }
   };
-  const purge = () =>
-    run(() => {
-      removeExpired.run(now());
-      removeOldest.run(options.maxStored);
-    });
+  /** Runs `statement` until it deletes less than a batch, yielding to the event loop between batches. */
+  const deleteInBatches = async (statement: Database.Statement<[number]>, argument: number) => {
+    while (database.open && run(() => statement.run(argument)).changes >= PURGE_BATCH_ROWS) await new Promise((resolve) => setImmediate(resolve));
+  };
+  const purgeOnce = async () => {
+    await deleteInBatches(removeExpired, expiredUpTo());
+    const pastMax = database.open ? run(() => newestPastMax.get(limits.maxStored)) : undefined;
+    if (pastMax) await deleteInBatches(removeUpTo, pastMax.rowid);
+  };
+  let purging: Promise<void> | undefined;
+  const purge = () => {
+    // Reported by status() until an operation succeeds; expired rows are not returned meanwhile.
+    purging ??= purgeOnce()
+      .catch(() => {})
+      .finally(() => (purging = undefined));
+  };
 
   purge();
-  const timer = setInterval(() => {
-    try {
-      purge();
-    } catch {
-      // Reported by status() until an operation succeeds; expired rows are not returned meanwhile.
-    }
-  }, PURGE_INTERVAL_MS);
+  const timer = setInterval(purge, PURGE_INTERVAL_MS);
   timer.unref();
 
   return {
@@ -126,7 +152,7 @@ export function createSqliteResponseStore(file: string, options: ResponseStoreOp
           id: stored.id,
           owner: stored.owner,
           createdAt: stored.createdAt,
-          expiresAt: now() + options.retentionSeconds * 1000,
+          expiresAt: (stored.createdAt + limits.retentionSeconds) * 1000,
           response: JSON.stringify(stored.response),
           inputItems: JSON.stringify(stored.inputItems),
           history: JSON.stringify(stored.history),
@@ -134,7 +160,7 @@ export function createSqliteResponseStore(file: string, options: ResponseStoreOp
       );
     },
     async load(id, owner) {
-      const row = run(() => select.get(id, owner, now()));
+      const row = run(() => select.get(id, owner, expiredUpTo()));
       if (!row) return undefined;
       return {
         id: row.id,
@@ -146,11 +172,16 @@ export function createSqliteResponseStore(file: string, options: ResponseStoreOp
       };
     },
     async delete(id, owner) {
-      return run(() => remove.run(id, owner, now())).changes > 0;
+      return run(() => remove.run(id, owner, expiredUpTo())).changes > 0;
     },
     status: () => ({ store: 'sqlite', healthy: failure === undefined, ...(failure === undefined ? {} : { detail: `${file}: ${failure}` }) }),
+    setLimits(next) {
+      limits = { ...next };
+    },
     async close() {
       clearInterval(timer);
+      // A purge under way finishes its batches first (each is short; the statements need the file open).
+      await purging;
       if (database.open) database.close();
     },
   };

@@ -1,6 +1,6 @@
 // The config in force, and what is derived from it that a reload swaps: the key ring, the
 // limiter store (kept when [api.rate_limit] is unchanged, so that counts survive a reload) and the
-// response store (reopened only when its settings changed).
+// response store (its limits changed in place; reopened only when where it is changed).
 import { isDeepStrictEqual } from 'node:util';
 import type { Config } from '../config/schema.js';
 import { ConfigError, type LoadedConfig } from '../config/load-config.js';
@@ -8,7 +8,8 @@ import { createKeyRing, type KeyRing } from '../http/key-ring.js';
 import { createLimiterStore, type LimiterStore } from '../limits/limiter-store.js';
 import type { Logger } from '../logger.js';
 import { openResponseStore } from '../responses/open-response-store.js';
-import type { ResponseStore } from '../responses/response-store.js';
+import type { ResponseStore, ResponseStoreLimits } from '../responses/response-store.js';
+import type { ResponseStoreSettings } from '../config/response-store-settings.js';
 import { ResponseStoreFileError } from '../responses/sqlite-response-store.js';
 
 function keyRingOf(loaded: LoadedConfig): KeyRing {
@@ -33,6 +34,17 @@ function responseStoreOf(loaded: LoadedConfig, logger: Logger): ResponseStore {
     if (error instanceof ResponseStoreFileError) throw new ConfigError(loaded.file, [{ keyPath: 'api.responses.path', message: error.message }]);
     throw error;
   }
+}
+
+/** The settings a running store can apply in place (see ResponseStore.setLimits). */
+function limitsOf(settings: ResponseStoreSettings): ResponseStoreLimits {
+  return { retentionSeconds: settings.retentionSeconds, maxStored: settings.maxStored };
+}
+
+/** Whether `next` names another store than `current` (and not only other limits or a size cap). */
+function storeMoved(current: ResponseStoreSettings, next: ResponseStoreSettings): boolean {
+  const place = ({ store, path, redisUrl, keyPrefix }: ResponseStoreSettings) => ({ store, path, redisUrl, keyPrefix });
+  return !isDeepStrictEqual(place(current), place(next));
 }
 
 export class RunningConfig {
@@ -83,7 +95,7 @@ export class RunningConfig {
    * a changed [api.responses] names a file that cannot be used.
    */
   swap(next: LoadedConfig): LoadedConfig {
-    const reopen = !isDeepStrictEqual(this.#loaded.responseStore, next.responseStore);
+    const reopen = storeMoved(this.#loaded.responseStore, next.responseStore);
     const responseStore = reopen ? responseStoreOf(next, this.logger) : this.#responseStore;
     const previous = this.#loaded;
     this.#loaded = next;
@@ -95,10 +107,13 @@ export class RunningConfig {
       void old.dispose();
     }
     if (reopen) {
-      // A request that took the old store a moment ago may still write to it: it fails as unavailable.
+      // Requests look the store up at each use; a save already under way in the old one ends there
+      // first (its close waits for it).
       const old = this.#responseStore;
       this.#responseStore = responseStore;
-      void old.close();
+      void old.close().catch((error: unknown) => this.logger.warn({ err: error }, 'closing the replaced response store failed'));
+    } else {
+      this.#responseStore.setLimits(limitsOf(next.responseStore));
     }
     return previous;
   }

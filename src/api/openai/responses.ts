@@ -45,23 +45,51 @@ function echoOf(request: ResponsesRequest): ResponseEcho {
   };
 }
 
+/**
+ * The conversation a continuation of `previous` follows: its history, its input and its output.
+ * Reasoning items are left out: they are never part of a prompt, and every later response would
+ * carry them again.
+ */
+function historyAfter(previous: StoredResponse | undefined): Array<Record<string, unknown>> {
+  if (!previous) return [];
+  const output = (previous.response.output as Array<Record<string, unknown>> | undefined) ?? [];
+  return [...previous.history, ...previous.inputItems, ...output].filter((item) => item.type !== 'reasoning');
+}
+
+/**
+ * Refuses, before generating, a response whose stored record would pass [api.responses]
+ * max_response_bytes: each record holds the whole conversation before it.
+ */
+function checkStoredSize(request: ResponsesRequest, history: unknown[], inputItems: unknown[], maxBytes: number): void {
+  const bytes = Buffer.byteLength(JSON.stringify(history)) + Buffer.byteLength(JSON.stringify(inputItems));
+  if (bytes <= maxBytes) return;
+  const param = request.previous_response_id != null ? 'previous_response_id' : 'input';
+  throw errors.invalidRequest(
+    `The conversation to store is ${bytes} bytes, over this gateway's limit of ${maxBytes} ([api.responses] max_response_bytes): ` +
+      (param === 'previous_response_id'
+        ? "'previous_response_id' continues a conversation too long to store; start a new one, or send it with store: false."
+        : "'input' is too large to store; send it with store: false."),
+    param,
+    'response_too_large',
+  );
+}
+
 export async function createResponse(ctx: Context, state: GatewayState): Promise<void> {
   const request = parseResponsesRequest(ctx.request.body);
   const owner = ownerOf(ctx);
-  const store = state.responseStore();
   let previous: StoredResponse | undefined;
   if (request.previous_response_id != null) {
-    previous = await store.load(request.previous_response_id, owner);
+    previous = await state.responseStore().load(request.previous_response_id, owner);
     if (!previous) throw responseNotFound(request.previous_response_id, 'previous_response_id');
   }
-  // The conversation so far: the previous response's history, its input and its output.
-  const history = previous ? [...previous.history, ...previous.inputItems, ...((previous.response.output as Array<Record<string, unknown>>) ?? [])] : [];
+  const history = historyAfter(previous);
   const api = state.config().api;
   const { chat, wireNames, inputItems } = responsesToChat(request, history, {
     maxImageBytes: api.max_image_bytes,
     maxImagesPerRequest: api.max_images_per_request,
   });
   const echo = echoOf(request);
+  if (echo.store) checkStoredSize(request, history, inputItems, api.responses.max_response_bytes);
   let wire: ResponsesWire | undefined;
   await withWireNames(wireNames, () =>
     answerChat(ctx, state, chat, {
@@ -69,10 +97,11 @@ export async function createResponse(ctx: Context, state: GatewayState): Promise
       wireNames,
       wire: (modelId) => (wire = responsesWire(modelId, echo)),
       // Saved before the last frames go out: a client that read response.completed can continue from it.
+      // The store is looked up now, not at the start: a reload during the generation may have replaced it.
       onFinished: echo.store
         ? async (choices, usage) => {
             const response = wire!.response(choices, usage);
-            await store.save({ id: wire!.id, owner, createdAt: response.created_at as number, response, inputItems, history });
+            await state.responseStore().save({ id: wire!.id, owner, createdAt: response.created_at as number, response, inputItems, history });
           }
         : undefined,
     }),
