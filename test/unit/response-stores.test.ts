@@ -1,7 +1,8 @@
 // One contract for every ResponseStore (SQLite file, real redis-server, memory): save/load/delete,
 // owner isolation, expiry by a clock the test moves, JSON round trips; then what only some have: a
-// SQLite file that keeps its rows across a reopen and purges, Redis's TTL and its outage, and a
-// gateway that refuses to start on a file it cannot use.
+// SQLite file that keeps its rows across a reopen and purges (in batches), Redis's TTL and its
+// outage, a close that waits for the operations under way, and a gateway that refuses to start on a
+// file it cannot use.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
@@ -14,7 +15,8 @@ import { pino } from 'pino';
 import { ConfigError, parseConfig } from '../../src/config/load-config.js';
 import { createRedisResponseStore } from '../../src/responses/redis-response-store.js';
 import { createMemoryResponseStore, ResponseStoreUnavailableError, type ResponseStore, type StoredResponse } from '../../src/responses/response-store.js';
-import { createSqliteResponseStore } from '../../src/responses/sqlite-response-store.js';
+import { createSqliteResponseStore, PURGE_BATCH_ROWS } from '../../src/responses/sqlite-response-store.js';
+import { closeWhenIdle } from '../../src/responses/close-when-idle.js';
 import { startGateway } from '../../src/server/gateway.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { startTestGateway } from '../helpers/test-gateway.js';
@@ -143,6 +145,22 @@ for (const { name, open } of stores) {
       }
     });
 
+    test('a lowered retention expires the responses made before it at once', async () => {
+      const clock = testClock();
+      const store = await open(clock);
+      try {
+        const stored = storedResponse('alice');
+        await store.save(stored);
+        clock.advance(HOUR_MS / 2);
+        assert.deepEqual(await store.load(stored.id, 'alice'), stored);
+        store.setLimits({ retentionSeconds: 1800, maxStored: 1000 });
+        assert.equal(await store.load(stored.id, 'alice'), undefined);
+        assert.equal(await store.delete(stored.id, 'alice'), false);
+      } finally {
+        await store.close();
+      }
+    });
+
     test('nested objects and unicode round-trip exactly', async () => {
       const store = await open(testClock());
       try {
@@ -202,6 +220,29 @@ describe('the sqlite response store file', () => {
     assert.deepEqual(rows(), []);
   });
 
+  test('purges a backlog of more than one batch: past max_stored, then expired', async () => {
+    const file = path.join(await temporaryFolder(), 'responses.sqlite');
+    const clock = testClock();
+    const store = createSqliteResponseStore(file, { retentionSeconds: 3600, maxStored: 100_000, now: clock.now });
+    const count = PURGE_BATCH_ROWS * 2 + 7;
+    for (let index = 0; index < count; index++) await store.save(storedResponse('alice', { history: [] }));
+    await store.close();
+    const rowCount = () => {
+      const database = new Database(file, { readonly: true });
+      try {
+        return (database.prepare('SELECT count(*) AS n FROM responses').get() as { n: number }).n;
+      } finally {
+        database.close();
+      }
+    };
+    assert.equal(rowCount(), count);
+    await createSqliteResponseStore(file, { retentionSeconds: 3600, maxStored: 3, now: clock.now }).close();
+    assert.equal(rowCount(), 3);
+    clock.advance(HOUR_MS);
+    await createSqliteResponseStore(file, { retentionSeconds: 3600, maxStored: 3, now: clock.now }).close();
+    assert.equal(rowCount(), 0);
+  });
+
   test('a path that cannot be used is refused with the file and the reason', async () => {
     const folder = await temporaryFolder();
     const notADatabase = path.join(folder, 'text.sqlite');
@@ -253,6 +294,30 @@ describe('the redis response store', () => {
   });
 });
 
+describe('a store opened for the gateway', () => {
+  test('closes only after the operations under way end', async () => {
+    let finishSave!: () => void;
+    let closed = false;
+    const inner: ResponseStore = {
+      save: () => new Promise<void>((resolve) => (finishSave = resolve)),
+      load: async () => undefined,
+      delete: async () => false,
+      status: () => ({ store: 'memory', healthy: true }),
+      setLimits: () => {},
+      close: async () => void (closed = true),
+    };
+    const store = closeWhenIdle(inner);
+    const saving = store.save(storedResponse('alice'));
+    const closing = store.close();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(closed, false, 'closed under a save');
+    finishSave();
+    await saving;
+    await closing;
+    assert.equal(closed, true);
+  });
+});
+
 describe('a gateway whose response store file cannot be used', () => {
   test('does not start, and says which file and which config key', async () => {
     const folder = await temporaryFolder();
@@ -284,9 +349,14 @@ describe('a reload', () => {
     try {
       const state = gateway.gateway.state;
       const first = state.responseStore();
-      const stored = storedResponse('');
+      // Made now: expiry counts from created_at by the real clock here.
+      const stored = storedResponse('', { createdAt: Math.floor(Date.now() / 1000) });
       await first.save(stored);
       await writeFile(gateway.configFile, '[api]\nmax_requests_per_minute = 100\n');
+      await gateway.gateway.reload();
+      assert.equal(state.responseStore(), first);
+      // Limits change in place.
+      await writeFile(gateway.configFile, '[api.responses]\nretention_hours = 2\nmax_stored = 10\n');
       await gateway.gateway.reload();
       assert.equal(state.responseStore(), first);
 
