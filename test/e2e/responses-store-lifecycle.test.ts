@@ -68,15 +68,6 @@ describe('the response store across reloads and failures', () => {
     assert.ok(!existsSync(`${fileA}-wal`), 'the replaced store was closed');
   });
 
-  test('a lowered retention_hours expires the responses stored before it', async () => {
-    const kept = await alice.responses.create({ model: 'tools', input: 'Hello', max_output_tokens: 1, temperature: 0 });
-    // 0.0002 hours: 0.72 s.
-    await reloadWith(storeToml(fileB, 'retention_hours = 0.0002'));
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-    await assert.rejects(alice.responses.retrieve(kept.id), (error: unknown) => error instanceof OpenAI.NotFoundError);
-    await reloadWith(storeToml(fileB));
-  });
-
   test('the stored history leaves reasoning items out; a continuation past max_response_bytes is refused by name', async () => {
     const thought = await alice.responses.create({ model: 'think', input: 'Hi', max_output_tokens: 12, temperature: 0 });
     assert.ok(
@@ -105,6 +96,14 @@ describe('the response store across reloads and failures', () => {
       assert.match(error.message, /max_response_bytes/);
       return true;
     });
+  });
+
+  test('a lowered retention_hours expires the responses stored before it', async () => {
+    const kept = await alice.responses.create({ model: 'tools', input: 'Hello', max_output_tokens: 1, temperature: 0 });
+    // 0.0001 hours: 0.36 s.
+    await reloadWith(storeToml(fileB, 'retention_hours = 0.0001'));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await assert.rejects(alice.responses.retrieve(kept.id), (error: unknown) => error instanceof OpenAI.NotFoundError);
   });
 
   test('with the store unreachable: a 503 response_store_unavailable, and a stream that ends with response.failed and error', async () => {
