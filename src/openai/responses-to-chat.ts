@@ -11,12 +11,12 @@
 //
 // Everything the chat pipeline would refuse is checked here first, so that a 400 names the
 // Responses field (`input[2].content[0]`, `tools[1].parameters`) and not its chat counterpart.
-import { randomBytes } from 'node:crypto';
 import { errors, GatewayError } from '../errors.js';
 import type { ChatCompletionRequest } from './generation-request.js';
 import { imageOfPart, type ImageLimits } from './image-parts.js';
 import { checkJsonSchemaShape } from './json-schema-shape.js';
 import { checkJsonSchemaLimits } from './request-limits.js';
+import { newItemId } from './response-ids.js';
 import { parseRequest } from './validation.js';
 import {
   functionToolSchema,
@@ -39,11 +39,6 @@ export interface ResponsesPrompt {
   wireNames: ResponsesWireNames;
   /** The request's input as items with ids: what GET /v1/responses/{id}/input_items lists. */
   inputItems: Array<Record<string, unknown>>;
-}
-
-/** `prefix_` and 24 hex digits: the ids of responses and their items (OpenAI's are as opaque). */
-export function newItemId(prefix: string): string {
-  return `${prefix}_${randomBytes(12).toString('hex')}`;
 }
 
 const ITEM_ID_PREFIX: Record<InputItem['type'] & string, string> = {
