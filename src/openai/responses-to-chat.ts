@@ -62,6 +62,32 @@ function textPart(message: MessageItem): { type: string; text: string } {
   return { type: message.role === 'assistant' ? 'output_text' : 'input_text', text: message.content as string };
 }
 
+/**
+ * Refuses an input item id given twice, or already an item of the conversation it continues: the
+ * ids of a conversation's items are unique (GET /v1/responses/{id}/input_items pages by them), and
+ * OpenAI refuses a duplicate the same way.
+ */
+function checkItemIdsUnique(input: ResponsesRequest['input'], history: ReadonlyArray<Record<string, unknown>>): void {
+  if (typeof input === 'string') return;
+  const earlier = new Set(history.map((item) => item.id));
+  const seen = new Map<string, number>();
+  input.forEach((item, index) => {
+    if (item.id === undefined) return;
+    const first = seen.get(item.id);
+    if (first !== undefined)
+      throw errors.invalidRequest(
+        `Duplicate item found with id '${item.id}': 'input[${index}].id' repeats 'input[${first}].id'; each item needs an id of its own.`,
+        `input[${index}].id`,
+      );
+    if (earlier.has(item.id))
+      throw errors.invalidRequest(
+        `Duplicate item found with id '${item.id}': 'input[${index}].id' is already an item of the conversation 'previous_response_id' continues; send only the new items.`,
+        `input[${index}].id`,
+      );
+    seen.set(item.id, index);
+  });
+}
+
 /** Where an item is in the request, for the errors about it; an item of the previous response's conversation is named by that field. */
 type ItemPlace = { param: string; fromRequest: boolean };
 
@@ -275,6 +301,7 @@ export function responsesToChat(request: ResponsesRequest, history: ReadonlyArra
   // Instructions are the request's own: a continuation does not carry the previous ones (as OpenAI documents).
   if (request.instructions != null && request.instructions !== '') builder.instructions(request.instructions);
   for (const item of history) builder.add(item as unknown as InputItem, { param: 'previous_response_id', fromRequest: false });
+  checkItemIdsUnique(request.input, history);
   const inputItems = inputItemsOf(request.input);
   inputItems.forEach((item, index) => builder.add(item, { param: `input[${index}]`, fromRequest: true }));
   if (builder.messages.length === 0) throw errors.invalidRequest("'input' holds no message: reasoning items alone are no prompt.", 'input');

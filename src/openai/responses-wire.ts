@@ -9,8 +9,8 @@
 // opens (more of the same kind after that is a new item with an id of its own); a call's item
 // stays open until the reply ends, because a remote upstream may interleave the argument
 // fragments of parallel calls (each goes to its call's item, by its index). In the usual order
-// (thought, text, calls one after another) every item therefore closes before the next opens,
-// the calls at the end. A streamed reply's `response.completed`, and the stored response, list
+// (thought, then text, then calls) the thought and the text each close before the next item
+// opens, and the calls close together at the end. A streamed reply's `response.completed`, and the stored response, list
 // the items exactly as streamed (ids, order, text).
 import type { GenerationResult } from '../engine/contract.js';
 import type { GatewayError } from '../errors.js';
@@ -76,7 +76,16 @@ export interface ResponsesWire extends GenerationWire {
   response(choices: ChoiceOutput[], usage: Usage): Record<string, unknown>;
 }
 
-export function responsesWire(model: string, echo: ResponseEcho): ResponsesWire {
+export interface ResponsesWireOptions {
+  /**
+   * The request's `include` asked for `reasoning.encrypted_content`: reasoning items then carry
+   * `encrypted_content: null`. There is no encrypted thought to give: the thought is in the item's
+   * `reasoning_text` content, and one sent back is not carried into the prompt anyway.
+   */
+  encryptedReasoning?: boolean;
+}
+
+export function responsesWire(model: string, echo: ResponseEcho, options: ResponsesWireOptions = {}): ResponsesWire {
   const id = newItemId('resp');
   const createdAt = Math.floor(Date.now() / 1000);
   // A reply that was not streamed has at most one item of each (reasoning, message, call i): its
@@ -124,6 +133,7 @@ export function responsesWire(model: string, echo: ResponseEcho): ResponsesWire 
     id: itemId,
     summary: [],
     content: [{ type: 'reasoning_text', text }],
+    ...(options.encryptedReasoning ? { encrypted_content: null } : {}),
     status,
   });
   const outputText = (text: string) => ({ type: 'output_text', text, annotations: [], logprobs: [] });

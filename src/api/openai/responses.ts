@@ -67,7 +67,7 @@ export async function createResponse(ctx: Context, state: GatewayState): Promise
     answerChat(ctx, state, chat, {
       endpoint: ENDPOINT,
       wireNames,
-      wire: (modelId) => (wire = responsesWire(modelId, echo)),
+      wire: (modelId) => (wire = responsesWire(modelId, echo, { encryptedReasoning: request.include?.includes('reasoning.encrypted_content') === true })),
       // Saved before the last frames go out: a client that read response.completed can continue from it.
       onFinished: echo.store
         ? async (choices, usage) => {
