@@ -4,7 +4,7 @@
 // change what a response means (background runs, conversations, server-side tools), and a client
 // that sets one must learn that it was not done. What each field does is in the README (Responses API).
 import { z } from 'zod';
-import { errors, GatewayError } from '../errors.js';
+import { errors } from '../errors.js';
 import { modelField } from './model-field.js';
 import { MAX_TOOLS } from './generation-request.js';
 import { parseRequest } from './validation.js';
@@ -208,22 +208,8 @@ function parseItem(item: z.infer<typeof inputItemSchema>, index: number): InputI
       `input[${index}].type`,
       'unsupported_parameter',
     );
-  const schema = ITEM_SCHEMAS[type as keyof typeof ITEM_SCHEMAS];
-  // Parsed as a body of its own, the problem's path is prefixed with where the item is.
-  try {
-    return parseRequest(schema, item) as InputItem;
-  } catch (error) {
-    throw prefixed(error, `input[${index}]`);
-  }
-}
-
-/** The 400 of a nested parse (a body of its own) with its parameter under `prefix`. */
-export function prefixed(error: unknown, prefix: string): unknown {
-  if (!(error instanceof GatewayError)) return error;
-  const param = error.param;
-  const full = param === null || param === 'body' ? prefix : `${prefix}${param.startsWith('[') ? '' : '.'}${param}`;
-  const message = param === null || param === 'body' ? error.message.replace("'body'", `'${full}'`) : error.message.replace(`'${param}'`, `'${full}'`);
-  return errors.invalidRequest(message, full, error.code);
+  // Checked as a body of its own, the problem named where the item is.
+  return parseRequest(ITEM_SCHEMAS[type as keyof typeof ITEM_SCHEMAS], item, ['input', index]) as InputItem;
 }
 
 export function parseResponsesRequest(body: unknown): ResponsesRequest {

@@ -14,19 +14,10 @@
 import { errors, GatewayError } from '../errors.js';
 import type { ChatCompletionRequest } from './generation-request.js';
 import { imageOfPart, type ImageLimits } from './image-parts.js';
-import { checkJsonSchemaShape } from './json-schema-shape.js';
 import { checkJsonSchemaLimits } from './request-limits.js';
 import { newItemId } from './response-ids.js';
 import { parseRequest } from './validation.js';
-import {
-  functionToolSchema,
-  prefixed,
-  type FunctionCallItem,
-  type FunctionTool,
-  type InputItem,
-  type MessageItem,
-  type ResponsesRequest,
-} from './responses-request.js';
+import { functionToolSchema, type FunctionCallItem, type FunctionTool, type InputItem, type MessageItem, type ResponsesRequest } from './responses-request.js';
 
 type ChatMessageBody = ChatCompletionRequest['messages'][number];
 type ChatPart = { type: 'text'; text: string } | { type: 'image_url'; image_url: { url: string; detail?: string } };
@@ -225,55 +216,27 @@ class MessagesBuilder {
   }
 }
 
+/**
+ * The request's function tools in chat's shape. Only what is the Responses API's own is checked
+ * here (a tool type other than function, the flat tool's fields); chat's checks of tools and
+ * tool_choice (duplicate names, a choice naming no tool or demanding a call of none, tools beside
+ * an output format, the parameters' schema) run in the chat pipeline, and their 400s name the
+ * Responses fields through the wire names made here.
+ */
 function functionTools(request: ResponsesRequest, wireNames: ResponsesWireNames): FunctionTool[] {
-  const tools = (request.tools ?? []).map((tool, index) => {
+  return (request.tools ?? []).map((tool, index) => {
     if (tool.type !== 'function')
       throw errors.invalidRequest(
         `Tool type '${tool.type}' at 'tools[${index}]' is not supported: only function tools are (the gateway runs no tools of its own).`,
         `tools[${index}].type`,
         'unsupported_parameter',
       );
-    let definition: FunctionTool;
-    try {
-      definition = parseRequest(functionToolSchema, tool);
-    } catch (error) {
-      throw prefixed(error, `tools[${index}]`);
-    }
-    const parameters = definition.parameters ?? { type: 'object', properties: {} };
-    checkJsonSchemaLimits(parameters, `tools[${index}].parameters`);
-    checkJsonSchemaShape(parameters, `tools[${index}].parameters`, { objectRoot: true });
-    wireNames[`tools[${index}].function.parameters`] = `tools[${index}].parameters`;
+    const definition = parseRequest(functionToolSchema, tool, [`tools`, index]);
+    // Chat's tool is {type, function: {name, parameters, ...}}; a Responses tool is flat.
     wireNames[`tools[${index}].function`] = `tools[${index}]`;
+    wireNames[`tools[${index}].function.parameters`] = `tools[${index}].parameters`;
     return definition;
   });
-  const seen = new Set<string>();
-  tools.forEach((tool, index) => {
-    if (seen.has(tool.name))
-      throw errors.invalidRequest(`Duplicate function name '${tool.name}' at 'tools[${index}].name': tool names must be unique.`, `tools[${index}].name`);
-    seen.add(tool.name);
-  });
-  return tools;
-}
-
-/** The checks chat makes of tool_choice and an output format beside tools, named in Responses terms. */
-function checkToolChoice(request: ResponsesRequest, tools: FunctionTool[]): void {
-  const choice = request.tool_choice;
-  const demands = choice === 'required' || (typeof choice === 'object' && choice !== null);
-  if (tools.length === 0) {
-    if (demands) throw errors.invalidRequest("'tool_choice' demands a function call, but the request lists no function 'tools'.", 'tool_choice');
-    return;
-  }
-  if (typeof choice === 'object' && choice !== null && !tools.some((tool) => tool.name === choice.name))
-    throw errors.invalidRequest(
-      `'tool_choice.name' names the function '${choice.name}', which is not among the request's tools (${tools.map((tool) => tool.name).join(', ')}).`,
-      'tool_choice.name',
-    );
-  const format = request.text?.format;
-  if (choice !== 'none' && format && format.type !== 'text')
-    throw errors.invalidRequest(
-      '\'text.format\' cannot be combined with tools the model may call: a reply is either a call or constrained text. Send one, or set tool_choice to "none".',
-      'text.format',
-    );
 }
 
 function responseFormat(request: ResponsesRequest): ChatCompletionRequest['response_format'] {
@@ -314,10 +277,10 @@ export function responsesToChat(request: ResponsesRequest, history: ReadonlyArra
     response_format: 'text.format',
     reasoning_effort: 'reasoning.effort',
     reasoningEffort: 'reasoning.effort',
+    'tool_choice.function.name': 'tool_choice.name',
     ...builder.wireNames,
   };
   const tools = functionTools(request, wireNames);
-  checkToolChoice(request, tools);
   const choice = request.tool_choice;
   const chat: ChatCompletionRequest = {
     model: request.model,
@@ -342,9 +305,7 @@ export function responsesToChat(request: ResponsesRequest, history: ReadonlyArra
           })),
         }
       : {}),
-    ...(choice != null && tools.length > 0
-      ? { tool_choice: typeof choice === 'string' ? choice : { type: 'function' as const, function: { name: choice.name } } }
-      : {}),
+    ...(choice != null ? { tool_choice: typeof choice === 'string' ? choice : { type: 'function' as const, function: { name: choice.name } } } : {}),
     ...(request.text?.format ? { response_format: responseFormat(request) } : {}),
   };
   return { chat, wireNames, inputItems: inputItems as unknown as Array<Record<string, unknown>> };

@@ -283,6 +283,12 @@ describe('the Responses API', () => {
     );
     await assertRefused({ model: 'tools', input: 'Hi', conversation: 'conv_1' }, 'conversation', 'unsupported_parameter');
     await assertRefused({ model: 'tools', input: 'Hi', tool_choice: { type: 'function', name: 'nothing' } }, 'tool_choice');
+    // Chat's checks of tools, named as the Responses request spells them.
+    const tool = { type: 'function', name: 'lookup', parameters: { type: 'object', properties: {} } };
+    await assertRefused({ model: 'tools', input: 'Hi', tools: [tool, tool] }, 'tools[1].name');
+    await assertRefused({ model: 'tools', input: 'Hi', tools: [tool], tool_choice: { type: 'function', name: 'nothing' } }, 'tool_choice.name');
+    await assertRefused({ model: 'tools', input: 'Hi', tools: [tool], text: { format: { type: 'json_object' } } }, 'text.format');
+    await assertRefused({ model: 'tools', input: 'Hi', tools: [{ ...tool, parameters: { type: 'string' } }] }, 'tools[0].parameters');
     await assertRefused({ model: 'tools', input: 'Hi', text: { format: { type: 'json_schema', name: 'x' } } }, 'text.format.schema');
     await assertRefused(
       { model: 'tools', input: 'Hi', metadata: Object.fromEntries(Array.from({ length: 17 }, (_, index) => [`k${index}`, 'v'])) },

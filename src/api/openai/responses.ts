@@ -63,19 +63,22 @@ export async function createResponse(ctx: Context, state: GatewayState): Promise
   });
   const echo = echoOf(request);
   let wire: ResponsesWire | undefined;
-  await withWireNames(wireNames, () =>
-    answerChat(ctx, state, chat, {
-      endpoint: ENDPOINT,
-      wireNames,
-      wire: (modelId) => (wire = responsesWire(modelId, echo, { encryptedReasoning: request.include?.includes('reasoning.encrypted_content') === true })),
-      // Saved before the last frames go out: a client that read response.completed can continue from it.
-      onFinished: echo.store
-        ? async (choices, usage) => {
-            const response = wire!.response(choices, usage);
-            await store.save({ id: wire!.id, owner, createdAt: response.created_at as number, response, inputItems, history });
-          }
-        : undefined,
-    }),
+  await withWireNames(
+    wireNames,
+    () =>
+      answerChat(ctx, state, chat, {
+        endpoint: ENDPOINT,
+        wireNames,
+        wire: (modelId) => (wire = responsesWire(modelId, echo, { encryptedReasoning: request.include?.includes('reasoning.encrypted_content') === true })),
+        // Saved before the last frames go out: a client that read response.completed can continue from it.
+        onFinished: echo.store
+          ? async (choices, usage) => {
+              const response = wire!.response(choices, usage);
+              await store.save({ id: wire!.id, owner, createdAt: response.created_at as number, response, inputItems, history });
+            }
+          : undefined,
+      }),
+    { translated: true },
   );
 }
 
