@@ -9,8 +9,10 @@
 // accepted and left out of the prompt: the engine contract's messages carry no thought (chat
 // completions drop `reasoning_content` the same way), and the thinking templates drop past thoughts.
 //
-// Everything the chat pipeline would refuse is checked here first, so that a 400 names the
-// Responses field (`input[2].content[0]`, `tools[1].parameters`) and not its chat counterpart.
+// What the Responses API has of its own (item and part types, call ids, image parts) is checked
+// here, naming the Responses field (`input[2].content[0]`); chat's own checks (tools, tool_choice,
+// the output format) run in the chat pipeline, and the wire names made here rename their 400s
+// (`tools[1].function.name` is `tools[1].name`).
 import { errors, GatewayError } from '../errors.js';
 import type { ChatCompletionRequest } from './generation-request.js';
 import { imageOfPart, type ImageLimits } from './image-parts.js';
