@@ -110,11 +110,36 @@ export function toGatewayError(error: unknown, names: WireNames = {}): GatewayEr
   return errors.internal(error);
 }
 
+/** `field` spelled as the request spells it: the longest name in `names` that is `field` or a field above it (`tools[1].function` for `tools[1].function.name`). */
+function renamedField(field: string, names: WireNames): string | undefined {
+  let best: string | undefined;
+  for (const name of Object.keys(names))
+    if ((field === name || field.startsWith(`${name}.`) || field.startsWith(`${name}[`)) && name.length > (best?.length ?? -1)) best = name;
+  return best === undefined ? undefined : names[best] + field.slice(best.length);
+}
+
+/** A 400 about a field of a translated chat request (chat's checks name chat's fields), naming the field the client sent instead. */
+function renamedRequestError(error: GatewayError, names: WireNames): GatewayError {
+  const field = error.param === null ? undefined : renamedField(error.param, names);
+  if (error.status !== 400 || field === undefined || field === error.param) return error;
+  return errors.invalidRequest(error.message.replaceAll(`'${error.param}'`, `'${field}'`), field, error.code);
+}
+
+export interface WireNameOptions {
+  /**
+   * The route translated its request into a chat request (the agent APIs): the chat pipeline's own
+   * 400s name chat's fields (`tools[1].function.name`, `response_format`), and are given the
+   * route's names too.
+   */
+  translated?: boolean;
+}
+
 /** Runs a route's work and gives any failure its wire form with the request's own field names. */
-export async function withWireNames<T>(names: WireNames, work: () => Promise<T>): Promise<T> {
+export async function withWireNames<T>(names: WireNames, work: () => Promise<T>, { translated = false }: WireNameOptions = {}): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    throw error instanceof DomainError ? toGatewayError(error, names) : error;
+    if (error instanceof DomainError) throw toGatewayError(error, names);
+    throw translated && error instanceof GatewayError ? renamedRequestError(error, names) : error;
   }
 }

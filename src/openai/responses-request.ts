@@ -4,7 +4,7 @@
 // change what a response means (background runs, conversations, server-side tools), and a client
 // that sets one must learn that it was not done. What each field does is in the README (Responses API).
 import { z } from 'zod';
-import { errors, GatewayError } from '../errors.js';
+import { errors } from '../errors.js';
 import { modelField } from './model-field.js';
 import { MAX_TOOLS } from './generation-request.js';
 import { parseRequest } from './validation.js';
@@ -168,8 +168,15 @@ function refusedValue(request: z.infer<typeof requestSchema>): { field: string; 
   if (set(request.prompt_cache_options)) return { field: 'prompt_cache_options', reason: 'the engines cache prompt prefixes on their own' };
   if (request.truncation === 'auto')
     return { field: 'truncation', reason: 'a conversation beyond the context is refused, never cut; "disabled" is what the gateway does' };
-  if ((request.include ?? []).length > 0)
-    return { field: 'include', reason: `the gateway provides none of the extra output it may ask for (found ${JSON.stringify(request.include![0])})` };
+  const extra = (request.include ?? []).find((value) => !(INCLUDE_VALUES as readonly string[]).includes(value));
+  if (extra !== undefined)
+    return {
+      field: 'include',
+      reason: `the gateway provides none of the extra output ${JSON.stringify(extra)} asks for (only ${INCLUDE_VALUES.map((value) => JSON.stringify(value)).join(', ')} is accepted)`,
+    };
+  const { summary, generate_summary: generateSummary } = request.reasoning ?? {};
+  if (summary != null && generateSummary != null && summary !== generateSummary)
+    return { field: 'reasoning.generate_summary', reason: "it is the deprecated name of 'reasoning.summary', which the request sets to another value" };
   if ((request.top_logprobs ?? 0) > 0)
     return { field: 'top_logprobs', reason: 'log probabilities are not part of Responses output here; use /v1/chat/completions' };
   if (set(request.service_tier) && request.service_tier !== 'auto' && request.service_tier !== 'default')
@@ -179,6 +186,14 @@ function refusedValue(request: z.infer<typeof requestSchema>): { field: string; 
     return { field: 'text.verbosity', reason: 'the models here have no verbosity setting; "medium" (the default) is accepted' };
   return undefined;
 }
+
+/**
+ * The `include` values accepted. `reasoning.encrypted_content` (what Codex sends with
+ * `store: false`) asks for a thought the client can send back: here the thought is returned in
+ * plain (`reasoning_text`) and never carried into a prompt, so reasoning items say
+ * `encrypted_content: null` (see responses-wire.ts).
+ */
+export const INCLUDE_VALUES = ['reasoning.encrypted_content'] as const;
 
 const KNOWN_FIELDS: ReadonlySet<string> = new Set(Object.keys(requestSchema.shape));
 
@@ -193,22 +208,8 @@ function parseItem(item: z.infer<typeof inputItemSchema>, index: number): InputI
       `input[${index}].type`,
       'unsupported_parameter',
     );
-  const schema = ITEM_SCHEMAS[type as keyof typeof ITEM_SCHEMAS];
-  // Parsed as a body of its own, the problem's path is prefixed with where the item is.
-  try {
-    return parseRequest(schema, item) as InputItem;
-  } catch (error) {
-    throw prefixed(error, `input[${index}]`);
-  }
-}
-
-/** The 400 of a nested parse (a body of its own) with its parameter under `prefix`. */
-export function prefixed(error: unknown, prefix: string): unknown {
-  if (!(error instanceof GatewayError)) return error;
-  const param = error.param;
-  const full = param === null || param === 'body' ? prefix : `${prefix}${param.startsWith('[') ? '' : '.'}${param}`;
-  const message = param === null || param === 'body' ? error.message.replace("'body'", `'${full}'`) : error.message.replace(`'${param}'`, `'${full}'`);
-  return errors.invalidRequest(message, full, error.code);
+  // Checked as a body of its own, the problem named where the item is.
+  return parseRequest(ITEM_SCHEMAS[type as keyof typeof ITEM_SCHEMAS], item, ['input', index]) as InputItem;
 }
 
 export function parseResponsesRequest(body: unknown): ResponsesRequest {
@@ -222,5 +223,10 @@ export function parseResponsesRequest(body: unknown): ResponsesRequest {
   const refused = refusedValue(request);
   if (refused) throw errors.invalidRequest(`'${refused.field}' is not supported here: ${refused.reason}.`, refused.field, 'unsupported_parameter');
   const input = typeof request.input === 'string' ? request.input : request.input.map(parseItem);
-  return { ...request, input };
+  // `reasoning.generate_summary` is the deprecated name of `reasoning.summary`: one setting.
+  const reasoning =
+    request.reasoning?.generate_summary != null
+      ? { ...request.reasoning, summary: request.reasoning.summary ?? request.reasoning.generate_summary }
+      : request.reasoning;
+  return { ...request, input, reasoning };
 }

@@ -9,24 +9,17 @@
 // accepted and left out of the prompt: the engine contract's messages carry no thought (chat
 // completions drop `reasoning_content` the same way), and the thinking templates drop past thoughts.
 //
-// Everything the chat pipeline would refuse is checked here first, so that a 400 names the
-// Responses field (`input[2].content[0]`, `tools[1].parameters`) and not its chat counterpart.
-import { randomBytes } from 'node:crypto';
+// What the Responses API has of its own (item and part types, call ids, image parts) is checked
+// here, naming the Responses field (`input[2].content[0]`); chat's own checks (tools, tool_choice,
+// the output format) run in the chat pipeline, and the wire names made here rename their 400s
+// (`tools[1].function.name` is `tools[1].name`).
 import { errors, GatewayError } from '../errors.js';
 import type { ChatCompletionRequest } from './generation-request.js';
 import { imageOfPart, type ImageLimits } from './image-parts.js';
-import { checkJsonSchemaShape } from './json-schema-shape.js';
 import { checkJsonSchemaLimits } from './request-limits.js';
+import { newItemId } from './response-ids.js';
 import { parseRequest } from './validation.js';
-import {
-  functionToolSchema,
-  prefixed,
-  type FunctionCallItem,
-  type FunctionTool,
-  type InputItem,
-  type MessageItem,
-  type ResponsesRequest,
-} from './responses-request.js';
+import { functionToolSchema, type FunctionCallItem, type FunctionTool, type InputItem, type MessageItem, type ResponsesRequest } from './responses-request.js';
 
 type ChatMessageBody = ChatCompletionRequest['messages'][number];
 type ChatPart = { type: 'text'; text: string } | { type: 'image_url'; image_url: { url: string; detail?: string } };
@@ -39,11 +32,6 @@ export interface ResponsesPrompt {
   wireNames: ResponsesWireNames;
   /** The request's input as items with ids: what GET /v1/responses/{id}/input_items lists. */
   inputItems: Array<Record<string, unknown>>;
-}
-
-/** `prefix_` and 24 hex digits: the ids of responses and their items (OpenAI's are as opaque). */
-export function newItemId(prefix: string): string {
-  return `${prefix}_${randomBytes(12).toString('hex')}`;
 }
 
 const ITEM_ID_PREFIX: Record<InputItem['type'] & string, string> = {
@@ -65,6 +53,32 @@ function inputItemsOf(input: ResponsesRequest['input']): InputItem[] {
 
 function textPart(message: MessageItem): { type: string; text: string } {
   return { type: message.role === 'assistant' ? 'output_text' : 'input_text', text: message.content as string };
+}
+
+/**
+ * Refuses an input item id given twice, or already an item of the conversation it continues: the
+ * ids of a conversation's items are unique (GET /v1/responses/{id}/input_items pages by them), and
+ * OpenAI refuses a duplicate the same way.
+ */
+function checkItemIdsUnique(input: ResponsesRequest['input'], history: ReadonlyArray<Record<string, unknown>>): void {
+  if (typeof input === 'string') return;
+  const earlier = new Set(history.map((item) => item.id));
+  const seen = new Map<string, number>();
+  input.forEach((item, index) => {
+    if (item.id === undefined) return;
+    const first = seen.get(item.id);
+    if (first !== undefined)
+      throw errors.invalidRequest(
+        `Duplicate item found with id '${item.id}': 'input[${index}].id' repeats 'input[${first}].id'; each item needs an id of its own.`,
+        `input[${index}].id`,
+      );
+    if (earlier.has(item.id))
+      throw errors.invalidRequest(
+        `Duplicate item found with id '${item.id}': 'input[${index}].id' is already an item of the conversation 'previous_response_id' continues; send only the new items.`,
+        `input[${index}].id`,
+      );
+    seen.set(item.id, index);
+  });
 }
 
 /** Where an item is in the request, for the errors about it; an item of the previous response's conversation is named by that field. */
@@ -204,55 +218,27 @@ class MessagesBuilder {
   }
 }
 
+/**
+ * The request's function tools in chat's shape. Only what is the Responses API's own is checked
+ * here (a tool type other than function, the flat tool's fields); chat's checks of tools and
+ * tool_choice (duplicate names, a choice naming no tool or demanding a call of none, tools beside
+ * an output format, the parameters' schema) run in the chat pipeline, and their 400s name the
+ * Responses fields through the wire names made here.
+ */
 function functionTools(request: ResponsesRequest, wireNames: ResponsesWireNames): FunctionTool[] {
-  const tools = (request.tools ?? []).map((tool, index) => {
+  return (request.tools ?? []).map((tool, index) => {
     if (tool.type !== 'function')
       throw errors.invalidRequest(
         `Tool type '${tool.type}' at 'tools[${index}]' is not supported: only function tools are (the gateway runs no tools of its own).`,
         `tools[${index}].type`,
         'unsupported_parameter',
       );
-    let definition: FunctionTool;
-    try {
-      definition = parseRequest(functionToolSchema, tool);
-    } catch (error) {
-      throw prefixed(error, `tools[${index}]`);
-    }
-    const parameters = definition.parameters ?? { type: 'object', properties: {} };
-    checkJsonSchemaLimits(parameters, `tools[${index}].parameters`);
-    checkJsonSchemaShape(parameters, `tools[${index}].parameters`, { objectRoot: true });
-    wireNames[`tools[${index}].function.parameters`] = `tools[${index}].parameters`;
+    const definition = parseRequest(functionToolSchema, tool, [`tools`, index]);
+    // Chat's tool is {type, function: {name, parameters, ...}}; a Responses tool is flat.
     wireNames[`tools[${index}].function`] = `tools[${index}]`;
+    wireNames[`tools[${index}].function.parameters`] = `tools[${index}].parameters`;
     return definition;
   });
-  const seen = new Set<string>();
-  tools.forEach((tool, index) => {
-    if (seen.has(tool.name))
-      throw errors.invalidRequest(`Duplicate function name '${tool.name}' at 'tools[${index}].name': tool names must be unique.`, `tools[${index}].name`);
-    seen.add(tool.name);
-  });
-  return tools;
-}
-
-/** The checks chat makes of tool_choice and an output format beside tools, named in Responses terms. */
-function checkToolChoice(request: ResponsesRequest, tools: FunctionTool[]): void {
-  const choice = request.tool_choice;
-  const demands = choice === 'required' || (typeof choice === 'object' && choice !== null);
-  if (tools.length === 0) {
-    if (demands) throw errors.invalidRequest("'tool_choice' demands a function call, but the request lists no function 'tools'.", 'tool_choice');
-    return;
-  }
-  if (typeof choice === 'object' && choice !== null && !tools.some((tool) => tool.name === choice.name))
-    throw errors.invalidRequest(
-      `'tool_choice.name' names the function '${choice.name}', which is not among the request's tools (${tools.map((tool) => tool.name).join(', ')}).`,
-      'tool_choice.name',
-    );
-  const format = request.text?.format;
-  if (choice !== 'none' && format && format.type !== 'text')
-    throw errors.invalidRequest(
-      '\'text.format\' cannot be combined with tools the model may call: a reply is either a call or constrained text. Send one, or set tool_choice to "none".',
-      'text.format',
-    );
 }
 
 function responseFormat(request: ResponsesRequest): ChatCompletionRequest['response_format'] {
@@ -280,6 +266,7 @@ export function responsesToChat(request: ResponsesRequest, history: ReadonlyArra
   // Instructions are the request's own: a continuation does not carry the previous ones (as OpenAI documents).
   if (request.instructions != null && request.instructions !== '') builder.instructions(request.instructions);
   for (const item of history) builder.add(item as unknown as InputItem, { param: 'previous_response_id', fromRequest: false });
+  checkItemIdsUnique(request.input, history);
   const inputItems = inputItemsOf(request.input);
   inputItems.forEach((item, index) => builder.add(item, { param: `input[${index}]`, fromRequest: true }));
   if (builder.messages.length === 0) throw errors.invalidRequest("'input' holds no message: reasoning items alone are no prompt.", 'input');
@@ -292,10 +279,10 @@ export function responsesToChat(request: ResponsesRequest, history: ReadonlyArra
     response_format: 'text.format',
     reasoning_effort: 'reasoning.effort',
     reasoningEffort: 'reasoning.effort',
+    'tool_choice.function.name': 'tool_choice.name',
     ...builder.wireNames,
   };
   const tools = functionTools(request, wireNames);
-  checkToolChoice(request, tools);
   const choice = request.tool_choice;
   const chat: ChatCompletionRequest = {
     model: request.model,
@@ -320,9 +307,7 @@ export function responsesToChat(request: ResponsesRequest, history: ReadonlyArra
           })),
         }
       : {}),
-    ...(choice != null && tools.length > 0
-      ? { tool_choice: typeof choice === 'string' ? choice : { type: 'function' as const, function: { name: choice.name } } }
-      : {}),
+    ...(choice != null ? { tool_choice: typeof choice === 'string' ? choice : { type: 'function' as const, function: { name: choice.name } } } : {}),
     ...(request.text?.format ? { response_format: responseFormat(request) } : {}),
   };
   return { chat, wireNames, inputItems: inputItems as unknown as Array<Record<string, unknown>> };

@@ -72,6 +72,11 @@ describe('the Responses API', () => {
     assert.ok(third.usage!.input_tokens > second.usage!.input_tokens);
     const items = await alice.responses.inputItems.list(third.id);
     assert.equal(items.data.length, 1, 'input_items lists the request’s own input');
+    // An item of the conversation sent again (its id already taken there) is refused by name.
+    await assertRefused(
+      { model: 'tools', previous_response_id: first.id, input: [...(first.output as unknown[]), { role: 'user', content: 'Go on.' }], max_output_tokens: 2 },
+      'input[0].id',
+    );
   });
 
   test('GET returns the stored response, DELETE removes it, and then both are 404', async () => {
@@ -192,10 +197,22 @@ describe('the Responses API', () => {
       ['message'],
     );
     assert.deepEqual(none.reasoning, { effort: 'none', summary: 'auto' });
+    // What Codex sends with store: false: include reasoning.encrypted_content (reasoning items then say
+    // encrypted_content: null), and the deprecated reasoning.generate_summary, taken as summary.
+    const codex = await alice.responses.create({
+      ...body,
+      store: false,
+      include: ['reasoning.encrypted_content'],
+      reasoning: { effort: 'low', generate_summary: 'concise' },
+    });
+    assert.equal(codex.output[0].type, 'reasoning');
+    assert.equal((codex.output[0] as OpenAI.Responses.ResponseReasoningItem).encrypted_content, null);
+    assert.ok(!('encrypted_content' in thinking.output[0]), 'only when include asks for it');
+    assert.deepEqual(codex.reasoning, { effort: 'low', summary: 'concise' });
     // The reasoning item goes back as history without error (it is not rendered).
     const next = await alice.responses.create({
       model: 'think',
-      input: [{ role: 'user', content: 'Hi' }, ...(thinking.output as OpenAI.Responses.ResponseInputItem[]), { role: 'user', content: 'More' }],
+      input: [{ role: 'user', content: 'Hi' }, ...(codex.output as OpenAI.Responses.ResponseInputItem[]), { role: 'user', content: 'More' }],
       max_output_tokens: 2,
     });
     assert.ok(next.usage!.input_tokens > 0);
@@ -243,9 +260,35 @@ describe('the Responses API', () => {
     await assertRefused({ model: 'tools', input: 'Hi', previous_response_id: 'resp_nothing' }, 'previous_response_id', 'response_not_found', 404);
     await assertRefused({ model: 'tools', input: 'Hi', background: true }, 'background', 'unsupported_parameter');
     await assertRefused({ model: 'tools', input: 'Hi', truncation: 'auto' }, 'truncation', 'unsupported_parameter');
-    await assertRefused({ model: 'tools', input: 'Hi', include: ['reasoning.encrypted_content'] }, 'include', 'unsupported_parameter');
+    await assertRefused(
+      { model: 'tools', input: 'Hi', include: ['reasoning.encrypted_content', 'message.output_text.logprobs'] },
+      'include',
+      'unsupported_parameter',
+    );
+    await assertRefused(
+      { model: 'tools', input: 'Hi', reasoning: { summary: 'auto', generate_summary: 'detailed' } },
+      'reasoning.generate_summary',
+      'unsupported_parameter',
+    );
+    // Item ids are unique: input_items pages by them.
+    await assertRefused(
+      {
+        model: 'tools',
+        input: [
+          { id: 'msg_1', role: 'user', content: 'Hi' },
+          { id: 'msg_1', role: 'user', content: 'Again' },
+        ],
+      },
+      'input[1].id',
+    );
     await assertRefused({ model: 'tools', input: 'Hi', conversation: 'conv_1' }, 'conversation', 'unsupported_parameter');
     await assertRefused({ model: 'tools', input: 'Hi', tool_choice: { type: 'function', name: 'nothing' } }, 'tool_choice');
+    // Chat's checks of tools, named as the Responses request spells them.
+    const tool = { type: 'function', name: 'lookup', parameters: { type: 'object', properties: {} } };
+    await assertRefused({ model: 'tools', input: 'Hi', tools: [tool, tool] }, 'tools[1].name');
+    await assertRefused({ model: 'tools', input: 'Hi', tools: [tool], tool_choice: { type: 'function', name: 'nothing' } }, 'tool_choice.name');
+    await assertRefused({ model: 'tools', input: 'Hi', tools: [tool], text: { format: { type: 'json_object' } } }, 'text.format');
+    await assertRefused({ model: 'tools', input: 'Hi', tools: [{ ...tool, parameters: { type: 'string' } }] }, 'tools[0].parameters');
     await assertRefused({ model: 'tools', input: 'Hi', text: { format: { type: 'json_schema', name: 'x' } } }, 'text.format.schema');
     await assertRefused(
       { model: 'tools', input: 'Hi', metadata: Object.fromEntries(Array.from({ length: 17 }, (_, index) => [`k${index}`, 'v'])) },

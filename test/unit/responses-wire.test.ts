@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { Stream } from 'openai/core/streaming';
 import type OpenAI from 'openai';
 import { errors } from '../../src/errors.js';
+import type { GenerationResult } from '../../src/engine/contract.js';
 import type { StreamFrame } from '../../src/openai/generation-wire.js';
 import { responsesWire, type ResponseEcho } from '../../src/openai/responses-wire.js';
 
@@ -62,4 +63,131 @@ test('a failure mid-stream is response.failed with the failed response, then an 
     message: 'The server shut down before this request finished; retry it.',
     param: null,
   });
+});
+
+const usage = { prompt_tokens: 3, completion_tokens: 5, total_tokens: 8 };
+type Data = Record<string, unknown> & { type: string; item_id?: string; output_index?: number; item?: { id: string; type: string } };
+const dataOf = (frames: StreamFrame[]) => frames.map((frame) => frame.data as Data);
+
+/**
+ * Drives the wire as the runner does and checks what every such stream must hold: each added item
+ * has an id of its own, every event about an item names the id and output_index it was added with,
+ * and response.completed (and the stored response) lists the items as they were streamed.
+ */
+function streamed(drive: (wire: ReturnType<typeof responsesWire>) => StreamFrame[], result: GenerationResult) {
+  const wire = responsesWire('model', echo);
+  const frames = [...wire.streamStart(0), ...drive(wire), ...wire.streamFinish(0, { index: 0, text: result.text, result })];
+  const stored = wire.response([{ index: 0, text: result.text, result }], usage);
+  const events = dataOf([...frames, ...wire.streamEnd([{ index: 0, text: result.text, result }], usage)]);
+  const added = events.filter((event) => event.type === 'response.output_item.added').map((event) => event.item!);
+  assert.equal(new Set(added.map((item) => item.id)).size, added.length, 'item ids are unique');
+  for (const event of events)
+    if (event.item_id !== undefined) assert.equal(event.item_id, added[event.output_index!].id, `${event.type} names the item at its output_index`);
+  const done = events.filter((event) => event.type === 'response.output_item.done').map((event) => event.item!);
+  assert.equal(done.length, added.length, 'every item is closed once');
+  const completed = (events.at(-1)!.response as { output: Array<{ id: string; type: string }> }).output;
+  assert.deepEqual(
+    completed,
+    [...done].sort((a, b) => added.findIndex((item) => item.id === a.id) - added.findIndex((item) => item.id === b.id)),
+  );
+  assert.deepEqual(stored.output, completed, 'the stored response lists the streamed items');
+  return { events, added, completed };
+}
+
+const call = (index: number, name: string) => ({ index, id: `call_${index}`, name });
+
+test('interleaved argument fragments of parallel calls go to their own items', () => {
+  const { events, completed } = streamed(
+    (wire) => [
+      ...wire.streamToolCallStart(0, call(0, 'first')),
+      ...wire.streamToolCallStart(0, call(1, 'second')),
+      ...wire.streamToolCallArguments(0, 0, '{"a":'),
+      ...wire.streamToolCallArguments(0, 1, '{"b":'),
+      ...wire.streamToolCallArguments(0, 0, '1}'),
+      ...wire.streamToolCallArguments(0, 1, '2}'),
+    ],
+    {
+      text: '',
+      toolCalls: [
+        { id: 'call_0', name: 'first', arguments: '{"a":1}' },
+        { id: 'call_1', name: 'second', arguments: '{"b":2}' },
+      ],
+      finishReason: 'tool_calls',
+      promptTokens: 3,
+      completionTokens: 5,
+    },
+  );
+  assert.deepEqual(
+    completed.map((item) => [item.type, (item as { call_id?: string }).call_id, (item as { arguments?: string }).arguments]),
+    [
+      ['function_call', 'call_0', '{"a":1}'],
+      ['function_call', 'call_1', '{"b":2}'],
+    ],
+  );
+  const argumentsDone = events.filter((event) => event.type === 'response.function_call_arguments.done');
+  assert.deepEqual(
+    argumentsDone.map((event) => [event.output_index, event.name, event.arguments]),
+    [
+      [0, 'first', '{"a":1}'],
+      [1, 'second', '{"b":2}'],
+    ],
+  );
+});
+
+test('text after a call is a message item of its own, after the call', () => {
+  const { completed } = streamed(
+    (wire) => [...wire.streamToolCallStart(0, call(0, 'first')), ...wire.streamToolCallArguments(0, 0, '{}'), ...wire.streamDelta(0, 'Done.')],
+    { text: 'Done.', toolCalls: [{ id: 'call_0', name: 'first', arguments: '{}' }], finishReason: 'tool_calls', promptTokens: 3, completionTokens: 5 },
+  );
+  assert.deepEqual(
+    completed.map((item) => item.type),
+    ['function_call', 'message'],
+  );
+});
+
+test('reasoning after text opens a new reasoning item with an id of its own', () => {
+  const { completed } = streamed(
+    (wire) => [...wire.streamReasoning(0, 'First.'), ...wire.streamDelta(0, 'Hi'), ...wire.streamReasoning(0, 'Again.'), ...wire.streamDelta(0, ' there')],
+    { text: 'Hi there', reasoning: 'First.Again.', finishReason: 'stop', promptTokens: 3, completionTokens: 5 },
+  );
+  assert.deepEqual(
+    completed.map((item) => [item.type, JSON.stringify((item as { content?: unknown }).content)]),
+    [
+      ['reasoning', JSON.stringify([{ type: 'reasoning_text', text: 'First.' }])],
+      ['message', JSON.stringify([{ type: 'output_text', text: 'Hi', annotations: [], logprobs: [] }])],
+      ['reasoning', JSON.stringify([{ type: 'reasoning_text', text: 'Again.' }])],
+      ['message', JSON.stringify([{ type: 'output_text', text: ' there', annotations: [], logprobs: [] }])],
+    ],
+  );
+});
+
+test('a reply streamed in the usual order closes each item before the next opens', () => {
+  const { events } = streamed(
+    (wire) => [
+      ...wire.streamReasoning(0, 'Hm.'),
+      ...wire.streamDelta(0, 'Hi'),
+      ...wire.streamToolCallStart(0, call(0, 'first')),
+      ...wire.streamToolCallArguments(0, 0, '{}'),
+    ],
+    {
+      text: 'Hi',
+      reasoning: 'Hm.',
+      toolCalls: [{ id: 'call_0', name: 'first', arguments: '{}' }],
+      finishReason: 'tool_calls',
+      promptTokens: 3,
+      completionTokens: 5,
+    },
+  );
+  const lifecycle = events.filter((event) => event.type === 'response.output_item.added' || event.type === 'response.output_item.done');
+  assert.deepEqual(
+    lifecycle.map((event) => [event.type, event.output_index]),
+    [
+      ['response.output_item.added', 0],
+      ['response.output_item.done', 0],
+      ['response.output_item.added', 1],
+      ['response.output_item.done', 1],
+      ['response.output_item.added', 2],
+      ['response.output_item.done', 2],
+    ],
+  );
 });

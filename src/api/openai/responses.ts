@@ -91,20 +91,23 @@ export async function createResponse(ctx: Context, state: GatewayState): Promise
   const echo = echoOf(request);
   if (echo.store) checkStoredSize(request, history, inputItems, api.responses.max_response_bytes);
   let wire: ResponsesWire | undefined;
-  await withWireNames(wireNames, () =>
-    answerChat(ctx, state, chat, {
-      endpoint: ENDPOINT,
-      wireNames,
-      wire: (modelId) => (wire = responsesWire(modelId, echo)),
-      // Saved before the last frames go out: a client that read response.completed can continue from it.
-      // The store is looked up now, not at the start: a reload during the generation may have replaced it.
-      onFinished: echo.store
-        ? async (choices, usage) => {
-            const response = wire!.response(choices, usage);
-            await state.responseStore().save({ id: wire!.id, owner, createdAt: response.created_at as number, response, inputItems, history });
-          }
-        : undefined,
-    }),
+  await withWireNames(
+    wireNames,
+    () =>
+      answerChat(ctx, state, chat, {
+        endpoint: ENDPOINT,
+        wireNames,
+        wire: (modelId) => (wire = responsesWire(modelId, echo, { encryptedReasoning: request.include?.includes('reasoning.encrypted_content') === true })),
+        // Saved before the last frames go out: a client that read response.completed can continue from it.
+        // The store is looked up now, not at the start: a reload during the generation may have replaced it.
+        onFinished: echo.store
+          ? async (choices, usage) => {
+              const response = wire!.response(choices, usage);
+              await state.responseStore().save({ id: wire!.id, owner, createdAt: response.created_at as number, response, inputItems, history });
+            }
+          : undefined,
+      }),
+    { translated: true },
   );
 }
 
