@@ -2,7 +2,12 @@
 // the Message body of the same reply, and a failure after the headers as one `error` event.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { anthropicErrorBody } from '../../src/anthropic/error-body.js';
+import { parseMessagesRequest } from '../../src/anthropic/messages-request.js';
+import { messagesWireNames } from '../../src/anthropic/messages-translation.js';
 import { messagesWire } from '../../src/anthropic/messages-wire.js';
+import { toGatewayError } from '../../src/api/error-mapping.js';
+import { UnsupportedFeatureError } from '../../src/engine/errors.js';
 import type { GenerationResult } from '../../src/engine/contract.js';
 import { errors } from '../../src/errors.js';
 import { usageOf } from '../../src/openai/generation-wire.js';
@@ -77,4 +82,17 @@ test('an empty reply still has its text block; a stop string is stop_sequence; a
   assert.deepEqual(wire.streamError(errors.unavailable('busy', 1000)), [
     { event: 'error', data: { type: 'error', error: { type: 'overloaded_error', message: 'busy' } } },
   ]);
+});
+
+test("an error from below names the Anthropic field: in the message (Anthropic's body has no param), renamed from the engine's", () => {
+  const request = parseMessagesRequest({ model: 'm', max_tokens: 8, messages: [{ role: 'user', content: 'Hi' }], thinking: { type: 'disabled' } });
+  const names = messagesWireNames(request);
+  const effort = toGatewayError(new UnsupportedFeatureError("model 'm' on llama-server does not take reasoning_effort with images", 'reasoning_effort'), names);
+  assert.equal(anthropicErrorBody(effort).error.message, "model 'm' on llama-server does not take thinking with images");
+  const budget = toGatewayError(new UnsupportedFeatureError("model 'm' on llama-server does not take a thought budget with images", 'thinkingTokens'), names);
+  assert.equal(anthropicErrorBody(budget).error.message, "model 'm' on llama-server does not take a thought budget with images (thinking.budget_tokens)");
+  const named = errors.invalidRequest("Invalid 'messages[2].content[0]': bad", 'messages[2].content[0]');
+  assert.equal(anthropicErrorBody(named).error.message, "Invalid 'messages[2].content[0]': bad");
+  const unnamed = errors.invalidRequest('The image could not be decoded.', 'messages[2].content[0]');
+  assert.equal(anthropicErrorBody(unnamed).error.message, 'The image could not be decoded. (messages[2].content[0])');
 });
