@@ -24,11 +24,12 @@ async function messages(ctx: Context, state: GatewayState): Promise<void> {
   const request = parseMessagesRequest(ctx.request.body);
   const wireNames = messagesWireNames(request);
   const thinkingTokens = thinkingTokensOf(request);
+  const omitThinking = request.thinking !== undefined && 'display' in request.thinking && request.thinking.display === 'omitted';
   await withWireNames(wireNames, () =>
     answerChat(ctx, state, toChatGenerationRequest(request, imageLimitsOf(state)), {
       endpoint: '/v1/messages',
       wireNames,
-      wire: (modelId, promptTokens) => messagesWire(modelId, promptTokens),
+      wire: (modelId, promptTokens) => messagesWire(modelId, promptTokens, { omitThinking }),
       ...(thinkingTokens !== undefined ? { thinkingTokens } : {}),
     }),
   );
