@@ -5,11 +5,10 @@
 // checked one by one in messages-translation.ts, so that a refusal names the block's type and place.
 import { z } from 'zod';
 import { errors } from '../errors.js';
-import { MAX_TOOLS } from '../openai/generation-request.js';
+import { MAX_MESSAGES, MAX_TOOLS } from '../openai/generation-request.js';
 import { modelField } from '../openai/model-field.js';
 import { parseRequest } from '../openai/validation.js';
 
-const MAX_MESSAGES = 4096;
 const MAX_BLOCKS = 1024;
 const MAX_STOP_SEQUENCES = 16;
 

@@ -10,7 +10,7 @@
 // signature only Anthropic can check means nothing here); a result's `is_error` is said in its
 // text, since a chat tool message has no such flag.
 import { errors } from '../errors.js';
-import type { ChatCompletionRequest } from '../openai/generation-request.js';
+import { MAX_TOOL_ARGUMENT_CHARACTERS, type ChatCompletionRequest } from '../openai/generation-request.js';
 import { imageOfUrl, type ImageLimits } from '../openai/image-parts.js';
 import { checkJsonSchemaShape } from '../openai/json-schema-shape.js';
 import { checkJsonSchemaLimits } from '../openai/request-limits.js';
@@ -21,8 +21,6 @@ import { cacheControlSchema, textBlockSchema, toolNameSchema } from './messages-
 
 type ChatMessageParam = ChatCompletionRequest['messages'][number];
 type ChatPart = { type: 'text'; text: string } | { type: 'image_url'; image_url: { url: string } };
-
-const MAX_TOOL_INPUT_CHARACTERS = 1_000_000;
 
 const imageBlockSchema = z.strictObject({
   type: z.literal('image'),
@@ -202,8 +200,8 @@ class MessageTranslator {
           throw errors.invalidRequest(`${param}.id: the tool_use id '${use.id}' is used twice; each call needs an id of its own.`, `${param}.id`);
         this.#toolUseIds.add(use.id);
         const input = JSON.stringify(use.input);
-        if (input.length > MAX_TOOL_INPUT_CHARACTERS)
-          throw errors.invalidRequest(`${param}.input: longer than ${MAX_TOOL_INPUT_CHARACTERS} characters as JSON.`, `${param}.input`);
+        if (input.length > MAX_TOOL_ARGUMENT_CHARACTERS)
+          throw errors.invalidRequest(`${param}.input: longer than ${MAX_TOOL_ARGUMENT_CHARACTERS} characters as JSON.`, `${param}.input`);
         this.#unanswered.push(use.id);
         toolCalls.push({ id: use.id, type: 'function', function: { name: use.name, arguments: input } });
       }

@@ -10,15 +10,10 @@ import { messagesWireNames, thinkingTokensOf, toChatGenerationRequest, toChatReq
 import { messagesWire } from '../../anthropic/messages-wire.js';
 import type { GatewayState } from '../../http/gateway-state.js';
 import { jsonBody } from '../../http/json-body.js';
-import type { ImageLimits } from '../../openai/image-parts.js';
+import { imageLimitsOf } from '../../openai/image-parts.js';
 import { pluginRequestHooks } from '../../plugins/request-hooks.js';
 import { withWireNames } from '../error-mapping.js';
 import { answerChat, prepareChatRequest } from '../openai/chat-completions.js';
-
-function imageLimitsOf(state: GatewayState): ImageLimits {
-  const api = state.config().api;
-  return { maxImageBytes: api.max_image_bytes, maxImagesPerRequest: api.max_images_per_request };
-}
 
 async function messages(ctx: Context, state: GatewayState): Promise<void> {
   const request = parseMessagesRequest(ctx.request.body);
@@ -26,7 +21,7 @@ async function messages(ctx: Context, state: GatewayState): Promise<void> {
   const thinkingTokens = thinkingTokensOf(request);
   const omitThinking = request.thinking !== undefined && 'display' in request.thinking && request.thinking.display === 'omitted';
   await withWireNames(wireNames, () =>
-    answerChat(ctx, state, toChatGenerationRequest(request, imageLimitsOf(state)), {
+    answerChat(ctx, state, toChatGenerationRequest(request, imageLimitsOf(state.config().api)), {
       endpoint: '/v1/messages',
       wireNames,
       wire: (modelId, promptTokens) => messagesWire(modelId, promptTokens, { omitThinking }),
@@ -39,7 +34,9 @@ async function messages(ctx: Context, state: GatewayState): Promise<void> {
 async function countTokens(ctx: Context, state: GatewayState): Promise<void> {
   const request = parseCountTokensRequest(ctx.request.body);
   const { prompt } = await withWireNames(messagesWireNames(request), () =>
-    prepareChatRequest(ctx, state, toChatRequest(request, imageLimitsOf(state)), '/v1/messages/count_tokens', { thinkingTokens: thinkingTokensOf(request) }),
+    prepareChatRequest(ctx, state, toChatRequest(request, imageLimitsOf(state.config().api)), '/v1/messages/count_tokens', {
+      thinkingTokens: thinkingTokensOf(request),
+    }),
   );
   ctx.body = { input_tokens: prompt.promptTokens };
 }
