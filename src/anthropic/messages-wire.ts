@@ -83,17 +83,18 @@ export interface MessagesWireOptions {
 }
 
 /**
- * Streamed, a thinking or text block is closed when the next block opens. A tool_use block stays
- * open until the reply ends, since an upstream may interleave the argument fragments of several
- * calls (each fragment goes to its call's block, by callIndex) or write text after a call.
+ * Streamed, each block is closed when the next opens, as Anthropic streams them (the SDK's stream
+ * events read the last block). An argument fragment goes to its own call's block, by callIndex:
+ * after text that followed the call, or when an upstream interleaves the fragments of several
+ * calls, it still reaches the right block (the SDK accumulates deltas by index), never the wrong one.
  */
 export function messagesWire(model: string, promptTokens: number, options: MessagesWireOptions = {}): GenerationWire {
   const id = `msg_${randomBytes(12).toString('hex')}`;
   const omitThinking = options.omitThinking === true;
   const event = (name: string, data: Record<string, unknown>): StreamFrame => ({ event: name, data: { type: name, ...data } });
-  // The thinking or text block being streamed (one reply: Messages has no `n`).
-  let open: { index: number; kind: 'thinking' | 'text' } | undefined;
-  // The tool_use blocks still open, by the call's index.
+  // The block being streamed (one reply: Messages has no `n`).
+  let open: { index: number; kind: BlockKind } | undefined;
+  // Each call's block, by the call's index.
   const callBlocks = new Map<number, number>();
   let blocks = 0;
   let textBlocks = 0;
@@ -103,16 +104,11 @@ export function messagesWire(model: string, promptTokens: number, options: Messa
     open = undefined;
     return frames;
   };
-  const closeAll = (): StreamFrame[] => {
-    const frames = [...close(), ...[...callBlocks.values()].map((index) => event('content_block_stop', { index }))];
-    callBlocks.clear();
-    return frames;
-  };
   const start = (kind: BlockKind, block: Record<string, unknown>): { index: number; frames: StreamFrame[] } => {
     const frames = close();
     const index = blocks++;
     if (kind === 'text') textBlocks++;
-    if (kind !== 'tool_use') open = { index, kind };
+    open = { index, kind };
     frames.push(event('content_block_start', { index, content_block: block }));
     return { index, frames };
   };
@@ -156,9 +152,7 @@ export function messagesWire(model: string, promptTokens: number, options: Messa
     },
     // A reply with neither text nor calls still has its (empty) text block, as the Message body does.
     streamFinish: (_index, { result }) =>
-      textBlocks === 0 && (result.toolCalls ?? []).length === 0
-        ? [...start('text', { type: 'text', text: '', citations: null }).frames, ...closeAll()]
-        : closeAll(),
+      textBlocks === 0 && (result.toolCalls ?? []).length === 0 ? [...start('text', { type: 'text', text: '', citations: null }).frames, ...close()] : close(),
     streamEnd: (choices, usage) => {
       const result = choices[0].result;
       return [
