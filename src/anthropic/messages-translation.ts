@@ -59,8 +59,8 @@ const BLOCK_TYPES = {
   assistant: ['text', 'tool_use', 'thinking', 'redacted_thinking'],
 } as const;
 
-/** How the Anthropic request spells the fields the chat pipeline's errors name. */
-export function messagesWireNames(request: CountTokensRequest): Readonly<Record<string, string>> {
+/** How the Anthropic request spells the fields (other than its messages) the chat pipeline's errors name. */
+function fieldWireNames(request: CountTokensRequest): Record<string, string> {
   return {
     prompt: 'messages',
     maxTokens: 'max_tokens',
@@ -76,15 +76,39 @@ export function messagesWireNames(request: CountTokensRequest): Readonly<Record<
 class MessageTranslator {
   readonly #limits: ImageLimits;
   readonly #toolUseIds = new Set<string>();
+  /**
+   * Each chat message's and image part's name in the request (`messages[3].content[1]` →
+   * `messages[2].content[1]`): the chat messages are numbered otherwise (a system message first,
+   * each tool_result its own message), and an engine's error names the chat message.
+   */
+  readonly names: Record<string, string> = {};
+  #chatMessages = 0;
   /** The calls of the previous assistant message, in order: the next message must answer each of them. */
   #unanswered: string[] = [];
   #images = 0;
 
-  constructor(limits: ImageLimits) {
+  /** `chatOffset`: how many chat messages come before the conversation's (the system message). */
+  constructor(limits: ImageLimits, chatOffset: number) {
     this.#limits = limits;
+    this.#chatMessages = chatOffset;
   }
 
   translate(message: MessagesRequest['messages'][number], index: number): ChatMessageParam[] {
+    const translated = this.#translate(message, index);
+    for (const chat of translated) {
+      const at = this.#chatMessages++;
+      this.names[`messages[${at}]`] ??= `messages[${index}]`;
+      if (Array.isArray(chat.content))
+        chat.content.forEach((_, part) => (this.names[`messages[${at}].content[${part}]`] ??= `messages[${index}].content[${this.#partBlocks[part] ?? part}]`));
+    }
+    return translated;
+  }
+
+  /** The block index of each part of the user message just translated. */
+  #partBlocks: number[] = [];
+
+  #translate(message: MessagesRequest['messages'][number], index: number): ChatMessageParam[] {
+    this.#partBlocks = [];
     const calls = this.#unanswered;
     this.#unanswered = [];
     if (typeof message.content === 'string') {
@@ -121,11 +145,12 @@ class MessageTranslator {
    * and the remote upstreams' templates pair results with calls by position), then its text and images.
    */
   #userMessages(blocks: ContentBlock[], index: number, calls: readonly string[]): ChatMessageParam[] {
-    const results: Array<{ order: number; message: ChatMessageParam }> = [];
+    const results: Array<{ order: number; param: string; message: ChatMessageParam }> = [];
     const parts: ChatPart[] = [];
     blocks.forEach((block, blockIndex) => {
       const at = ['messages', index, 'content', blockIndex];
       const param = `messages[${index}].content[${blockIndex}]`;
+      if (block.type !== 'tool_result') this.#partBlocks.push(blockIndex);
       if (block.type === 'text') parts.push({ type: 'text', text: parseRequest(textBlockSchema, block, at).text });
       else if (block.type === 'image') parts.push(this.#imagePart(parseRequest(imageBlockSchema, block, at), param));
       else {
@@ -138,11 +163,13 @@ class MessageTranslator {
           );
         if (results.some((earlier) => earlier.order === order))
           throw errors.invalidRequest(`${param}.tool_use_id: '${result.tool_use_id}' is answered twice in this message.`, `${param}.tool_use_id`);
-        results.push({ order, message: this.#toolMessage(result, param) });
+        results.push({ order, param, message: this.#toolMessage(result, param) });
       }
     });
     this.#checkAnswered(calls, new Set(results.map(({ order }) => calls[order])), index);
-    const messages = results.sort((a, b) => a.order - b.order).map(({ message }) => message);
+    results.sort((a, b) => a.order - b.order);
+    results.forEach(({ param }, k) => (this.names[`messages[${this.#chatMessages + k}]`] = param));
+    const messages = results.map(({ message }) => message);
     if (parts.length > 0 || messages.length === 0)
       messages.push({ role: 'user', content: parts.every((part) => part.type === 'text') ? joinText(parts) : parts });
     return messages;
@@ -281,7 +308,7 @@ function toolFields(request: CountTokensRequest): ChatToolFields {
  * renders); `thinking: disabled` is reasoning effort "none" (a template with a switch renders no
  * thought), an enabled budget is passed on apart (see thinkingTokensOf).
  */
-export function toChatRequest(request: CountTokensRequest, limits: ImageLimits): ChatCompletionRequest {
+export function toChatRequest(request: CountTokensRequest, limits: ImageLimits): TranslatedRequest {
   const last = request.messages.length - 1;
   if (request.messages[last].role === 'assistant')
     throw errors.invalidRequest(
@@ -295,28 +322,42 @@ export function toChatRequest(request: CountTokensRequest, limits: ImageLimits):
       `thinking: cannot be enabled when tool_choice forces a tool call ({"type": "${choice}"}): the forced call is generated without a thought. Use tool_choice auto or none, or disable thinking.`,
       'thinking',
     );
-  const translator = new MessageTranslator(limits);
-  const messages = [...systemMessages(request.system), ...request.messages.flatMap((message, index) => translator.translate(message, index))];
+  const system = systemMessages(request.system);
+  const translator = new MessageTranslator(limits, system.length);
+  const messages = [...system, ...request.messages.flatMap((message, index) => translator.translate(message, index))];
   return {
-    model: request.model,
-    messages,
-    ...toolFields(request),
-    ...(request.thinking?.type === 'disabled' ? { reasoning_effort: 'none' as const } : {}),
+    chat: {
+      model: request.model,
+      messages,
+      ...toolFields(request),
+      ...(request.thinking?.type === 'disabled' ? { reasoning_effort: 'none' as const } : {}),
+    },
+    wireNames: { ...translator.names, ...fieldWireNames(request) },
   };
 }
 
+/** The chat request, and how the request spells the fields the chat pipeline's errors name (chat name → request name). */
+export interface TranslatedRequest {
+  chat: ChatCompletionRequest;
+  wireNames: Readonly<Record<string, string>>;
+}
+
 /** A generation request: the conversation plus sampling, limits and streaming. */
-export function toChatGenerationRequest(request: MessagesRequest, limits: ImageLimits): ChatCompletionRequest {
+export function toChatGenerationRequest(request: MessagesRequest, limits: ImageLimits): TranslatedRequest {
   if (request.thinking?.type === 'enabled' && request.thinking.budget_tokens >= request.max_tokens)
     throw errors.invalidRequest('thinking.budget_tokens: must be less than max_tokens (the thought is part of the reply).', 'thinking.budget_tokens');
+  const { chat, wireNames } = toChatRequest(request, limits);
   return {
-    ...toChatRequest(request, limits),
-    max_tokens: request.max_tokens,
-    ...(request.stop_sequences !== undefined ? { stop: request.stop_sequences.filter((stop) => stop !== '') } : {}),
-    ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
-    ...(request.top_p !== undefined ? { top_p: request.top_p } : {}),
-    ...(request.top_k !== undefined ? { top_k: request.top_k } : {}),
-    stream: request.stream === true,
+    wireNames,
+    chat: {
+      ...chat,
+      max_tokens: request.max_tokens,
+      ...(request.stop_sequences !== undefined ? { stop: request.stop_sequences.filter((stop) => stop !== '') } : {}),
+      ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+      ...(request.top_p !== undefined ? { top_p: request.top_p } : {}),
+      ...(request.top_k !== undefined ? { top_k: request.top_k } : {}),
+      stream: request.stream === true,
+    },
   };
 }
 

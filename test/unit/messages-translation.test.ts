@@ -5,13 +5,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseMessagesRequest } from '../../src/anthropic/messages-request.js';
-import { toChatGenerationRequest } from '../../src/anthropic/messages-translation.js';
+import { toChatGenerationRequest, toChatRequest } from '../../src/anthropic/messages-translation.js';
 
 const LIMITS = { maxImageBytes: 1 << 20, maxImagesPerRequest: 4 };
 const tool = { name: 'f', input_schema: { type: 'object' } };
 
 function translate(body: Record<string, unknown>) {
-  return toChatGenerationRequest(parseMessagesRequest({ model: 'm', max_tokens: 16, ...body }), LIMITS);
+  return toChatGenerationRequest(parseMessagesRequest({ model: 'm', max_tokens: 16, ...body }), LIMITS).chat;
 }
 
 function refused(body: Record<string, unknown>, param: string, pattern: RegExp): void {
@@ -34,29 +34,25 @@ const calls = {
   ],
 };
 
+/** A conversation: a request, two calls, and the user turn `content` that answers them. */
+const answered = (content: unknown[]) => [{ role: 'user', content: 'go' }, calls, { role: 'user', content }];
+
 test("a turn's tool results follow their calls' order; text blocks are joined by newlines", () => {
   const request = translate({
     tools: [tool],
-    messages: [
-      { role: 'user', content: 'go' },
-      calls,
+    messages: answered([
       {
-        role: 'user',
+        type: 'tool_result',
+        tool_use_id: 'toolu_b',
         content: [
-          {
-            type: 'tool_result',
-            tool_use_id: 'toolu_b',
-            content: [
-              { type: 'text', text: 'two' },
-              { type: 'text', text: 'lines' },
-            ],
-          },
-          { type: 'text', text: 'first' },
-          { type: 'tool_result', tool_use_id: 'toolu_a', content: 'one' },
-          { type: 'text', text: 'second' },
+          { type: 'text', text: 'two' },
+          { type: 'text', text: 'lines' },
         ],
       },
-    ],
+      { type: 'text', text: 'first' },
+      { type: 'tool_result', tool_use_id: 'toolu_a', content: 'one' },
+      { type: 'text', text: 'second' },
+    ]),
   });
   assert.deepEqual(request.messages.slice(2), [
     { role: 'tool', tool_call_id: 'toolu_a', content: 'one' },
@@ -120,4 +116,29 @@ test('echoed blocks of an earlier reply are taken back as they came (citations, 
     ],
   });
   assert.equal(request.messages.length, 3);
+});
+
+test("the chat messages' names, for an engine's error: each chat message and image part as the request numbers it", () => {
+  const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
+  const { chat, wireNames } = toChatRequest(
+    parseMessagesRequest({
+      model: 'm',
+      max_tokens: 16,
+      system: 'Be brief.',
+      tools: [tool],
+      messages: answered([
+        { type: 'tool_result', tool_use_id: 'toolu_b', content: 'two' },
+        { type: 'text', text: 'look' },
+        { type: 'tool_result', tool_use_id: 'toolu_a', content: 'one' },
+        { type: 'image', source: { type: 'base64', media_type: 'image/png', data: png } },
+      ]),
+    }),
+    LIMITS,
+  );
+  assert.equal(chat.messages.length, 6);
+  assert.deepEqual(
+    [wireNames['messages[1]'], wireNames['messages[3]'], wireNames['messages[4]'], wireNames['messages[5]'], wireNames['messages[5].content[1]']],
+    ['messages[0]', 'messages[2].content[2]', 'messages[2].content[0]', 'messages[2]', 'messages[2].content[3]'],
+  );
+  assert.equal(wireNames.prompt, 'messages');
 });

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { MessageStream } from '@anthropic-ai/sdk/lib/MessageStream';
 import { anthropicErrorBody } from '../../src/anthropic/error-body.js';
 import { parseMessagesRequest } from '../../src/anthropic/messages-request.js';
-import { messagesWireNames } from '../../src/anthropic/messages-translation.js';
+import { toChatRequest } from '../../src/anthropic/messages-translation.js';
 import { messagesWire } from '../../src/anthropic/messages-wire.js';
 import { toGatewayError } from '../../src/api/error-mapping.js';
 import { UnsupportedFeatureError } from '../../src/engine/errors.js';
@@ -94,7 +94,7 @@ test('an empty reply still has its text block; a stop string is stop_sequence; a
 
 test("an error from below names the Anthropic field: in the message (Anthropic's body has no param), renamed from the engine's", () => {
   const request = parseMessagesRequest({ model: 'm', max_tokens: 8, messages: [{ role: 'user', content: 'Hi' }], thinking: { type: 'disabled' } });
-  const names = messagesWireNames(request);
+  const { wireNames: names } = toChatRequest(request, { maxImageBytes: 1 << 20, maxImagesPerRequest: 4 });
   const effort = toGatewayError(new UnsupportedFeatureError("model 'm' on llama-server does not take reasoning_effort with images", 'reasoning_effort'), names);
   assert.equal(anthropicErrorBody(effort).error.message, "model 'm' on llama-server does not take thinking with images");
   const budget = toGatewayError(new UnsupportedFeatureError("model 'm' on llama-server does not take a thought budget with images", 'thinkingTokens'), names);
