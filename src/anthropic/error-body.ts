@@ -33,8 +33,17 @@ export interface AnthropicErrorBody {
   request_id?: string;
 }
 
+/**
+ * The message, naming the field: Anthropic's body has no `param`, so a field the message does not
+ * already name (an image that would not decode, an engine's refusal) is appended to it.
+ */
+function messageOf(error: GatewayError): string {
+  const { message, param } = error;
+  return param === null || message.includes(param) ? message : `${message} (${param})`;
+}
+
 export function anthropicErrorBody(error: GatewayError, requestId?: string): AnthropicErrorBody {
-  return { type: 'error', error: { type: errorTypeOf(error), message: error.message }, ...(requestId !== undefined ? { request_id: requestId } : {}) };
+  return { type: 'error', error: { type: errorTypeOf(error), message: messageOf(error) }, ...(requestId !== undefined ? { request_id: requestId } : {}) };
 }
 
 /** The body of a failure on `path`: Anthropic's shape on its paths, OpenAI's envelope elsewhere. */

@@ -10,41 +10,44 @@
 // signature only Anthropic can check means nothing here); a result's `is_error` is said in its
 // text, since a chat tool message has no such flag.
 import { errors } from '../errors.js';
-import type { ChatCompletionRequest } from '../openai/generation-request.js';
+import { MAX_TOOL_ARGUMENT_CHARACTERS, type ChatCompletionRequest } from '../openai/generation-request.js';
 import { imageOfUrl, type ImageLimits } from '../openai/image-parts.js';
 import { checkJsonSchemaShape } from '../openai/json-schema-shape.js';
 import { checkJsonSchemaLimits } from '../openai/request-limits.js';
 import { parseRequest } from '../openai/validation.js';
 import { z } from 'zod';
 import type { ContentBlock, CountTokensRequest, MessagesRequest } from './messages-request.js';
-import { textBlockSchema, toolNameSchema } from './messages-request.js';
+import { cacheControlSchema, textBlockSchema, toolNameSchema } from './messages-request.js';
 
 type ChatMessageParam = ChatCompletionRequest['messages'][number];
 type ChatPart = { type: 'text'; text: string } | { type: 'image_url'; image_url: { url: string } };
 
-const MAX_TOOL_INPUT_CHARACTERS = 1_000_000;
-
-const imageBlockSchema = z.looseObject({
+const imageBlockSchema = z.strictObject({
   type: z.literal('image'),
+  cache_control: cacheControlSchema,
   source: z.discriminatedUnion(
     'type',
     [
-      z.looseObject({ type: z.literal('base64'), media_type: z.string().max(64), data: z.string() }),
-      z.looseObject({ type: z.literal('url'), url: z.string() }),
+      z.strictObject({ type: z.literal('base64'), media_type: z.string().max(64), data: z.string() }),
+      z.strictObject({ type: z.literal('url'), url: z.string() }),
     ],
     { error: 'expected {"type": "base64", "media_type": "image/png", "data": "..."}' },
   ),
 });
 
-const toolUseBlockSchema = z.looseObject({
+/** An earlier reply's call; its `caller` (always direct here) is accepted as echoed back. */
+const toolUseBlockSchema = z.strictObject({
   type: z.literal('tool_use'),
+  cache_control: cacheControlSchema,
+  caller: z.looseObject({ type: z.string().max(64) }).optional(),
   id: z.string().min(1).max(256),
   name: z.string().min(1).max(256),
   input: z.record(z.string(), z.unknown()),
 });
 
-const toolResultBlockSchema = z.looseObject({
+const toolResultBlockSchema = z.strictObject({
   type: z.literal('tool_result'),
+  cache_control: cacheControlSchema,
   tool_use_id: z.string().min(1).max(256),
   content: z.union([z.string(), z.array(z.looseObject({ type: z.string().max(64) })).max(1024)]).optional(),
   is_error: z.boolean().optional(),
@@ -56,8 +59,8 @@ const BLOCK_TYPES = {
   assistant: ['text', 'tool_use', 'thinking', 'redacted_thinking'],
 } as const;
 
-/** How the Anthropic request spells the fields the chat pipeline's errors name. */
-export function messagesWireNames(request: CountTokensRequest): Readonly<Record<string, string>> {
+/** How the Anthropic request spells the fields (other than its messages) the chat pipeline's errors name. */
+function fieldWireNames(request: CountTokensRequest): Record<string, string> {
   return {
     prompt: 'messages',
     maxTokens: 'max_tokens',
@@ -73,15 +76,48 @@ export function messagesWireNames(request: CountTokensRequest): Readonly<Record<
 class MessageTranslator {
   readonly #limits: ImageLimits;
   readonly #toolUseIds = new Set<string>();
+  /**
+   * Each chat message's and image part's name in the request (`messages[3].content[1]` →
+   * `messages[2].content[1]`): the chat messages are numbered otherwise (a system message first,
+   * each tool_result its own message), and an engine's error names the chat message.
+   */
+  readonly names: Record<string, string> = {};
+  #chatMessages = 0;
+  /** The calls of the previous assistant message, in order: the next message must answer each of them. */
+  #unanswered: string[] = [];
   #images = 0;
 
-  constructor(limits: ImageLimits) {
+  /** `chatOffset`: how many chat messages come before the conversation's (the system message). */
+  constructor(limits: ImageLimits, chatOffset: number) {
     this.#limits = limits;
+    this.#chatMessages = chatOffset;
   }
 
   translate(message: MessagesRequest['messages'][number], index: number): ChatMessageParam[] {
-    if (typeof message.content === 'string') return [{ role: message.role, content: message.content }];
+    const translated = this.#translate(message, index);
+    for (const chat of translated) {
+      const at = this.#chatMessages++;
+      this.names[`messages[${at}]`] ??= `messages[${index}]`;
+      if (Array.isArray(chat.content))
+        chat.content.forEach((_, part) => (this.names[`messages[${at}].content[${part}]`] ??= `messages[${index}].content[${this.#partBlocks[part] ?? part}]`));
+    }
+    return translated;
+  }
+
+  /** The block index of each part of the user message just translated. */
+  #partBlocks: number[] = [];
+
+  #translate(message: MessagesRequest['messages'][number], index: number): ChatMessageParam[] {
+    this.#partBlocks = [];
+    const calls = this.#unanswered;
+    this.#unanswered = [];
+    if (typeof message.content === 'string') {
+      this.#checkAnswered(calls, new Set(), index);
+      return [{ role: message.role, content: message.content }];
+    }
     const param = `messages[${index}].content`;
+    if (message.content.length === 0)
+      throw errors.invalidRequest(`Invalid '${param}': expected at least 1 content block (or a non-empty string).`, param, 'invalid_request');
     const allowed: readonly string[] = BLOCK_TYPES[message.role];
     message.content.forEach((block, blockIndex) => {
       if (!allowed.includes(block.type))
@@ -91,21 +127,52 @@ class MessageTranslator {
           'unsupported_parameter',
         );
     });
-    return message.role === 'user' ? this.#userMessages(message.content, index) : [this.#assistantMessage(message.content, index)];
+    return message.role === 'user' ? this.#userMessages(message.content, index, calls) : [this.#assistantMessage(message.content, index, calls)];
   }
 
-  #userMessages(blocks: ContentBlock[], index: number): ChatMessageParam[] {
-    const results: ChatMessageParam[] = [];
+  /** Anthropic's rule: every tool_use is answered by a tool_result in the very next message. */
+  #checkAnswered(calls: readonly string[], answered: ReadonlySet<string>, index: number): void {
+    const missing = calls.filter((id) => !answered.has(id));
+    if (missing.length > 0)
+      throw errors.invalidRequest(
+        `messages[${index}].content: the tool_use block(s) ${missing.map((id) => `'${id}'`).join(', ')} of messages[${index - 1}] need a tool_result block each in this message.`,
+        `messages[${index}].content`,
+      );
+  }
+
+  /**
+   * A user message: its tool results first, in the order of the calls they answer (llama-server
+   * and the remote upstreams' templates pair results with calls by position), then its text and images.
+   */
+  #userMessages(blocks: ContentBlock[], index: number, calls: readonly string[]): ChatMessageParam[] {
+    const results: Array<{ order: number; param: string; message: ChatMessageParam }> = [];
     const parts: ChatPart[] = [];
     blocks.forEach((block, blockIndex) => {
       const at = ['messages', index, 'content', blockIndex];
+      const param = `messages[${index}].content[${blockIndex}]`;
+      if (block.type !== 'tool_result') this.#partBlocks.push(blockIndex);
       if (block.type === 'text') parts.push({ type: 'text', text: parseRequest(textBlockSchema, block, at).text });
-      else if (block.type === 'image') parts.push(this.#imagePart(parseRequest(imageBlockSchema, block, at), `messages[${index}].content[${blockIndex}]`));
-      else results.push(this.#toolMessage(parseRequest(toolResultBlockSchema, block, at), `messages[${index}].content[${blockIndex}]`));
+      else if (block.type === 'image') parts.push(this.#imagePart(parseRequest(imageBlockSchema, block, at), param));
+      else {
+        const result = parseRequest(toolResultBlockSchema, block, at);
+        const order = calls.indexOf(result.tool_use_id);
+        if (order < 0)
+          throw errors.invalidRequest(
+            `${param}.tool_use_id: '${result.tool_use_id}' matches no tool_use block of the previous assistant message${this.#toolUseIds.has(result.tool_use_id) ? ' (it answers an earlier one)' : ''}.`,
+            `${param}.tool_use_id`,
+          );
+        if (results.some((earlier) => earlier.order === order))
+          throw errors.invalidRequest(`${param}.tool_use_id: '${result.tool_use_id}' is answered twice in this message.`, `${param}.tool_use_id`);
+        results.push({ order, param, message: this.#toolMessage(result, param) });
+      }
     });
-    if (parts.length > 0 || results.length === 0)
-      results.push({ role: 'user', content: parts.every((part) => part.type === 'text') ? joinText(parts) : parts });
-    return results;
+    this.#checkAnswered(calls, new Set(results.map(({ order }) => calls[order])), index);
+    results.sort((a, b) => a.order - b.order);
+    results.forEach(({ param }, k) => (this.names[`messages[${this.#chatMessages + k}]`] = param));
+    const messages = results.map(({ message }) => message);
+    if (parts.length > 0 || messages.length === 0)
+      messages.push({ role: 'user', content: parts.every((part) => part.type === 'text') ? joinText(parts) : parts });
+    return messages;
   }
 
   #imagePart(block: z.infer<typeof imageBlockSchema>, param: string): ChatPart {
@@ -128,11 +195,6 @@ class MessageTranslator {
   }
 
   #toolMessage(block: z.infer<typeof toolResultBlockSchema>, param: string): ChatMessageParam {
-    if (!this.#toolUseIds.has(block.tool_use_id))
-      throw errors.invalidRequest(
-        `${param}.tool_use_id: '${block.tool_use_id}' matches no tool_use block of an earlier assistant message.`,
-        `${param}.tool_use_id`,
-      );
     const content = block.content ?? '';
     const texts =
       typeof content === 'string'
@@ -147,16 +209,17 @@ class MessageTranslator {
                 );
               return parseRequest(textBlockSchema, part, [param, 'content', partIndex]).text;
             })
-            .join('');
+            .join('\n');
     return { role: 'tool', tool_call_id: block.tool_use_id, content: block.is_error === true ? `Error: ${texts}` : texts };
   }
 
-  #assistantMessage(blocks: ContentBlock[], index: number): ChatMessageParam {
-    let text = '';
-    const calls: NonNullable<ChatMessageParam['tool_calls']> = [];
+  #assistantMessage(blocks: ContentBlock[], index: number, calls: readonly string[]): ChatMessageParam {
+    this.#checkAnswered(calls, new Set(), index);
+    const texts: string[] = [];
+    const toolCalls: NonNullable<ChatMessageParam['tool_calls']> = [];
     blocks.forEach((block, blockIndex) => {
       const at = ['messages', index, 'content', blockIndex];
-      if (block.type === 'text') text += parseRequest(textBlockSchema, block, at).text;
+      if (block.type === 'text') texts.push(parseRequest(textBlockSchema, block, at).text);
       else if (block.type === 'tool_use') {
         const use = parseRequest(toolUseBlockSchema, block, at);
         const param = `messages[${index}].content[${blockIndex}]`;
@@ -164,17 +227,18 @@ class MessageTranslator {
           throw errors.invalidRequest(`${param}.id: the tool_use id '${use.id}' is used twice; each call needs an id of its own.`, `${param}.id`);
         this.#toolUseIds.add(use.id);
         const input = JSON.stringify(use.input);
-        if (input.length > MAX_TOOL_INPUT_CHARACTERS)
-          throw errors.invalidRequest(`${param}.input: longer than ${MAX_TOOL_INPUT_CHARACTERS} characters as JSON.`, `${param}.input`);
-        calls.push({ id: use.id, type: 'function', function: { name: use.name, arguments: input } });
+        if (input.length > MAX_TOOL_ARGUMENT_CHARACTERS)
+          throw errors.invalidRequest(`${param}.input: longer than ${MAX_TOOL_ARGUMENT_CHARACTERS} characters as JSON.`, `${param}.input`);
+        this.#unanswered.push(use.id);
+        toolCalls.push({ id: use.id, type: 'function', function: { name: use.name, arguments: input } });
       }
     });
-    return { role: 'assistant', content: text, ...(calls.length > 0 ? { tool_calls: calls } : {}) };
+    return { role: 'assistant', content: texts.join(''), ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}) };
   }
 }
 
 function joinText(parts: ChatPart[]): string {
-  return parts.map((part) => (part.type === 'text' ? part.text : '')).join('');
+  return parts.map((part) => (part.type === 'text' ? part.text : '')).join('\n');
 }
 
 function systemMessages(system: MessagesRequest['system']): ChatMessageParam[] {
@@ -182,6 +246,13 @@ function systemMessages(system: MessagesRequest['system']): ChatMessageParam[] {
   const text = typeof system === 'string' ? system : system.map((block) => block.text).join('\n');
   return text === '' ? [] : [{ role: 'system', content: text }];
 }
+
+/**
+ * What a client tool may hold: `cache_control` is a no-op (the engines reuse cached prefixes on
+ * their own), `eager_input_streaming` one too (arguments stream as they are generated), `strict` is
+ * chat's function `strict`. Anything else (input_examples, defer_loading, allowed_callers…) is refused by name.
+ */
+const CLIENT_TOOL_KEYS = new Set(['type', 'name', 'description', 'input_schema', 'strict', 'cache_control', 'eager_input_streaming']);
 
 type ChatToolFields = Pick<ChatCompletionRequest, 'tools' | 'tool_choice' | 'parallel_tool_calls'>;
 
@@ -197,6 +268,13 @@ function toolFields(request: CountTokensRequest): ChatToolFields {
         `${param}.type`,
         'unsupported_parameter',
       );
+    const unknown = Object.keys(tool).find((key) => !CLIENT_TOOL_KEYS.has(key));
+    if (unknown !== undefined)
+      throw errors.invalidRequest(
+        `${param}.${unknown}: not supported on a tool here (a tool takes ${[...CLIENT_TOOL_KEYS].join(', ')}).`,
+        `${param}.${unknown}`,
+        'unsupported_parameter',
+      );
     const name = parseRequest(toolNameSchema, tool.name, [param, 'name']);
     if (names.has(name)) throw errors.invalidRequest(`${param}.name: the tool name '${name}' is listed twice; tool names must be unique.`, `${param}.name`);
     names.add(name);
@@ -205,7 +283,12 @@ function toolFields(request: CountTokensRequest): ChatToolFields {
     checkJsonSchemaShape(tool.input_schema, `${param}.input_schema`, { objectRoot: true });
     return {
       type: 'function' as const,
-      function: { name, parameters: tool.input_schema, ...(tool.description !== undefined ? { description: tool.description } : {}) },
+      function: {
+        name,
+        parameters: tool.input_schema,
+        ...(tool.description !== undefined ? { description: tool.description } : {}),
+        ...(tool.strict !== undefined ? { strict: tool.strict } : {}),
+      },
     };
   });
   const choice = request.tool_choice;
@@ -225,29 +308,56 @@ function toolFields(request: CountTokensRequest): ChatToolFields {
  * renders); `thinking: disabled` is reasoning effort "none" (a template with a switch renders no
  * thought), an enabled budget is passed on apart (see thinkingTokensOf).
  */
-export function toChatRequest(request: CountTokensRequest, limits: ImageLimits): ChatCompletionRequest {
-  const translator = new MessageTranslator(limits);
-  const messages = [...systemMessages(request.system), ...request.messages.flatMap((message, index) => translator.translate(message, index))];
+export function toChatRequest(request: CountTokensRequest, limits: ImageLimits): TranslatedRequest {
+  const last = request.messages.length - 1;
+  if (request.messages[last].role === 'assistant')
+    throw errors.invalidRequest(
+      `messages[${last}]: the last message is the assistant's (a prefill); continuing a prefilled assistant turn is not supported here: end with a user message.`,
+      `messages[${last}]`,
+      'unsupported_parameter',
+    );
+  const choice = request.tool_choice?.type;
+  if ((request.thinking?.type === 'enabled' || request.thinking?.type === 'adaptive') && (choice === 'any' || choice === 'tool'))
+    throw errors.invalidRequest(
+      `thinking: cannot be enabled when tool_choice forces a tool call ({"type": "${choice}"}): the forced call is generated without a thought. Use tool_choice auto or none, or disable thinking.`,
+      'thinking',
+    );
+  const system = systemMessages(request.system);
+  const translator = new MessageTranslator(limits, system.length);
+  const messages = [...system, ...request.messages.flatMap((message, index) => translator.translate(message, index))];
   return {
-    model: request.model,
-    messages,
-    ...toolFields(request),
-    ...(request.thinking?.type === 'disabled' ? { reasoning_effort: 'none' as const } : {}),
+    chat: {
+      model: request.model,
+      messages,
+      ...toolFields(request),
+      ...(request.thinking?.type === 'disabled' ? { reasoning_effort: 'none' as const } : {}),
+    },
+    wireNames: { ...translator.names, ...fieldWireNames(request) },
   };
 }
 
+/** The chat request, and how the request spells the fields the chat pipeline's errors name (chat name → request name). */
+export interface TranslatedRequest {
+  chat: ChatCompletionRequest;
+  wireNames: Readonly<Record<string, string>>;
+}
+
 /** A generation request: the conversation plus sampling, limits and streaming. */
-export function toChatGenerationRequest(request: MessagesRequest, limits: ImageLimits): ChatCompletionRequest {
+export function toChatGenerationRequest(request: MessagesRequest, limits: ImageLimits): TranslatedRequest {
   if (request.thinking?.type === 'enabled' && request.thinking.budget_tokens >= request.max_tokens)
     throw errors.invalidRequest('thinking.budget_tokens: must be less than max_tokens (the thought is part of the reply).', 'thinking.budget_tokens');
+  const { chat, wireNames } = toChatRequest(request, limits);
   return {
-    ...toChatRequest(request, limits),
-    max_tokens: request.max_tokens,
-    ...(request.stop_sequences !== undefined ? { stop: request.stop_sequences.filter((stop) => stop !== '') } : {}),
-    ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
-    ...(request.top_p !== undefined ? { top_p: request.top_p } : {}),
-    ...(request.top_k !== undefined ? { top_k: request.top_k } : {}),
-    stream: request.stream === true,
+    wireNames,
+    chat: {
+      ...chat,
+      max_tokens: request.max_tokens,
+      ...(request.stop_sequences !== undefined ? { stop: request.stop_sequences.filter((stop) => stop !== '') } : {}),
+      ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+      ...(request.top_p !== undefined ? { top_p: request.top_p } : {}),
+      ...(request.top_k !== undefined ? { top_k: request.top_k } : {}),
+      stream: request.stream === true,
+    },
   };
 }
 

@@ -71,12 +71,23 @@ function contextLengthMessage(error: ContextLengthError, names: WireNames): stri
   return `This model's maximum context length is ${contextLength} tokens. However, you requested ${promptTokens + requestedTokens} tokens (${promptTokens} in the prompt, ${requestedTokens} for the completion). Please reduce the prompt or ${wireName('maxTokens', names)}.`;
 }
 
+/**
+ * A refusal's message in the route's words: an engine names the chat field it refuses
+ * (`reasoning_effort`), which another route spells otherwise (`thinking` on /v1/messages). Only a
+ * field name that cannot be an ordinary word (an underscore, a dot, a bracket) is replaced.
+ */
+function inWireWords(message: string, field: string | undefined, param: string | null): string {
+  if (field === undefined || param === null || field === param || !/[_.[]/.test(field)) return message;
+  return message.replaceAll(field, param);
+}
+
 function fromDomainError(error: DomainError, names: WireNames): GatewayError {
   const param = wireName(error.field, names) ?? null;
-  if (error instanceof UnsupportedFeatureError) return errors.invalidRequest(error.message, param, 'unsupported_parameter');
+  const message = inWireWords(error.message, error.field, param);
+  if (error instanceof UnsupportedFeatureError) return errors.invalidRequest(message, param, 'unsupported_parameter');
   // The same code as the wire's own image checks: to the client, both are a bad image.
-  if (error instanceof InvalidImageError) return errors.invalidRequest(error.message, param, 'invalid_image');
-  if (error instanceof InvalidInputError) return errors.invalidRequest(error.message, param, 'invalid_input');
+  if (error instanceof InvalidImageError) return errors.invalidRequest(message, param, 'invalid_image');
+  if (error instanceof InvalidInputError) return errors.invalidRequest(message, param, 'invalid_input');
   if (error instanceof InputTooLongError) return errors.invalidRequest(error.message, param ?? wireName('input', names) ?? null, 'context_length_exceeded');
   // The prompt is what has to shrink, whichever number was asked for.
   if (error instanceof ContextLengthError)

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { modelField } from './model-field.js';
 
 const MAX_STOP_STRINGS = 16;
-const MAX_MESSAGES = 4096;
+export const MAX_MESSAGES = 4096;
 const MAX_CHOICES = 16;
 
 const stopSchema = z
@@ -64,7 +64,7 @@ const contentPartSchema = z.looseObject({ type: z.string(), text: z.unknown().op
 
 /** Most tools (and legacy functions) one request may list, and most calls one history message may hold. */
 export const MAX_TOOLS = 128;
-const MAX_TOOL_ARGUMENT_CHARACTERS = 1_000_000;
+export const MAX_TOOL_ARGUMENT_CHARACTERS = 1_000_000;
 
 const toolCallSchema = z.looseObject({
   id: z.string().min(1).max(256),

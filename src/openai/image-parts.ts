@@ -13,6 +13,11 @@ export interface ImageLimits {
   maxImagesPerRequest: number;
 }
 
+/** The image limits of the `[api]` settings, as every route that takes images reads them. */
+export function imageLimitsOf(api: { max_image_bytes: number; max_images_per_request: number }): ImageLimits {
+  return { maxImageBytes: api.max_image_bytes, maxImagesPerRequest: api.max_images_per_request };
+}
+
 /** How each accepted type's bytes begin: a mislabelled or corrupt image is refused here, not by the engine. */
 const SIGNATURES: Record<ChatImageMediaType, (head: Buffer) => boolean> = {
   'image/png': (head) => head.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])),

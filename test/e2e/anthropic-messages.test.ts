@@ -105,6 +105,19 @@ describe('Anthropic Messages API on llama.cpp', () => {
       /content\[0\]\.source/,
     );
     await refused({ thinking: { type: 'enabled', budget_tokens: 8 } }, /thinking\.budget_tokens: must be less than max_tokens/);
+    await refused({ messages: [ask('Hi'), { role: 'assistant', content: 'Once upon' }] }, /messages\[1\]: .*prefill/);
+    await refused(
+      {
+        max_tokens: 64,
+        thinking: { type: 'enabled', budget_tokens: 8 },
+        tools: [{ name: 'f', input_schema: { type: 'object' } }],
+        tool_choice: { type: 'any' },
+      },
+      /thinking: cannot be enabled when tool_choice forces/,
+    );
+    await refused({ constructor: 1 }, /constructor: Extra inputs are not permitted/);
+    await refused({ metadata: { user_id: 'u', session: 's' } }, /'metadata'.*session/);
+    await refused({ stop_sequences: [''] }, /'stop_sequences\[0\]'/);
     // The same shape on count_tokens, and for what is refused before the route runs (bad JSON).
     const count = await fetch(`${gateway.url}/v1/messages/count_tokens`, {
       method: 'POST',

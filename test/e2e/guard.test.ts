@@ -182,6 +182,24 @@ describe('the guard', () => {
     const actual = await fetch(`${gateway.url}/v1/models`, { headers: { origin: 'http://localhost:3000', authorization: 'Bearer sk-admin-key-0000' } });
     assert.equal(actual.headers.get('access-control-allow-origin'), 'http://localhost:3000');
     assert.match(actual.headers.get('access-control-expose-headers') ?? '', /x-ratelimit-remaining-requests/);
+    assert.ok((actual.headers.get('access-control-expose-headers') ?? '').split(',').includes('request-id'));
+    // What Anthropic's SDK sends from a browser, and DELETE (a stored response).
+    const anthropic = await fetch(`${gateway.url}/v1/messages`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: 'http://localhost:3000',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'x-api-key,content-type,anthropic-version,anthropic-beta,anthropic-dangerous-direct-browser-access',
+      },
+    });
+    const anthropicAllowed = (anthropic.headers.get('access-control-allow-headers') ?? '').split(',');
+    for (const header of ['anthropic-version', 'anthropic-beta', 'anthropic-dangerous-direct-browser-access'])
+      assert.ok(anthropicAllowed.includes(header), header);
+    const deletion = await fetch(`${gateway.url}/v1/responses/resp_1`, {
+      method: 'OPTIONS',
+      headers: { origin: 'http://localhost:3000', 'access-control-request-method': 'DELETE' },
+    });
+    assert.ok((deletion.headers.get('access-control-allow-methods') ?? '').split(',').includes('DELETE'));
     const denied = await fetch(`${gateway.url}/v1/chat/completions`, {
       method: 'OPTIONS',
       headers: { origin: 'http://evil.example', 'access-control-request-method': 'POST' },

@@ -6,29 +6,25 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { parseCountTokensRequest, parseMessagesRequest } from '../../anthropic/messages-request.js';
-import { messagesWireNames, thinkingTokensOf, toChatGenerationRequest, toChatRequest } from '../../anthropic/messages-translation.js';
+import { thinkingTokensOf, toChatGenerationRequest, toChatRequest } from '../../anthropic/messages-translation.js';
 import { messagesWire } from '../../anthropic/messages-wire.js';
 import type { GatewayState } from '../../http/gateway-state.js';
 import { jsonBody } from '../../http/json-body.js';
-import type { ImageLimits } from '../../openai/image-parts.js';
+import { imageLimitsOf } from '../../openai/image-parts.js';
 import { pluginRequestHooks } from '../../plugins/request-hooks.js';
 import { withWireNames } from '../error-mapping.js';
 import { answerChat, prepareChatRequest } from '../openai/chat-completions.js';
 
-function imageLimitsOf(state: GatewayState): ImageLimits {
-  const api = state.config().api;
-  return { maxImageBytes: api.max_image_bytes, maxImagesPerRequest: api.max_images_per_request };
-}
-
 async function messages(ctx: Context, state: GatewayState): Promise<void> {
   const request = parseMessagesRequest(ctx.request.body);
-  const wireNames = messagesWireNames(request);
+  const { chat, wireNames } = toChatGenerationRequest(request, imageLimitsOf(state.config().api));
   const thinkingTokens = thinkingTokensOf(request);
+  const omitThinking = request.thinking !== undefined && 'display' in request.thinking && request.thinking.display === 'omitted';
   await withWireNames(wireNames, () =>
-    answerChat(ctx, state, toChatGenerationRequest(request, imageLimitsOf(state)), {
+    answerChat(ctx, state, chat, {
       endpoint: '/v1/messages',
       wireNames,
-      wire: (modelId, promptTokens) => messagesWire(modelId, promptTokens),
+      wire: (modelId, promptTokens) => messagesWire(modelId, promptTokens, { omitThinking }),
       ...(thinkingTokens !== undefined ? { thinkingTokens } : {}),
     }),
   );
@@ -37,8 +33,11 @@ async function messages(ctx: Context, state: GatewayState): Promise<void> {
 /** The prompt's tokens as a generation would count them: the same rendering, system prompt and tools included. */
 async function countTokens(ctx: Context, state: GatewayState): Promise<void> {
   const request = parseCountTokensRequest(ctx.request.body);
-  const { prompt } = await withWireNames(messagesWireNames(request), () =>
-    prepareChatRequest(ctx, state, toChatRequest(request, imageLimitsOf(state)), '/v1/messages/count_tokens', { thinkingTokens: thinkingTokensOf(request) }),
+  const { chat, wireNames } = toChatRequest(request, imageLimitsOf(state.config().api));
+  const { prompt } = await withWireNames(wireNames, () =>
+    prepareChatRequest(ctx, state, chat, '/v1/messages/count_tokens', {
+      thinkingTokens: thinkingTokensOf(request),
+    }),
   );
   ctx.body = { input_tokens: prompt.promptTokens };
 }

@@ -10,6 +10,7 @@ import { legacyToolWireNames, requestTools } from '../../openai/chat-tools.js';
 import { chatCompletionRequestSchema, type ChatCompletionRequest } from '../../openai/generation-request.js';
 import { samplingOptions } from '../../openai/generation-options.js';
 import { chatCompletionWire, type GenerationWire } from '../../openai/generation-wire.js';
+import { imageLimitsOf } from '../../openai/image-parts.js';
 import { checkPromptFits } from '../../openai/request-limits.js';
 import { parseRequest } from '../../openai/validation.js';
 import { clientAbortSignal } from '../../http/client-abort.js';
@@ -80,8 +81,7 @@ export async function prepareChatRequest(
   if (request.top_logprobs != null && !request.logprobs) {
     throw errors.invalidRequest("'top_logprobs' requires 'logprobs' to be true.", 'top_logprobs');
   }
-  const api = state.config().api;
-  const messages = toChatMessages(request.messages, { maxImageBytes: api.max_image_bytes, maxImagesPerRequest: api.max_images_per_request });
+  const messages = toChatMessages(request.messages, imageLimitsOf(state.config().api));
   const { tools } = requestTools(request);
   const model = await openModelFor(ctx, state, request.model, ['chat'], endpoint);
   ctx.state.access.model = model.id;

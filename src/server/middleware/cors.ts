@@ -2,7 +2,7 @@
 import cors from '@koa/cors';
 import type { Middleware } from 'koa';
 
-/** Headers the official OpenAI JavaScript SDK sends from a browser, plus ours. */
+/** Headers the official OpenAI and Anthropic JavaScript SDKs send from a browser, plus ours. */
 export const ALLOWED_REQUEST_HEADERS = [
   'authorization',
   'content-type',
@@ -12,6 +12,9 @@ export const ALLOWED_REQUEST_HEADERS = [
   'openai-project',
   'openai-beta',
   'idempotency-key',
+  'anthropic-version',
+  'anthropic-beta',
+  'anthropic-dangerous-direct-browser-access',
   'x-stainless-arch',
   'x-stainless-async',
   'x-stainless-custom-poll-interval',
@@ -26,9 +29,10 @@ export const ALLOWED_REQUEST_HEADERS = [
   'x-stainless-timeout',
 ];
 
-/** Response headers scripts may read: the request id and the rate-limit family. */
+/** Response headers scripts may read: the request id (`request-id` on the Anthropic routes) and the rate-limit family. */
 export const EXPOSED_RESPONSE_HEADERS = [
   'x-request-id',
+  'request-id',
   'retry-after',
   'retry-after-ms',
   'x-should-retry',
@@ -55,7 +59,8 @@ export function corsPolicy(settings: () => CorsSettings): Middleware {
       // An origin not on the list gets no CORS headers at all, so the browser blocks it.
       return origins.includes(origin) ? origin : '';
     },
-    allowMethods: ['GET', 'POST', 'OPTIONS'],
+    // DELETE: a stored response (DELETE /v1/responses/{id}).
+    allowMethods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
     allowHeaders: ALLOWED_REQUEST_HEADERS,
     exposeHeaders: EXPOSED_RESPONSE_HEADERS,
     maxAge: 600,
