@@ -6,11 +6,10 @@
 import { z } from 'zod';
 import { errors } from '../errors.js';
 import { modelField } from './model-field.js';
-import { MAX_TOOLS } from './generation-request.js';
+import { MAX_TOOL_ARGUMENT_CHARACTERS, MAX_TOOLS } from './generation-request.js';
 import { parseRequest } from './validation.js';
 
 const MAX_INPUT_ITEMS = 4096;
-const MAX_TOOL_ARGUMENT_CHARACTERS = 1_000_000;
 /** OpenAI's limits on `metadata`. */
 export const METADATA_LIMITS = { keys: 16, keyCharacters: 64, valueCharacters: 512 } as const;
 

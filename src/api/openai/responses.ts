@@ -12,6 +12,7 @@ import { parseResponsesRequest, type ResponsesRequest } from '../../openai/respo
 import { responsesToChat } from '../../openai/responses-to-chat.js';
 import { responsesWire, type ResponseEcho, type ResponsesWire } from '../../openai/responses-wire.js';
 import type { StoredResponse } from '../../responses/response-store.js';
+import { imageLimitsOf } from '../../openai/image-parts.js';
 import { withWireNames } from '../error-mapping.js';
 import { answerChat } from './chat-completions.js';
 
@@ -84,10 +85,7 @@ export async function createResponse(ctx: Context, state: GatewayState): Promise
   }
   const history = historyAfter(previous);
   const api = state.config().api;
-  const { chat, wireNames, inputItems } = responsesToChat(request, history, {
-    maxImageBytes: api.max_image_bytes,
-    maxImagesPerRequest: api.max_images_per_request,
-  });
+  const { chat, wireNames, inputItems } = responsesToChat(request, history, imageLimitsOf(api));
   const echo = echoOf(request);
   if (echo.store) checkStoredSize(request, history, inputItems, api.responses.max_response_bytes);
   let wire: ResponsesWire | undefined;
