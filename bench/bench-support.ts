@@ -97,6 +97,8 @@ export interface BenchModelSettings {
   contextLength: number;
   threads: number;
   parallel: number;
+  /** The model's type; default "completion" (a chat model's prompt goes through its template). */
+  type?: 'chat' | 'completion';
   /** The model's id in the gateway; default "bench". */
   id?: string;
   /** More keys of the model's table, as TOML lines. */
@@ -109,7 +111,7 @@ export function benchModelToml(modelPath: string, settings: BenchModelSettings):
 [api.models.${settings.id ?? 'bench'}]
 backend = "${settings.backend}"
 path = "${modelPath}"
-type = "completion"
+type = "${settings.type ?? 'completion'}"
 context_length = ${settings.contextLength}
 threads = ${settings.threads}
 parallel = ${settings.parallel}
@@ -195,6 +197,19 @@ export async function readStream(response: Response, onFrame: (frame: Record<str
     parser.feed(decoder.decode(chunk, { stream: true }));
     if (done) return;
   }
+}
+
+/** CPU nanoseconds of every live thread of `pid` (schedstat's first field: time on a CPU). */
+export function cpuNanoseconds(pid: number): number {
+  let total = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      total += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return total;
 }
 
 export function median(values: number[]): number {

@@ -11,11 +11,11 @@
 // Usage: npm run build && LLAMA_SERVER=... node dist/bench/gateway-cpu.js
 //   (BENCH_THREADS, BENCH_TOKENS, BENCH_REQUESTS per measurement, BENCH_REPEATS, BENCH_BASELINE;
 //    BENCH_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" for a profile of the gateways)
-import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   benchModels,
   benchModelToml,
+  cpuNanoseconds,
   llamaServerBinary,
   llamaServerChildren,
   median,
@@ -33,19 +33,6 @@ const BASELINE = process.env.BENCH_BASELINE;
 const PARALLEL = 4;
 const CONTEXT = 1024;
 let promptNumber = 0;
-
-/** CPU nanoseconds of every live thread of `pid` (schedstat's first field: time on a CPU). */
-function cpuNanoseconds(pid: number): number {
-  let total = 0;
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      total += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      // the thread ended meanwhile
-    }
-  }
-  return total;
-}
 
 async function stream(url: string, seed: number): Promise<number> {
   const response = await fetch(`${url}/v1/completions`, {
